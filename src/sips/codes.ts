@@ -1,0 +1,88 @@
+/**
+ * The one responseCode table (architecture §6). Every code Sips is known to
+ * answer has a row; the row says what the answer means for money and whether
+ * anything may be retried. Nothing else in the code base matches on codes or
+ * on message text: it asks this table.
+ */
+
+/** How the client reports an answer. */
+export type OutcomeKind = 'ok' | 'refused' | 'retryable' | 'invalid';
+
+/**
+ * What the engine does next:
+ * - `advance`: the operation was done;
+ * - `retry`: not processed, try again later with backoff (90, 99 only);
+ * - `final`: a definitive answer, never retried;
+ * - `inquire`: the answer contradicts what we believe (24, 94): read the
+ *   transaction with getTransactionData before deciding.
+ */
+export type NextAction = 'advance' | 'retry' | 'final' | 'inquire';
+
+export interface ResponseCodeInfo {
+  readonly code: string;
+  readonly kind: OutcomeKind;
+  readonly action: NextAction;
+  readonly meaning: string;
+  /** Counted as a technical refusal in the go-live figures (90, 97, 99). */
+  readonly technical?: true;
+  /** Our configuration is wrong (seal, key version, contract): alert someone. */
+  readonly alert?: true;
+}
+
+function row(
+  code: string,
+  kind: OutcomeKind,
+  action: NextAction,
+  meaning: string,
+  flags: { technical?: true; alert?: true } = {},
+): ResponseCodeInfo {
+  return Object.freeze({ code, kind, action, meaning, ...flags });
+}
+
+const TABLE: readonly ResponseCodeInfo[] = [
+  row('00', 'ok', 'advance', 'accepted, operation done'),
+  row('01', 'ok', 'advance', 'partial success (token functions)'),
+  row('02', 'refused', 'final', 'authorisation must be requested by phone (card ceiling exceeded)'),
+  row('03', 'invalid', 'final', 'invalid merchant contract', { alert: true }),
+  row('04', 'refused', 'final', 'unknown error reported by Sips'),
+  row('05', 'refused', 'final', 'authorisation refused'),
+  row('11', 'refused', 'final', 'PAN blocked'),
+  row('12', 'invalid', 'final', 'invalid transaction or request parameters'),
+  row('14', 'refused', 'final', 'invalid PAN or payment mean data'),
+  row('17', 'refused', 'final', 'cancelled by the customer'),
+  row('24', 'invalid', 'inquire', 'operation not compatible with the transaction status'),
+  row('25', 'invalid', 'final', 'transaction unknown to Sips'),
+  row('30', 'invalid', 'final', 'format error'),
+  row('34', 'invalid', 'final', 'fraud suspicion: seal or key version rejected', { alert: true }),
+  row('40', 'invalid', 'final', 'function not enabled for this merchant', { alert: true }),
+  row('51', 'refused', 'final', 'amount too high'),
+  row('54', 'refused', 'final', 'payment mean expired'),
+  row('55', 'refused', 'final', 'prepaid cards not accepted'),
+  row('57', 'refused', 'final', 'refund refused: original transaction was unpaid'),
+  row('60', 'refused', 'inquire', 'transaction pending'),
+  row('62', 'refused', 'inquire', 'waiting for confirmation'),
+  row('63', 'refused', 'final', 'security rules not observed, transaction stopped'),
+  row('75', 'refused', 'final', 'too many payment data entry attempts'),
+  row('90', 'retryable', 'retry', 'service temporarily unavailable', { technical: true }),
+  row('94', 'invalid', 'inquire', 'transactionReference already used'),
+  row('97', 'refused', 'final', 'session timed out at Sips, transaction refused', { technical: true }),
+  row('99', 'retryable', 'retry', 'temporary problem on the Sips server', { technical: true }),
+];
+
+const BY_CODE: ReadonlyMap<string, ResponseCodeInfo> = new Map(TABLE.map((info) => [info.code, info]));
+
+export const RESPONSE_CODES: readonly ResponseCodeInfo[] = TABLE;
+
+/**
+ * The row for a code. A code missing from the table is a refusal that is
+ * never retried: retrying an answer we do not understand could move money twice.
+ */
+export function describeResponseCode(code: string): ResponseCodeInfo {
+  return (
+    BY_CODE.get(code) ?? row(code, 'refused', 'final', `response code ${code} not in the table`)
+  );
+}
+
+export function isRetryableCode(code: string): boolean {
+  return describeResponseCode(code).action === 'retry';
+}

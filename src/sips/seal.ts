@@ -1,0 +1,125 @@
+/**
+ * The Sips seal: an HMAC over the values of a message's fields.
+ *
+ * Data string rules (reference §4.1, verified against the seed's example):
+ * every field except `seal`, `keyVersion` and `sealAlgorithm`, names sorted by
+ * byte order of their UTF-8 encoding (not locale, not case-insensitive), values
+ * only, no separators. A container contributes its own recursively sorted
+ * values at its position; a list contributes its elements in list order, each
+ * object in it sorted. Absent and null fields contribute nothing; numbers are
+ * written as their decimal text, so "2500" and 2500 seal alike.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { SecretKey } from './secret-key.ts';
+
+export const SEAL_ALGORITHMS = ['HMAC-SHA-256', 'SHA-256', 'HMAC-SHA-512'] as const;
+export type SealAlgorithm = (typeof SEAL_ALGORITHMS)[number];
+export const DEFAULT_SEAL_ALGORITHM: SealAlgorithm = 'HMAC-SHA-256';
+
+/** Top-level fields that never take part in the seal. */
+const UNSEALED_FIELDS = new Set(['seal', 'keyVersion', 'sealAlgorithm']);
+
+export function isSealAlgorithm(value: unknown): value is SealAlgorithm {
+  return typeof value === 'string' && (SEAL_ALGORITHMS as readonly string[]).includes(value);
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function appendValue(parts: string[], value: unknown): void {
+  if (value === null || value === undefined) return;
+  if (Array.isArray(value)) {
+    for (const element of value) appendValue(parts, element);
+    return;
+  }
+  switch (typeof value) {
+    case 'string':
+      parts.push(value);
+      return;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      parts.push(String(value));
+      return;
+    case 'object':
+      appendObject(parts, value as Record<string, unknown>, false);
+      return;
+    default:
+      throw new TypeError(`cannot seal a value of type ${typeof value}`);
+  }
+}
+
+function appendObject(parts: string[], object: Record<string, unknown>, topLevel: boolean): void {
+  const names = Object.keys(object)
+    .filter((name) => !(topLevel && UNSEALED_FIELDS.has(name)))
+    .sort(compareBytes);
+  for (const name of names) appendValue(parts, object[name]);
+}
+
+/** The exact string the seal is computed over. */
+export function sealDataString(message: Readonly<Record<string, unknown>>): string {
+  const parts: string[] = [];
+  appendObject(parts, message as Record<string, unknown>, true);
+  return parts.join('');
+}
+
+export function computeSealOfData(
+  data: string,
+  key: SecretKey,
+  algorithm: SealAlgorithm = DEFAULT_SEAL_ALGORITHM,
+): string {
+  const keyText = key.reveal();
+  switch (algorithm) {
+    case 'HMAC-SHA-256':
+      return createHmac('sha256', Buffer.from(keyText, 'utf8')).update(data, 'utf8').digest('hex');
+    case 'HMAC-SHA-512':
+      return createHmac('sha512', Buffer.from(keyText, 'utf8')).update(data, 'utf8').digest('hex');
+    case 'SHA-256':
+      // Legacy variant: a plain digest of the data followed by the key.
+      return createHash('sha256').update(data + keyText, 'utf8').digest('hex');
+  }
+}
+
+export function computeSeal(
+  message: Readonly<Record<string, unknown>>,
+  key: SecretKey,
+  algorithm: SealAlgorithm = DEFAULT_SEAL_ALGORITHM,
+): string {
+  return computeSealOfData(sealDataString(message), key, algorithm);
+}
+
+/** Compares two hex seals in constant time (case-insensitive hex). */
+export function sealsEqual(expected: string, received: string): boolean {
+  const a = Buffer.from(expected.toLowerCase(), 'utf8');
+  const b = Buffer.from(received.toLowerCase(), 'utf8');
+  if (a.length !== b.length) {
+    // Still spend the comparison so timing does not reveal the length check alone.
+    timingSafeEqual(a, a);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
+
+export type SealCheck =
+  | { valid: true; data: string; expected: string }
+  | { valid: false; reason: 'missing' | 'mismatch'; data: string; expected: string; received?: string };
+
+/** Verifies the `seal` of a received message; the algorithm is the message's own when named. */
+export function verifySeal(
+  message: Readonly<Record<string, unknown>>,
+  key: SecretKey,
+  algorithm?: SealAlgorithm,
+): SealCheck {
+  const named = message.sealAlgorithm;
+  const chosen = algorithm ?? (isSealAlgorithm(named) ? named : DEFAULT_SEAL_ALGORITHM);
+  const data = sealDataString(message);
+  const expected = computeSealOfData(data, key, chosen);
+  const received = message.seal;
+  if (typeof received !== 'string' || received.length === 0) {
+    return { valid: false, reason: 'missing', data, expected };
+  }
+  return sealsEqual(expected, received)
+    ? { valid: true, data, expected }
+    : { valid: false, reason: 'mismatch', data, expected, received };
+}
