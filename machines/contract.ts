@@ -1,0 +1,195 @@
+/**
+ * The seam between the pure payment machines and the engine that runs them.
+ *
+ * The engine loads a payment's persisted snapshot, turns what happened (a
+ * command from a merchant, the answer of a Sips call, the result of an
+ * inquiry, a customer back from 3-D Secure) into a `PaymentEvent`, asks the
+ * machine for the next state with `step()`, stores the result atomically and
+ * then carries out the returned `Effect`s. The machines never do I/O, never
+ * sleep and never see Sips wire names: the engine maps our operation names to
+ * Sips services and Sips statuses to `GatewayView`.
+ */
+
+/** Our statuses (architecture §4). Sips statuses never appear outside src/sips. */
+export const PAYMENT_STATUSES = [
+  'received',
+  'enrolling',
+  'awaiting_authentication',
+  'authenticating',
+  'authorizing',
+  'authorized',
+  'capturing',
+  'captured',
+  'cancelling',
+  'cancelled',
+  'refunding',
+  'partially_refunded',
+  'refunded',
+  'refused',
+  'failed',
+  'expired',
+  'outcome_unknown',
+  'in_review',
+] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** Statuses after which nothing happens unless a person or a new command acts. */
+export const FINAL_STATUSES: ReadonlySet<PaymentStatus> = new Set([
+  'refused',
+  'failed',
+  'expired',
+  'cancelled',
+  'refunded',
+]);
+
+/**
+ * - `card`: cardOrder, no 3-D Secure redirection;
+ * - `card_3ds`: cardCheckEnrollment, customer at the ACS, cardValidateAuthenticationAndOrder;
+ * - `wallet`: walletOrder; `wallet_3ds`: walletCheckEnrollment then as card_3ds;
+ * - `provider`: paymentProviderInitialize, customer redirect, paymentProviderFinalize;
+ * - `duplicate`: a new payment authorised from an earlier one (cashManagement duplicate).
+ */
+export const PAYMENT_KINDS = ['card', 'card_3ds', 'wallet', 'wallet_3ds', 'provider', 'duplicate'] as const;
+export type PaymentKind = (typeof PAYMENT_KINDS)[number];
+
+/** AUTHOR_CAPTURE: remitted automatically after captureDay; VALIDATION: waits for a capture. */
+export type CaptureMode = 'author_capture' | 'validation';
+
+export interface PaymentInput {
+  kind: PaymentKind;
+  /** Integer minor units. */
+  amount: number;
+  /** ISO 4217 numeric, e.g. '978'. */
+  currency: string;
+  captureMode: CaptureMode;
+}
+
+/** Operations the engine performs with a Sips call, in our words. */
+export const OPERATIONS = [
+  'authorize',
+  'enroll',
+  'complete_authentication',
+  'initialize_provider',
+  'finalize_provider',
+  'capture',
+  'cancel',
+  'refund',
+  'accept_challenge',
+  'refuse_challenge',
+] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Operations that move money or could: never resent blindly after an unknown outcome. */
+export const MONEY_MOVING: ReadonlySet<Operation> = new Set([
+  'authorize',
+  'complete_authentication',
+  'finalize_provider',
+  'capture',
+  'cancel',
+  'refund',
+  'accept_challenge',
+]);
+
+/** What Sips says about the transaction, translated by the engine from getTransactionData. */
+export interface GatewayView {
+  state:
+    | 'awaiting_authorization'
+    | 'authorized'
+    | 'captured'
+    | 'cancelled'
+    | 'refunded'
+    | 'refused'
+    | 'expired'
+    | 'challenge';
+  /** Amount authorised at first (minor units). */
+  originalAmount: number;
+  /** What can still be captured, cancelled (before remittance) or refunded (after). */
+  remainingAmount: number;
+  /** Total refunded so far, when Sips reports it. */
+  refundedAmount?: number;
+  authorisationId?: string;
+}
+
+/** Details of an accepted Sips answer, in our words. */
+export interface AcceptedDetails {
+  authorisationId?: string;
+  /** 3-D Secure or provider: the customer must be sent away to finish. */
+  redirect?: { url: string; messageVersion?: string; hasPaReq: boolean };
+  /** The card is not enrolled: authorisation follows without redirection. */
+  notEnrolled?: boolean;
+  /** The authorisation is held for a fraud check (orange score). */
+  challenge?: boolean;
+  /** For captures, cancels and refunds: the amount Sips reports as remaining. */
+  remainingAmount?: number;
+  schemeTransactionIdentifier?: string;
+}
+
+export type PaymentEvent =
+  // Commands from the merchant (amounts in minor units).
+  | { type: 'capture'; amount: number }
+  | { type: 'cancel'; amount: number }
+  | { type: 'refund'; amount: number }
+  | { type: 'accept_challenge' }
+  | { type: 'refuse_challenge' }
+  // Answers of the Sips call for `operation`.
+  | { type: 'sips.accepted'; operation: Operation; details: AcceptedDetails }
+  /** A definitive refusal (05, 51, 54...) or an invalid request (12, 30, 34, 40...). */
+  | { type: 'sips.declined'; operation: Operation; responseCode: string; invalid: boolean }
+  /** 90/99 until the attempts ran out: Sips said it did not process the call. */
+  | { type: 'sips.unavailable'; operation: Operation; responseCode: string }
+  /** Timeout, reset, 5xx, non-JSON: the call may have been processed. */
+  | { type: 'sips.unknown'; operation: Operation; reason: string }
+  /** 24 or 94: the answer contradicts what we believe; the engine inquires. */
+  | { type: 'sips.conflict'; operation: Operation; responseCode: string }
+  /** The response seal did not verify or was missing. */
+  | { type: 'sips.untrusted'; operation: Operation }
+  // The customer came back from the ACS or the provider.
+  | { type: 'customer.returned' }
+  // Results of getTransactionData.
+  | { type: 'inquiry.found'; view: GatewayView }
+  /** 25: Sips does not know the transaction, so the pending call never arrived. */
+  | { type: 'inquiry.not_found' }
+  /** The inquiry schedule ran out without a clear answer. */
+  | { type: 'inquiry.exhausted' }
+  // A person decided in the review console.
+  | { type: 'review.adopt'; view: GatewayView; note: string }
+  | { type: 'review.mark'; status: 'refused' | 'failed' | 'authorized' | 'captured' | 'cancelled'; note: string };
+
+export type PaymentEventType = PaymentEvent['type'];
+
+/** Domain event names published to consumers (CloudEvents `type`). */
+export type DomainEventName = `payment.${string}`;
+
+export type Effect =
+  /** Perform the Sips call for this operation (amount for partial operations). */
+  | { type: 'call'; operation: Operation; amount?: number }
+  /** Read the transaction with getTransactionData and feed back inquiry.* */
+  | { type: 'inquire' }
+  /** Put the payment in the manual-review queue with the evidence at hand. */
+  | { type: 'review'; reason: 'seal_mismatch' | 'unknown_outcome' | 'conflict' }
+  /** Publish a domain event (in the same atomic write as the state change). */
+  | { type: 'emit'; name: DomainEventName; data?: Record<string, unknown> }
+  /** Card data the payment no longer needs. */
+  | { type: 'forget'; what: 'csc' | 'card' };
+
+/** Amounts the machines keep (minor units). */
+export interface Amounts {
+  authorized: number;
+  captured: number;
+  cancelled: number;
+  refunded: number;
+}
+
+/** An opaque, JSON-serialisable persisted machine snapshot. */
+export type PersistedSnapshot = Record<string, unknown>;
+
+export interface StepResult {
+  snapshot: PersistedSnapshot;
+  status: PaymentStatus;
+  amounts: Amounts;
+  effects: Effect[];
+}
+
+export type StepOutcome =
+  | ({ accepted: true } & StepResult)
+  | { accepted: false; status: PaymentStatus; reason: string };
