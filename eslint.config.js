@@ -13,7 +13,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       curly: ['error', 'multi-line'],
       'no-console': ['error', { allow: ['error'] }],
     },
@@ -26,9 +29,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'http', 'https', 'net', 'crypto', 'timers'], message: 'machines are pure' },
+            {
+              group: ['node:*', 'fs', 'http', 'https', 'net', 'crypto', 'timers'],
+              message: 'machines are pure',
+            },
             { group: ['ioredis', 'bullmq', 'undici', 'pino'], message: 'machines are pure' },
-            { group: ['**/platform/**', '**/engine/**', '**/workers/**', '**/simulator/**'], message: 'machines are pure' },
+            {
+              group: ['**/platform/**', '**/engine/**', '**/workers/**', '**/simulator/**'],
+              message: 'machines are pure',
+            },
           ],
         },
       ],
@@ -36,7 +45,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bin/**/*.js', 'src/cli/**/*.ts', 'src/main.ts', 'src/simulator/main.ts', 'bench/**/*.ts', 'workers/**/main*.ts'],
+    files: [
+      'bin/**/*.js',
+      'src/cli/**/*.ts',
+      'src/main.ts',
+      'src/simulator/main.ts',
+      'bench/**/*.ts',
+      'workers/**/main*.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
   {

@@ -49,7 +49,14 @@ export const FINAL_STATUSES: ReadonlySet<PaymentStatus> = new Set([
  * - `provider`: paymentProviderInitialize, customer redirect, paymentProviderFinalize;
  * - `duplicate`: a new payment authorised from an earlier one (cashManagement duplicate).
  */
-export const PAYMENT_KINDS = ['card', 'card_3ds', 'wallet', 'wallet_3ds', 'provider', 'duplicate'] as const;
+export const PAYMENT_KINDS = [
+  'card',
+  'card_3ds',
+  'wallet',
+  'wallet_3ds',
+  'provider',
+  'duplicate',
+] as const;
 export type PaymentKind = (typeof PAYMENT_KINDS)[number];
 
 /** AUTHOR_CAPTURE: remitted automatically after captureDay; VALIDATION: waits for a capture. */
@@ -108,6 +115,13 @@ export interface GatewayView {
   /** Total refunded so far, when Sips reports it. */
   refundedAmount?: number;
   authorisationId?: string;
+  /**
+   * VALIDATION mode only: `true` while Sips still waits for a validation
+   * (TO_VALIDATE), `false` once validated (TO_CAPTURE). Both map to
+   * `authorized`, and after an unknown capture outcome only this tells whether
+   * the capture happened; leave it out when the Sips status is unknown.
+   */
+  awaitingValidation?: boolean;
 }
 
 /** Details of an accepted Sips answer, in our words. */
@@ -145,6 +159,8 @@ export type PaymentEvent =
   | { type: 'sips.untrusted'; operation: Operation }
   // The customer came back from the ACS or the provider.
   | { type: 'customer.returned' }
+  /** The customer did not come back in time (a delayed job of the engine): nothing was authorised. */
+  | { type: 'customer.abandoned' }
   // Results of getTransactionData.
   | { type: 'inquiry.found'; view: GatewayView }
   /** 25: Sips does not know the transaction, so the pending call never arrived. */
@@ -153,7 +169,11 @@ export type PaymentEvent =
   | { type: 'inquiry.exhausted' }
   // A person decided in the review console.
   | { type: 'review.adopt'; view: GatewayView; note: string }
-  | { type: 'review.mark'; status: 'refused' | 'failed' | 'authorized' | 'captured' | 'cancelled'; note: string };
+  | {
+      type: 'review.mark';
+      status: 'refused' | 'failed' | 'authorized' | 'captured' | 'cancelled';
+      note: string;
+    };
 
 export type PaymentEventType = PaymentEvent['type'];
 
@@ -191,5 +211,4 @@ export interface StepResult {
 }
 
 export type StepOutcome =
-  | ({ accepted: true } & StepResult)
-  | { accepted: false; status: PaymentStatus; reason: string };
+  ({ accepted: true } & StepResult) | { accepted: false; status: PaymentStatus; reason: string };

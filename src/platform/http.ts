@@ -48,7 +48,13 @@ export interface UndiciTransportOptions {
   keepAliveTimeoutMs?: number;
 }
 
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECT_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 function classify(error: unknown): HttpFailure {
   if (error instanceof HttpFailure) return error;
@@ -62,14 +68,19 @@ function classify(error: unknown): HttpFailure {
     // unknown only costs an inquiry; the reverse could cost a double charge.
     return new HttpFailure('timeout', 'no answer before the timeout', { cause: error });
   }
-  const code = (error as { code?: string; cause?: { code?: string } })?.code ??
+  const code =
+    (error as { code?: string; cause?: { code?: string } })?.code ??
     (error as { cause?: { code?: string } })?.cause?.code;
   if (code && CONNECT_ERROR_CODES.has(code)) {
     return new HttpFailure('connect', `could not connect (${code})`, { cause: error });
   }
-  return new HttpFailure('reset', `connection failed: ${(error as Error)?.message ?? String(error)}`, {
-    cause: error,
-  });
+  return new HttpFailure(
+    'reset',
+    `connection failed: ${(error as Error)?.message ?? String(error)}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 export function createUndiciTransport(options: UndiciTransportOptions = {}): HttpTransport {

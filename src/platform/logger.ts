@@ -28,7 +28,13 @@ export const REDACTED_FIELDS = [
 function redactPaths(): string[] {
   const paths: string[] = [];
   for (const field of REDACTED_FIELDS) {
-    paths.push(field, `*.${field}`, `*.*.${field}`, `*.*.*.${field}`, `req.headers["${field.toLowerCase()}"]`);
+    paths.push(
+      field,
+      `*.${field}`,
+      `*.*.${field}`,
+      `*.*.*.${field}`,
+      `req.headers["${field.toLowerCase()}"]`,
+    );
   }
   return paths;
 }

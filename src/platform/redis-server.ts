@@ -60,7 +60,16 @@ function ping(port: number, host = '127.0.0.1'): Promise<boolean> {
 
 export async function startRedisServer(options: RedisServerOptions): Promise<RedisServerHandle> {
   const port = options.port ?? (await findFreePort());
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   if (options.persistence === 'aof') {
     const dir = resolve(options.dataDir ?? './data/redis');
     mkdirSync(dir, { recursive: true });

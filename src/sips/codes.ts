@@ -65,11 +65,15 @@ const TABLE: readonly ResponseCodeInfo[] = [
   row('75', 'refused', 'final', 'too many payment data entry attempts'),
   row('90', 'retryable', 'retry', 'service temporarily unavailable', { technical: true }),
   row('94', 'invalid', 'inquire', 'transactionReference already used'),
-  row('97', 'refused', 'final', 'session timed out at Sips, transaction refused', { technical: true }),
+  row('97', 'refused', 'final', 'session timed out at Sips, transaction refused', {
+    technical: true,
+  }),
   row('99', 'retryable', 'retry', 'temporary problem on the Sips server', { technical: true }),
 ];
 
-const BY_CODE: ReadonlyMap<string, ResponseCodeInfo> = new Map(TABLE.map((info) => [info.code, info]));
+const BY_CODE: ReadonlyMap<string, ResponseCodeInfo> = new Map(
+  TABLE.map((info) => [info.code, info]),
+);
 
 export const RESPONSE_CODES: readonly ResponseCodeInfo[] = TABLE;
 

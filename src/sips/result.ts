@@ -61,6 +61,4 @@ export interface UnknownResult {
 }
 
 export type SipsResult<R extends SipsResponse = SipsResponse> =
-  | AnsweredResult<R>
-  | SealMismatchResult
-  | UnknownResult;
+  AnsweredResult<R> | SealMismatchResult | UnknownResult;

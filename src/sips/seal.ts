@@ -77,7 +77,9 @@ export function computeSealOfData(
       return createHmac('sha512', Buffer.from(keyText, 'utf8')).update(data, 'utf8').digest('hex');
     case 'SHA-256':
       // Legacy variant: a plain digest of the data followed by the key.
-      return createHash('sha256').update(data + keyText, 'utf8').digest('hex');
+      return createHash('sha256')
+        .update(data + keyText, 'utf8')
+        .digest('hex');
   }
 }
 
@@ -103,7 +105,13 @@ export function sealsEqual(expected: string, received: string): boolean {
 
 export type SealCheck =
   | { valid: true; data: string; expected: string }
-  | { valid: false; reason: 'missing' | 'mismatch'; data: string; expected: string; received?: string };
+  | {
+      valid: false;
+      reason: 'missing' | 'mismatch';
+      data: string;
+      expected: string;
+      received?: string;
+    };
 
 /** Verifies the `seal` of a received message; the algorithm is the message's own when named. */
 export function verifySeal(

@@ -49,7 +49,10 @@ export function domainOf(service: SipsServiceName): SipsDomain {
   return SIPS_SERVICES[service];
 }
 
-export function interfaceVersionFor(service: SipsServiceName, version = DEFAULT_INTERFACE_VERSION): string {
+export function interfaceVersionFor(
+  service: SipsServiceName,
+  version = DEFAULT_INTERFACE_VERSION,
+): string {
   return `${PREFIX[domainOf(service)]}${version}`;
 }
 

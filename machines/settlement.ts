@@ -1,0 +1,314 @@
+/**
+ * Settling a payment from what Sips says (an inquiry's GatewayView) or from
+ * what a person decided (review). Pure functions shared by the machines, the
+ * rejection reasons and the tests.
+ *
+ * The rule everywhere: Sips' view of the transaction is the truth about money.
+ * We adopt it when it is coherent with what we know; when it contradicts what
+ * money has already done (a refund undone, another amount, numbers that do not
+ * add up) nobody guesses: the payment goes to a person.
+ */
+import type { Amounts, DomainEventName, GatewayView, PaymentEvent } from './contract.ts';
+import {
+  isAuthorisationOperation,
+  sameAmounts,
+  type PaymentContext,
+  type ResumePoint,
+} from './model.ts';
+
+/** Where a settled payment lands: a stable status (`challenged` is authorised but held). */
+export type Landing =
+  | 'authorized'
+  | 'challenged'
+  | 'captured'
+  | 'partially_refunded'
+  | 'refunded'
+  | 'cancelled'
+  | 'refused'
+  | 'expired'
+  | 'failed';
+
+export const LANDINGS: readonly Landing[] = [
+  'authorized',
+  'challenged',
+  'captured',
+  'partially_refunded',
+  'refunded',
+  'cancelled',
+  'refused',
+  'expired',
+  'failed',
+];
+
+export interface Position {
+  landing: Landing;
+  amounts: Amounts;
+}
+
+export type Settlement =
+  | { type: 'position'; position: Position }
+  /** Sips has not decided yet, or the view cannot tell: ask again later. */
+  | { type: 'inconclusive'; reason: string }
+  /** The view contradicts what money already did: a person must look. */
+  | { type: 'inconsistent'; reason: string };
+
+function position(landing: Landing, amounts: Amounts): Settlement {
+  return { type: 'position', position: { landing, amounts } };
+}
+
+function isMinorUnits(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function checkViewNumbers(context: PaymentContext, view: GatewayView): string | null {
+  if (!isMinorUnits(view.originalAmount) || !isMinorUnits(view.remainingAmount)) {
+    return 'amounts in the view are not non-negative integers';
+  }
+  if (view.refundedAmount !== undefined && !isMinorUnits(view.refundedAmount)) {
+    return 'refunded amount in the view is not a non-negative integer';
+  }
+  if (view.remainingAmount > view.originalAmount) {
+    return `remaining ${view.remainingAmount} exceeds original ${view.originalAmount}`;
+  }
+  // Another amount means another transaction or a tampered view: never adopt it.
+  if (view.originalAmount !== context.requestedAmount) {
+    return `original amount ${view.originalAmount} is not the payment's ${context.requestedAmount}`;
+  }
+  return null;
+}
+
+/** What our status and amounts become if we adopt `view`. */
+export function settleFromView(context: PaymentContext, view: GatewayView): Settlement {
+  const problem = checkViewNumbers(context, view);
+  if (problem !== null) return { type: 'inconsistent', reason: problem };
+
+  const known = context.amounts;
+  const original = view.originalAmount;
+  const remaining = view.remainingAmount;
+  const moneyCaptured = known.captured > 0;
+
+  switch (view.state) {
+    case 'awaiting_authorization':
+      if (known.authorized > 0) {
+        return { type: 'inconsistent', reason: 'Sips shows no authorisation but we hold one' };
+      }
+      return { type: 'inconclusive', reason: 'Sips has not authorised the transaction (yet)' };
+
+    case 'refused':
+    case 'expired':
+      // A captured payment can neither be refused nor expire afterwards.
+      if (moneyCaptured) {
+        return { type: 'inconsistent', reason: `Sips shows ${view.state} after a capture` };
+      }
+      // Nothing was moved: the amounts stay as they were, the status says nothing stands.
+      return position(view.state, known);
+
+    case 'cancelled':
+      if (known.refunded > 0) {
+        return { type: 'inconsistent', reason: 'Sips shows cancelled after a refund' };
+      }
+      // A total cancel, possibly of a validated amount before remittance: no money moved.
+      return position('cancelled', {
+        authorized: original,
+        captured: 0,
+        cancelled: original,
+        refunded: 0,
+      });
+
+    case 'challenge':
+      if (moneyCaptured) {
+        return { type: 'inconsistent', reason: 'Sips shows a fraud challenge after a capture' };
+      }
+      return position('challenged', {
+        authorized: original,
+        captured: 0,
+        cancelled: original - remaining,
+        refunded: 0,
+      });
+
+    case 'authorized':
+      return settleAuthorizedView(context, view);
+
+    case 'captured':
+    case 'refunded':
+      return settleRemittedView(context, view);
+  }
+}
+
+function settleAuthorizedView(context: PaymentContext, view: GatewayView): Settlement {
+  const known = context.amounts;
+  const original = view.originalAmount;
+  const remaining = view.remainingAmount;
+  if (known.refunded > 0) {
+    return { type: 'inconsistent', reason: 'Sips shows not remitted after a refund' };
+  }
+  if (known.captured > 0) {
+    // Validated, not remitted yet (TO_CAPTURE): what remains must be what we validated.
+    if (remaining !== known.captured) {
+      return {
+        type: 'inconsistent',
+        reason: `Sips shows ${remaining} to remit, we validated ${known.captured}`,
+      };
+    }
+    return position('captured', known);
+  }
+  if (context.captureMode === 'validation') {
+    if (view.awaitingValidation === false) {
+      // Validated (TO_CAPTURE): Sips released the part that was not validated.
+      return position('captured', {
+        authorized: original,
+        captured: remaining,
+        cancelled: original - remaining,
+        refunded: 0,
+      });
+    }
+    if (view.awaitingValidation === undefined && context.pending?.operation === 'capture') {
+      // TO_VALIDATE and TO_CAPTURE look alike here; the remittance run will tell.
+      return {
+        type: 'inconclusive',
+        reason: 'the view does not say whether the transaction was validated',
+      };
+    }
+  }
+  return position('authorized', {
+    authorized: original,
+    captured: 0,
+    cancelled: original - remaining,
+    refunded: 0,
+  });
+}
+
+function settleRemittedView(context: PaymentContext, view: GatewayView): Settlement {
+  const known = context.amounts;
+  const original = view.originalAmount;
+  const remaining = view.remainingAmount;
+  // What we validated is authoritative; otherwise (AUTHOR_CAPTURE, or a validate we
+  // never heard back from) the remitted amount is what remains plus what was refunded.
+  const captured = known.captured > 0 ? known.captured : remaining + (view.refundedAmount ?? 0);
+  const refunded = view.refundedAmount ?? captured - remaining;
+  if (captured <= 0) {
+    return { type: 'inconsistent', reason: 'Sips shows a remittance of nothing' };
+  }
+  if (captured > original) {
+    return { type: 'inconsistent', reason: `remitted ${captured} exceeds original ${original}` };
+  }
+  if (refunded < 0 || captured - refunded !== remaining) {
+    return {
+      type: 'inconsistent',
+      reason: `captured ${captured}, refunded ${refunded} and remaining ${remaining} do not add up`,
+    };
+  }
+  // A refund cannot be undone: a view with less refunded than we recorded is wrong or stale.
+  if (refunded < known.refunded) {
+    return {
+      type: 'inconsistent',
+      reason: `Sips shows ${refunded} refunded, we recorded ${known.refunded}`,
+    };
+  }
+  if (view.state === 'refunded' && refunded === 0) {
+    return { type: 'inconsistent', reason: 'Sips shows refunded with nothing refunded' };
+  }
+  const landing: Landing =
+    refunded === 0 ? 'captured' : remaining === 0 ? 'refunded' : 'partially_refunded';
+  return position(landing, {
+    authorized: original,
+    captured,
+    cancelled: original - captured,
+    refunded,
+  });
+}
+
+type ReviewMark = Extract<PaymentEvent, { type: 'review.mark' }>['status'];
+
+/**
+ * The position a person's decision puts the payment in. Amounts follow from
+ * what we know; a decision that would undo money already captured is refused
+ * (adopt Sips' view instead).
+ */
+export function settleFromMark(context: PaymentContext, status: ReviewMark): Settlement {
+  const known = context.amounts;
+  const authorized = known.authorized > 0 ? known.authorized : context.requestedAmount;
+  const moneyCaptured = known.captured > 0;
+  switch (status) {
+    case 'captured': {
+      if (moneyCaptured) {
+        // The pending operation (a refund) did not happen.
+        const landing: Landing = known.refunded > 0 ? 'partially_refunded' : 'captured';
+        return position(landing, known);
+      }
+      const pending = context.pending;
+      const captured =
+        pending?.operation === 'capture' && pending.amount !== undefined
+          ? pending.amount
+          : authorized - known.cancelled;
+      if (captured <= 0) {
+        return { type: 'inconsistent', reason: 'nothing is left to capture' };
+      }
+      return position('captured', {
+        authorized,
+        captured,
+        cancelled: authorized - captured,
+        refunded: 0,
+      });
+    }
+    case 'authorized':
+      if (moneyCaptured) {
+        return { type: 'inconsistent', reason: 'money was captured: it cannot be authorised only' };
+      }
+      return position('authorized', { ...known, authorized });
+    case 'cancelled':
+      if (moneyCaptured) {
+        return { type: 'inconsistent', reason: 'money was captured: refund it instead' };
+      }
+      return position('cancelled', { authorized, captured: 0, cancelled: authorized, refunded: 0 });
+    case 'refused':
+    case 'failed':
+      if (moneyCaptured) {
+        return { type: 'inconsistent', reason: `money was captured: it cannot be ${status}` };
+      }
+      return position(status, known);
+  }
+}
+
+export function settlesOn(settlement: Settlement, landing: Landing): boolean {
+  return settlement.type === 'position' && settlement.position.landing === landing;
+}
+
+/** The stable place the payment was in before the pending operation was sent. */
+export function resumePosition(context: PaymentContext): Position | null {
+  const resumeTo = context.pending?.resumeTo;
+  return resumeTo === undefined ? null : { landing: resumeTo, amounts: context.amounts };
+}
+
+export function isUnchanged(
+  context: PaymentContext,
+  current: ResumePoint,
+  next: Position,
+): boolean {
+  return next.landing === current && sameAmounts(context.amounts, next.amounts);
+}
+
+/**
+ * The domain event for arriving at `next` from an inquiry. A follow-up
+ * operation whose view shows the payment exactly where it was did not happen:
+ * `payment.<operation>_failed`, like a declined call.
+ */
+export function arrivalEventName(context: PaymentContext, next: Position): DomainEventName {
+  const pending = context.pending;
+  if (pending !== null && !isAuthorisationOperation(pending.operation)) {
+    const resumeTo = pending.resumeTo;
+    if (resumeTo !== undefined && isUnchanged(context, resumeTo, next)) {
+      return `payment.${pending.operation}_failed`;
+    }
+  }
+  const wasAuthorised = context.amounts.authorized > 0;
+  const cancelledMore = next.amounts.cancelled > context.amounts.cancelled;
+  switch (next.landing) {
+    case 'authorized':
+      return wasAuthorised && cancelledMore ? 'payment.partially_cancelled' : 'payment.authorized';
+    case 'challenged':
+      return wasAuthorised && cancelledMore ? 'payment.partially_cancelled' : 'payment.challenged';
+    default:
+      return `payment.${next.landing}`;
+  }
+}

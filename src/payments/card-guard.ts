@@ -1,0 +1,109 @@
+/**
+ * The last check before data leaves the vault's reach (events, timeline
+ * entries, review evidence): it throws when the data holds a field named like
+ * card data, or a string with a 13-19 digit run (optionally grouped by single
+ * spaces or dashes) that passes the Luhn check.
+ *
+ * Numbers are not scanned: a PAN does not survive as a JS number (16+ digits
+ * lose precision), while epoch-millisecond timestamps have 13 digits and would
+ * pass Luhn one time in ten. Digit runs longer than 19 are not scanned either
+ * (a seal data string concatenates many values; its card fields are masked by
+ * the Sips client before it becomes evidence). A few identifier fields that
+ * Sips or we generate are exempt from the digit scan, for the same reason:
+ * a 15-digit scheme transaction id passes Luhn one time in ten, and refusing
+ * to commit a step after Sips moved the money would strand the payment.
+ */
+import { PaymentsError } from './errors.ts';
+
+/** Field names that are card data wherever they appear (compared case-insensitively). */
+export const CARD_FIELD_NAMES: readonly string[] = [
+  'cardNumber',
+  'pan',
+  'csc',
+  'cardCSCValue',
+  'cvv',
+  'cvc',
+];
+
+/** Identifier fields whose digits are never a card number. */
+export const DIGIT_SCAN_EXEMPT_FIELDS: readonly string[] = [
+  'transactionReference',
+  'authorisationId',
+  'schemeTransactionIdentifier',
+];
+
+const CARD_FIELDS = new Set(CARD_FIELD_NAMES.map((name) => name.toLowerCase()));
+const EXEMPT_FIELDS = new Set(DIGIT_SCAN_EXEMPT_FIELDS);
+const DIGIT_RUN = /(?<!\d)\d{13,19}(?!\d)/g;
+/** Digit groups joined by single spaces or dashes: `4111 1111 1111 1111`. */
+const GROUPED_RUN = /(?<!\d)\d{1,19}(?:[ -]\d{1,19})+(?!\d)/g;
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return digits.length > 0 && sum % 10 === 0;
+}
+
+/** True when the text holds something that looks like a full card number. */
+export function containsPan(text: string): boolean {
+  for (const match of text.matchAll(DIGIT_RUN)) {
+    if (luhnValid(match[0])) return true;
+  }
+  for (const match of text.matchAll(GROUPED_RUN)) {
+    // Any consecutive groups adding up to 13-19 digits: a grouped PAN may be
+    // followed by other numbers (`4111 1111 1111 1111 2026`).
+    const groups = match[0].split(/[ -]/);
+    for (let first = 0; first < groups.length; first++) {
+      let digits = '';
+      for (let last = first; last < groups.length && digits.length < 19; last++) {
+        digits += groups[last];
+        if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+function leak(where: string, path: string, why: string): PaymentsError {
+  // The offending value is never put in the message or details.
+  return new PaymentsError('CARD_DATA_LEAK', `card data in ${where} at ${path || '<root>'}: ${why}`, {
+    details: { where, path },
+  });
+}
+
+function walk(value: unknown, where: string, path: string, seen: Set<object>): void {
+  if (typeof value === 'string') {
+    if (containsPan(value)) throw leak(where, path, 'a string holds a card number');
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  if (seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((element, index) => walk(element, where, `${path}[${index}]`, seen));
+    return;
+  }
+  for (const [name, child] of Object.entries(value)) {
+    const childPath = path ? `${path}.${name}` : name;
+    if (CARD_FIELDS.has(name.toLowerCase()) && child !== undefined && child !== null) {
+      throw leak(where, childPath, `field ${name} is card data`);
+    }
+    if (EXEMPT_FIELDS.has(name) && typeof child === 'string') continue;
+    walk(child, where, childPath, seen);
+  }
+}
+
+/** Throws `CARD_DATA_LEAK` when `value` holds card data; `where` names the place in the error. */
+export function assertNoCardData(value: unknown, where: string): void {
+  walk(value, where, '', new Set());
+}

@@ -1,0 +1,251 @@
+/**
+ * The card vault: PAN, expiry and CSC are kept in the payment record only as
+ * AES-256-GCM ciphertext (architecture §9).
+ *
+ * Sealed format (JSON-safe, no secrets in clear):
+ *
+ *     v1:<keyId>:<iv base64url>:<tag base64url>:<ciphertext base64url>
+ *
+ * The associated data binds a blob to its format version, key id and payment
+ * id, so a blob copied into another payment's record, or relabelled with
+ * another key id, fails authentication instead of opening.
+ *
+ * Rotation: `seal` always uses the active key; `open` accepts every key the
+ * vault was given, so old blobs keep opening while the old key stays in
+ * configuration. `withoutCsc` (and `reseal`) re-encrypt under the active key,
+ * so blobs migrate as payments move on.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { PaymentsError } from './errors.ts';
+
+/** Card data in clear. Never logged, never in events or jobs. */
+export interface CardData {
+  /** 12-19 digits. */
+  pan: string;
+  /** `YYYYMM`, as Sips `cardExpiryDate`. */
+  expiry: string;
+  /** 3-4 digits; erased as soon as the authorisation is answered. */
+  csc?: string;
+}
+
+export interface CardVaultOptions {
+  /** Key id (letters, digits, `_`, `-`) → 32-byte key. */
+  keys: Readonly<Record<string, Buffer>>;
+  /** The key new blobs are sealed with. */
+  activeKeyId: string;
+  /**
+   * Accept the insecure development key (see `INSECURE_simulatorOnlyDevKey`).
+   * Only the simulator environment sets this. @defaultValue false
+   */
+  allowInsecureDevKey?: boolean;
+}
+
+export interface CardVault {
+  readonly activeKeyId: string;
+  seal(paymentId: string, card: CardData): string;
+  open(paymentId: string, sealed: string): CardData;
+  /** The same card without its CSC, sealed under the active key. */
+  withoutCsc(paymentId: string, sealed: string): string;
+  /** The same card sealed under the active key (rotation). */
+  reseal(paymentId: string, sealed: string): string;
+  /** The key id a blob was sealed with, without opening it. */
+  keyIdOf(sealed: string): string;
+}
+
+const FORMAT = 'v1';
+const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const PAN_PATTERN = /^\d{12,19}$/;
+const EXPIRY_PATTERN = /^\d{4}(0[1-9]|1[0-2])$/;
+const CSC_PATTERN = /^\d{3,4}$/;
+
+const DEV_KEY_ID = 'insecure-dev';
+const DEV_KEY = createHash('sha256')
+  .update('sogenactif-orchestrator: card vault key for the local simulator only, never real cards')
+  .digest();
+
+/**
+ * A fixed, publicly known key for the local simulator, so `npm start` works
+ * with no configuration. Anything sealed with it is readable by anyone who has
+ * this source: the vault refuses it unless `allowInsecureDevKey` is set, and
+ * only the simulator environment may set that.
+ */
+export function INSECURE_simulatorOnlyDevKey(): { keyId: string; key: Buffer } {
+  return { keyId: DEV_KEY_ID, key: Buffer.from(DEV_KEY) };
+}
+
+/** A 32-byte key from configuration text: 64 hex digits or base64 (standard or url-safe). */
+export function parseVaultKey(text: string): Buffer {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
+    const key = Buffer.from(trimmed.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (key.length === 32) return key;
+  }
+  throw new PaymentsError(
+    'CARD_VAULT_CONFIG_INVALID',
+    'a card vault key is 32 bytes written as 64 hex digits or base64',
+  );
+}
+
+function associatedData(keyId: string, paymentId: string): Buffer {
+  return Buffer.from(`sogenactif-card:${FORMAT}:${keyId}:${paymentId}`, 'utf8');
+}
+
+function checkCard(card: CardData): void {
+  if (!PAN_PATTERN.test(card.pan)) {
+    throw new PaymentsError('CARD_DATA_INVALID', 'the card number must be 12 to 19 digits');
+  }
+  if (!EXPIRY_PATTERN.test(card.expiry)) {
+    throw new PaymentsError('CARD_DATA_INVALID', 'the expiry date must be YYYYMM');
+  }
+  if (card.csc !== undefined && !CSC_PATTERN.test(card.csc)) {
+    throw new PaymentsError('CARD_DATA_INVALID', 'the CSC must be 3 or 4 digits');
+  }
+}
+
+/**
+ * The card as returned by `open`: plain fields for the Sips client, but
+ * `JSON.stringify`, `util.inspect` and template strings print it masked, so an
+ * accidental log line or error detail does not carry it in clear.
+ */
+function revealedCard(card: CardData): CardData {
+  const result: CardData = { pan: card.pan, expiry: card.expiry };
+  if (card.csc !== undefined) result.csc = card.csc;
+  const masked = (): Record<string, string> => ({
+    maskedPan: maskedPan(card.pan),
+    ...(card.csc !== undefined ? { csc: '[redacted]' } : {}),
+  });
+  Object.defineProperties(result, {
+    toJSON: { value: masked, enumerable: false },
+    toString: { value: () => `[card ${maskedPan(card.pan)}]`, enumerable: false },
+    [inspect.custom]: { value: masked, enumerable: false },
+  });
+  return result;
+}
+
+/** Sips style: the first 4 and last 2 digits, `#` between (`4100##########00`). */
+export function maskedPan(pan: string): string {
+  const digits = pan.replace(/\D/g, '');
+  if (digits.length < 8) return '#'.repeat(digits.length);
+  return `${digits.slice(0, 4)}${'#'.repeat(digits.length - 6)}${digits.slice(-2)}`;
+}
+
+export function createCardVault(options: CardVaultOptions): CardVault {
+  const keys = new Map<string, Buffer>();
+  for (const [keyId, key] of Object.entries(options.keys)) {
+    if (!KEY_ID_PATTERN.test(keyId)) {
+      throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', `invalid card vault key id ${keyId}`);
+    }
+    if (!Buffer.isBuffer(key) || key.length !== 32) {
+      throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', `card vault key ${keyId} is not 32 bytes`);
+    }
+    if (key.equals(DEV_KEY) && options.allowInsecureDevKey !== true) {
+      throw new PaymentsError(
+        'CARD_VAULT_CONFIG_INVALID',
+        `card vault key ${keyId} is the insecure development key; it is only allowed with the simulator`,
+      );
+    }
+    keys.set(keyId, Buffer.from(key));
+  }
+  const activeKey = keys.get(options.activeKeyId);
+  if (!activeKey) {
+    throw new PaymentsError(
+      'CARD_VAULT_CONFIG_INVALID',
+      `the active card vault key ${options.activeKeyId} is not among the keys`,
+    );
+  }
+  const activeKeyId = options.activeKeyId;
+
+  function seal(paymentId: string, card: CardData): string {
+    checkCard(card);
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', activeKey as Buffer, iv, {
+      authTagLength: TAG_BYTES,
+    });
+    cipher.setAAD(associatedData(activeKeyId, paymentId));
+    const plain: CardData = { pan: card.pan, expiry: card.expiry };
+    if (card.csc !== undefined) plain.csc = card.csc;
+    const ciphertext = Buffer.concat([
+      cipher.update(JSON.stringify(plain), 'utf8'),
+      cipher.final(),
+    ]);
+    return [
+      FORMAT,
+      activeKeyId,
+      iv.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+      ciphertext.toString('base64url'),
+    ].join(':');
+  }
+
+  function parse(sealed: string): { keyId: string; iv: Buffer; tag: Buffer; body: Buffer } {
+    const parts = typeof sealed === 'string' ? sealed.split(':') : [];
+    const [format, keyId, iv, tag, body] = parts;
+    if (
+      parts.length !== 5 ||
+      format !== FORMAT ||
+      keyId === undefined ||
+      !KEY_ID_PATTERN.test(keyId) ||
+      iv === undefined ||
+      tag === undefined ||
+      body === undefined
+    ) {
+      throw new PaymentsError('CARD_VAULT_MALFORMED', 'not a sealed card');
+    }
+    const parsed = {
+      keyId,
+      iv: Buffer.from(iv, 'base64url'),
+      tag: Buffer.from(tag, 'base64url'),
+      body: Buffer.from(body, 'base64url'),
+    };
+    if (parsed.iv.length !== IV_BYTES || parsed.tag.length !== TAG_BYTES) {
+      throw new PaymentsError('CARD_VAULT_MALFORMED', 'not a sealed card');
+    }
+    return parsed;
+  }
+
+  function open(paymentId: string, sealed: string): CardData {
+    const { keyId, iv, tag, body } = parse(sealed);
+    const key = keys.get(keyId);
+    if (!key) {
+      throw new PaymentsError('CARD_VAULT_UNKNOWN_KEY', `no card vault key ${keyId}`, {
+        details: { keyId },
+      });
+    }
+    let plain: string;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(associatedData(keyId, paymentId));
+      decipher.setAuthTag(tag);
+      plain = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+    } catch (error) {
+      throw new PaymentsError(
+        'CARD_VAULT_TAMPERED',
+        'the sealed card does not authenticate for this payment',
+        { cause: error, details: { keyId, paymentId } },
+      );
+    }
+    const card = JSON.parse(plain) as CardData;
+    return revealedCard(card);
+  }
+
+  function reseal(paymentId: string, sealed: string): string {
+    const card = open(paymentId, sealed);
+    return seal(paymentId, card);
+  }
+
+  return {
+    activeKeyId,
+    seal,
+    open,
+    reseal,
+    withoutCsc(paymentId, sealed) {
+      const card = open(paymentId, sealed);
+      return seal(paymentId, { pan: card.pan, expiry: card.expiry });
+    },
+    keyIdOf: (sealed) => parse(sealed).keyId,
+  };
+}
