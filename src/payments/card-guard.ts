@@ -76,9 +76,13 @@ export function containsPan(text: string): boolean {
 
 function leak(where: string, path: string, why: string): PaymentsError {
   // The offending value is never put in the message or details.
-  return new PaymentsError('CARD_DATA_LEAK', `card data in ${where} at ${path || '<root>'}: ${why}`, {
-    details: { where, path },
-  });
+  return new PaymentsError(
+    'CARD_DATA_LEAK',
+    `card data in ${where} at ${path || '<root>'}: ${why}`,
+    {
+      details: { where, path },
+    },
+  );
 }
 
 function walk(value: unknown, where: string, path: string, seen: Set<object>): void {

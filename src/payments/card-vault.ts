@@ -140,7 +140,10 @@ export function createCardVault(options: CardVaultOptions): CardVault {
       throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', `invalid card vault key id ${keyId}`);
     }
     if (!Buffer.isBuffer(key) || key.length !== 32) {
-      throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', `card vault key ${keyId} is not 32 bytes`);
+      throw new PaymentsError(
+        'CARD_VAULT_CONFIG_INVALID',
+        `card vault key ${keyId} is not 32 bytes`,
+      );
     }
     if (key.equals(DEV_KEY) && options.allowInsecureDevKey !== true) {
       throw new PaymentsError(

@@ -100,7 +100,8 @@ export function backoffDelay(attemptsMade: number, options: BackoffOptions = {})
 
 /** BullMQ `settings.backoffStrategy`: a delay for retryable errors, -1 (fail now) otherwise. */
 export function createBackoffStrategy(options: BackoffOptions = {}): BackoffStrategy {
-  return (attemptsMade, _type, err) => (isRetryable(err) ? backoffDelay(attemptsMade, options) : -1);
+  return (attemptsMade, _type, err) =>
+    isRetryable(err) ? backoffDelay(attemptsMade, options) : -1;
 }
 
 /** A Queue (preferred; `Worker.rateLimit` is deprecated in BullMQ 6) or a Worker. */

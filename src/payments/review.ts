@@ -187,7 +187,9 @@ export function createReviewQueues(options: ReviewQueuesOptions): ReviewQueues {
     },
 
     async countReviews() {
-      const counts = await Promise.all(queues.map((queue) => queue.getJobCountByTypes(...OPEN_STATES)));
+      const counts = await Promise.all(
+        queues.map((queue) => queue.getJobCountByTypes(...OPEN_STATES)),
+      );
       return counts.reduce((sum, n) => sum + n, 0);
     },
 

@@ -49,7 +49,9 @@ function event(type: `payment.${string}`, id: string, sequence: number): Payment
 
 async function streamEvents(shard: number): Promise<PaymentCloudEvent[]> {
   const entries = await redis.xrange(keyspace.eventsStream(shard), '-', '+');
-  return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1]!) as PaymentCloudEvent);
+  return entries.map(
+    ([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1]!) as PaymentCloudEvent,
+  );
 }
 
 beforeEach(() => {
@@ -94,9 +96,13 @@ describe('create', () => {
       updatedAt: clock.now(),
       timeline: [{ at: clock.now(), kind: 'received', detail: { channel: 'api' } }],
     });
-    expect(await store.listByStatus('received')).toEqual([{ id: input.id, updatedAt: clock.now() }]);
+    expect(await store.listByStatus('received')).toEqual([
+      { id: input.id, updatedAt: clock.now() },
+    ]);
     const events = await streamEvents(shard);
-    expect(events.map((e) => [e.type, e.subject, e.sequence])).toEqual([['payment.received', input.id, 1]]);
+    expect(events.map((e) => [e.type, e.subject, e.sequence])).toEqual([
+      ['payment.received', input.id, 1],
+    ]);
     expect(await store.get('pay_1_NOPE')).toBeUndefined();
   });
 
@@ -160,25 +166,38 @@ describe('create', () => {
   });
 
   it('refuses invalid records, ids not made for the key, events of another version, and taken ids', async () => {
-    await expect(store.create(payment(undefined, { transactionReference: 'has_underscore' }))).rejects.toMatchObject({
+    await expect(
+      store.create(payment(undefined, { transactionReference: 'has_underscore' })),
+    ).rejects.toMatchObject({
       code: 'PAYMENT_RECORD_INVALID',
     });
-    await expect(store.create(payment(undefined, { amount: 12.5 }))).rejects.toMatchObject({ code: 'PAYMENT_RECORD_INVALID' });
-    await expect(store.create(payment(undefined, { currency: 'EUR' }))).rejects.toMatchObject({ code: 'PAYMENT_RECORD_INVALID' });
+    await expect(store.create(payment(undefined, { amount: 12.5 }))).rejects.toMatchObject({
+      code: 'PAYMENT_RECORD_INVALID',
+    });
+    await expect(store.create(payment(undefined, { currency: 'EUR' }))).rejects.toMatchObject({
+      code: 'PAYMENT_RECORD_INVALID',
+    });
     await expect(
       store.create(payment(undefined, { merchant: { orderId: '4111111111111111' } })),
     ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
     let foreign = payment();
-    while (keyspace.shardOf(foreign.id) === keyspace.shardForIdempotencyKey('k-1')) foreign = payment();
-    await expect(store.create(foreign, { idempotencyKey: 'k-1', requestHash: 'h' })).rejects.toMatchObject({
+    while (keyspace.shardOf(foreign.id) === keyspace.shardForIdempotencyKey('k-1'))
+      {foreign = payment();}
+    await expect(
+      store.create(foreign, { idempotencyKey: 'k-1', requestHash: 'h' }),
+    ).rejects.toMatchObject({
       code: 'PAYMENT_RECORD_INVALID',
     });
     const input = payment();
-    await expect(store.create(input, { events: [event('payment.received', input.id, 2)] })).rejects.toMatchObject({
+    await expect(
+      store.create(input, { events: [event('payment.received', input.id, 2)] }),
+    ).rejects.toMatchObject({
       code: 'PAYMENT_RECORD_INVALID',
     });
     await store.create(input);
-    await expect(store.create({ ...input, transactionReference: 'OTHER1' })).rejects.toMatchObject({ code: 'PAYMENT_ID_TAKEN' });
+    await expect(store.create({ ...input, transactionReference: 'OTHER1' })).rejects.toMatchObject({
+      code: 'PAYMENT_ID_TAKEN',
+    });
   });
 });
 
@@ -192,8 +211,15 @@ describe('intent and commit', () => {
   it('records the intent before the call, then commits the outcome with its events in one write', async () => {
     const id = await created();
     clock.advance(1000);
-    const intent = { op: 'authorize' as const, attempt: 1, at: clock.now(), transactionReference: 'TREF1' };
-    expect(await store.writeIntent(id, 1, intent, { timeline: [{ at: clock.now(), kind: 'intent' }] })).toEqual({
+    const intent = {
+      op: 'authorize' as const,
+      attempt: 1,
+      at: clock.now(),
+      transactionReference: 'TREF1',
+    };
+    expect(
+      await store.writeIntent(id, 1, intent, { timeline: [{ at: clock.now(), kind: 'intent' }] }),
+    ).toEqual({
       ok: true,
       version: 2,
     });
@@ -210,7 +236,12 @@ describe('intent and commit', () => {
     });
     expect(result).toEqual({ ok: true, version: 3 });
     const record = await store.get(id);
-    expect(record).toMatchObject({ version: 3, status: 'authorized', amounts: authorized, snapshot: { value: 'authorized' } });
+    expect(record).toMatchObject({
+      version: 3,
+      status: 'authorized',
+      amounts: authorized,
+      snapshot: { value: 'authorized' },
+    });
     expect(record?.intent).toBeUndefined();
     expect(record?.card).toBeUndefined();
     expect(record?.updatedAt).toBe(clock.now());
@@ -231,7 +262,10 @@ describe('intent and commit', () => {
       amounts: status === 'authorized' ? authorized : zero,
       events: [event(`payment.${status}`, id, 2)],
     });
-    const [a, b] = await Promise.all([store.commitStep(id, 1, step('authorized')), store.commitStep(id, 1, step('refused'))]);
+    const [a, b] = await Promise.all([
+      store.commitStep(id, 1, step('authorized')),
+      store.commitStep(id, 1, step('refused')),
+    ]);
     const outcomes = [a, b].sort((x, y) => Number(y.ok) - Number(x.ok));
     expect(outcomes[0]).toEqual({ ok: true, version: 2 });
     expect(outcomes[1]).toEqual({ ok: false, reason: 'version_conflict', actualVersion: 2 });
@@ -243,15 +277,34 @@ describe('intent and commit', () => {
     const stale = await store.commitStep(id, 1, step('refused'));
     expect(stale).toEqual({ ok: false, reason: 'version_conflict', actualVersion: 2 });
     expect(await streamEvents(keyspace.shardOf(id))).toHaveLength(2);
-    expect(await store.commitStep('pay_2_NOPE', 1, { ...step('refused'), events: [] })).toEqual({ ok: false, reason: 'not_found' });
+    expect(await store.commitStep('pay_2_NOPE', 1, { ...step('refused'), events: [] })).toEqual({
+      ok: false,
+      reason: 'not_found',
+    });
   });
 
   it('refuses a second intent while one is pending, unless told to replace it', async () => {
     const id = await created();
-    const first = { op: 'capture' as const, attempt: 1, at: clock.now(), transactionReference: 'TREF1', amount: 1000 };
+    const first = {
+      op: 'capture' as const,
+      attempt: 1,
+      at: clock.now(),
+      transactionReference: 'TREF1',
+      amount: 1000,
+    };
     expect(await store.writeIntent(id, 1, first)).toEqual({ ok: true, version: 2 });
-    expect(await store.writeIntent(id, 1, first)).toEqual({ ok: false, reason: 'version_conflict', actualVersion: 2 });
-    const refund = { op: 'refund' as const, attempt: 1, at: clock.now(), transactionReference: 'TREF1', amount: 500 };
+    expect(await store.writeIntent(id, 1, first)).toEqual({
+      ok: false,
+      reason: 'version_conflict',
+      actualVersion: 2,
+    });
+    const refund = {
+      op: 'refund' as const,
+      attempt: 1,
+      at: clock.now(),
+      transactionReference: 'TREF1',
+      amount: 500,
+    };
     expect(await store.writeIntent(id, 2, refund)).toEqual({
       ok: false,
       reason: 'intent_pending',
@@ -259,9 +312,15 @@ describe('intent and commit', () => {
       intent: first,
     });
     const resend = { ...first, attempt: 2 };
-    expect(await store.writeIntent(id, 2, resend, { replacePending: true })).toEqual({ ok: true, version: 3 });
+    expect(await store.writeIntent(id, 2, resend, { replacePending: true })).toEqual({
+      ok: true,
+      version: 3,
+    });
     expect((await store.get(id))?.intent).toEqual(resend);
-    expect(await store.writeIntent('pay_0_NOPE', 1, first)).toEqual({ ok: false, reason: 'not_found' });
+    expect(await store.writeIntent('pay_0_NOPE', 1, first)).toEqual({
+      ok: false,
+      reason: 'not_found',
+    });
   });
 
   it('replaces the sealed card (CSC erased) and keeps it when not told otherwise', async () => {
@@ -270,11 +329,20 @@ describe('intent and commit', () => {
     const sealed = vault.seal(input.id, { pan: '4100000000000000', expiry: '202812', csc: '123' });
     await store.create({ ...input, card: sealed });
     const withoutCsc = vault.withoutCsc(input.id, sealed);
-    await store.commitStep(input.id, 1, { snapshot: {}, status: 'authorizing', amounts: zero, card: withoutCsc });
+    await store.commitStep(input.id, 1, {
+      snapshot: {},
+      status: 'authorizing',
+      amounts: zero,
+      card: withoutCsc,
+    });
     const stored = (await store.get(input.id))?.card;
     expect(stored).toBe(withoutCsc);
     expect(vault.open(input.id, stored!).csc).toBeUndefined();
-    await store.commitStep(input.id, 2, { snapshot: {}, status: 'authorized', amounts: authorized });
+    await store.commitStep(input.id, 2, {
+      snapshot: {},
+      status: 'authorized',
+      amounts: authorized,
+    });
     expect((await store.get(input.id))?.card).toBe(withoutCsc);
     const raw = JSON.stringify(await redis.hgetall(keyspace.paymentKey(input.id)));
     expect(raw).not.toContain('4100000000000000');
@@ -291,10 +359,19 @@ describe('intent and commit', () => {
       }),
     ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
     await expect(
-      store.commitStep(id, 1, { snapshot: {}, status: 'failed', amounts: zero, events: [event('payment.failed', id, 3)] }),
+      store.commitStep(id, 1, {
+        snapshot: {},
+        status: 'failed',
+        amounts: zero,
+        events: [event('payment.failed', id, 3)],
+      }),
     ).rejects.toMatchObject({ code: 'PAYMENT_RECORD_INVALID' });
     await expect(
-      store.commitStep(id, 1, { snapshot: {}, status: 'failed', amounts: { ...zero, captured: -1 } }),
+      store.commitStep(id, 1, {
+        snapshot: {},
+        status: 'failed',
+        amounts: { ...zero, captured: -1 },
+      }),
     ).rejects.toMatchObject({ code: 'PAYMENT_RECORD_INVALID' });
     expect((await store.get(id))?.version).toBe(1);
     expect(await streamEvents(keyspace.shardOf(id))).toHaveLength(1);
@@ -303,7 +380,9 @@ describe('intent and commit', () => {
   it('falls back to EVAL when the script cache was flushed', async () => {
     const id = await created();
     await redis.script('FLUSH');
-    expect(await store.commitStep(id, 1, { snapshot: {}, status: 'authorizing', amounts: zero })).toEqual({ ok: true, version: 2 });
+    expect(
+      await store.commitStep(id, 1, { snapshot: {}, status: 'authorizing', amounts: zero }),
+    ).toEqual({ ok: true, version: 2 });
   });
 });
 
@@ -325,8 +404,12 @@ describe('status index', () => {
     const received = await store.listByStatus('received');
     expect(received.map((e) => e.id)).toEqual(made.slice(6));
     const authorizing = await store.listByStatus('authorizing', { olderThan: start + 103_000 });
-    expect(authorizing).toEqual(made.slice(0, 3).map((id, n) => ({ id, updatedAt: start + 100_000 + n * 1000 })));
-    expect((await store.listByStatus('authorizing', { limit: 2 })).map((e) => e.id)).toEqual(made.slice(0, 2));
+    expect(authorizing).toEqual(
+      made.slice(0, 3).map((id, n) => ({ id, updatedAt: start + 100_000 + n * 1000 })),
+    );
+    expect((await store.listByStatus('authorizing', { limit: 2 })).map((e) => e.id)).toEqual(
+      made.slice(0, 2),
+    );
     expect(await store.listByStatus('captured')).toEqual([]);
   });
 });
@@ -334,8 +417,17 @@ describe('status index', () => {
 describe('slots', () => {
   it('keeps every key a payment touched in its shard’s slot', async () => {
     const input = payment('slot-key');
-    await store.create(input, { idempotencyKey: 'slot-key', requestHash: 'h', events: [event('payment.received', input.id, 1)] });
-    await store.writeIntent(input.id, 1, { op: 'authorize', attempt: 1, at: 1, transactionReference: 'TREF1' });
+    await store.create(input, {
+      idempotencyKey: 'slot-key',
+      requestHash: 'h',
+      events: [event('payment.received', input.id, 1)],
+    });
+    await store.writeIntent(input.id, 1, {
+      op: 'authorize',
+      attempt: 1,
+      at: 1,
+      transactionReference: 'TREF1',
+    });
     await store.commitStep(input.id, 2, {
       snapshot: {},
       status: 'authorized',

@@ -46,7 +46,8 @@ describe('card vault', () => {
 
   it('detects a flipped byte in the IV, the tag or the ciphertext', () => {
     const sealed = vault.seal(id, card);
-    for (const part of [2, 3, 4]) expect(code(() => vault.open(id, flip(sealed, part)))).toBe('CARD_VAULT_TAMPERED');
+    for (const part of [2, 3, 4])
+      {expect(code(() => vault.open(id, flip(sealed, part)))).toBe('CARD_VAULT_TAMPERED');}
   });
 
   it('refuses a blob moved to another payment', () => {
@@ -82,7 +83,9 @@ describe('card vault', () => {
 
   it('prints an opened card masked', () => {
     const opened = vault.open(id, vault.seal(id, card));
-    expect(JSON.stringify({ opened })).toBe('{"opened":{"maskedPan":"4100##########00","csc":"[redacted]"}}');
+    expect(JSON.stringify({ opened })).toBe(
+      '{"opened":{"maskedPan":"4100##########00","csc":"[redacted]"}}',
+    );
     expect(inspect(opened)).not.toContain('4100000000000000');
     expect(`${String(opened)}`).toBe('[card 4100##########00]');
     expect(opened.pan).toBe(card.pan);
@@ -104,20 +107,32 @@ describe('card vault', () => {
     expect(parseVaultKey(k1.toString('base64')).equals(k1)).toBe(true);
     expect(parseVaultKey(k1.toString('base64url')).equals(k1)).toBe(true);
     expect(code(() => parseVaultKey('abcd'))).toBe('CARD_VAULT_CONFIG_INVALID');
-    expect(code(() => parseVaultKey(randomBytes(16).toString('hex')))).toBe('CARD_VAULT_CONFIG_INVALID');
+    expect(code(() => parseVaultKey(randomBytes(16).toString('hex')))).toBe(
+      'CARD_VAULT_CONFIG_INVALID',
+    );
   });
 
   it('refuses bad configuration, and the dev key unless explicitly allowed', () => {
-    expect(code(() => createCardVault({ keys: { k1 }, activeKeyId: 'k2' }))).toBe('CARD_VAULT_CONFIG_INVALID');
+    expect(code(() => createCardVault({ keys: { k1 }, activeKeyId: 'k2' }))).toBe(
+      'CARD_VAULT_CONFIG_INVALID',
+    );
     expect(code(() => createCardVault({ keys: { k1: randomBytes(16) }, activeKeyId: 'k1' }))).toBe(
       'CARD_VAULT_CONFIG_INVALID',
     );
-    expect(code(() => createCardVault({ keys: { 'a:b': k1 }, activeKeyId: 'a:b' }))).toBe('CARD_VAULT_CONFIG_INVALID');
+    expect(code(() => createCardVault({ keys: { 'a:b': k1 }, activeKeyId: 'a:b' }))).toBe(
+      'CARD_VAULT_CONFIG_INVALID',
+    );
     const dev = INSECURE_simulatorOnlyDevKey();
     expect(dev.key.equals(INSECURE_simulatorOnlyDevKey().key)).toBe(true);
     const keys = { [dev.keyId]: dev.key };
-    expect(code(() => createCardVault({ keys, activeKeyId: dev.keyId }))).toBe('CARD_VAULT_CONFIG_INVALID');
-    const simulatorVault = createCardVault({ keys, activeKeyId: dev.keyId, allowInsecureDevKey: true });
+    expect(code(() => createCardVault({ keys, activeKeyId: dev.keyId }))).toBe(
+      'CARD_VAULT_CONFIG_INVALID',
+    );
+    const simulatorVault = createCardVault({
+      keys,
+      activeKeyId: dev.keyId,
+      allowInsecureDevKey: true,
+    });
     expect({ ...simulatorVault.open(id, simulatorVault.seal(id, card)) }).toEqual(card);
   });
 });

@@ -9,7 +9,12 @@ const deps = { clock, newId: () => '00000000-0000-4000-8000-000000000001' };
 describe('buildEvent', () => {
   it('builds a CloudEvents 1.0 envelope with the payment version as sequence', () => {
     const event = buildEvent(
-      { type: 'payment.authorized', paymentId: 'pay_0_A', sequence: 4, data: { amount: 2500, maskedPan: '4100##########00' } },
+      {
+        type: 'payment.authorized',
+        paymentId: 'pay_0_A',
+        sequence: 4,
+        data: { amount: 2500, maskedPan: '4100##########00' },
+      },
       deps,
     );
     expect(event).toEqual({
@@ -23,7 +28,10 @@ describe('buildEvent', () => {
       sequence: 4,
       data: { amount: 2500, maskedPan: '4100##########00' },
     });
-    const other = buildEvent({ type: 'payment.captured', paymentId: 'pay_0_A', sequence: 5 }, { clock, source: '/orchestrator/shop' });
+    const other = buildEvent(
+      { type: 'payment.captured', paymentId: 'pay_0_A', sequence: 5 },
+      { clock, source: '/orchestrator/shop' },
+    );
     expect(other.source).toBe('/orchestrator/shop');
     expect(other.data).toEqual({});
     expect(other.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -40,9 +48,10 @@ describe('buildEvent', () => {
       { list: ['ok', '5555-5555-5555-4444'] },
     ];
     for (const data of attempts) {
-      expect(() => buildEvent({ type: 'payment.failed', paymentId: 'pay_0_A', sequence: 2, data }, deps), JSON.stringify(data)).toThrow(
-        expect.objectContaining({ code: 'CARD_DATA_LEAK' }),
-      );
+      expect(
+        () => buildEvent({ type: 'payment.failed', paymentId: 'pay_0_A', sequence: 2, data }, deps),
+        JSON.stringify(data),
+      ).toThrow(expect.objectContaining({ code: 'CARD_DATA_LEAK' }));
     }
   });
 

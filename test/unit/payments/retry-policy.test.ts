@@ -35,7 +35,9 @@ describe('backoff strategy', () => {
     expect(strategy(1, SIPS_BACKOFF_TYPE, new UnrecoverableError('declined'))).toBe(-1);
     expect(strategy(1, SIPS_BACKOFF_TYPE)).toBe(-1);
     expect(strategy(1, SIPS_BACKOFF_TYPE, new PaymentsError('CARD_VAULT_TAMPERED', 'x'))).toBe(-1);
-    expect(strategy(1, SIPS_BACKOFF_TYPE, new PaymentsError('PAYMENT_LOCK_TIMEOUT', 'x'))).toBe(750);
+    expect(strategy(1, SIPS_BACKOFF_TYPE, new PaymentsError('PAYMENT_LOCK_TIMEOUT', 'x'))).toBe(
+      750,
+    );
     expect(strategy(2, SIPS_BACKOFF_TYPE, new SipsRetryableError('99'))).toBe(1500);
   });
 

@@ -1,0 +1,116 @@
+/**
+ * The only reader of process.env. One zod schema turns the environment into a
+ * frozen Config; a bad value stops start-up with a message naming every wrong
+ * variable, never echoing a secret.
+ */
+import { z } from 'zod';
+
+const SECRET_VARIABLES = new Set(['SIPS_SECRET_KEY', 'CARD_VAULT_KEYS', 'API_KEYS']);
+
+const whole = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const flag = z
+  .enum(['0', '1', 'true', 'false', 'yes', 'no'])
+  .transform((value) => value === '1' || value === 'true' || value === 'yes');
+
+const durationList = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const parts = value.split(',').map((part) => part.trim());
+    const out: number[] = [];
+    for (const part of parts) {
+      const match = /^(\d+)(ms|s|m|h|d)$/.exec(part);
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not a duration like 10s, 5m, 1h` });
+        return z.NEVER;
+      }
+      const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+        match[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+      ];
+      out.push(Number(match[1]) * unit);
+    }
+    return out;
+  });
+
+const EnvSchema = z.object({
+  SIPS_ENV: z.string().trim().default('simulator'),
+  SIPS_BASE_URL: z.string().trim().optional(),
+  SIPS_MERCHANT_ID: z.string().trim().optional(),
+  SIPS_SECRET_KEY: z.string().optional(),
+  SIPS_KEY_VERSION: z.string().trim().optional(),
+  SIPS_INTERFACE_VERSION: z
+    .string()
+    .trim()
+    .regex(/^\d+\.\d+$/, 'must look like 2.55')
+    .default('2.55'),
+  SIPS_TIMEOUT_MS: whole(100, 600_000).default(30_000),
+  SIPS_ALLOW_UNSEALED_RESPONSES: flag.default(false),
+  REDIS_URL: z.string().trim().optional(),
+  DATA_DIR: z.string().trim().default('./data'),
+  SHARDS: whole(1, 1024).default(1),
+  KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes only')
+    .default('sog'),
+  CARD_VAULT_KEYS: z.string().optional(),
+  CARD_VAULT_ACTIVE_KEY: z.string().trim().optional(),
+  WORKER_CONCURRENCY: whole(1, 10_000).default(200),
+  RETRY_ATTEMPTS: whole(1, 50).default(6),
+  RETRY_BASE_MS: whole(1, 3_600_000).default(1_000),
+  RETRY_MAX_MS: whole(1, 86_400_000).default(60_000),
+  INQUIRY_SCHEDULE: durationList.default([10_000, 60_000, 300_000, 3_600_000, 21_600_000]),
+  HOST: z.string().trim().default('127.0.0.1'),
+  PORT: whole(0, 65_535).default(3000),
+  PUBLIC_URL: z.string().trim().url('must be a URL').optional(),
+  SIMULATOR_PORT: whole(0, 65_535).default(7070),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<z.output<typeof EnvSchema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration; throws ConfigError naming every wrong variable. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  // Empty variables count as unset, as a shell user expects of `FOO= npm start`.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name in EnvSchema.shape && value !== ''),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const message = SECRET_VARIABLES.has(name) ? 'is not valid' : issue.message;
+      return `${name}: ${message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (config.RETRY_MAX_MS < config.RETRY_BASE_MS) {
+    problems.push('RETRY_MAX_MS: must not be below RETRY_BASE_MS');
+  }
+  if (config.SIPS_ENV === 'production') {
+    for (const name of ['SIPS_MERCHANT_ID', 'SIPS_SECRET_KEY', 'SIPS_KEY_VERSION'] as const) {
+      if (!config[name]) problems.push(`${name}: is required when SIPS_ENV=production`);
+    }
+    if (!config.CARD_VAULT_KEYS) {
+      problems.push('CARD_VAULT_KEYS: is required when SIPS_ENV=production');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

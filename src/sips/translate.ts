@@ -1,0 +1,333 @@
+/**
+ * The translation between our payment vocabulary (machines/contract.ts) and
+ * Sips wire names: which service performs an operation, which fields it
+ * carries, what an answer means for the payment, and what getTransactionData
+ * says about a transaction. Nothing outside src/sips knows a Sips field name.
+ */
+import type {
+  AcceptedDetails,
+  CaptureMode,
+  GatewayView,
+  Operation,
+  PaymentEvent,
+  PaymentKind,
+} from '../../machines/contract.ts';
+import type { SipsResult } from './result.ts';
+import type { SipsServiceName } from './services.ts';
+
+/** Everything a request may need, in our words; the builder picks what the service takes. */
+export interface OperationInput {
+  kind: PaymentKind;
+  operation: Operation;
+  transactionReference: string;
+  /** Minor units: the payment's amount for authorisations, the operation's for the rest. */
+  amount: number;
+  currency: string;
+  captureMode: CaptureMode;
+  captureDay?: number;
+  orderId?: string;
+  customerId?: string;
+  customerEmail?: string;
+  customerIpAddress?: string;
+  card?: { pan: string; expiry: string; csc?: string };
+  wallet?: { merchantWalletId: string; paymentMeanId: string };
+  /** For duplicates: the transaction whose card is reused. */
+  fromTransactionReference?: string;
+  /** Where the customer comes back after 3-D Secure or the provider. */
+  merchantReturnUrl?: string;
+  paymentMeanBrand?: string;
+  /** Returned by the enrollment or the provider and posted back by the browser. */
+  authentication?: { redirectionData: string; messageVersion: string; paRes?: string };
+  paymentPattern?: 'ONE_SHOT' | 'RECURRING_1' | 'RECURRING_N' | 'INSTALMENT';
+  initialSchemeTransactionIdentifier?: string;
+}
+
+const AUTHORIZE_SERVICE: Record<PaymentKind, SipsServiceName> = {
+  card: 'cardOrder',
+  card_3ds: 'cardOrder',
+  wallet: 'walletOrder',
+  wallet_3ds: 'walletOrder',
+  provider: 'paymentProviderInitialize',
+  duplicate: 'duplicate',
+};
+
+export function serviceFor(kind: PaymentKind, operation: Operation): SipsServiceName {
+  switch (operation) {
+    case 'authorize':
+      return AUTHORIZE_SERVICE[kind];
+    case 'enroll':
+      return kind === 'wallet_3ds' ? 'walletCheckEnrollment' : 'cardCheckEnrollment';
+    case 'complete_authentication':
+      return 'cardValidateAuthenticationAndOrder';
+    case 'initialize_provider':
+      return 'paymentProviderInitialize';
+    case 'finalize_provider':
+      return 'paymentProviderFinalize';
+    case 'capture':
+      return 'validate';
+    case 'cancel':
+      return 'cancel';
+    case 'refund':
+      return 'refund';
+    case 'accept_challenge':
+      return 'acceptChallenge';
+    case 'refuse_challenge':
+      return 'refuseChallenge';
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+function orderFields(input: OperationInput): Fields {
+  const fields: Fields = {
+    transactionReference: input.transactionReference,
+    amount: input.amount,
+    currencyCode: input.currency,
+    captureMode: input.captureMode === 'validation' ? 'VALIDATION' : 'AUTHOR_CAPTURE',
+    captureDay: input.captureDay ?? 0,
+    orderChannel: 'INTERNET',
+  };
+  if (input.orderId) fields.orderId = input.orderId;
+  if (input.customerId) fields.customerId = input.customerId;
+  if (input.customerIpAddress) fields.customerIpAddress = input.customerIpAddress;
+  if (input.customerEmail) fields.customerContact = { email: input.customerEmail };
+  if (input.paymentPattern) fields.paymentPattern = input.paymentPattern;
+  if (input.initialSchemeTransactionIdentifier) {
+    fields.initialSchemeTransactionIdentifier = input.initialSchemeTransactionIdentifier;
+  }
+  return fields;
+}
+
+function cardFields(input: OperationInput): Fields {
+  if (!input.card) throw new Error(`${input.operation} needs the card, which is no longer held`);
+  const fields: Fields = { cardNumber: input.card.pan, cardExpiryDate: input.card.expiry };
+  if (input.card.csc) fields.cardCSCValue = input.card.csc;
+  return fields;
+}
+
+function walletFields(input: OperationInput): Fields {
+  if (!input.wallet) throw new Error(`${input.operation} needs merchantWalletId and paymentMeanId`);
+  const fields: Fields = {
+    merchantWalletId: input.wallet.merchantWalletId,
+    paymentMeanId: input.wallet.paymentMeanId,
+  };
+  if (input.card?.csc) fields.cardCSCValue = input.card.csc;
+  return fields;
+}
+
+function operationFields(input: OperationInput): Fields {
+  return {
+    transactionReference: input.transactionReference,
+    operationAmount: input.amount,
+    currencyCode: input.currency,
+    operationOrigin: 'SOGENACTIF-ORCHESTRATOR',
+  };
+}
+
+/** The business fields of the request; the client adds the envelope and the seal. */
+export function requestFields(input: OperationInput): { service: SipsServiceName; fields: Fields } {
+  const service = serviceFor(input.kind, input.operation);
+  switch (service) {
+    case 'cardOrder':
+      return { service, fields: { ...orderFields(input), ...cardFields(input) } };
+    case 'walletOrder':
+      return { service, fields: { ...orderFields(input), ...walletFields(input) } };
+    case 'cardCheckEnrollment': {
+      const fields: Fields = { ...orderFields(input), ...cardFields(input) };
+      if (input.merchantReturnUrl) fields.merchantReturnUrl = input.merchantReturnUrl;
+      return { service, fields };
+    }
+    case 'walletCheckEnrollment': {
+      const fields: Fields = { ...orderFields(input), ...walletFields(input) };
+      if (input.merchantReturnUrl) fields.merchantReturnUrl = input.merchantReturnUrl;
+      return { service, fields };
+    }
+    case 'cardValidateAuthenticationAndOrder':
+    case 'paymentProviderFinalize': {
+      if (!input.authentication) throw new Error(`${service} needs the authentication data`);
+      const fields: Fields = {
+        transactionReference: input.transactionReference,
+        redirectionData: input.authentication.redirectionData,
+        messageVersion: input.authentication.messageVersion,
+      };
+      if (input.authentication.paRes) fields.paResMessage = input.authentication.paRes;
+      return { service, fields };
+    }
+    case 'paymentProviderInitialize': {
+      const fields: Fields = orderFields(input);
+      if (input.merchantReturnUrl) fields.merchantReturnUrl = input.merchantReturnUrl;
+      if (input.paymentMeanBrand) fields.paymentMeanBrand = input.paymentMeanBrand;
+      return { service, fields };
+    }
+    case 'duplicate': {
+      if (!input.fromTransactionReference) throw new Error('duplicate needs fromTransactionReference');
+      return {
+        service,
+        fields: { ...orderFields(input), fromTransactionReference: input.fromTransactionReference },
+      };
+    }
+    case 'validate':
+    case 'cancel':
+    case 'refund':
+      return { service, fields: operationFields(input) };
+    case 'acceptChallenge':
+    case 'refuseChallenge':
+      return {
+        service,
+        fields: {
+          transactionReference: input.transactionReference,
+          operationOrigin: 'SOGENACTIF-ORCHESTRATOR',
+        },
+      };
+    default:
+      throw new Error(`no request builder for ${service}`);
+  }
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+function minorUnits(value: unknown): number | undefined {
+  const raw = text(value);
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+/** What an accepted answer tells us, in our words. */
+export function acceptedDetails(response: Record<string, unknown>): AcceptedDetails {
+  const details: AcceptedDetails = {};
+  const authorisationId = text(response.authorisationId);
+  if (authorisationId) details.authorisationId = authorisationId;
+  const redirectionUrl = text(response.redirectionUrl);
+  if (redirectionUrl) {
+    const messageVersion = text(response.messageVersion);
+    details.redirect = {
+      url: redirectionUrl,
+      hasPaReq: text(response.paReqMessage) !== undefined,
+      ...(messageVersion ? { messageVersion } : {}),
+    };
+  } else if (
+    response.holderAuthentStatus === 'NOT_ENROLLED' ||
+    response.holderAuthentStatus === '3D_NOTENROLLED' ||
+    text(response.redirectionStatusCode) !== undefined
+  ) {
+    // An enrollment answer without a redirection: the card is not enrolled
+    // and the authorisation goes ahead without sending the customer away.
+    details.notEnrolled = true;
+  }
+  if (response.scoreColor === 'ORANGE' || response.transactionStatus === 'TO_CHALLENGE') {
+    details.challenge = true;
+  }
+  const remaining = minorUnits(response.newAmount);
+  if (remaining !== undefined) details.remainingAmount = remaining;
+  const scheme = text(response.schemeTransactionIdentifier);
+  if (scheme) details.schemeTransactionIdentifier = scheme;
+  return details;
+}
+
+/** Fields of an answer worth keeping on the payment (never card data). */
+export function answerFacts(response: Record<string, unknown>): Record<string, string> {
+  const facts: Record<string, string> = {};
+  for (const name of [
+    'authorisationId',
+    'maskedPan',
+    'transactionDateTime',
+    'captureLimitDate',
+    'holderAuthentStatus',
+    'schemeTransactionIdentifier',
+    'acquirerResponseCode',
+    'paymentMeanBrand',
+  ]) {
+    const value = text(response[name]);
+    if (value) facts[name] = value;
+  }
+  return facts;
+}
+
+/**
+ * The machine event for a call's result, or `retry` for 90/99 while attempts
+ * remain (the caller retries with backoff; the machine does not move).
+ */
+export function eventForResult(
+  operation: Operation,
+  result: SipsResult,
+  attemptsLeft: boolean,
+): PaymentEvent | 'retry' {
+  switch (result.kind) {
+    case 'ok':
+      return { type: 'sips.accepted', operation, details: acceptedDetails(result.response) };
+    case 'retryable':
+      return attemptsLeft
+        ? 'retry'
+        : { type: 'sips.unavailable', operation, responseCode: result.responseCode };
+    case 'refused':
+    case 'invalid':
+      if (result.code.action === 'inquire') {
+        return { type: 'sips.conflict', operation, responseCode: result.responseCode };
+      }
+      return {
+        type: 'sips.declined',
+        operation,
+        responseCode: result.responseCode,
+        invalid: result.kind === 'invalid',
+      };
+    case 'seal_mismatch':
+      return { type: 'sips.untrusted', operation };
+    case 'unknown':
+      return { type: 'sips.unknown', operation, reason: `${result.reason}: ${result.detail}` };
+  }
+}
+
+/** What getTransactionData said, for the inquiry schedule. */
+export type InquiryAnswer =
+  | { found: true; view: GatewayView }
+  | { found: false }
+  /** No trustworthy answer (unknown, 90/99, seal mismatch): ask again later. */
+  | { found: 'unclear'; detail: string };
+
+const STATE_OF_STATUS: Record<string, GatewayView['state']> = {
+  TO_AUTHORIZE: 'awaiting_authorization',
+  TO_VALIDATE: 'authorized',
+  TO_CAPTURE: 'authorized',
+  CAPTURED: 'captured',
+  TO_CREDIT: 'captured',
+  CREDITED: 'refunded',
+  CANCELLED: 'cancelled',
+  REFUSED: 'refused',
+  EXPIRED: 'expired',
+  TO_CHALLENGE: 'challenge',
+};
+
+export function inquiryAnswer(result: SipsResult, captureMode: CaptureMode): InquiryAnswer {
+  if (result.kind !== 'ok') {
+    if ((result.kind === 'invalid' || result.kind === 'refused') && result.responseCode === '25') {
+      return { found: false };
+    }
+    const detail =
+      result.kind === 'unknown'
+        ? `${result.reason}: ${result.detail}`
+        : result.kind === 'seal_mismatch'
+          ? `seal ${result.seal.reason}`
+          : `responseCode ${result.responseCode}`;
+    return { found: 'unclear', detail };
+  }
+  const response = result.response;
+  const status = text(response.transactionStatus) ?? '';
+  let state = STATE_OF_STATUS[status];
+  if (state === undefined) {
+    return { found: 'unclear', detail: `transactionStatus ${status || '(none)'} not understood` };
+  }
+  // A VALIDATION-mode transaction in TO_CAPTURE has been validated: for us it is captured.
+  if (status === 'TO_CAPTURE' && captureMode === 'validation') state = 'captured';
+  const original = minorUnits(response.originAmount) ?? minorUnits(response.amount) ?? 0;
+  const remaining = minorUnits(response.remainingAmount) ?? minorUnits(response.currentAmount) ?? 0;
+  const view: GatewayView = { state, originalAmount: original, remainingAmount: remaining };
+  const refunded = minorUnits(response.refundedAmount);
+  if (refunded !== undefined) view.refundedAmount = refunded;
+  const authorisationId = text(response.authorisationId);
+  if (authorisationId) view.authorisationId = authorisationId;
+  return { found: true, view };
+}
