@@ -87,6 +87,9 @@ export const paymentSetup = setup({
     emit: (_, _params: EmitParams) => {},
     forget: (_, _params: ForgetParams) => {},
 
+    /** Sips agrees with us: the event is accepted and nothing changes. */
+    viewAgrees: () => {},
+
     // Context updates.
     beginOperation: assign((_, params: PendingOperation) => ({ pending: params })),
     clearPending: assign({ pending: null }),
@@ -348,6 +351,7 @@ function reconcile(here: ResumePoint) {
           (settlement.type === 'position' && isUnchanged(args.context, here, settlement.position))
         );
       },
+      actions: ['viewAgrees' as const],
     },
     toReviewForInconsistentView,
     ...adoptInquiry,

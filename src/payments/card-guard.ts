@@ -1,8 +1,9 @@
 /**
  * The last check before data leaves the vault's reach (events, timeline
  * entries, review evidence): it throws when the data holds a field named like
- * card data, or a string with a 13-19 digit run (optionally grouped by single
- * spaces or dashes) that passes the Luhn check.
+ * card data whose value is not masked (as `maskCardData` masks it), or a
+ * string with a 13-19 digit run (optionally grouped by single spaces or
+ * dashes) that passes the Luhn check.
  *
  * Numbers are not scanned: a PAN does not survive as a JS number (16+ digits
  * lose precision), while epoch-millisecond timestamps have 13 digits and would
@@ -13,11 +14,13 @@
  * a 15-digit scheme transaction id passes Luhn one time in ten, and refusing
  * to commit a step after Sips moved the money would strand the payment.
  */
+import { REDACTED_VALUE } from '../sips/mask.ts';
 import { PaymentsError } from './errors.ts';
 
 /** Field names that are card data wherever they appear (compared case-insensitively). */
 export const CARD_FIELD_NAMES: readonly string[] = [
   'cardNumber',
+  'primaryAccountNumber',
   'pan',
   'csc',
   'cardCSCValue',
@@ -74,6 +77,15 @@ export function containsPan(text: string): boolean {
   return false;
 }
 
+/**
+ * The forms `maskCardData` (src/sips/mask.ts) leaves in a card field: a PAN
+ * with `#` in place of all but at most 6 digits, or `[redacted]`.
+ */
+function isMasked(value: unknown): boolean {
+  if (value === REDACTED_VALUE) return true;
+  return typeof value === 'string' && value.includes('#') && value.replace(/\D/g, '').length <= 6;
+}
+
 function leak(where: string, path: string, why: string): PaymentsError {
   // The offending value is never put in the message or details.
   return new PaymentsError(
@@ -99,8 +111,13 @@ function walk(value: unknown, where: string, path: string, seen: Set<object>): v
   }
   for (const [name, child] of Object.entries(value)) {
     const childPath = path ? `${path}.${name}` : name;
-    if (CARD_FIELDS.has(name.toLowerCase()) && child !== undefined && child !== null) {
-      throw leak(where, childPath, `field ${name} is card data`);
+    if (
+      CARD_FIELDS.has(name.toLowerCase()) &&
+      child !== undefined &&
+      child !== null &&
+      !isMasked(child)
+    ) {
+      throw leak(where, childPath, `field ${name} holds card data in clear`);
     }
     if (EXEMPT_FIELDS.has(name) && typeof child === 'string') continue;
     walk(child, where, childPath, seen);

@@ -17,7 +17,11 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
+import { maskPan } from '../sips/mask.ts';
 import { PaymentsError } from './errors.ts';
+
+/** Sips style: the first 4 and last 2 digits, `#` between (`4100##########00`). */
+export { maskPan as maskedPan } from '../sips/mask.ts';
 
 /** Card data in clear. Never logged, never in events or jobs. */
 export interface CardData {
@@ -90,6 +94,31 @@ export function parseVaultKey(text: string): Buffer {
   );
 }
 
+/**
+ * The `CARD_VAULT_KEYS` form: `<keyId>:<key>` entries separated by commas,
+ * each key as `parseVaultKey` reads it (`k2024:9f…,k2025:q3…`).
+ */
+export function parseVaultKeyList(text: string): Record<string, Buffer> {
+  const keys: Record<string, Buffer> = {};
+  for (const entry of text.split(',')) {
+    const trimmed = entry.trim();
+    if (trimmed === '') continue;
+    const colon = trimmed.indexOf(':');
+    const keyId = colon === -1 ? '' : trimmed.slice(0, colon).trim();
+    if (!KEY_ID_PATTERN.test(keyId) || keyId in keys) {
+      throw new PaymentsError(
+        'CARD_VAULT_CONFIG_INVALID',
+        'card vault keys are written <keyId>:<key>, separated by commas, each id once',
+      );
+    }
+    keys[keyId] = parseVaultKey(trimmed.slice(colon + 1));
+  }
+  if (Object.keys(keys).length === 0) {
+    throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', 'no card vault key given');
+  }
+  return keys;
+}
+
 function associatedData(keyId: string, paymentId: string): Buffer {
   return Buffer.from(`sogenactif-card:${FORMAT}:${keyId}:${paymentId}`, 'utf8');
 }
@@ -115,22 +144,15 @@ function revealedCard(card: CardData): CardData {
   const result: CardData = { pan: card.pan, expiry: card.expiry };
   if (card.csc !== undefined) result.csc = card.csc;
   const masked = (): Record<string, string> => ({
-    maskedPan: maskedPan(card.pan),
+    maskedPan: maskPan(card.pan),
     ...(card.csc !== undefined ? { csc: '[redacted]' } : {}),
   });
   Object.defineProperties(result, {
     toJSON: { value: masked, enumerable: false },
-    toString: { value: () => `[card ${maskedPan(card.pan)}]`, enumerable: false },
+    toString: { value: () => `[card ${maskPan(card.pan)}]`, enumerable: false },
     [inspect.custom]: { value: masked, enumerable: false },
   });
   return result;
-}
-
-/** Sips style: the first 4 and last 2 digits, `#` between (`4100##########00`). */
-export function maskedPan(pan: string): string {
-  const digits = pan.replace(/\D/g, '');
-  if (digits.length < 8) return '#'.repeat(digits.length);
-  return `${digits.slice(0, 4)}${'#'.repeat(digits.length - 6)}${digits.slice(-2)}`;
 }
 
 export function createCardVault(options: CardVaultOptions): CardVault {

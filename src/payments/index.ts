@@ -6,6 +6,7 @@ export {
   INSECURE_simulatorOnlyDevKey,
   maskedPan,
   parseVaultKey,
+  parseVaultKeyList,
 } from './card-vault.ts';
 export type { PaymentErrorCode } from './errors.ts';
 export { PAYMENT_ERROR_CODES, PaymentsError } from './errors.ts';

@@ -437,8 +437,9 @@ function decode(hash: Record<string, string>, timeline: string[]): PaymentRecord
     updatedAt: Number(hash.updatedAt),
     timeline: timeline.map((entry) => parseJson<TimelineEntry>(entry, 'timeline', id)),
   };
-  if (hash.intent !== undefined)
-    {record.intent = parseJson<PaymentIntent>(hash.intent, 'intent', id);}
+  if (hash.intent !== undefined) {
+    record.intent = parseJson<PaymentIntent>(hash.intent, 'intent', id);
+  }
   if (hash.card !== undefined) record.card = hash.card;
   if (hash.maskedPan !== undefined) record.maskedPan = hash.maskedPan;
   if (!Number.isInteger(record.version) || record.version < 1) {

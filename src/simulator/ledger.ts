@@ -142,6 +142,16 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
   let requestSeq = 0;
   let movementSeq = 0;
 
+  const requests = (filter: RequestFilter = {}) =>
+    requestRing.toArray().filter((record) => matches(record, filter));
+  const movements = (transactionReference?: string, merchantId?: string) => {
+    const list =
+      transactionReference === undefined
+        ? movementRing.toArray()
+        : [...(byReference.get(transactionReference) ?? [])];
+    return merchantId === undefined ? list : list.filter((m) => m.merchantId === merchantId);
+  };
+
   return {
     recordRequest(record) {
       const full: RequestRecord = { seq: ++requestSeq, ...record };
@@ -163,27 +173,13 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       else byReference.set(full.transactionReference, [full]);
       return full;
     },
-    requests(filter = {}) {
-      return requestRing.toArray().filter((record) => matches(record, filter));
-    },
-    movements(transactionReference, merchantId) {
-      const list =
-        transactionReference === undefined
-          ? movementRing.toArray()
-          : [...(byReference.get(transactionReference) ?? [])];
-      return merchantId === undefined ? list : list.filter((m) => m.merchantId === merchantId);
-    },
-    countRequests(filter = {}) {
-      return this.requests(filter).length;
-    },
-    countAuthorisations(transactionReference, merchantId) {
-      return this.movements(transactionReference, merchantId).filter((m) =>
-        AUTHORISATIONS.has(m.kind),
-      ).length;
-    },
-    countMovements(kind, transactionReference) {
-      return this.movements(transactionReference).filter((m) => m.kind === kind).length;
-    },
+    requests,
+    movements,
+    countRequests: (filter = {}) => requests(filter).length,
+    countAuthorisations: (transactionReference, merchantId) =>
+      movements(transactionReference, merchantId).filter((m) => AUTHORISATIONS.has(m.kind)).length,
+    countMovements: (kind, transactionReference) =>
+      movements(transactionReference).filter((m) => m.kind === kind).length,
     totalRequests: () => requestSeq,
     clear() {
       requestRing.clear();

@@ -229,7 +229,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     return { answer: failureAnswer(service, error, clock.now()), key, processed };
   }
 
-  function process(
+  function processCall(
     service: SipsServiceName,
     body: SipsRequest | undefined,
     raw: string,
@@ -417,7 +417,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }
     }
 
-    const outcome = process(service, body, raw);
+    const outcome = processCall(service, body, raw);
     const payload = sealAnswer(outcome.answer, outcome.key);
     if (fault?.type === 'corruptSeal') {
       payload.seal = corrupt(typeof payload.seal === 'string' ? payload.seal : '0'.repeat(64));

@@ -128,14 +128,15 @@ describe('event consumer', () => {
 
   it('runs a failed event again through XAUTOCLAIM, holding back the payment’s later events', async () => {
     const p = await paymentWithEvents(3, 0);
-    const q = await paymentWithEvents(2, 0);
+    await paymentWithEvents(2, 0); // another payment, q
     const log: string[] = [];
     let failuresLeft = 2;
     await consume({
       handler: async (e, d) => {
         log.push(`${e.subject === p ? 'p' : 'q'}${e.sequence}#${d.deliveries}`);
-        if (e.subject === p && e.sequence === 1 && failuresLeft-- > 0)
-          {throw new Error('downstream down');}
+        if (e.subject === p && e.sequence === 1 && failuresLeft-- > 0) {
+          throw new Error('downstream down');
+        }
       },
     }).start();
     await waitFor(() => log.filter((l) => l.startsWith('p')).length === 5);

@@ -7,6 +7,7 @@ import {
   type ReviewEvidence,
   type ReviewQueues,
 } from '../../src/payments/review.ts';
+import { maskCardData } from '../../src/sips/mask.ts';
 import { createManualClock, type ManualClock } from '../../src/platform/clock.ts';
 import { clusterSlot } from '../support/cluster-slot.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
@@ -18,7 +19,14 @@ let keyspace: Keyspace;
 let reviews: ReviewQueues;
 
 const evidence: ReviewEvidence = {
-  request: { cardNumber_masked: '4100##########00', amount: '2500', transactionReference: 'TREF1' },
+  // As the Sips client records it: masked with maskCardData.
+  request: maskCardData({
+    cardNumber: '4100000000000000',
+    cardCSCValue: '123',
+    cardExpiryDate: '202812',
+    amount: '2500',
+    transactionReference: 'TREF1',
+  }),
   response: { responseCode: '00', maskedPan: '4100##########00' },
   seal: {
     data: '2500978##########INTERNETTREF1',
@@ -101,8 +109,9 @@ describe('manual review queue', () => {
     // Each item lives in its payment's slot.
     const keys = await redis.keys(`${keyspace.bullmqPrefix(2)}:manual-review:*`);
     expect(keys.length).toBeGreaterThan(0);
-    for (const key of keys)
-      {expect(clusterSlot(key)).toBe(clusterSlot(keyspace.paymentKey('pay_2_A')));}
+    for (const key of keys) {
+      expect(clusterSlot(key)).toBe(clusterSlot(keyspace.paymentKey('pay_2_A')));
+    }
   });
 
   it('resolves an item once, keeps the decision, and never brings it back', async () => {

@@ -181,8 +181,9 @@ describe('create', () => {
       store.create(payment(undefined, { merchant: { orderId: '4111111111111111' } })),
     ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
     let foreign = payment();
-    while (keyspace.shardOf(foreign.id) === keyspace.shardForIdempotencyKey('k-1'))
-      {foreign = payment();}
+    while (keyspace.shardOf(foreign.id) === keyspace.shardForIdempotencyKey('k-1')) {
+      foreign = payment();
+    }
     await expect(
       store.create(foreign, { idempotencyKey: 'k-1', requestHash: 'h' }),
     ).rejects.toMatchObject({

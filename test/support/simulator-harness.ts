@@ -299,3 +299,15 @@ export async function startMerchantSite(): Promise<MerchantSite> {
       }),
   };
 }
+
+/** The answer of a call Sips answered with a verified seal; fails the test otherwise. */
+export function answered(result: {
+  kind: string;
+  response?: unknown;
+  detail?: unknown;
+}): Record<string, unknown> {
+  if (result.kind === 'unknown' || result.kind === 'seal_mismatch') {
+    throw new Error(`expected an answer, got ${result.kind}: ${JSON.stringify(result)}`);
+  }
+  return result.response as Record<string, unknown>;
+}

@@ -6,6 +6,7 @@ import {
   INSECURE_simulatorOnlyDevKey,
   maskedPan,
   parseVaultKey,
+  parseVaultKeyList,
 } from '../../../src/payments/card-vault.ts';
 import { PaymentsError } from '../../../src/payments/errors.ts';
 
@@ -46,8 +47,9 @@ describe('card vault', () => {
 
   it('detects a flipped byte in the IV, the tag or the ciphertext', () => {
     const sealed = vault.seal(id, card);
-    for (const part of [2, 3, 4])
-      {expect(code(() => vault.open(id, flip(sealed, part)))).toBe('CARD_VAULT_TAMPERED');}
+    for (const part of [2, 3, 4]) {
+      expect(code(() => vault.open(id, flip(sealed, part)))).toBe('CARD_VAULT_TAMPERED');
+    }
   });
 
   it('refuses a blob moved to another payment', () => {
@@ -110,6 +112,15 @@ describe('card vault', () => {
     expect(code(() => parseVaultKey(randomBytes(16).toString('hex')))).toBe(
       'CARD_VAULT_CONFIG_INVALID',
     );
+  });
+
+  it('reads a key list in the CARD_VAULT_KEYS form', () => {
+    const keys = parseVaultKeyList(` k1:${k1.toString('hex')}, k2:${k2.toString('base64')} `);
+    expect(Object.keys(keys)).toEqual(['k1', 'k2']);
+    expect(keys.k1!.equals(k1) && keys.k2!.equals(k2)).toBe(true);
+    for (const bad of ['', 'k1', `k1:${k1.toString('hex')},k1:${k2.toString('hex')}`, 'k1:short']) {
+      expect(code(() => parseVaultKeyList(bad))).toBe('CARD_VAULT_CONFIG_INVALID');
+    }
   });
 
   it('refuses bad configuration, and the dev key unless explicitly allowed', () => {

@@ -42,6 +42,8 @@ describe('buildEvent', () => {
       { cardNumber: '4100000000000000' },
       { nested: { PAN: 'anything' } },
       { csc: '123' },
+      { cardNumber: '4100#####000000' },
+      { primaryAccountNumber: 4100000000000000 },
       { request: { cardCSCValue: '000' } },
       { note: 'customer typed 4111111111111111 in the comment' },
       { note: 'card 4111 1111 1111 1111 2026' },
@@ -65,6 +67,9 @@ describe('buildEvent', () => {
           schemeTransactionIdentifier: '4111111111111111',
           orderId: '4111111111111112',
           pan: null,
+          // What maskCardData leaves behind.
+          cardNumber: '4100##########00',
+          cardCSCValue: '[redacted]',
         },
         'test',
       ),
