@@ -84,7 +84,9 @@ export class ConfigError extends Error {
 }
 
 /** Reads the configuration; throws ConfigError naming every wrong variable. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Config {
   // Empty variables count as unset, as a shell user expects of `FOO= npm start`.
   const present = Object.fromEntries(
     Object.entries(env).filter(([name, value]) => name in EnvSchema.shape && value !== ''),

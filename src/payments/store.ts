@@ -12,7 +12,7 @@
  *   stream is the outbox, and a refused write appends nothing.
  *
  * Hash fields: `id shard version machineVersion kind status amount currency
- * captureMode amounts snapshot intent? card? maskedPan? merchant
+ * captureMode amounts snapshot intent? card? maskedPan? merchant engine?
  * transactionReference createdAt updatedAt` (objects as JSON, numbers as
  * decimal text). The timeline is a list beside it.
  */
@@ -81,6 +81,12 @@ export interface PaymentRecord {
   card?: string;
   maskedPan?: string;
   merchant: MerchantRef;
+  /**
+   * Engine bookkeeping (JSON text the engine owns: follow-ups, schedules).
+   * Opaque to the store; like the snapshot, it never holds card data.
+   */
+  engine?: string;
+
   /** Sips transactionReference: letters and digits, at most 35. */
   transactionReference: string;
   /** Epoch ms. */
@@ -106,6 +112,11 @@ export interface NewPayment {
   merchant?: MerchantRef;
   transactionReference: string;
   timeline?: TimelineEntry[];
+  /**
+   * Engine bookkeeping (JSON text the engine owns: follow-ups, schedules).
+   * Opaque to the store; like the snapshot, it never holds card data.
+   */
+  engine?: string;
 }
 
 export interface CreateOptions {
@@ -136,6 +147,8 @@ export interface CommitStep {
   card?: string | null;
   machineVersion?: string;
   transactionReference?: string;
+  /** Absent: keep; a string: replace. */
+  engine?: string;
 }
 
 export type WriteResult =
@@ -442,6 +455,7 @@ function decode(hash: Record<string, string>, timeline: string[]): PaymentRecord
   }
   if (hash.card !== undefined) record.card = hash.card;
   if (hash.maskedPan !== undefined) record.maskedPan = hash.maskedPan;
+  if (hash.engine !== undefined) record.engine = hash.engine;
   if (!Number.isInteger(record.version) || record.version < 1) {
     throw new PaymentsError('PAYMENT_RECORD_CORRUPT', `payment ${id} has no valid version`);
   }
@@ -511,6 +525,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
       card: payment.card,
       maskedPan: payment.maskedPan,
       merchant: JSON.stringify(merchant),
+      engine: payment.engine,
       transactionReference: payment.transactionReference,
       createdAt: String(now),
       updatedAt: String(now),
@@ -634,6 +649,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
           amounts: JSON.stringify(step.amounts),
           machineVersion: step.machineVersion,
           transactionReference: step.transactionReference,
+          engine: step.engine,
         }),
         ...timelineArgs(step.timeline),
         ...checkEvents(step.events ?? [], id, expectedVersion + 1),

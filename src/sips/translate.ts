@@ -160,7 +160,8 @@ export function requestFields(input: OperationInput): { service: SipsServiceName
       return { service, fields };
     }
     case 'duplicate': {
-      if (!input.fromTransactionReference) throw new Error('duplicate needs fromTransactionReference');
+      if (!input.fromTransactionReference)
+        throw new Error('duplicate needs fromTransactionReference');
       return {
         service,
         fields: { ...orderFields(input), fromTransactionReference: input.fromTransactionReference },

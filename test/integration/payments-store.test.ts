@@ -378,6 +378,24 @@ describe('intent and commit', () => {
     expect(await streamEvents(keyspace.shardOf(id))).toHaveLength(1);
   });
 
+  it('stores the engine’s bookkeeping as given, replacing it only when a step brings a new one', async () => {
+    const input = payment(undefined, { engine: '{"followUps":[]}' });
+    await store.create(input);
+    expect((await store.get(input.id))?.engine).toBe('{"followUps":[]}');
+    await store.commitStep(input.id, 1, { snapshot: {}, status: 'authorizing', amounts: zero });
+    expect((await store.get(input.id))?.engine).toBe('{"followUps":[]}');
+    await store.commitStep(input.id, 2, {
+      snapshot: {},
+      status: 'authorized',
+      amounts: authorized,
+      engine: '{"followUps":["capture"]}',
+    });
+    expect((await store.get(input.id))?.engine).toBe('{"followUps":["capture"]}');
+    const plain = payment();
+    await store.create(plain);
+    expect(await store.get(plain.id)).not.toHaveProperty('engine');
+  });
+
   it('falls back to EVAL when the script cache was flushed', async () => {
     const id = await created();
     await redis.script('FLUSH');

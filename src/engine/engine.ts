@@ -1,0 +1,583 @@
+/**
+ * The step protocol (architecture §5): load -> transition -> persist -> act.
+ *
+ * A worker that runs a call job:
+ * 1. loads the payment; a job that no longer matches the payment's pending
+ *    follow-ups belongs to a step that already happened: it re-enqueues the
+ *    current follow-ups (same job ids, so nothing doubles) and stops;
+ * 2. writes the intent (compare-and-set on version) before sending anything;
+ * 3. sends the sealed call; the client verifies the response seal;
+ * 4. turns the result into a machine event and, in one atomic write, stores
+ *    the new snapshot, clears the intent, appends the domain events and
+ *    records the follow-ups;
+ * 5. enqueues the follow-ups with deterministic ids.
+ *
+ * A job that finds its own intent without an outcome was interrupted between
+ * 2 and 4: the call may have reached Sips. It never resends it; it feeds the
+ * machine an unknown outcome, which asks for an inquiry (getTransactionData).
+ */
+import type { Effect, Operation, PaymentEvent, PaymentStatus } from '../../machines/contract.ts';
+import { MONEY_MOVING } from '../../machines/contract.ts';
+import { stepPayment } from '../../machines/index.ts';
+import type { CardVault } from '../payments/card-vault.ts';
+import { buildEvent, type EventDeps, type PaymentCloudEvent } from '../payments/events.ts';
+import type { ReviewEvidence, ReviewQueues } from '../payments/review.ts';
+import type {
+  PaymentIntent,
+  PaymentRecord,
+  PaymentStore,
+  TimelineEntry,
+} from '../payments/store.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { SipsClient } from '../sips/client.ts';
+import { maskCardData } from '../sips/mask.ts';
+import type { SipsResult } from '../sips/result.ts';
+import {
+  acceptedDetails,
+  answerFacts,
+  eventForResult,
+  inquiryAnswer,
+  requestFields,
+  type OperationInput,
+} from '../sips/translate.ts';
+import { emptyEngineData, type EngineData } from './engine-data.ts';
+import { callJobId, inquiryJobId, type CallJob, type FollowUp, type InquiryJob } from './jobs.ts';
+
+/** Where follow-up jobs go; the BullMQ adapter lives with the workers. */
+export interface JobSink {
+  enqueueCall(job: CallJob, jobId: string): Promise<void>;
+  enqueueInquiry(job: InquiryJob, jobId: string, delayMs: number): Promise<void>;
+}
+
+export interface EngineDeps {
+  store: PaymentStore;
+  vault: CardVault;
+  client: SipsClient;
+  reviews: ReviewQueues;
+  jobs: JobSink;
+  clock: Clock;
+  logger: Logger;
+  events: EventDeps;
+  /** Delays between inquiries after an unknown outcome; its length is the number of tries. */
+  inquiryScheduleMs: readonly number[];
+}
+
+/** Thrown to make BullMQ try the job again later (90/99, or a lost write race). */
+export class StepRetryError extends Error {
+  readonly retryable = true;
+
+  constructor(
+    message: string,
+    readonly responseCode?: string,
+  ) {
+    super(message);
+    this.name = 'StepRetryError';
+  }
+}
+
+export type ApplyResult =
+  | { ok: true; record: PaymentRecord }
+  | { ok: false; reason: 'not_allowed'; status: PaymentStatus; detail: string }
+  | { ok: false; reason: 'version_conflict' | 'not_found' };
+
+export interface ApplyOptions {
+  timeline?: TimelineEntry[];
+  /** Changes to the engine data written with the step. */
+  update?: (data: EngineData) => void;
+  /** The inquiry attempt that produced this event, so a further inquiry is the next one. */
+  inquiryAttempt?: number;
+  /** The version to compare-and-set against; defaults to the record's. */
+  expectedVersion?: number;
+  /** Clear the intent in the same write. @defaultValue true */
+  clearIntent?: boolean;
+}
+
+export function engineDataOf(record: PaymentRecord): EngineData {
+  const raw = (record as PaymentRecord & { engine?: string }).engine;
+  if (raw === undefined) return emptyEngineData({ captureDay: 0 });
+  return JSON.parse(raw) as EngineData;
+}
+
+export interface PaymentEngine {
+  /** Steps the machine with `event` and commits the result with its follow-ups, then enqueues them. */
+  apply(record: PaymentRecord, event: PaymentEvent, options?: ApplyOptions): Promise<ApplyResult>;
+  /** Enqueues the follow-ups recorded on the payment (idempotent: deterministic job ids). */
+  dispatch(record: PaymentRecord): Promise<void>;
+  runCall(job: CallJob, context: { jobId: string; attemptsLeft: boolean }): Promise<void>;
+  runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void>;
+  /** The follow-ups a step's effects ask for. */
+  followUpsOf(
+    paymentId: string,
+    version: number,
+    effects: Effect[],
+    inquiryAttempt?: number,
+  ): FollowUp[];
+}
+
+export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
+  const { store, vault, client, reviews, jobs, clock, logger } = deps;
+  const schedule = deps.inquiryScheduleMs.length > 0 ? deps.inquiryScheduleMs : [10_000];
+
+  function followUpsOf(
+    paymentId: string,
+    version: number,
+    effects: Effect[],
+    inquiryAttempt = 0,
+  ): FollowUp[] {
+    const followUps: FollowUp[] = [];
+    for (const effect of effects) {
+      if (effect.type === 'call') {
+        followUps.push({
+          type: 'call',
+          jobId: callJobId(paymentId, version, effect.operation),
+          operation: effect.operation,
+          ...(effect.amount !== undefined ? { amount: effect.amount } : {}),
+        });
+      } else if (effect.type === 'inquire') {
+        const attempt = inquiryAttempt + 1;
+        followUps.push({
+          type: 'inquire',
+          jobId: inquiryJobId(paymentId, version, attempt),
+          attempt,
+          delayMs: schedule[Math.min(attempt - 1, schedule.length - 1)] ?? 10_000,
+        });
+      } else if (effect.type === 'review') {
+        followUps.push({ type: 'review', reason: effect.reason });
+      }
+    }
+    return followUps;
+  }
+
+  function eventsOf(record: PaymentRecord, version: number, effects: Effect[], data: EngineData) {
+    const events: PaymentCloudEvent[] = [];
+    for (const effect of effects) {
+      if (effect.type !== 'emit') continue;
+      events.push(
+        buildEvent(
+          {
+            type: effect.name,
+            paymentId: record.id,
+            sequence: version,
+            data: {
+              ...effect.data,
+              paymentId: record.id,
+              kind: record.kind,
+              currency: record.currency,
+              transactionReference: record.transactionReference,
+              ...(record.maskedPan ? { maskedPan: record.maskedPan } : {}),
+              ...(data.facts.authorisationId
+                ? { authorisationId: data.facts.authorisationId }
+                : {}),
+            },
+          },
+          deps.events,
+        ),
+      );
+    }
+    return events;
+  }
+
+  /** The card after the step: the CSC goes once the authorisation is answered. */
+  function cardAfter(record: PaymentRecord, effects: Effect[]): string | null | undefined {
+    let card: string | null | undefined;
+    for (const effect of effects) {
+      if (effect.type !== 'forget' || record.card === undefined) continue;
+      if (effect.what === 'card') card = null;
+      else if (effect.what === 'csc' && card === undefined) {
+        card = vault.withoutCsc(record.id, record.card);
+      }
+    }
+    return card;
+  }
+
+  async function apply(
+    record: PaymentRecord,
+    event: PaymentEvent,
+    options: ApplyOptions = {},
+  ): Promise<ApplyResult> {
+    const outcome = stepPayment(record.snapshot, event);
+    if (!outcome.accepted) {
+      return { ok: false, reason: 'not_allowed', status: outcome.status, detail: outcome.reason };
+    }
+    const expectedVersion = options.expectedVersion ?? record.version;
+    const version = expectedVersion + 1;
+    const data = engineDataOf(record);
+    options.update?.(data);
+    data.followUps = followUpsOf(record.id, version, outcome.effects, options.inquiryAttempt);
+    data.followUpsVersion = version;
+    const card = cardAfter(record, outcome.effects);
+    const timeline: TimelineEntry[] = [
+      ...(options.timeline ?? []),
+      {
+        at: clock.now(),
+        kind: 'status',
+        detail: { from: record.status, to: outcome.status, event: event.type },
+      },
+    ];
+    const written = await store.commitStep(record.id, expectedVersion, {
+      snapshot: outcome.snapshot,
+      status: outcome.status,
+      amounts: outcome.amounts,
+      clearIntent: options.clearIntent ?? true,
+      events: eventsOf(record, version, outcome.effects, data),
+      timeline,
+      engine: JSON.stringify(data),
+      ...(card !== undefined ? { card } : {}),
+    });
+    if (!written.ok) return { ok: false, reason: written.reason };
+    const next: PaymentRecord & { engine?: string } = {
+      ...record,
+      version: written.version,
+      status: outcome.status,
+      amounts: outcome.amounts,
+      snapshot: outcome.snapshot,
+      engine: JSON.stringify(data),
+    };
+    delete next.intent;
+    if (card === null) delete next.card;
+    else if (card !== undefined) next.card = card;
+    await dispatch(next);
+    return { ok: true, record: next };
+  }
+
+  async function dispatch(record: PaymentRecord): Promise<void> {
+    const data = engineDataOf(record);
+    for (const followUp of data.followUps) {
+      switch (followUp.type) {
+        case 'call':
+          await jobs.enqueueCall(
+            {
+              task: 'call',
+              paymentId: record.id,
+              version: data.followUpsVersion,
+              operation: followUp.operation,
+            },
+            followUp.jobId,
+          );
+          break;
+        case 'inquire':
+          await jobs.enqueueInquiry(
+            {
+              task: 'inquire',
+              paymentId: record.id,
+              version: data.followUpsVersion,
+              attempt: followUp.attempt,
+            },
+            followUp.jobId,
+            followUp.delayMs,
+          );
+          break;
+        case 'review': {
+          const evidence: ReviewEvidence = { ...(data.evidence ?? {}) };
+          if (data.inquiries && data.inquiries.length > 0) evidence.inquiries = data.inquiries;
+          await reviews.enqueueReview({
+            paymentId: record.id,
+            version: data.followUpsVersion,
+            reason: followUp.reason,
+            evidence,
+          });
+          break;
+        }
+      }
+    }
+  }
+
+  function pendingFollowUp(record: PaymentRecord, jobId: string): FollowUp | undefined {
+    const data = engineDataOf(record);
+    return data.followUps.find((followUp) => 'jobId' in followUp && followUp.jobId === jobId);
+  }
+
+  function operationInput(
+    record: PaymentRecord,
+    operation: Operation,
+    amount: number | undefined,
+  ): OperationInput {
+    const data = engineDataOf(record);
+    const input: OperationInput = {
+      kind: record.kind,
+      operation,
+      transactionReference: record.transactionReference,
+      amount: amount ?? record.amount,
+      currency: record.currency,
+      captureMode: record.captureMode,
+      captureDay: data.request.captureDay,
+    };
+    if (record.merchant.orderId) input.orderId = record.merchant.orderId;
+    if (record.merchant.customerId) input.customerId = record.merchant.customerId;
+    if (record.merchant.customerEmail) input.customerEmail = record.merchant.customerEmail;
+    if (record.merchant.customerIpAddress)
+      input.customerIpAddress = record.merchant.customerIpAddress;
+    if (data.request.returnUrl) input.merchantReturnUrl = data.request.returnUrl;
+    if (data.request.paymentMeanBrand) input.paymentMeanBrand = data.request.paymentMeanBrand;
+    if (data.request.wallet) input.wallet = data.request.wallet;
+    if (data.request.fromTransactionReference) {
+      input.fromTransactionReference = data.request.fromTransactionReference;
+    }
+    if (record.kind === 'duplicate') input.paymentPattern = 'RECURRING_N';
+    if (record.card !== undefined && needsCard(operation))
+      input.card = vault.open(record.id, record.card);
+    if (operation === 'complete_authentication' || operation === 'finalize_provider') {
+      const returned = data.authenticationReturn ?? {};
+      const redirectionData = returned.redirectionData ?? data.redirection?.redirectionData;
+      const messageVersion = returned.messageVersion ?? data.redirection?.messageVersion;
+      if (redirectionData && messageVersion) {
+        input.authentication = {
+          redirectionData,
+          messageVersion,
+          ...(returned.paRes ? { paRes: returned.paRes } : {}),
+        };
+      }
+    }
+    return input;
+  }
+
+  function needsCard(operation: Operation): boolean {
+    return operation === 'authorize' || operation === 'enroll';
+  }
+
+  function callTimeline(result: SipsResult, operation: Operation): TimelineEntry {
+    const detail: Record<string, unknown> = {
+      operation,
+      service: result.call.service,
+      outcome: result.kind,
+      durationMs: result.call.durationMs,
+    };
+    if (result.kind !== 'unknown' && result.kind !== 'seal_mismatch') {
+      detail.responseCode = result.responseCode;
+      if (result.errorFieldName) detail.errorFieldName = result.errorFieldName;
+    }
+    if (result.kind === 'unknown') detail.reason = result.reason;
+    return { at: clock.now(), kind: 'sips.call', detail };
+  }
+
+  /** Engine data updates a call's result brings (facts, redirection, evidence). */
+  function absorbResult(result: SipsResult, operation: Operation): (data: EngineData) => void {
+    return (data) => {
+      if (result.kind === 'ok') {
+        Object.assign(data.facts, answerFacts(result.response));
+        const details = acceptedDetails(result.response);
+        const response = result.response;
+        // Kept even without a redirection: a card that is not enrolled still
+        // completes with cardValidateAuthenticationAndOrder and this data.
+        if (details.redirect || typeof response.redirectionData === 'string') {
+          const messageVersion = details.redirect?.messageVersion ?? response.messageVersion;
+          data.redirection = {
+            ...(details.redirect ? { url: details.redirect.url } : {}),
+            ...(typeof response.paReqMessage === 'string' ? { paReq: response.paReqMessage } : {}),
+            ...(typeof response.redirectionData === 'string'
+              ? { redirectionData: response.redirectionData }
+              : {}),
+            ...(typeof messageVersion === 'string' ? { messageVersion } : {}),
+          };
+        }
+      } else if (result.kind === 'seal_mismatch') {
+        data.evidence = {
+          request: result.call.request,
+          response: result.response,
+          seal: result.seal,
+          note: `response to ${operation} (${result.call.service}) failed its seal check`,
+        };
+      } else if (
+        result.kind === 'refused' ||
+        result.kind === 'invalid' ||
+        result.kind === 'retryable'
+      ) {
+        data.facts.lastResponseCode = result.responseCode;
+        if (result.code.action === 'inquire') {
+          data.evidence = {
+            request: result.call.request,
+            response: maskCardData(result.response),
+            note: `${result.call.service} answered ${result.responseCode}: ${result.code.meaning}`,
+          };
+        }
+      }
+      if (operation === 'complete_authentication' || operation === 'finalize_provider') {
+        delete data.authenticationReturn;
+      }
+    };
+  }
+
+  async function runCall(
+    job: CallJob,
+    context: { jobId: string; attemptsLeft: boolean },
+  ): Promise<void> {
+    const record = await store.get(job.paymentId, { timeline: false });
+    if (!record) {
+      logger.warn(
+        { paymentId: job.paymentId, jobId: context.jobId },
+        'call job for an unknown payment',
+      );
+      return;
+    }
+    const intent = record.intent as
+      (PaymentIntent & { jobId?: string; answered?: string }) | undefined;
+    const followUp = pendingFollowUp(record, context.jobId);
+    if (intent && intent.jobId === context.jobId && intent.answered !== 'not_processed') {
+      // We wrote the intent and died before storing the outcome: the call may
+      // have reached Sips. Resending a money-moving call could charge twice,
+      // so the machine is told the outcome is unknown and inquires instead.
+      const interrupted: PaymentEvent = {
+        type: 'sips.unknown',
+        operation: job.operation,
+        reason: 'interrupted: the worker stopped before the answer was stored',
+      };
+      const applied = await apply(record, interrupted, {
+        timeline: [
+          {
+            at: clock.now(),
+            kind: 'sips.interrupted',
+            detail: { operation: job.operation, moneyMoving: MONEY_MOVING.has(job.operation) },
+          },
+        ],
+      });
+      if (!applied.ok && applied.reason === 'version_conflict') {
+        throw new StepRetryError('payment changed while recovering an interrupted call');
+      }
+      return;
+    }
+    if (!intent && !followUp) {
+      // The step this job belongs to already happened: only make sure what
+      // it asked for next exists.
+      await dispatch(record);
+      return;
+    }
+    if (intent && intent.jobId !== context.jobId) {
+      throw new StepRetryError(`another call (${intent.op}) is in flight for this payment`);
+    }
+    const amount = followUp && followUp.type === 'call' ? followUp.amount : intent?.amount;
+    const nextIntent: PaymentIntent & { jobId: string } = {
+      op: job.operation,
+      attempt: (intent?.attempt ?? 0) + 1,
+      at: clock.now(),
+      transactionReference: record.transactionReference,
+      jobId: context.jobId,
+      ...(amount !== undefined ? { amount } : {}),
+    };
+    const intentWritten = await store.writeIntent(record.id, record.version, nextIntent, {
+      replacePending: intent !== undefined,
+    });
+    if (!intentWritten.ok) {
+      throw new StepRetryError(`could not write the intent: ${intentWritten.reason}`);
+    }
+    const { service, fields } = requestFields(operationInput(record, job.operation, amount));
+    const result = await client.call(service, fields as never);
+    const event = eventForResult(job.operation, result, context.attemptsLeft);
+    const timeline = [callTimeline(result, job.operation)];
+    if (event === 'retry') {
+      // Sips said it did not process the call (90/99): mark the intent
+      // answered so the next attempt resends instead of inquiring.
+      const marked = await store.writeIntent(
+        record.id,
+        intentWritten.version,
+        { ...nextIntent, answered: 'not_processed' } as PaymentIntent,
+        { replacePending: true, timeline },
+      );
+      if (!marked.ok)
+        throw new StepRetryError(`could not record the retryable answer: ${marked.reason}`);
+      const code = result.kind === 'retryable' ? result.responseCode : undefined;
+      throw new StepRetryError(`Sips answered ${code ?? 'a retryable code'}`, code);
+    }
+    const applied = await apply({ ...record, version: intentWritten.version }, event, {
+      timeline,
+      update: absorbResult(result, job.operation),
+    });
+    if (!applied.ok) {
+      if (applied.reason === 'not_allowed') {
+        logger.error(
+          { paymentId: record.id, event: event.type, detail: applied.detail },
+          'the machine refused the outcome of its own call',
+        );
+        return;
+      }
+      throw new StepRetryError(`could not store the outcome: ${applied.reason}`);
+    }
+  }
+
+  async function runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void> {
+    const record = await store.get(job.paymentId, { timeline: false });
+    if (!record) return;
+    if (!pendingFollowUp(record, context.jobId)) {
+      await dispatch(record);
+      return;
+    }
+    const result = await client.getTransactionData({
+      transactionReference: record.transactionReference,
+    });
+    const answer = inquiryAnswer(result, record.captureMode);
+    const note: Record<string, unknown> = {
+      attempt: job.attempt,
+      at: new Date(clock.now()).toISOString(),
+      outcome: result.kind,
+      ...(result.kind === 'ok' || result.kind === 'refused' || result.kind === 'invalid'
+        ? { response: maskCardData(result.response) }
+        : {}),
+    };
+    const remember = (data: EngineData): void => {
+      data.inquiries = [...(data.inquiries ?? []), note].slice(-10);
+    };
+    const timeline: TimelineEntry[] = [
+      {
+        at: clock.now(),
+        kind: 'inquiry',
+        detail: { attempt: job.attempt, found: String(answer.found) },
+      },
+    ];
+    let event: PaymentEvent | undefined;
+    if (answer.found === true) event = { type: 'inquiry.found', view: answer.view };
+    else if (answer.found === false) event = { type: 'inquiry.not_found' };
+    if (event) {
+      const applied = await apply(record, event, {
+        timeline,
+        update: remember,
+        inquiryAttempt: job.attempt,
+        clearIntent: true,
+      });
+      if (applied.ok) return;
+      if (applied.reason !== 'not_allowed')
+        throw new StepRetryError(`inquiry result not stored: ${applied.reason}`);
+      // The machine cannot use this answer yet (e.g. still being processed): ask again later.
+    }
+    if (job.attempt >= schedule.length) {
+      const applied = await apply(
+        record,
+        { type: 'inquiry.exhausted' },
+        { timeline, update: remember },
+      );
+      if (!applied.ok && applied.reason !== 'not_allowed') {
+        throw new StepRetryError(`inquiry exhaustion not stored: ${applied.reason}`);
+      }
+      return;
+    }
+    // Schedule the next inquiry in the same write that records this one.
+    const version = record.version + 1;
+    const data = engineDataOf(record);
+    remember(data);
+    const attempt = job.attempt + 1;
+    data.followUps = [
+      {
+        type: 'inquire',
+        jobId: inquiryJobId(record.id, version, attempt),
+        attempt,
+        delayMs: schedule[attempt - 1] ?? 10_000,
+      },
+    ];
+    data.followUpsVersion = version;
+    const written = await store.commitStep(record.id, record.version, {
+      snapshot: record.snapshot,
+      status: record.status,
+      amounts: record.amounts,
+      clearIntent: false,
+      timeline,
+      engine: JSON.stringify(data),
+    });
+    if (!written.ok) throw new StepRetryError(`next inquiry not scheduled: ${written.reason}`);
+    await dispatch({
+      ...record,
+      version: written.version,
+      engine: JSON.stringify(data),
+    } as PaymentRecord);
+  }
+
+  return { apply, dispatch, runCall, runInquiry, followUpsOf };
+}

@@ -1,0 +1,44 @@
+/**
+ * The jobs of the step protocol and their deterministic ids. A job carries ids
+ * only (architecture §5, §9): never card data, never amounts a worker would
+ * trust over the payment record.
+ */
+import type { Operation } from '../../machines/contract.ts';
+import type { ReviewReason } from '../payments/review.ts';
+
+/** A job that performs the Sips call of `operation` for the payment at `version`. */
+export interface CallJob {
+  task: 'call';
+  paymentId: string;
+  /** The payment version written by the step that asked for the call. */
+  version: number;
+  operation: Operation;
+}
+
+/** A getTransactionData inquiry; `attempt` counts from 1 along the inquiry schedule. */
+export interface InquiryJob {
+  task: 'inquire';
+  paymentId: string;
+  version: number;
+  attempt: number;
+}
+
+export type StepJob = CallJob | InquiryJob;
+
+/**
+ * What a committed step asks for next. Stored with the payment in the same
+ * atomic write as the step, so a worker that dies before enqueueing them
+ * leaves a record from which they are enqueued again (same job ids).
+ */
+export type FollowUp =
+  | { type: 'call'; jobId: string; operation: Operation; amount?: number }
+  | { type: 'inquire'; jobId: string; attempt: number; delayMs: number }
+  | { type: 'review'; reason: ReviewReason };
+
+export function callJobId(paymentId: string, version: number, operation: Operation): string {
+  return `${paymentId}-v${version}-${operation}`;
+}
+
+export function inquiryJobId(paymentId: string, version: number, attempt: number): string {
+  return `${paymentId}-v${version}-inquiry-${attempt}`;
+}

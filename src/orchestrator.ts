@@ -1,0 +1,655 @@
+/**
+ * The library surface: `createOrchestrator(options)` builds every dependency
+ * in one place (Redis, Sips client, card vault, store, queues, workers) and
+ * returns the commands merchants use. The HTTP API and the CLI are thin
+ * layers over this object.
+ */
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type {
+  CaptureMode,
+  PaymentEvent,
+  PaymentKind,
+  PaymentStatus,
+} from '../machines/contract.ts';
+import { FINAL_STATUSES } from '../machines/contract.ts';
+import { MACHINE_VERSION, startPayment } from '../machines/index.ts';
+import { createCardVault, type CardVault, type CardVaultOptions } from './payments/card-vault.ts';
+import {
+  AmountCommand,
+  AuthenticationReturn,
+  CreatePaymentCommand,
+  DuplicateCommand,
+  parseCommand,
+} from './payments/commands.ts';
+import {
+  createEventConsumer,
+  type Delivery,
+  type EventConsumer,
+} from './payments/event-consumer.ts';
+import { buildEvent, type EventDeps, type PaymentCloudEvent } from './payments/events.ts';
+import { createKeyspace, type Keyspace } from './payments/keys.ts';
+import {
+  createReviewQueues,
+  type ReviewDecision,
+  type ReviewItem,
+  type ReviewQueues,
+} from './payments/review.ts';
+import {
+  createPaymentStore,
+  createRequestHasher,
+  type PaymentRecord,
+  type PaymentStore,
+} from './payments/store.ts';
+import { systemClock, type Clock } from './platform/clock.ts';
+import { createUndiciTransport, type HttpTransport } from './platform/http.ts';
+import { randomIds, type IdGenerator } from './platform/ids.ts';
+import { silentLogger, type Logger } from './platform/logger.ts';
+import { createSipsClient, type SipsClient, type SipsClientOptions } from './sips/client.ts';
+import { maskPan } from './sips/mask.ts';
+import { inquiryAnswer } from './sips/translate.ts';
+import {
+  createPaymentEngine,
+  engineDataOf,
+  type ApplyOptions,
+  type PaymentEngine,
+} from './engine/engine.ts';
+import { emptyEngineData, type EngineData, type Redirection } from './engine/engine-data.ts';
+import { CommandError } from './engine/errors.ts';
+import {
+  createStepQueues,
+  startStepWorkers,
+  type StepQueues,
+  type StepWorkers,
+} from '../workers/payment-worker.ts';
+
+export interface OrchestratorOptions {
+  /** A redis:// URL or a connection (not closed by the orchestrator). */
+  redis: string | Redis;
+  /** Sips platform and credentials; `http`, `clock` and `logger` default to the orchestrator's. */
+  sips: Omit<SipsClientOptions, 'http' | 'clock' | 'logger'> & { http?: HttpTransport };
+  vault: CardVaultOptions;
+  /** Key prefix and shard count (architecture §10). @defaultValue `sog`, 1 */
+  keyPrefix?: string;
+  shards?: number;
+  /** Run step workers in this process. @defaultValue true */
+  workers?: boolean;
+  /** Step jobs in flight per shard. @defaultValue 200 */
+  concurrency?: number;
+  retry?: { attempts?: number; baseMs?: number; capMs?: number };
+  /** Delays between inquiries after an unknown outcome. @defaultValue 10 s, 1 min, 5 min, 1 h, 6 h */
+  inquiryScheduleMs?: readonly number[];
+  /** Stalled-job detection, for faster recovery after a crash. @defaultValue 30 000 ms */
+  stalledIntervalMs?: number;
+  lockDurationMs?: number;
+  /** Secret keying the idempotency request hash (16+ bytes); defaults to one derived from the vault key. */
+  requestHashSecret?: Buffer;
+  clock?: Clock;
+  ids?: IdGenerator;
+  logger?: Logger;
+  eventSource?: string;
+}
+
+export interface CommandOptions {
+  /** Same key and same command: the same result; same key, other command: a conflict. */
+  idempotencyKey?: string;
+}
+
+export interface PaymentView {
+  id: string;
+  status: PaymentStatus;
+  final: boolean;
+  kind: PaymentKind;
+  amount: number;
+  currency: string;
+  captureMode: CaptureMode;
+  amounts: { authorized: number; captured: number; cancelled: number; refunded: number };
+  transactionReference: string;
+  maskedPan?: string;
+  authorisationId?: string;
+  /** Where the customer must be sent to authenticate, while the payment waits for it. */
+  redirection?: Redirection;
+  facts: Record<string, string>;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  timeline: { at: string; kind: string; detail?: Record<string, unknown> }[];
+}
+
+export interface Orchestrator {
+  payments: {
+    create(
+      command: unknown,
+      options?: CommandOptions,
+    ): Promise<{ created: boolean; payment: PaymentView }>;
+    get(id: string): Promise<PaymentView>;
+    capture(id: string, command: unknown, options?: CommandOptions): Promise<PaymentView>;
+    cancel(id: string, command: unknown, options?: CommandOptions): Promise<PaymentView>;
+    refund(id: string, command: unknown, options?: CommandOptions): Promise<PaymentView>;
+    duplicate(
+      id: string,
+      command: unknown,
+      options?: CommandOptions,
+    ): Promise<{ created: boolean; payment: PaymentView }>;
+    acceptChallenge(id: string, options?: CommandOptions): Promise<PaymentView>;
+    refuseChallenge(id: string, options?: CommandOptions): Promise<PaymentView>;
+    /** The browser came back from the ACS or the provider with these fields. */
+    completeAuthentication(id: string, returned: unknown): Promise<PaymentView>;
+  };
+  reviews: {
+    list(options?: { limit?: number }): Promise<ReviewItem[]>;
+    get(jobId: string): Promise<ReviewItem | undefined>;
+    /**
+     * `adopt`: ask Sips now and take its status; `mark`: set `details.status`
+     * by hand; `reinquire`: record what Sips says without deciding; `dismiss`.
+     */
+    resolve(
+      jobId: string,
+      decision: ReviewDecision,
+    ): Promise<{ item: ReviewItem; payment: PaymentView }>;
+  };
+  events: {
+    subscribe(
+      group: string,
+      handler: (event: PaymentCloudEvent, delivery: Delivery) => Promise<void>,
+      options?: {
+        consumer?: string;
+        maxDeliveries?: number;
+        claimIdleMs?: number;
+        blockMs?: number;
+      },
+    ): Promise<EventConsumer>;
+  };
+  /** Internals for tests, the ops console and benchmarks. */
+  readonly internals: {
+    keyspace: Keyspace;
+    store: PaymentStore;
+    engine: PaymentEngine;
+    queues: StepQueues;
+    reviews: ReviewQueues;
+    client: SipsClient;
+    vault: CardVault;
+    redis: Redis;
+  };
+  /** Graceful: calls in flight finish and are stored before it resolves. */
+  close(): Promise<void>;
+}
+
+const COMMAND_KEYS_KEPT = 50;
+
+function toView(record: PaymentRecord): PaymentView {
+  const data = engineDataOf(record);
+  const view: PaymentView = {
+    id: record.id,
+    status: record.status,
+    final: FINAL_STATUSES.has(record.status),
+    kind: record.kind,
+    amount: record.amount,
+    currency: record.currency,
+    captureMode: record.captureMode,
+    amounts: { ...record.amounts },
+    transactionReference: record.transactionReference,
+    facts: { ...data.facts },
+    version: record.version,
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+    timeline: record.timeline.map((entry) => ({
+      at: new Date(entry.at).toISOString(),
+      kind: entry.kind,
+      ...(entry.detail ? { detail: entry.detail } : {}),
+    })),
+  };
+  const maskedPan = record.maskedPan ?? data.facts.maskedPan;
+  if (maskedPan) view.maskedPan = maskedPan;
+  if (data.facts.authorisationId) view.authorisationId = data.facts.authorisationId;
+  if (data.redirection && record.status === 'awaiting_authentication')
+    view.redirection = data.redirection;
+  return view;
+}
+
+function parseOrThrow<T>(
+  result: { ok: true; value: T } | { ok: false; field: string; message: string },
+): T {
+  if (!result.ok) {
+    throw new CommandError('invalid_command', `${result.field} ${result.message}`, {
+      field: result.field,
+    });
+  }
+  return result.value;
+}
+
+/** Letters and digits only, at most 35: what Sips accepts as transactionReference. */
+function transactionReferenceFor(paymentId: string): string {
+  return paymentId.replace(/[^A-Za-z0-9]/g, '').slice(0, 35);
+}
+
+export async function createOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? randomIds;
+  const logger = options.logger ?? silentLogger();
+  const ownsRedis = typeof options.redis === 'string';
+  const redis =
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, {
+          maxRetriesPerRequest: null,
+          connectionName: `${options.keyPrefix ?? 'sog'}-orchestrator`,
+        })
+      : options.redis;
+  const keyspace = createKeyspace({
+    prefix: options.keyPrefix ?? 'sog',
+    shards: options.shards ?? 1,
+  });
+  const vault = createCardVault(options.vault);
+  const ownsHttp = options.sips.http === undefined;
+  const http = options.sips.http ?? createUndiciTransport();
+  const client = createSipsClient({ ...options.sips, http, clock, logger });
+  const store = createPaymentStore({ redis, keyspace, clock });
+  const reviews = createReviewQueues({ connection: redis, keyspace, clock });
+  const queues = createStepQueues({
+    connection: redis,
+    keyspace,
+    ...(options.retry?.attempts !== undefined ? { attempts: options.retry.attempts } : {}),
+  });
+  const eventDeps: EventDeps = {
+    clock,
+    ...(options.eventSource ? { source: options.eventSource } : {}),
+  };
+  const engine = createPaymentEngine({
+    store,
+    vault,
+    client,
+    reviews,
+    jobs: queues,
+    clock,
+    logger,
+    events: eventDeps,
+    inquiryScheduleMs: options.inquiryScheduleMs ?? [
+      10_000, 60_000, 300_000, 3_600_000, 21_600_000,
+    ],
+  });
+  const activeKey = options.vault.keys[options.vault.activeKeyId];
+  const hashSecret =
+    options.requestHashSecret ??
+    Buffer.concat([Buffer.from('request-hash:'), activeKey ?? Buffer.alloc(32)]);
+  const hashRequest = createRequestHasher(hashSecret);
+  const consumers = new Set<EventConsumer>();
+  let workers: StepWorkers | undefined;
+  if (options.workers !== false) {
+    workers = startStepWorkers({
+      connection: redis,
+      keyspace,
+      engine,
+      queues,
+      clock,
+      logger,
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      backoff: { baseMs: options.retry?.baseMs ?? 1_000, capMs: options.retry?.capMs ?? 60_000 },
+      ...(options.stalledIntervalMs !== undefined
+        ? { stalledIntervalMs: options.stalledIntervalMs }
+        : {}),
+      ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
+    });
+  }
+
+  async function load(id: string, timeline = false): Promise<PaymentRecord> {
+    if (!keyspace.isPaymentId(id)) throw new CommandError('payment_not_found', `no payment ${id}`);
+    const record = await store.get(id, { timeline });
+    if (!record) throw new CommandError('payment_not_found', `no payment ${id}`);
+    return record;
+  }
+
+  async function view(id: string): Promise<PaymentView> {
+    return toView(await load(id, true));
+  }
+
+  /**
+   * Applies a merchant command with compare-and-set, re-reading on a lost
+   * race. An idempotency key is stored with the step in the same write, so a
+   * retried command is recognised and never applied twice (a refund sent
+   * twice by a nervous client is refunded once).
+   */
+  async function command(
+    id: string,
+    event: PaymentEvent,
+    commandOptions: CommandOptions = {},
+    extra: Pick<ApplyOptions, 'update'> = {},
+  ): Promise<PaymentView> {
+    const key = commandOptions.idempotencyKey;
+    if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+      throw new CommandError(
+        'invalid_idempotency_key',
+        'an idempotency key has 1 to 255 printable ASCII characters',
+      );
+    }
+    const hash = key === undefined ? undefined : hashRequest({ id, event });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await load(id);
+      if (key !== undefined) {
+        const seen = commandKeysOf(record)[key];
+        if (seen !== undefined) {
+          if (seen !== hash)
+            throw new CommandError(
+              'idempotency_conflict',
+              'this idempotency key was used for another command',
+            );
+          return view(id);
+        }
+      }
+      const applied = await engine.apply(record, event, {
+        timeline: [{ at: clock.now(), kind: 'command', detail: { ...event } }],
+        update: (data) => {
+          extra.update?.(data);
+          if (key !== undefined && hash !== undefined) rememberCommandKey(data, key, hash);
+        },
+      });
+      if (applied.ok) return view(id);
+      if (applied.reason === 'not_allowed') {
+        throw new CommandError(
+          'command_not_allowed',
+          `${event.type} is not allowed: ${applied.detail}`,
+        );
+      }
+      if (applied.reason === 'not_found')
+        throw new CommandError('payment_not_found', `no payment ${id}`);
+    }
+    throw new CommandError('payment_busy', 'the payment kept changing; send the command again');
+  }
+
+  async function createPayment(
+    kind: PaymentKind,
+    fields: {
+      amount: number;
+      currency: string;
+      captureMode: CaptureMode;
+      card?: { pan: string; expiry: string; csc?: string };
+      merchant: PaymentRecord['merchant'];
+      request: EngineData['request'];
+    },
+    requestForHash: unknown,
+    commandOptions: CommandOptions,
+  ): Promise<{ created: boolean; payment: PaymentView }> {
+    let id: string;
+    try {
+      id = keyspace.newPaymentId(ids, commandOptions.idempotencyKey);
+    } catch {
+      throw new CommandError(
+        'invalid_idempotency_key',
+        'an idempotency key has 1 to 255 printable ASCII characters, no spaces',
+      );
+    }
+    const start = startPayment({
+      kind,
+      amount: fields.amount,
+      currency: fields.currency,
+      captureMode: fields.captureMode,
+    });
+    const data = emptyEngineData(fields.request);
+    data.followUps = engine.followUpsOf(id, 1, start.effects);
+    data.followUpsVersion = 1;
+    const transactionReference = transactionReferenceFor(id);
+    const events = start.effects.flatMap((effect) =>
+      effect.type === 'emit'
+        ? [
+            buildEvent(
+              {
+                type: effect.name,
+                paymentId: id,
+                sequence: 1,
+                data: {
+                  ...effect.data,
+                  paymentId: id,
+                  kind,
+                  amount: fields.amount,
+                  currency: fields.currency,
+                  transactionReference,
+                },
+              },
+              eventDeps,
+            ),
+          ]
+        : [],
+    );
+    const result = await store.create(
+      {
+        id,
+        machineVersion: MACHINE_VERSION,
+        kind,
+        status: start.status,
+        amount: fields.amount,
+        currency: fields.currency,
+        captureMode: fields.captureMode,
+        amounts: start.amounts,
+        snapshot: start.snapshot,
+        transactionReference,
+        merchant: fields.merchant,
+        engine: JSON.stringify(data),
+        timeline: [
+          {
+            at: clock.now(),
+            kind: 'created',
+            detail: { kind, amount: fields.amount, currency: fields.currency },
+          },
+        ],
+        ...(fields.card
+          ? { card: vault.seal(id, fields.card), maskedPan: maskPan(fields.card.pan) }
+          : {}),
+      },
+      {
+        events,
+        ...(commandOptions.idempotencyKey !== undefined
+          ? {
+              idempotencyKey: commandOptions.idempotencyKey,
+              requestHash: hashRequest(requestForHash),
+            }
+          : {}),
+      },
+    );
+    if (result.conflict) {
+      throw new CommandError(
+        'idempotency_conflict',
+        'this idempotency key was used for another payment command',
+      );
+    }
+    const record = await load(result.id);
+    // A replay also re-enqueues the first step, in case the first request
+    // died between storing the payment and enqueueing its job.
+    await engine.dispatch(record);
+    return { created: result.created, payment: await view(result.id) };
+  }
+
+  const payments: Orchestrator['payments'] = {
+    async create(input, commandOptions = {}) {
+      const command = parseOrThrow(parseCommand(CreatePaymentCommand, input));
+      const request: EngineData['request'] = { captureDay: command.captureDay };
+      if (command.returnUrl) request.returnUrl = command.returnUrl;
+      if (command.paymentMeanBrand) request.paymentMeanBrand = command.paymentMeanBrand;
+      if (command.wallet) request.wallet = command.wallet;
+      const merchant: PaymentRecord['merchant'] = {};
+      if (command.orderId) merchant.orderId = command.orderId;
+      if (command.customer?.id) merchant.customerId = command.customer.id;
+      if (command.customer?.email) merchant.customerEmail = command.customer.email;
+      if (command.customer?.ipAddress) merchant.customerIpAddress = command.customer.ipAddress;
+      if (command.metadata) merchant.metadata = command.metadata;
+      return createPayment(
+        command.method,
+        {
+          amount: command.amount,
+          currency: command.currency,
+          captureMode: command.captureMode,
+          merchant,
+          request,
+          ...(command.card
+            ? {
+                card: {
+                  pan: command.card.number,
+                  expiry: command.card.expiry,
+                  ...(command.card.csc ? { csc: command.card.csc } : {}),
+                },
+              }
+            : {}),
+        },
+        command,
+        commandOptions,
+      );
+    },
+    get: (id) => view(id),
+    async capture(id, input, commandOptions) {
+      const { amount } = parseOrThrow(parseCommand(AmountCommand, input));
+      return command(id, { type: 'capture', amount }, commandOptions);
+    },
+    async cancel(id, input, commandOptions) {
+      const { amount } = parseOrThrow(parseCommand(AmountCommand, input));
+      return command(id, { type: 'cancel', amount }, commandOptions);
+    },
+    async refund(id, input, commandOptions) {
+      const { amount } = parseOrThrow(parseCommand(AmountCommand, input));
+      return command(id, { type: 'refund', amount }, commandOptions);
+    },
+    async duplicate(id, input, commandOptions = {}) {
+      const command = parseOrThrow(parseCommand(DuplicateCommand, input));
+      const source = await load(id);
+      return createPayment(
+        'duplicate',
+        {
+          amount: command.amount,
+          currency: source.currency,
+          captureMode: command.captureMode,
+          merchant: {
+            ...source.merchant,
+            ...(command.orderId ? { orderId: command.orderId } : {}),
+          },
+          request: {
+            captureDay: command.captureDay,
+            fromTransactionReference: source.transactionReference,
+            fromPaymentId: source.id,
+          },
+        },
+        { duplicateOf: id, command },
+        commandOptions,
+      );
+    },
+    acceptChallenge: (id, commandOptions) =>
+      command(id, { type: 'accept_challenge' }, commandOptions),
+    refuseChallenge: (id, commandOptions) =>
+      command(id, { type: 'refuse_challenge' }, commandOptions),
+    async completeAuthentication(id, input) {
+      const returned = parseOrThrow(parseCommand(AuthenticationReturn, input));
+      return command(
+        id,
+        { type: 'customer.returned' },
+        {},
+        {
+          update: (data) => {
+            data.authenticationReturn = {
+              ...(returned.paRes ? { paRes: returned.paRes } : {}),
+              ...(returned.redirectionData ? { redirectionData: returned.redirectionData } : {}),
+              ...(returned.messageVersion ? { messageVersion: returned.messageVersion } : {}),
+            };
+          },
+        },
+      );
+    },
+  };
+
+  const reviewApi: Orchestrator['reviews'] = {
+    list: (listOptions) => reviews.listReviews(listOptions),
+    get: (jobId) => reviews.getReview(jobId),
+    async resolve(jobId, decision) {
+      const item = await reviews.getReview(jobId);
+      if (!item) throw new CommandError('payment_not_found', `no review item ${jobId}`);
+      const record = await load(item.paymentId);
+      if (decision.action === 'adopt' || decision.action === 'reinquire') {
+        const result = await client.getTransactionData({
+          transactionReference: record.transactionReference,
+        });
+        const answer = inquiryAnswer(result, record.captureMode);
+        if (decision.action === 'adopt') {
+          if (answer.found !== true) {
+            throw new CommandError(
+              'command_not_allowed',
+              answer.found === false
+                ? 'Sips does not know this transaction (25): mark it instead'
+                : `Sips gave no usable answer (${answer.detail})`,
+            );
+          }
+          await command(item.paymentId, {
+            type: 'review.adopt',
+            view: answer.view,
+            note: decision.note,
+          });
+        } else {
+          return { item, payment: await view(item.paymentId) };
+        }
+      } else if (decision.action === 'mark') {
+        const status = decision.details?.status;
+        if (
+          status !== 'refused' &&
+          status !== 'failed' &&
+          status !== 'authorized' &&
+          status !== 'captured' &&
+          status !== 'cancelled'
+        ) {
+          throw new CommandError(
+            'invalid_command',
+            'details.status must be refused, failed, authorized, captured or cancelled',
+            { field: 'details.status' },
+          );
+        }
+        await command(item.paymentId, { type: 'review.mark', status, note: decision.note });
+      }
+      const resolved = await reviews.resolveReview(jobId, decision);
+      return { item: resolved.item, payment: await view(item.paymentId) };
+    },
+  };
+
+  const eventsApi: Orchestrator['events'] = {
+    async subscribe(group, handler, subscribeOptions = {}) {
+      const consumer = createEventConsumer({
+        redis,
+        keyspace,
+        group,
+        consumer: subscribeOptions.consumer ?? `${hostname()}-${process.pid}`,
+        handler,
+        logger,
+        ...(subscribeOptions.maxDeliveries !== undefined
+          ? { maxDeliveries: subscribeOptions.maxDeliveries }
+          : {}),
+        ...(subscribeOptions.claimIdleMs !== undefined
+          ? { claimIdleMs: subscribeOptions.claimIdleMs }
+          : {}),
+        ...(subscribeOptions.blockMs !== undefined ? { blockMs: subscribeOptions.blockMs } : {}),
+      });
+      await consumer.start();
+      consumers.add(consumer);
+      return consumer;
+    },
+  };
+
+  return {
+    payments,
+    reviews: reviewApi,
+    events: eventsApi,
+    internals: { keyspace, store, engine, queues, reviews, client, vault, redis },
+    async close() {
+      await workers?.close();
+      await Promise.all([...consumers].map((consumer) => consumer.close()));
+      await queues.close();
+      await reviews.close();
+      if (ownsHttp) await http.close();
+      if (ownsRedis) redis.disconnect();
+    },
+  };
+}
+
+function commandKeysOf(record: PaymentRecord): Record<string, string> {
+  return engineDataOf(record).commandKeys ?? {};
+}
+
+function rememberCommandKey(data: EngineData, key: string, hash: string): void {
+  const keys = { ...(data.commandKeys ?? {}), [key]: hash };
+  const names = Object.keys(keys);
+  // Keep the most recent ones: a retry comes within minutes, not after fifty more commands.
+  for (const name of names.slice(0, Math.max(0, names.length - COMMAND_KEYS_KEPT)))
+    delete keys[name];
+  data.commandKeys = keys;
+}

@@ -1,0 +1,105 @@
+/**
+ * An orchestrator wired to a real simulator (HTTP on port 0) and the test
+ * Redis, inside a namespace of its own, with short retry and inquiry delays.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createOrchestrator,
+  type Orchestrator,
+  type OrchestratorOptions,
+  type PaymentView,
+} from '../../src/orchestrator.ts';
+import { SEED_TEST_MERCHANT_ID, SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
+import { SecretKey } from '../../src/sips/secret-key.ts';
+import {
+  startSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../src/simulator/index.ts';
+import { openTestNamespace, type TestNamespace } from './namespace.ts';
+
+export const ACCEPTED_CARD = '4000000000000002';
+export const REFUSED_CARD = '4000000000000119';
+export const CHALLENGE_CARD = '4000000000000143';
+export const THREE_DS_SUCCESS_CARD = '4000000000003001';
+export const THREE_DS_FAILURE_CARD = '4000000000003019';
+export const NOT_ENROLLED_CARD = '4000000000003035';
+export const EXPIRY = '203012';
+
+export interface OrchestratorHarness {
+  ns: TestNamespace;
+  sim: RunningSimulator;
+  orchestrator: Orchestrator;
+  /** Polls the payment until `done` holds (default: not in flight any more). */
+  waitFor(
+    id: string,
+    done?: (payment: PaymentView) => boolean,
+    timeoutMs?: number,
+  ): Promise<PaymentView>;
+  close(): Promise<void>;
+}
+
+const IN_FLIGHT = new Set([
+  'received',
+  'enrolling',
+  'authenticating',
+  'authorizing',
+  'capturing',
+  'cancelling',
+  'refunding',
+  'outcome_unknown',
+]);
+
+export function settled(payment: PaymentView): boolean {
+  return !IN_FLIGHT.has(payment.status);
+}
+
+export async function startOrchestratorHarness(
+  options: {
+    simulator?: SimulatorOptions;
+    orchestrator?: Partial<OrchestratorOptions>;
+  } = {},
+): Promise<OrchestratorHarness> {
+  const ns = openTestNamespace('orc');
+  const sim = await startSimulator({ control: true, ...options.simulator });
+  const redis = ns.redis({ forBullmq: true });
+  const orchestrator = await createOrchestrator({
+    redis,
+    keyPrefix: ns.ns,
+    sips: {
+      baseUrl: sim.url,
+      merchantId: SEED_TEST_MERCHANT_ID,
+      secretKey: new SecretKey(SEED_TEST_SECRET_KEY),
+      keyVersion: '1',
+      timeoutMs: 1_000,
+    },
+    vault: { keys: { k1: randomBytes(32) }, activeKeyId: 'k1' },
+    retry: { attempts: 4, baseMs: 20, capMs: 100 },
+    inquiryScheduleMs: [50, 100, 200],
+    stalledIntervalMs: 1_000,
+    lockDurationMs: 2_000,
+    concurrency: 20,
+    ...options.orchestrator,
+  });
+  return {
+    ns,
+    sim,
+    orchestrator,
+    async waitFor(id, done = settled, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const payment = await orchestrator.payments.get(id);
+        if (done(payment)) return payment;
+        if (Date.now() > deadline) {
+          throw new Error(`payment ${id} still ${payment.status} after ${timeoutMs} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    async close() {
+      await orchestrator.close();
+      await sim.close();
+      await ns.close();
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * BullMQ plumbing of the step protocol: one queue of step jobs per shard, the
+ * job sink the engine enqueues into, and the workers that run the jobs.
+ *
+ * Retries: a job is tried again (exponential backoff with jitter, capped)
+ * when the engine throws, which it does only when Sips answered 90/99 and
+ * attempts remain, or when a write lost a race or Redis failed. Every other
+ * Sips answer is stored as the step's outcome and the job completes. A burst
+ * of 90 (service unavailable) pauses the shard's queue instead of spending
+ * attempts, since every job would meet the same outage.
+ */
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keyspace } from '../src/payments/keys.ts';
+import {
+  backoffDelay,
+  createUnavailableBurst,
+  type BackoffOptions,
+} from '../src/payments/retry-policy.ts';
+import type { Clock } from '../src/platform/clock.ts';
+import type { Logger } from '../src/platform/logger.ts';
+import { StepRetryError, type JobSink, type PaymentEngine } from '../src/engine/engine.ts';
+import type { StepJob } from '../src/engine/jobs.ts';
+
+export interface StepQueueOptions {
+  connection: Redis;
+  keyspace: Keyspace;
+  /** Tries per call job, the first included; 90/99 are retried until they run out. @defaultValue 6 */
+  attempts?: number;
+  /** Completed jobs are kept this long so a late duplicate add is recognised. @defaultValue 1 h */
+  keepCompletedMs?: number;
+}
+
+export interface StepQueues extends JobSink {
+  queue(shard: number): Queue<StepJob>;
+  close(): Promise<void>;
+}
+
+export function createStepQueues(options: StepQueueOptions): StepQueues {
+  const { keyspace } = options;
+  const attempts = options.attempts ?? 6;
+  const keepSeconds = Math.ceil((options.keepCompletedMs ?? 3_600_000) / 1000);
+  const queues = keyspace.allShards.map(
+    (shard) =>
+      new Queue<StepJob>(keyspace.paymentsQueueName(shard), {
+        connection: options.connection,
+        prefix: keyspace.bullmqPrefix(shard),
+      }),
+  );
+  const queueOf = (paymentId: string): Queue<StepJob> =>
+    queues[keyspace.shardOf(paymentId)] as Queue<StepJob>;
+  const jobOptions = (jobId: string, delay: number): JobsOptions => ({
+    jobId,
+    delay,
+    attempts,
+    backoff: { type: 'sips' },
+    removeOnComplete: { age: keepSeconds, count: 100_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  });
+  return {
+    async enqueueCall(job, jobId) {
+      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, 0));
+    },
+    async enqueueInquiry(job, jobId, delayMs) {
+      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
+    },
+    queue: (shard) => queues[shard] as Queue<StepJob>,
+    async close() {
+      await Promise.all(queues.map((queue) => queue.close()));
+    },
+  };
+}
+
+export interface StepWorkerOptions {
+  /** A dedicated connection per worker is made from it (BullMQ blocks on it). */
+  connection: Redis;
+  keyspace: Keyspace;
+  engine: PaymentEngine;
+  queues: StepQueues;
+  clock: Clock;
+  logger: Logger;
+  /** Jobs in flight per shard worker: Sips calls are I/O bound. @defaultValue 200 */
+  concurrency?: number;
+  backoff?: BackoffOptions;
+  /** 90s within the window that pause the queue. @defaultValue 5 in 10 s */
+  burst?: { threshold?: number; windowMs?: number; pauseMs?: number };
+  /**
+   * How long a job's lock lasts (renewed while it runs) and how often stalled
+   * jobs of dead workers are picked up again. @defaultValue 30 000 ms each
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface StepWorkers {
+  /** Waits for the jobs in flight (no call is abandoned), then closes. */
+  close(): Promise<void>;
+  readonly workers: readonly Worker<StepJob>[];
+}
+
+export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
+  const { keyspace, engine, logger } = options;
+  const burst = createUnavailableBurst({
+    clock: options.clock,
+    threshold: options.burst?.threshold ?? 5,
+    windowMs: options.burst?.windowMs ?? 10_000,
+  });
+  const pauseMs = options.burst?.pauseMs ?? 5_000;
+  const connections: Redis[] = [];
+  const workers = keyspace.allShards.map((shard) => {
+    const connection = options.connection.duplicate({ maxRetriesPerRequest: null });
+    connections.push(connection);
+    const queue = options.queues.queue(shard);
+    const processor = async (job: Job<StepJob>): Promise<void> => {
+      const jobId = job.id ?? '';
+      const data = job.data;
+      try {
+        if (data.task === 'call') {
+          const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+          await engine.runCall(data, { jobId, attemptsLeft });
+        } else {
+          await engine.runInquiry(data, { jobId });
+        }
+      } catch (error) {
+        if (error instanceof StepRetryError && error.responseCode === '90' && burst.record()) {
+          // Sips is down for everyone: pause the queue rather than spend
+          // every job's attempts on the same outage.
+          logger.warn({ shard, pauseMs }, 'burst of responseCode 90: pausing the payment queue');
+          await queue.rateLimit(pauseMs);
+          throw Worker.RateLimitError();
+        }
+        if (!(error instanceof StepRetryError)) {
+          logger.error({ err: error, jobId, paymentId: data.paymentId }, 'step job failed');
+        }
+        throw error;
+      }
+    };
+    const worker = new Worker<StepJob>(keyspace.paymentsQueueName(shard), processor, {
+      connection,
+      prefix: keyspace.bullmqPrefix(shard),
+      concurrency: options.concurrency ?? 200,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      // A stalled job is one whose worker died: it must run again (and find
+      // its intent), however many times workers die.
+      maxStalledCount: 1_000,
+      settings: {
+        backoffStrategy: (attemptsMade: number) =>
+          backoffDelay(attemptsMade, options.backoff ?? {}),
+      },
+    });
+    worker.on('error', (error) => logger.error({ err: error, shard }, 'step worker error'));
+    return worker;
+  });
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+      for (const connection of connections) connection.disconnect();
+    },
+  };
+}
