@@ -66,6 +66,9 @@ const EnvSchema = z.object({
   RETRY_ATTEMPTS: whole(1, 50).default(6),
   RETRY_BASE_MS: whole(1, 3_600_000).default(1_000),
   RETRY_MAX_MS: whole(1, 86_400_000).default(60_000),
+  /** How often stalled jobs of dead workers are picked up again, and how long a job lock lasts. */
+  STALLED_INTERVAL_MS: whole(100, 3_600_000).default(30_000),
+  LOCK_DURATION_MS: whole(100, 3_600_000).default(30_000),
   INQUIRY_SCHEDULE: durationList.default([10_000, 60_000, 300_000, 3_600_000, 21_600_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),

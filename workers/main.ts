@@ -1,0 +1,34 @@
+/**
+ * Workers only: runs the step workers against REDIS_URL and the configured
+ * Sips platform, for scaling out (`node --import tsx workers/main.ts`).
+ * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
+ */
+import { loadConfig, ConfigError } from '../src/config/config.ts';
+import { compose } from '../src/compose.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.REDIS_URL) throw new ConfigError(['REDIS_URL: is required for a workers-only process']);
+  const runtime = await compose(config, { workers: true, startRedis: false, embedSimulator: false });
+  runtime.logger.info({ sips: runtime.sips.baseUrl, shards: config.SHARDS }, 'step workers running');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'stopping: finishing the jobs in flight');
+    void runtime.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});
