@@ -65,13 +65,21 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       dataDir: resolve(config.DATA_DIR, 'redis'),
     });
     redisUrl = redisServer.url;
-    logger.info({ redisUrl, dataDir: resolve(config.DATA_DIR, 'redis') }, 'started a private redis-server');
+    logger.info(
+      { redisUrl, dataDir: resolve(config.DATA_DIR, 'redis') },
+      'started a private redis-server',
+    );
   }
 
   let simulator: RunningSimulator | undefined;
   let baseUrl = config.SIPS_BASE_URL;
   if (config.SIPS_ENV === 'simulator' && !baseUrl && options.embedSimulator !== false) {
-    simulator = await startSimulator({ port: config.SIMULATOR_PORT, host: config.HOST, logger, control: true });
+    simulator = await startSimulator({
+      port: config.SIMULATOR_PORT,
+      host: config.HOST,
+      logger,
+      control: true,
+    });
     baseUrl = simulator.url;
   }
   const sips = resolveSipsEnvironment({
@@ -99,7 +107,11 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     shards: config.SHARDS,
     workers: options.workers ?? true,
     concurrency: config.WORKER_CONCURRENCY,
-    retry: { attempts: config.RETRY_ATTEMPTS, baseMs: config.RETRY_BASE_MS, capMs: config.RETRY_MAX_MS },
+    retry: {
+      attempts: config.RETRY_ATTEMPTS,
+      baseMs: config.RETRY_BASE_MS,
+      capMs: config.RETRY_MAX_MS,
+    },
     inquiryScheduleMs: config.INQUIRY_SCHEDULE,
     stalledIntervalMs: config.STALLED_INTERVAL_MS,
     lockDurationMs: config.LOCK_DURATION_MS,

@@ -202,8 +202,9 @@ function toView(record: PaymentRecord): PaymentView {
   const maskedPan = record.maskedPan ?? data.facts.maskedPan;
   if (maskedPan) view.maskedPan = maskedPan;
   if (data.facts.authorisationId) view.authorisationId = data.facts.authorisationId;
-  if (data.redirection && record.status === 'awaiting_authentication')
+  if (data.redirection && record.status === 'awaiting_authentication') {
     view.redirection = data.redirection;
+  }
   return view;
 }
 
@@ -327,11 +328,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (key !== undefined) {
         const seen = commandKeysOf(record)[key];
         if (seen !== undefined) {
-          if (seen !== hash)
+          if (seen !== hash) {
             throw new CommandError(
               'idempotency_conflict',
               'this idempotency key was used for another command',
             );
+          }
           return view(id);
         }
       }
@@ -349,8 +351,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           `${event.type} is not allowed: ${applied.detail}`,
         );
       }
-      if (applied.reason === 'not_found')
+      if (applied.reason === 'not_found') {
         throw new CommandError('payment_not_found', `no payment ${id}`);
+      }
     }
     throw new CommandError('payment_busy', 'the payment kept changing; send the command again');
   }
@@ -649,7 +652,8 @@ function rememberCommandKey(data: EngineData, key: string, hash: string): void {
   const keys = { ...(data.commandKeys ?? {}), [key]: hash };
   const names = Object.keys(keys);
   // Keep the most recent ones: a retry comes within minutes, not after fifty more commands.
-  for (const name of names.slice(0, Math.max(0, names.length - COMMAND_KEYS_KEPT)))
+  for (const name of names.slice(0, Math.max(0, names.length - COMMAND_KEYS_KEPT))) {
     delete keys[name];
+  }
   data.commandKeys = keys;
 }

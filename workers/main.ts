@@ -8,9 +8,17 @@ import { compose } from '../src/compose.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.REDIS_URL) throw new ConfigError(['REDIS_URL: is required for a workers-only process']);
-  const runtime = await compose(config, { workers: true, startRedis: false, embedSimulator: false });
-  runtime.logger.info({ sips: runtime.sips.baseUrl, shards: config.SHARDS }, 'step workers running');
+  if (!config.REDIS_URL)
+    throw new ConfigError(['REDIS_URL: is required for a workers-only process']);
+  const runtime = await compose(config, {
+    workers: true,
+    startRedis: false,
+    embedSimulator: false,
+  });
+  runtime.logger.info(
+    { sips: runtime.sips.baseUrl, shards: config.SHARDS },
+    'step workers running',
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

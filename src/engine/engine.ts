@@ -306,8 +306,9 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     if (record.merchant.orderId) input.orderId = record.merchant.orderId;
     if (record.merchant.customerId) input.customerId = record.merchant.customerId;
     if (record.merchant.customerEmail) input.customerEmail = record.merchant.customerEmail;
-    if (record.merchant.customerIpAddress)
+    if (record.merchant.customerIpAddress) {
       input.customerIpAddress = record.merchant.customerIpAddress;
+    }
     if (data.request.returnUrl) input.merchantReturnUrl = data.request.returnUrl;
     if (data.request.paymentMeanBrand) input.paymentMeanBrand = data.request.paymentMeanBrand;
     if (data.request.wallet) input.wallet = data.request.wallet;
@@ -315,8 +316,9 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       input.fromTransactionReference = data.request.fromTransactionReference;
     }
     if (record.kind === 'duplicate') input.paymentPattern = 'RECURRING_N';
-    if (record.card !== undefined && needsCard(operation))
+    if (record.card !== undefined && needsCard(operation)) {
       input.card = vault.open(record.id, record.card);
+    }
     if (operation === 'complete_authentication' || operation === 'finalize_provider') {
       const returned = data.authenticationReturn ?? {};
       const redirectionData = returned.redirectionData ?? data.redirection?.redirectionData;
@@ -473,8 +475,9 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
         { ...nextIntent, answered: 'not_processed' } as PaymentIntent,
         { replacePending: true, timeline },
       );
-      if (!marked.ok)
+      if (!marked.ok) {
         throw new StepRetryError(`could not record the retryable answer: ${marked.reason}`);
+      }
       const code = result.kind === 'retryable' ? result.responseCode : undefined;
       throw new StepRetryError(`Sips answered ${code ?? 'a retryable code'}`, code);
     }
@@ -534,8 +537,9 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
         clearIntent: true,
       });
       if (applied.ok) return;
-      if (applied.reason !== 'not_allowed')
+      if (applied.reason !== 'not_allowed') {
         throw new StepRetryError(`inquiry result not stored: ${applied.reason}`);
+      }
       // The machine cannot use this answer yet (e.g. still being processed): ask again later.
     }
     if (job.attempt >= schedule.length) {

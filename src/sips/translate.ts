@@ -160,8 +160,9 @@ export function requestFields(input: OperationInput): { service: SipsServiceName
       return { service, fields };
     }
     case 'duplicate': {
-      if (!input.fromTransactionReference)
+      if (!input.fromTransactionReference) {
         throw new Error('duplicate needs fromTransactionReference');
+      }
       return {
         service,
         fields: { ...orderFields(input), fromTransactionReference: input.fromTransactionReference },
