@@ -8,8 +8,9 @@ import { compose } from '../src/compose.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.REDIS_URL)
+  if (!config.REDIS_URL) {
     throw new ConfigError(['REDIS_URL: is required for a workers-only process']);
+  }
   const runtime = await compose(config, {
     workers: true,
     startRedis: false,
