@@ -9,7 +9,13 @@
  * object in it sorted. Absent and null fields contribute nothing; numbers are
  * written as their decimal text, so "2500" and 2500 seal alike.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import type { SecretKey } from './secret-key.ts';
 
 export const SEAL_ALGORITHMS = ['HMAC-SHA-256', 'SHA-256', 'HMAC-SHA-512'] as const;
@@ -23,20 +29,59 @@ export function isSealAlgorithm(value: unknown): value is SealAlgorithm {
   return typeof value === 'string' && (SEAL_ALGORITHMS as readonly string[]).includes(value);
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * Byte order of the UTF-8 encodings, without encoding: UTF-8 byte order is
+ * code point order, and UTF-16 code unit order differs from it only between a
+ * surrogate (a code point above U+FFFF) and a unit in U+E000..U+FFFF.
+ */
+function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+
+function rank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+}
+
+const BEYOND_SIMPLE_ORDER = /[\ud800-\uffff]/;
+
+/** Names known to sort the same in UTF-16 and UTF-8 order (field names repeat; bounded). */
+const SIMPLE_NAMES = new Set<string>();
+const SIMPLE_NAMES_LIMIT = 10_000;
+
+function isSimpleName(name: string): boolean {
+  if (SIMPLE_NAMES.has(name)) return true;
+  if (BEYOND_SIMPLE_ORDER.test(name)) return false;
+  if (SIMPLE_NAMES.size < SIMPLE_NAMES_LIMIT) SIMPLE_NAMES.add(name);
+  return true;
+}
+
+/** Field names in byte order. Plain sort is already byte order unless a name has high units. */
+function sortedNames(names: string[]): string[] {
+  names.sort();
+  for (const name of names) {
+    if (!isSimpleName(name)) return names.sort(compareCodePoints);
+  }
+  return names;
 }
 
 function appendValue(parts: string[], value: unknown): void {
   if (value === null || value === undefined) return;
+  if (typeof value === 'string') {
+    parts.push(value);
+    return;
+  }
   if (Array.isArray(value)) {
     for (const element of value) appendValue(parts, element);
     return;
   }
   switch (typeof value) {
-    case 'string':
-      parts.push(value);
-      return;
     case 'number':
     case 'bigint':
     case 'boolean':
@@ -51,17 +96,34 @@ function appendValue(parts: string[], value: unknown): void {
 }
 
 function appendObject(parts: string[], object: Record<string, unknown>, topLevel: boolean): void {
-  const names = Object.keys(object)
-    .filter((name) => !(topLevel && UNSEALED_FIELDS.has(name)))
-    .sort(compareBytes);
-  for (const name of names) appendValue(parts, object[name]);
+  const names = sortedNames(Object.keys(object));
+  for (const name of names) {
+    if (topLevel && UNSEALED_FIELDS.has(name)) continue;
+    const value = object[name];
+    // Most values are strings: keep that path free of calls.
+    if (typeof value === 'string') parts.push(value);
+    else appendValue(parts, value);
+  }
 }
 
 /** The exact string the seal is computed over. */
 export function sealDataString(message: Readonly<Record<string, unknown>>): string {
+  // join() builds one flat string, which the HMAC reads without flattening a rope first.
   const parts: string[] = [];
   appendObject(parts, message as Record<string, unknown>, true);
   return parts.join('');
+}
+
+/** One KeyObject per secret key: the key bytes are not copied again for every seal. */
+const HMAC_KEYS = new WeakMap<SecretKey, KeyObject>();
+
+function hmacKey(key: SecretKey): KeyObject {
+  let keyObject = HMAC_KEYS.get(key);
+  if (keyObject === undefined) {
+    keyObject = createSecretKey(Buffer.from(key.reveal(), 'utf8'));
+    HMAC_KEYS.set(key, keyObject);
+  }
+  return keyObject;
 }
 
 export function computeSealOfData(
@@ -69,16 +131,15 @@ export function computeSealOfData(
   key: SecretKey,
   algorithm: SealAlgorithm = DEFAULT_SEAL_ALGORITHM,
 ): string {
-  const keyText = key.reveal();
   switch (algorithm) {
     case 'HMAC-SHA-256':
-      return createHmac('sha256', Buffer.from(keyText, 'utf8')).update(data, 'utf8').digest('hex');
+      return createHmac('sha256', hmacKey(key)).update(data, 'utf8').digest('hex');
     case 'HMAC-SHA-512':
-      return createHmac('sha512', Buffer.from(keyText, 'utf8')).update(data, 'utf8').digest('hex');
+      return createHmac('sha512', hmacKey(key)).update(data, 'utf8').digest('hex');
     case 'SHA-256':
       // Legacy variant: a plain digest of the data followed by the key.
       return createHash('sha256')
-        .update(data + keyText, 'utf8')
+        .update(data + key.reveal(), 'utf8')
         .digest('hex');
   }
 }
