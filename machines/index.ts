@@ -118,11 +118,9 @@ function effectsOf(actions: readonly { type: string; params?: unknown }[]): Effe
 }
 
 function resultOf(snapshot: MachineSnapshot, actions: { type: string; params?: unknown }[]) {
-  const persisted = persist(snapshot);
-  const parsed = read(persisted);
   return {
-    snapshot: persisted,
-    status: statusOfValue(parsed.value),
+    snapshot: persist(snapshot),
+    status: statusOfValue(snapshot.value as Persisted['value']),
     amounts: { ...snapshot.context.amounts },
     effects: effectsOf(actions),
   } satisfies StepResult;

@@ -678,11 +678,11 @@ const AUTHORIZED: Stance = { status: 'authorized', challenged: false };
 const CHALLENGED: Stance = { status: 'authorized', challenged: true };
 
 /** Where a resent authorisation-family call waits for its answer. */
-function resendTarget(flow: PaymentFlow, operation: Operation): string | null {
+function resendTarget(flow: PaymentFlow, operation: Operation): string {
   if (operation === 'authorize' && !flow.redirect) return '#payment.authorizing.authorisation';
   if (flow.redirect && operation === flow.first) return '#payment.enrolling';
   if (flow.redirect && operation === flow.completion) return '#payment.authenticating';
-  return null;
+  throw new Error(`${operation} is not resent in this flow`);
 }
 
 /**
@@ -694,7 +694,7 @@ function resends(flow: PaymentFlow) {
   const operations: Operation[] = flow.redirect ? [flow.first, flow.completion] : [flow.first];
   return operations.map((operation) => ({
     guard: ({ context }: Args<unknown>) => context.pending?.operation === operation,
-    target: resendTarget(flow, operation) ?? TARGET.failed,
+    target: resendTarget(flow, operation),
     actions: [emit('payment.operation_resent'), callPending],
   }));
 }

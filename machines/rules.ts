@@ -65,8 +65,9 @@ export function refuseCommand(
       if (context.captureMode === 'author_capture') {
         return 'capture mode author_capture: Sips remits the payment by itself, there is nothing to capture';
       }
-      if (challenged)
+      if (challenged) {
         return 'the authorisation is held for a fraud check: accept the challenge first';
+      }
       return amountProblem(command.amount, uncapturedRemainder(amounts), 'captured');
     case 'cancel':
       if (status !== 'authorized') {
