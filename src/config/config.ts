@@ -70,6 +70,8 @@ const EnvSchema = z.object({
   STALLED_INTERVAL_MS: whole(100, 3_600_000).default(30_000),
   LOCK_DURATION_MS: whole(100, 3_600_000).default(30_000),
   INQUIRY_SCHEDULE: durationList.default([10_000, 60_000, 300_000, 3_600_000, 21_600_000]),
+  /** `name:secret:scope|scope,...` with scopes payments and ops; a dev key is used in the simulator when unset. */
+  API_KEYS: z.string().optional(),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),
@@ -115,6 +117,7 @@ export function loadConfig(
     if (!config.CARD_VAULT_KEYS) {
       problems.push('CARD_VAULT_KEYS: is required when SIPS_ENV=production');
     }
+    if (!config.API_KEYS) problems.push('API_KEYS: is required when SIPS_ENV=production');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -61,6 +61,13 @@ export interface EngineDeps {
   events: EventDeps;
   /** Delays between inquiries after an unknown outcome; its length is the number of tries. */
   inquiryScheduleMs: readonly number[];
+  /**
+   * The service's public origin. When set, Sips sends the customer back to
+   * our `/v1/payments/:id/authentication/return`, which resumes the payment
+   * and then redirects to the merchant's returnUrl; otherwise Sips sends the
+   * customer straight to the merchant's returnUrl.
+   */
+  publicUrl?: string;
 }
 
 /** Thrown to make BullMQ try the job again later (90/99, or a lost write race). */
@@ -180,15 +187,15 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
 
   /** The card after the step: the CSC goes once the authorisation is answered. */
   function cardAfter(record: PaymentRecord, effects: Effect[]): string | null | undefined {
-    let card: string | null | undefined;
+    if (record.card === undefined) return undefined;
+    let forgetCsc = false;
     for (const effect of effects) {
-      if (effect.type !== 'forget' || record.card === undefined) continue;
-      if (effect.what === 'card') card = null;
-      else if (effect.what === 'csc' && card === undefined) {
-        card = vault.withoutCsc(record.id, record.card);
-      }
+      if (effect.type !== 'forget') continue;
+      // Forgetting the whole card wins: no point re-sealing it without its CSC first.
+      if (effect.what === 'card') return null;
+      if (effect.what === 'csc') forgetCsc = true;
     }
-    return card;
+    return forgetCsc ? vault.withoutCsc(record.id, record.card) : undefined;
   }
 
   async function apply(
@@ -215,6 +222,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
         detail: { from: record.status, to: outcome.status, event: event.type },
       },
     ];
+    const engine = JSON.stringify(data);
     const written = await store.commitStep(record.id, expectedVersion, {
       snapshot: outcome.snapshot,
       status: outcome.status,
@@ -222,7 +230,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       clearIntent: options.clearIntent ?? true,
       events: eventsOf(record, version, outcome.effects, data),
       timeline,
-      engine: JSON.stringify(data),
+      engine,
       ...(card !== undefined ? { card } : {}),
     });
     if (!written.ok) return { ok: false, reason: written.reason };
@@ -232,7 +240,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       status: outcome.status,
       amounts: outcome.amounts,
       snapshot: outcome.snapshot,
-      engine: JSON.stringify(data),
+      engine,
     };
     delete next.intent;
     if (card === null) delete next.card;
@@ -309,7 +317,11 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     if (record.merchant.customerIpAddress) {
       input.customerIpAddress = record.merchant.customerIpAddress;
     }
-    if (data.request.returnUrl) input.merchantReturnUrl = data.request.returnUrl;
+    if (deps.publicUrl) {
+      input.merchantReturnUrl = `${deps.publicUrl}/v1/payments/${record.id}/authentication/return`;
+    } else if (data.request.returnUrl) {
+      input.merchantReturnUrl = data.request.returnUrl;
+    }
     if (data.request.paymentMeanBrand) input.paymentMeanBrand = data.request.paymentMeanBrand;
     if (data.request.wallet) input.wallet = data.request.wallet;
     if (data.request.fromTransactionReference) {
@@ -497,6 +509,17 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     }
   }
 
+  /** The machine takes the event without moving: it only asks for another inquiry. */
+  function onlyAsksAgain(record: PaymentRecord, event: PaymentEvent): boolean {
+    const outcome = stepPayment(record.snapshot, event);
+    return (
+      outcome.accepted &&
+      outcome.status === record.status &&
+      outcome.effects.some((effect) => effect.type === 'inquire') &&
+      !outcome.effects.some((effect) => effect.type === 'call')
+    );
+  }
+
   async function runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void> {
     const record = await store.get(job.paymentId, { timeline: false });
     if (!record) return;
@@ -529,7 +552,9 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     let event: PaymentEvent | undefined;
     if (answer.found === true) event = { type: 'inquiry.found', view: answer.view };
     else if (answer.found === false) event = { type: 'inquiry.not_found' };
-    if (event) {
+    // An answer that decides nothing (the machine only asks to inquire again)
+    // on the last inquiry of the schedule exhausts it, like no answer at all.
+    if (event && !(job.attempt >= schedule.length && onlyAsksAgain(record, event))) {
       const applied = await apply(record, event, {
         timeline,
         update: remember,

@@ -338,6 +338,16 @@ return {'ok', next_version}
 );
 
 /**
+ * read
+ * KEYS: 1 payment, 2 timeline
+ * Returns {hash fields and values (flat), timeline entries}
+ */
+const READ = defineScript(
+  'payments.read',
+  `return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}`,
+);
+
+/**
  * An HMAC-SHA-256 of a request's canonical JSON (object keys sorted), for the
  * idempotency check. It is keyed because create requests hold card data: a
  * plain hash of a PAN is reversible by brute force (a BIN and the Luhn digit
@@ -568,17 +578,22 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
   }
 
   async function get(id: string, getOptions: { timeline?: boolean } = {}) {
-    const withTimeline = getOptions.timeline ?? true;
-    const transaction = redis.multi().hgetall(keyspace.paymentKey(id));
-    if (withTimeline) transaction.lrange(keyspace.timelineKey(id), 0, -1);
-    const results = await transaction.exec();
-    if (!results) throw new Error('the read transaction was aborted');
-    const [hashResult, timelineResult] = results;
-    if (hashResult?.[0]) throw hashResult[0];
-    if (timelineResult?.[0]) throw timelineResult[0];
-    const hash = (hashResult?.[1] ?? {}) as Record<string, string>;
-    if (Object.keys(hash).length === 0) return undefined;
-    return decode(hash, (timelineResult?.[1] ?? []) as string[]);
+    // One command either way (no MULTI): a single HGETALL is atomic, and the
+    // script reads the hash and the timeline in one atomic step.
+    if (getOptions.timeline === false) {
+      const hash = await redis.hgetall(keyspace.paymentKey(id));
+      return Object.keys(hash).length === 0 ? undefined : decode(hash, []);
+    }
+    const [flat, timeline] = (await runScript(
+      redis,
+      READ,
+      [keyspace.paymentKey(id), keyspace.timelineKey(id)],
+      [],
+    )) as [string[], string[]];
+    if (flat.length === 0) return undefined;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+    return decode(hash, timeline);
   }
 
   async function writeIntent(

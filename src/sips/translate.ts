@@ -327,6 +327,8 @@ export function inquiryAnswer(result: SipsResult, captureMode: CaptureMode): Inq
   const original = minorUnits(response.originAmount) ?? minorUnits(response.amount) ?? 0;
   const remaining = minorUnits(response.remainingAmount) ?? minorUnits(response.currentAmount) ?? 0;
   const view: GatewayView = { state, originalAmount: original, remainingAmount: remaining };
+  // Still waiting for its validation: a capture whose answer was lost never happened.
+  if (status === 'TO_VALIDATE' && captureMode === 'validation') view.awaitingValidation = true;
   const refunded = minorUnits(response.refundedAmount);
   if (refunded !== undefined) view.refundedAmount = refunded;
   const authorisationId = text(response.authorisationId);

@@ -1,0 +1,401 @@
+/**
+ * The HTTP API for merchant backends, the 3-D Secure browser endpoints and
+ * the health checks, over one orchestrator. Bad input always gets an
+ * `application/problem+json` answer with a stable code (and the faulty field
+ * where there is one), never a 500.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
+import type { Orchestrator, PaymentView } from '../orchestrator.ts';
+import type { Logger } from '../platform/logger.ts';
+import { authenticationPage, escapeHtml } from './pages.ts';
+
+export type Scope = 'payments' | 'ops';
+
+export interface ApiKey {
+  name: string;
+  /** sha256 of the secret; the secret itself is never kept. */
+  hash: Buffer;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface ApiOptions {
+  orchestrator: Orchestrator;
+  apiKeys: readonly ApiKey[];
+  logger?: Logger;
+  /** How long the browser endpoints wait for the payment to settle before redirecting. @defaultValue 10 000 ms */
+  settleTimeoutMs?: number;
+  /** Largest accepted body. @defaultValue 64 KiB */
+  bodyLimit?: number;
+}
+
+/** API error codes beyond the command errors, with their HTTP status. */
+export const API_ERROR_CODES = {
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  malformed_json: 400,
+  missing_idempotency_key: 400,
+  internal_error: 500,
+} as const;
+
+type ApiErrorCode = keyof typeof API_ERROR_CODES | keyof typeof COMMAND_ERROR_CODES;
+
+/** Parses `name:secret:scope|scope,...` into hashed keys. */
+export function parseApiKeys(text: string): ApiKey[] {
+  return text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [name, secret, scopes] = entry.split(':');
+      if (!name || !secret) throw new Error('API_KEYS entries are name:secret:scope|scope');
+      const parsed = (scopes ?? 'payments').split('|').filter(Boolean);
+      for (const scope of parsed) {
+        if (scope !== 'payments' && scope !== 'ops') {
+          throw new Error(`API_KEYS: unknown scope ${scope} (payments, ops)`);
+        }
+      }
+      return { name, hash: hashSecret(secret), scopes: new Set(parsed as Scope[]) };
+    });
+}
+
+export function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+function statusOf(code: ApiErrorCode): number {
+  return code in COMMAND_ERROR_CODES
+    ? COMMAND_ERROR_CODES[code as keyof typeof COMMAND_ERROR_CODES].status
+    : API_ERROR_CODES[code as keyof typeof API_ERROR_CODES];
+}
+
+function sendProblem(
+  reply: FastifyReply,
+  code: ApiErrorCode,
+  detail: string,
+  field?: string,
+): FastifyReply {
+  const status = statusOf(code);
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: `https://sogenactif-orchestrator.dev/problems/${code}`,
+      title: code.replaceAll('_', ' '),
+      status,
+      code,
+      detail,
+      ...(field ? { field } : {}),
+    });
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function idempotencyKey(request: FastifyRequest, required: boolean): string | undefined {
+  const key = header(request, 'idempotency-key');
+  if (key === undefined) {
+    if (required) {
+      throw new ApiError(
+        'missing_idempotency_key',
+        'the Idempotency-Key header is required',
+        'Idempotency-Key',
+      );
+    }
+    return undefined;
+  }
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new ApiError(
+      'invalid_idempotency_key',
+      'Idempotency-Key has 1 to 255 printable ASCII characters, no spaces',
+      'Idempotency-Key',
+    );
+  }
+  return key;
+}
+
+const IN_FLIGHT = new Set([
+  'received',
+  'enrolling',
+  'authenticating',
+  'authorizing',
+  'outcome_unknown',
+]);
+
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const { orchestrator } = options;
+  const settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // Payment ids and review ids only: no exotic path handling needed.
+    routerOptions: { ignoreTrailingSlash: true },
+    // Malformed URLs and other errors raised before routing get the same problem answers.
+    frameworkErrors: (error, _request, reply) => {
+      void sendProblem(reply, 'not_found', `the request could not be routed: ${error.message}`);
+    },
+  });
+  // The API speaks JSON; forms are read on the browser endpoints only.
+  app.removeContentTypeParser('text/plain');
+  void app.register(formbody, { bodyLimit: 32 * 1024 });
+
+  /** API commands are JSON; a form or anything else is refused before it is read as one. */
+  function requireJson(request: FastifyRequest): void {
+    const type = header(request, 'content-type');
+    if (request.body === undefined && type === undefined) return;
+    if (!type || !/^application\/json\s*(;|$)/i.test(type)) {
+      throw new ApiError('unsupported_media_type', 'send Content-Type: application/json');
+    }
+  }
+
+  function authorize(request: FastifyRequest, scope: Scope): void {
+    const value = header(request, 'authorization');
+    const match = value ? /^Bearer\s+(\S+)$/i.exec(value) : null;
+    if (!match) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
+    const hash = hashSecret(match[1] as string);
+    // Compare against every key in constant time, so timing does not tell which exist.
+    let found: ApiKey | undefined;
+    for (const key of options.apiKeys) {
+      if (timingSafeEqual(key.hash, hash)) found = key;
+    }
+    if (!found) throw new ApiError('unauthorized', 'unknown API key');
+    if (!found.scopes.has(scope)) {
+      throw new ApiError('forbidden', `this API key lacks the ${scope} scope`);
+    }
+  }
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (error instanceof ApiError)
+      {return sendProblem(reply, error.code, error.message, error.field);}
+    if (error instanceof CommandError) {
+      return sendProblem(reply, error.code, error.message, error.field);
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 413) return sendProblem(reply, 'payload_too_large', 'the body is too large');
+    if (status === 415) {
+      return sendProblem(reply, 'unsupported_media_type', 'send Content-Type: application/json');
+    }
+    if (status >= 400 && status < 500) {
+      return sendProblem(reply, 'malformed_json', `the body could not be read: ${error.message}`);
+    }
+    options.logger?.error({ err: error, url: request.url }, 'unexpected API error');
+    return sendProblem(reply, 'internal_error', 'an unexpected error occurred; nothing was lost');
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await orchestrator.internals.redis.ping();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'redis unavailable' });
+    }
+  });
+
+  app.post('/v1/payments', async (request, reply) => {
+    authorize(request, 'payments');
+    requireJson(request);
+    const key = idempotencyKey(request, true);
+    const result = await orchestrator.payments.create(
+      request.body,
+      key === undefined ? {} : { idempotencyKey: key },
+    );
+    if (!result.created) reply.header('Idempotent-Replayed', 'true');
+    return reply.code(result.created ? 201 : 200).send(result.payment);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/payments/:id', async (request) => {
+    authorize(request, 'payments');
+    return orchestrator.payments.get(request.params.id);
+  });
+
+  const operations = {
+    captures: orchestrator.payments.capture,
+    cancellations: orchestrator.payments.cancel,
+    refunds: orchestrator.payments.refund,
+  } as const;
+  for (const [path, run] of Object.entries(operations)) {
+    app.post<{ Params: { id: string } }>(`/v1/payments/:id/${path}`, async (request, reply) => {
+      authorize(request, 'payments');
+      requireJson(request);
+      const key = idempotencyKey(request, false);
+      const payment = await run(
+        request.params.id,
+        request.body,
+        key === undefined ? {} : { idempotencyKey: key },
+      );
+      return reply.code(202).send(payment);
+    });
+  }
+
+  app.post<{ Params: { id: string } }>('/v1/payments/:id/duplicates', async (request, reply) => {
+    authorize(request, 'payments');
+    requireJson(request);
+    const key = idempotencyKey(request, true);
+    const result = await orchestrator.payments.duplicate(
+      request.params.id,
+      request.body,
+      key === undefined ? {} : { idempotencyKey: key },
+    );
+    if (!result.created) reply.header('Idempotent-Replayed', 'true');
+    return reply.code(result.created ? 201 : 200).send(result.payment);
+  });
+
+  for (const [path, run] of [
+    ['accept', orchestrator.payments.acceptChallenge],
+    ['refuse', orchestrator.payments.refuseChallenge],
+  ] as const) {
+    app.post<{ Params: { id: string } }>(
+      `/v1/payments/:id/challenge/${path}`,
+      async (request, reply) => {
+        authorize(request, 'payments');
+        const key = idempotencyKey(request, false);
+        const payment = await run(
+          request.params.id,
+          key === undefined ? {} : { idempotencyKey: key },
+        );
+        return reply.code(202).send(payment);
+      },
+    );
+  }
+
+  // 3-D Secure and provider pages: called by the customer's browser, so not behind API keys.
+  app.get<{ Params: { id: string } }>('/v1/payments/:id/authentication', async (request, reply) => {
+    const payment = await orchestrator.payments.get(request.params.id);
+    if (!payment.redirection?.url) {
+      return reply
+        .code(409)
+        .type('text/html; charset=utf-8')
+        .send(
+          `<!DOCTYPE html><p>Payment ${escapeHtml(payment.id)} is ${escapeHtml(payment.status)}: no authentication is pending.</p>`,
+        );
+    }
+    const termUrl = `${request.protocol}://${request.host}/v1/payments/${payment.id}/authentication/term`;
+    return reply.type('text/html; charset=utf-8').send(authenticationPage(payment, termUrl));
+  });
+
+  async function settleAndRedirect(
+    reply: FastifyReply,
+    id: string,
+    returned: Record<string, unknown>,
+  ) {
+    let payment = await orchestrator.payments.completeAuthentication(id, returned);
+    const deadline = Date.now() + settleTimeoutMs;
+    while (IN_FLIGHT.has(payment.status) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      payment = await orchestrator.payments.get(id);
+    }
+    return redirectToMerchant(reply, payment);
+  }
+
+  function redirectToMerchant(reply: FastifyReply, payment: PaymentView): FastifyReply {
+    if (!payment.returnUrl) {
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(
+          `<!DOCTYPE html><p>Payment ${escapeHtml(payment.id)}: ${escapeHtml(payment.status)}</p>`,
+        );
+    }
+    const target = new URL(payment.returnUrl);
+    target.searchParams.set('paymentId', payment.id);
+    target.searchParams.set('status', payment.status);
+    return reply.redirect(target.toString(), 303);
+  }
+
+  app.post<{ Params: { id: string }; Body: Record<string, unknown> }>(
+    '/v1/payments/:id/authentication/term',
+    async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      if (typeof body.PaRes !== 'string' || body.PaRes.length === 0) {
+        throw new ApiError('invalid_command', 'PaRes is required', 'PaRes');
+      }
+      // MD carries the payment id: a PaRes posted to another payment's URL is refused.
+      if (body.MD !== request.params.id) {
+        throw new ApiError('invalid_command', 'MD does not belong to this payment', 'MD');
+      }
+      return settleAndRedirect(reply, request.params.id, { paRes: body.PaRes });
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: Record<string, unknown> }>(
+    '/v1/payments/:id/authentication/return',
+    async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const redirectionData = body.redirectionData ?? body.redirection_data;
+      const messageVersion = body.messageVersion ?? body.message_version;
+      if (typeof redirectionData !== 'string' || typeof messageVersion !== 'string') {
+        throw new ApiError(
+          'invalid_command',
+          'redirectionData and messageVersion are required',
+          'redirectionData',
+        );
+      }
+      return settleAndRedirect(reply, request.params.id, { redirectionData, messageVersion });
+    },
+  );
+
+  app.get('/v1/reviews', async (request) => {
+    authorize(request, 'ops');
+    return { items: await orchestrator.reviews.list({ limit: 100 }) };
+  });
+  app.get<{ Params: { jobId: string } }>('/v1/reviews/:jobId', async (request) => {
+    authorize(request, 'ops');
+    const item = await orchestrator.reviews.get(request.params.jobId).catch(() => undefined);
+    if (!item) throw new ApiError('not_found', `no review item ${request.params.jobId}`);
+    return item;
+  });
+  app.post<{ Params: { jobId: string }; Body: Record<string, unknown> }>(
+    '/v1/reviews/:jobId/resolve',
+    async (request) => {
+      authorize(request, 'ops');
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const action = body.action;
+      if (
+        action !== 'adopt' &&
+        action !== 'mark' &&
+        action !== 'reinquire' &&
+        action !== 'dismiss'
+      ) {
+        throw new ApiError(
+          'invalid_command',
+          'action is adopt, mark, reinquire or dismiss',
+          'action',
+        );
+      }
+      if (typeof body.note !== 'string' || body.note.trim() === '') {
+        throw new ApiError('invalid_command', 'note is required', 'note');
+      }
+      const details = typeof body.status === 'string' ? { status: body.status } : undefined;
+      return orchestrator.reviews.resolve(request.params.jobId, {
+        action,
+        note: body.note,
+        by: typeof body.by === 'string' ? body.by : 'api',
+        ...(details ? { details } : {}),
+      });
+    },
+  );
+
+  return app;
+}

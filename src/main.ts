@@ -1,0 +1,67 @@
+/**
+ * `npm start`: the HTTP API, the step workers and (by default) the embedded
+ * simulator in one process, with a private redis-server when none answers.
+ * `WORKERS=0` runs the API alone (scale workers with workers/main.ts).
+ * SIGTERM or SIGINT: stop accepting requests, let calls in flight finish and
+ * be stored, then stop the simulator and the private Redis.
+ */
+import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
+import { loadConfig, ConfigError, type Config } from './config/config.ts';
+import { compose } from './compose.ts';
+
+const DEV_API_KEY = 'dev-key';
+
+function apiKeys(config: Config): { keys: ApiKey[]; devKey: boolean } {
+  if (config.API_KEYS) return { keys: parseApiKeys(config.API_KEYS), devKey: false };
+  if (config.SIPS_ENV !== 'simulator') {
+    throw new ConfigError(['API_KEYS: is required unless SIPS_ENV=simulator']);
+  }
+  return { keys: parseApiKeys(`dev:${DEV_API_KEY}:payments|ops`), devKey: true };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const { keys, devKey } = apiKeys(config);
+  const workers = process.env.WORKERS !== '0';
+  const runtime = await compose(config, { workers });
+  const app = buildApi({
+    orchestrator: runtime.orchestrator,
+    apiKeys: keys,
+    logger: runtime.logger,
+  });
+  const address = await app.listen({ host: config.HOST, port: config.PORT });
+
+  const lines = [
+    `sogenactif-orchestrator is running`,
+    `  API         ${address}  (POST /v1/payments, GET /v1/payments/:id)`,
+    `  workers     ${workers ? `in this process, concurrency ${config.WORKER_CONCURRENCY}` : 'off (WORKERS=0)'}`,
+    `  Sips        ${runtime.sips.name} at ${runtime.sips.baseUrl}, merchant ${runtime.sips.merchantId}`,
+    `  Redis       ${runtime.redisUrl}${runtime.redisServer ? ` (private server, data in ${config.DATA_DIR}/redis)` : ''}`,
+  ];
+  if (devKey) lines.push(`  API key     ${DEV_API_KEY}  (development only: set API_KEYS)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'stopping: finishing the calls in flight');
+    void (async () => {
+      try {
+        await app.close();
+        await runtime.close();
+        process.exit(0);
+      } catch (error) {
+        console.error(error);
+        process.exit(1);
+      }
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});
