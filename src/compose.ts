@@ -118,6 +118,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     // Stable across key rotation: derived from the first key of the list.
     requestHashSecret: createHash('sha256').update('idempotency:').update(firstKey).digest(),
     logger,
+    authenticationTimeoutMs: config.AUTHENTICATION_TIMEOUT[0] ?? 900_000,
     publicUrl: config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
   });
   return {

@@ -95,6 +95,8 @@ export interface OrchestratorOptions {
   eventSource?: string;
   /** The HTTP service's public origin, for the 3-D Secure and provider return URL sent to Sips. */
   publicUrl?: string;
+  /** How long a customer may stay at the ACS or the provider before the payment expires. @defaultValue 15 min */
+  authenticationTimeoutMs?: number;
 }
 
 export interface CommandOptions {
@@ -282,6 +284,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     clock,
     logger,
     events: eventDeps,
+    ...(options.authenticationTimeoutMs !== undefined
+      ? { authenticationTimeoutMs: options.authenticationTimeoutMs }
+      : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl.replace(/\/+$/, '') } : {}),
     inquiryScheduleMs: options.inquiryScheduleMs ?? [
       10_000, 60_000, 300_000, 3_600_000, 21_600_000,

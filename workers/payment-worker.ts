@@ -64,6 +64,9 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
     async enqueueInquiry(job, jobId, delayMs) {
       await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
     },
+    async enqueueAbandon(job, jobId, delayMs) {
+      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
+    },
     queue: (shard) => queues[shard] as Queue<StepJob>,
     async close() {
       await Promise.all(queues.map((queue) => queue.close()));
@@ -108,7 +111,10 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
   const pauseMs = options.burst?.pauseMs ?? 5_000;
   const connections: Redis[] = [];
   const workers = keyspace.allShards.map((shard) => {
-    const connection = options.connection.duplicate({ maxRetriesPerRequest: null });
+    const connection = options.connection.duplicate({
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+    });
     connections.push(connection);
     const queue = options.queues.queue(shard);
     const processor = async (job: Job<StepJob>): Promise<void> => {
@@ -118,8 +124,10 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
         if (data.task === 'call') {
           const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
           await engine.runCall(data, { jobId, attemptsLeft });
-        } else {
+        } else if (data.task === 'inquire') {
           await engine.runInquiry(data, { jobId });
+        } else {
+          await engine.runAbandon(data, { jobId });
         }
       } catch (error) {
         if (error instanceof StepRetryError && error.responseCode === '90' && burst.record()) {

@@ -72,6 +72,10 @@ const EnvSchema = z.object({
   INQUIRY_SCHEDULE: durationList.default([10_000, 60_000, 300_000, 3_600_000, 21_600_000]),
   /** `name:secret:scope|scope,...` with scopes payments and ops; a dev key is used in the simulator when unset. */
   API_KEYS: z.string().optional(),
+  /** How long a customer may stay at the ACS or the provider page. */
+  AUTHENTICATION_TIMEOUT: durationList
+    .refine((list) => list.length === 1, 'one duration, e.g. 15m')
+    .default([900_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),

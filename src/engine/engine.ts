@@ -42,12 +42,21 @@ import {
   type OperationInput,
 } from '../sips/translate.ts';
 import { emptyEngineData, type EngineData } from './engine-data.ts';
-import { callJobId, inquiryJobId, type CallJob, type FollowUp, type InquiryJob } from './jobs.ts';
+import {
+  abandonJobId,
+  callJobId,
+  inquiryJobId,
+  type AbandonJob,
+  type CallJob,
+  type FollowUp,
+  type InquiryJob,
+} from './jobs.ts';
 
 /** Where follow-up jobs go; the BullMQ adapter lives with the workers. */
 export interface JobSink {
   enqueueCall(job: CallJob, jobId: string): Promise<void>;
   enqueueInquiry(job: InquiryJob, jobId: string, delayMs: number): Promise<void>;
+  enqueueAbandon(job: AbandonJob, jobId: string, delayMs: number): Promise<void>;
 }
 
 export interface EngineDeps {
@@ -68,6 +77,8 @@ export interface EngineDeps {
    * customer straight to the merchant's returnUrl.
    */
   publicUrl?: string;
+  /** How long a customer may stay at the ACS or the provider before the payment expires. @defaultValue 15 min */
+  authenticationTimeoutMs?: number;
 }
 
 /** Thrown to make BullMQ try the job again later (90/99, or a lost write race). */
@@ -113,6 +124,8 @@ export interface PaymentEngine {
   dispatch(record: PaymentRecord): Promise<void>;
   runCall(job: CallJob, context: { jobId: string; attemptsLeft: boolean }): Promise<void>;
   runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void>;
+  /** The customer did not come back in time: the payment expires if it is still waiting. */
+  runAbandon(job: AbandonJob, context: { jobId: string }): Promise<void>;
   /** The follow-ups a step's effects ask for. */
   followUpsOf(
     paymentId: string,
@@ -212,6 +225,17 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     const data = engineDataOf(record);
     options.update?.(data);
     data.followUps = followUpsOf(record.id, version, outcome.effects, options.inquiryAttempt);
+    if (
+      outcome.status === 'awaiting_authentication' &&
+      record.status !== 'awaiting_authentication'
+    ) {
+      // Nothing else would ever move a payment whose customer never comes back.
+      data.followUps.push({
+        type: 'abandon',
+        jobId: abandonJobId(record.id, version),
+        delayMs: deps.authenticationTimeoutMs ?? 15 * 60_000,
+      });
+    }
     data.followUpsVersion = version;
     const card = cardAfter(record, outcome.effects);
     const timeline: TimelineEntry[] = [
@@ -272,6 +296,13 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
               version: data.followUpsVersion,
               attempt: followUp.attempt,
             },
+            followUp.jobId,
+            followUp.delayMs,
+          );
+          break;
+        case 'abandon':
+          await jobs.enqueueAbandon(
+            { task: 'abandon', paymentId: record.id, version: data.followUpsVersion },
             followUp.jobId,
             followUp.delayMs,
           );
@@ -608,5 +639,19 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     } as PaymentRecord);
   }
 
-  return { apply, dispatch, runCall, runInquiry, followUpsOf };
+  async function runAbandon(job: AbandonJob, context: { jobId: string }): Promise<void> {
+    const record = await store.get(job.paymentId, { timeline: false });
+    if (!record || record.status !== 'awaiting_authentication') return;
+    if (!pendingFollowUp(record, context.jobId)) return;
+    const applied = await apply(
+      record,
+      { type: 'customer.abandoned' },
+      { timeline: [{ at: clock.now(), kind: 'authentication.abandoned' }] },
+    );
+    if (!applied.ok && applied.reason === 'version_conflict') {
+      throw new StepRetryError('payment changed while expiring an abandoned authentication');
+    }
+  }
+
+  return { apply, dispatch, runCall, runInquiry, runAbandon, followUpsOf };
 }

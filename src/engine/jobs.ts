@@ -23,7 +23,14 @@ export interface InquiryJob {
   attempt: number;
 }
 
-export type StepJob = CallJob | InquiryJob;
+/** Fires when the customer has not come back from the ACS or the provider in time. */
+export interface AbandonJob {
+  task: 'abandon';
+  paymentId: string;
+  version: number;
+}
+
+export type StepJob = CallJob | InquiryJob | AbandonJob;
 
 /**
  * What a committed step asks for next. Stored with the payment in the same
@@ -33,10 +40,15 @@ export type StepJob = CallJob | InquiryJob;
 export type FollowUp =
   | { type: 'call'; jobId: string; operation: Operation; amount?: number }
   | { type: 'inquire'; jobId: string; attempt: number; delayMs: number }
-  | { type: 'review'; reason: ReviewReason };
+  | { type: 'review'; reason: ReviewReason }
+  | { type: 'abandon'; jobId: string; delayMs: number };
 
 export function callJobId(paymentId: string, version: number, operation: Operation): string {
   return `${paymentId}-v${version}-${operation}`;
+}
+
+export function abandonJobId(paymentId: string, version: number): string {
+  return `${paymentId}-v${version}-abandon`;
 }
 
 export function inquiryJobId(paymentId: string, version: number, attempt: number): string {

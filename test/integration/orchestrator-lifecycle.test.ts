@@ -318,7 +318,20 @@ describe('card payments', () => {
 
 describe('3-D Secure', () => {
   beforeEach(async () => {
-    h = await startOrchestratorHarness();
+    h = await startOrchestratorHarness({ orchestrator: { authenticationTimeoutMs: 3_000 } });
+  });
+
+  it('expires a payment whose customer never comes back from the ACS', async () => {
+    const { payment } = await h.orchestrator.payments.create(
+      cardPayment(THREE_DS_SUCCESS_CARD, {
+        method: 'card_3ds',
+        returnUrl: 'https://shop.example/return',
+      }),
+    );
+    await h.waitFor(payment.id, (p) => p.status === 'awaiting_authentication');
+    const done = await h.waitFor(payment.id, (p) => p.status !== 'awaiting_authentication', 10_000);
+    expect(done.status).toBe('expired');
+    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(0);
   });
 
   it('authorises after a successful authentication at the ACS', async () => {
