@@ -22,7 +22,7 @@ function apiKeys(config: Config): { keys: ApiKey[]; devKey: boolean } {
 async function main(): Promise<void> {
   const config = loadConfig();
   const { keys, devKey } = apiKeys(config);
-  const workers = process.env.WORKERS !== '0';
+  const workers = config.WORKERS;
   const runtime = await compose(config, { workers });
   const app = buildApi({
     orchestrator: runtime.orchestrator,

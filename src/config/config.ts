@@ -62,6 +62,8 @@ const EnvSchema = z.object({
     .default('sog'),
   CARD_VAULT_KEYS: z.string().optional(),
   CARD_VAULT_ACTIVE_KEY: z.string().trim().optional(),
+  /** `npm start` runs the step workers in its process (0: API only). */
+  WORKERS: flag.default(true),
   WORKER_CONCURRENCY: whole(1, 10_000).default(200),
   RETRY_ATTEMPTS: whole(1, 50).default(6),
   RETRY_BASE_MS: whole(1, 3_600_000).default(1_000),
