@@ -8,6 +8,7 @@
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
 import { loadConfig, ConfigError, type Config } from './config/config.ts';
 import { compose } from './compose.ts';
+import { stopOnSignals } from './platform/shutdown.ts';
 
 const DEV_API_KEY = 'dev-key';
 
@@ -41,24 +42,10 @@ async function main(): Promise<void> {
   if (devKey) lines.push(`  API key     ${DEV_API_KEY}  (development only: set API_KEYS)`);
   process.stdout.write(`${lines.join('\n')}\n`);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    runtime.logger.info({ signal }, 'stopping: finishing the calls in flight');
-    void (async () => {
-      try {
-        await app.close();
-        await runtime.close();
-        process.exit(0);
-      } catch (error) {
-        console.error(error);
-        process.exit(1);
-      }
-    })();
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(async () => {
+    await app.close();
+    await runtime.close();
+  }, runtime.logger);
 }
 
 main().catch((error: unknown) => {

@@ -5,6 +5,7 @@
  */
 import { loadConfig, ConfigError } from '../src/config/config.ts';
 import { compose } from '../src/compose.ts';
+import { stopOnSignals } from '../src/platform/shutdown.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -20,21 +21,7 @@ async function main(): Promise<void> {
     { sips: runtime.sips.baseUrl, shards: config.SHARDS },
     'step workers running',
   );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    runtime.logger.info({ signal }, 'stopping: finishing the jobs in flight');
-    void runtime.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(() => runtime.close(), runtime.logger);
 }
 
 main().catch((error: unknown) => {

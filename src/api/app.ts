@@ -7,10 +7,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { IN_FLIGHT_STATUSES } from '../../machines/model.ts';
 import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
-import { authenticationPage, escapeHtml } from './pages.ts';
+import { escapeHtml } from '../platform/html.ts';
+import { authenticationPage } from './pages.ts';
 
 export type Scope = 'payments' | 'ops';
 
@@ -133,14 +135,6 @@ function idempotencyKey(request: FastifyRequest, required: boolean): string | un
   return key;
 }
 
-const IN_FLIGHT = new Set([
-  'received',
-  'enrolling',
-  'authenticating',
-  'authorizing',
-  'outcome_unknown',
-]);
-
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { orchestrator } = options;
   const settleTimeoutMs = options.settleTimeoutMs ?? 10_000;
@@ -184,8 +178,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   }
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    if (error instanceof ApiError)
-      {return sendProblem(reply, error.code, error.message, error.field);}
+    if (error instanceof ApiError) {
+      return sendProblem(reply, error.code, error.message, error.field);
+    }
     if (error instanceof CommandError) {
       return sendProblem(reply, error.code, error.message, error.field);
     }
@@ -303,7 +298,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   ) {
     let payment = await orchestrator.payments.completeAuthentication(id, returned);
     const deadline = Date.now() + settleTimeoutMs;
-    while (IN_FLIGHT.has(payment.status) && Date.now() < deadline) {
+    while (
+      (IN_FLIGHT_STATUSES.has(payment.status) || payment.status === 'outcome_unknown') &&
+      Date.now() < deadline
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       payment = await orchestrator.payments.get(id);
     }

@@ -4,15 +4,7 @@
  * JavaScript, as the Sogenactif documentation shows.
  */
 import type { PaymentView } from '../orchestrator.ts';
-
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;');
-}
+import { escapeHtml } from '../platform/html.ts';
 
 function hidden(name: string, value: string): string {
   return `  <input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`;

@@ -3,6 +3,7 @@
  * redirection pages auto-submit when scripts run and show a Submit button in
  * <noscript> otherwise, exactly as the seed's redirection example does.
  */
+import { escapeHtml } from '../platform/html.ts';
 
 /** The body Sips answers to a request that is not application/json (seed document, verbatim). */
 export const UNSUPPORTED_MEDIA_TYPE_PAGE = `<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
@@ -47,15 +48,6 @@ export function errorPage(status: number, detail?: string): string {
     </body>
 </html>
 `;
-}
-
-export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
 }
 
 function hiddenInputs(fields: Readonly<Record<string, string>>): string {

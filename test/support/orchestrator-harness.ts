@@ -3,6 +3,7 @@
  * Redis, inside a namespace of its own, with short retry and inquiry delays.
  */
 import { randomBytes } from 'node:crypto';
+import { IN_FLIGHT_STATUSES } from '../../machines/model.ts';
 import {
   createOrchestrator,
   type Orchestrator,
@@ -39,19 +40,8 @@ export interface OrchestratorHarness {
   close(): Promise<void>;
 }
 
-const IN_FLIGHT = new Set([
-  'received',
-  'enrolling',
-  'authenticating',
-  'authorizing',
-  'capturing',
-  'cancelling',
-  'refunding',
-  'outcome_unknown',
-]);
-
 export function settled(payment: PaymentView): boolean {
-  return !IN_FLIGHT.has(payment.status);
+  return !IN_FLIGHT_STATUSES.has(payment.status) && payment.status !== 'outcome_unknown';
 }
 
 export async function startOrchestratorHarness(
