@@ -455,8 +455,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       );
       return;
     }
-    const intent = record.intent as
-      (PaymentIntent & { jobId?: string; answered?: string }) | undefined;
+    const intent = record.intent;
     const followUp = pendingFollowUp(record, context.jobId);
     if (intent && intent.jobId === context.jobId && intent.answered !== 'not_processed') {
       // We wrote the intent and died before storing the outcome: the call may
@@ -491,7 +490,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       throw new StepRetryError(`another call (${intent.op}) is in flight for this payment`);
     }
     const amount = followUp && followUp.type === 'call' ? followUp.amount : intent?.amount;
-    const nextIntent: PaymentIntent & { jobId: string } = {
+    const nextIntent: PaymentIntent = {
       op: job.operation,
       attempt: (intent?.attempt ?? 0) + 1,
       at: clock.now(),
@@ -515,7 +514,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       const marked = await store.writeIntent(
         record.id,
         intentWritten.version,
-        { ...nextIntent, answered: 'not_processed' } as PaymentIntent,
+        { ...nextIntent, answered: 'not_processed' },
         { replacePending: true, timeline },
       );
       if (!marked.ok) {

@@ -53,6 +53,10 @@ export interface PaymentIntent {
   transactionReference: string;
   /** Minor units, for partial operations. */
   amount?: number;
+  /** The step job that wrote the intent: its re-run recognises its own call. */
+  jobId?: string;
+  /** Sips answered 90/99 (not processed): the next attempt resends instead of inquiring. */
+  answered?: 'not_processed';
 }
 
 export interface TimelineEntry {
