@@ -1,35 +1,312 @@
 /**
- * `npm run bench`: measures the pipeline and prints one JSON document.
- * Starts a private redis-server (no persistence) unless REDIS_URL is set.
- * BENCH_SCALE (default 1) multiplies the job counts; BENCH_ONLY=a,b runs a subset.
+ * `npm run bench`: measures the pipeline and prints one JSON document on
+ * stdout (everything else goes to stderr). Starts a private redis-server (no
+ * persistence) unless REDIS_URL is set.
+ *
+ *   BENCH_SCALE=0.1        multiplies every count (default 1)
+ *   BENCH_ONLY=a,b         sections to run: seal, ceiling, pipeline, latency, memory
+ *   BENCH_LATENCY_RATES    offered payments/s of the paced latency runs (default 500,1000)
+ *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>
+ *   BENCH_WORKER_NODE_ARGS extra Node flags for the worker process (e.g. GC settings)
+ *
+ * Sections:
+ * - ceiling: a bare BullMQ worker whose processor does nothing (measured
+ *   right before and right after the pipeline section, which uses the mean);
+ * - pipeline: payments through the whole pipeline against a simulator
+ *   answering at once, as a share of the ceiling;
+ * - latency: the same with 250 ms added by the simulator to every call, once
+ *   as fast as the producer goes (throughput), then paced at half the goal
+ *   rate and at the goal rate (latency of a worker that keeps up, not time
+ *   spent queued);
+ * - memory: 100 000 payments through one worker process, its RSS and heap
+ *   after warm-up and at the end, and what Redis kept.
  */
+import { loadavg } from 'node:os';
 import { startRedisServer, type RedisServerHandle } from '../src/platform/redis-server.ts';
-import { measureBullmqCeiling } from './bullmq-ceiling.ts';
+import { measureBullmqCeiling, type CeilingResult } from './bullmq-ceiling.ts';
+import { measureSeal } from './seal.ts';
+import { onAbnormalExit } from './children.ts';
+import { runPipeline, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
 const wanted = (name: string): boolean => only.size === 0 || only.has(name);
+const scaled = (count: number, minimum = 100): number =>
+  Math.max(minimum, Math.round(count * scale));
+
+const GOALS = {
+  /** Pipeline payments/s over bare BullMQ no-op jobs/s, same run, same Redis. */
+  ratioToCeiling: 0.15,
+  /** Payments/s from one worker process with 250 ms gateway latency. */
+  paymentsPerSecondAt250ms: 1_000,
+  /** Growth of the worker's RSS (after a full GC) from warm-up to the end of the memory run. */
+  rssGrowthMb: 32,
+  /** Growth of the worker's V8 heap in use (after a full GC) over the same span. */
+  heapGrowthMb: 8,
+} as const;
+
+const GATEWAY_LATENCY_MS = 250;
+const PIPELINE_WORKER_CONCURRENCY = 200;
+const LATENCY_WORKER_CONCURRENCY = 1_000;
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** Node flags of the worker process: BENCH_WORKER_NODE_ARGS, and the CPU profiler when asked. */
+function workerNodeArgs(section: string): string[] {
+  const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const dir = process.env.BENCH_CPU_PROF;
+  // One directory per section: the main thread and tsx's loader thread each write a profile.
+  return [...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${section}`] : [])];
+}
+
+async function section<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  log(`${name}: running`);
+  const result = await run();
+  log(`${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+function pipelineOptions(
+  redisUrl: string,
+  name: string,
+  options: Omit<PipelineOptions, 'redisUrl' | 'prefix'>,
+): PipelineOptions {
+  return {
+    redisUrl,
+    prefix: `bench-${process.pid}-${name}`,
+    ...options,
+    workerNodeArgs: workerNodeArgs(name),
+  };
+}
+
+/** The per-part numbers a reader needs first; the rest stays in `run`. */
+function summary(result: PipelineResult) {
+  return {
+    payments: result.payments,
+    authorized: result.authorized,
+    seconds: result.seconds,
+    paymentsPerSecond: result.paymentsPerSecond,
+    latencyMs: result.latencyMs,
+    cpuMsPerPayment: Object.fromEntries(
+      Object.entries(result.cpu).map(([part, use]) => [part, use.msPerPayment]),
+    ),
+    otherLoadOnMachine: result.machineCpu,
+  };
+}
 
 async function main(): Promise<void> {
+  const begun = performance.now();
   let server: RedisServerHandle | undefined;
   const redisUrl =
     process.env.REDIS_URL ?? (server = await startRedisServer({ persistence: 'none' })).url;
+  // stop() sends SIGTERM at once; the exit handler cannot wait for more.
+  const forgetServer = server ? onAbnormalExit(() => void server?.stop()) : () => false;
   const report: Record<string, unknown> = {
     node: process.version,
     cpus: (await import('node:os')).cpus().length,
+    loadAverageAtStart: loadavg().map((load) => Number(load.toFixed(2))),
     startedAt: new Date().toISOString(),
+    scale,
+    layout: {
+      redis: server
+        ? 'private redis-server child of the benchmark, no persistence'
+        : 'REDIS_URL (not started by the benchmark)',
+      simulator:
+        'child process bench/simulator-child.ts (startSimulator, own event loop and CPU), reached over HTTP on 127.0.0.1',
+      workers:
+        'ONE child process: node --import tsx workers/main.ts configured from the environment (REDIS_URL, KEY_PREFIX, SIPS_ENV=simulator, SIPS_BASE_URL, CARD_VAULT_KEYS, WORKER_CONCURRENCY); bench/worker-probe.ts preloaded to report event loop use and heap on request',
+      producer:
+        'the benchmark process: createOrchestrator({ workers: false }) and payments.create (command parsing, card vault, create script, first step job), N creates in flight',
+      completion:
+        'ZCARD of the status indexes (authorized, refused, failed, outcome_unknown, in_review) polled every 25 ms; latency from each record createdAt (create) to updatedAt (the commit of the authorisation), read after the run',
+      ceiling:
+        'bench/bullmq-ceiling.ts in the benchmark process: bare BullMQ worker (concurrency 100), no-op processor, jobs added beforehand, same Redis; run right before and right after the pipeline section, the ratio uses the mean',
+      machine:
+        'every part shares the same CPUs; cpu.*.share is each part CPU seconds over the run wall time',
+    },
+    goals: GOALS,
   };
   try {
-    if (wanted('ceiling')) {
-      report.bullmqNoopCeiling = await measureBullmqCeiling(redisUrl, {
-        jobs: Math.round(20_000 * scale),
-        concurrency: 100,
-        prefix: `bench-${process.pid}`,
+    if (wanted('seal')) {
+      report.seal = await section('seal', async () => measureSeal(scaled(50_000, 5_000)));
+    }
+    const measureCeiling = (name: string): Promise<CeilingResult> =>
+      section(name, () =>
+        measureBullmqCeiling(redisUrl, {
+          jobs: scaled(20_000, 1_000),
+          concurrency: 100,
+          prefix: `bench-${process.pid}-${name}`,
+        }),
+      );
+    if (wanted('ceiling') && !wanted('pipeline')) {
+      report.bullmqNoopCeiling = await measureCeiling('ceiling');
+    }
+
+    if (wanted('pipeline')) {
+      // The ceiling right before and right after the pipeline, so that both
+      // see the same machine (other load on it moves both).
+      const before = await measureCeiling('ceiling-before');
+      const result = await section('pipeline', () =>
+        runPipeline(
+          pipelineOptions(redisUrl, 'pipeline', {
+            payments: scaled(20_000),
+            latencyMs: 0,
+            workerConcurrency: PIPELINE_WORKER_CONCURRENCY,
+            producerConcurrency: 100,
+          }),
+        ),
+      );
+      const after = await measureCeiling('ceiling-after');
+      const ceilingJobsPerSecond = Math.round((before.jobsPerSecond + after.jobsPerSecond) / 2);
+      report.bullmqNoopCeiling = { jobsPerSecond: ceilingJobsPerSecond, before, after };
+      const ratio = result.paymentsPerSecond / ceilingJobsPerSecond;
+      report.pipeline = {
+        ...summary(result),
+        ceilingJobsPerSecond,
+        ratioToCeiling: Number(ratio.toFixed(3)),
+        goal: { ratioToCeiling: GOALS.ratioToCeiling, met: ratio >= GOALS.ratioToCeiling },
+        workerConcurrency: PIPELINE_WORKER_CONCURRENCY,
+        activeJobs: result.worker.activeJobs,
+        how: 'creates as fast as the producer goes (100 in flight), so latency includes time spent queued',
+        run: result,
+      };
+    }
+
+    if (wanted('latency')) {
+      const goalRate = GOALS.paymentsPerSecondAt250ms;
+      const rates = (process.env.BENCH_LATENCY_RATES ?? `${goalRate / 2},${goalRate}`)
+        .split(',')
+        .map(Number)
+        .filter((rate) => rate > 0);
+      const latencyRun = (
+        name: string,
+        payments: number,
+        ratePerSecond: number,
+        warmupPayments: number,
+      ) =>
+        section(name, () =>
+          runPipeline(
+            pipelineOptions(redisUrl, name, {
+              payments,
+              latencyMs: GATEWAY_LATENCY_MS,
+              workerConcurrency: LATENCY_WORKER_CONCURRENCY,
+              producerConcurrency: 200,
+              ratePerSecond,
+              warmupPayments,
+            }),
+          ),
+        );
+      const view = (result: PipelineResult) => ({
+        ...summary(result),
+        activeJobs: result.worker.activeJobs,
+        workerEventLoopUtilisation: result.worker.eventLoopUtilisation,
       });
+      const saturated = await latencyRun('latency-saturated', scaled(15_000), 0, 0);
+      const paced: { rate: number; warmupPayments: number; result: PipelineResult }[] = [];
+      for (const rate of rates) {
+        // About 12 s of arrivals; the first 2 s are warm-up.
+        const payments = scaled(rate * 12);
+        const warmupPayments = Math.round(payments / 6);
+        const result = await latencyRun(`latency-paced-${rate}`, payments, rate, warmupPayments);
+        paced.push({ rate, warmupPayments, result });
+      }
+      const atGoal = paced.find((run) => run.rate === goalRate) ?? paced.at(-1);
+      report.gatewayLatency = {
+        gatewayLatencyMs: GATEWAY_LATENCY_MS,
+        workerConcurrency: LATENCY_WORKER_CONCURRENCY,
+        paymentsPerSecond: saturated.paymentsPerSecond,
+        ...(atGoal
+          ? {
+              latencyMsAtRate: {
+                offeredPerSecond: atGoal.rate,
+                p50: atGoal.result.latencyMs.p50,
+                p99: atGoal.result.latencyMs.p99,
+              },
+            }
+          : {}),
+        saturated: {
+          ...view(saturated),
+          how: 'creates as fast as the producer goes (200 in flight): the most the worker process does; latency includes time spent queued',
+        },
+        paced: paced.map(({ rate, warmupPayments, result }) => ({
+          offeredPerSecond: rate,
+          keptUp: result.paymentsPerSecond >= rate * 0.95,
+          ...view(result),
+          warmupPayments,
+          latencyMsIncludingWarmup: result.latencyMsIncludingWarmup,
+        })),
+        pacedHow:
+          'creates paced at the offered rate, one by one: when the worker keeps up, latency is the gateway plus our own steps, not time spent queued; latencyMs leaves out the first warmupPayments (fresh worker process, its sockets being opened), latencyMsIncludingWarmup does not',
+        goal: {
+          paymentsPerSecond: GOALS.paymentsPerSecondAt250ms,
+          met: saturated.paymentsPerSecond >= GOALS.paymentsPerSecondAt250ms,
+        },
+        runs: { saturated, paced: paced.map((run) => run.result) },
+      };
+    }
+
+    if (wanted('memory')) {
+      const payments = scaled(100_000, 1_000);
+      const warmupPayments = Math.round(payments / 10);
+      const result = await section('memory', () =>
+        runPipeline(
+          pipelineOptions(redisUrl, 'memory', {
+            payments,
+            latencyMs: 0,
+            workerConcurrency: PIPELINE_WORKER_CONCURRENCY,
+            producerConcurrency: 100,
+            warmupPayments,
+            memoryAfterWarmup: true,
+            simulator: { maxTransactions: 20_000, ledgerRequests: 1_000, ledgerMovements: 20_000 },
+          }),
+        ),
+      );
+      const { rssMb, heapUsedMb } = result.worker.memory;
+      const rssGrowth = rssMb.end - rssMb.afterWarmup;
+      const heapGrowth = heapUsedMb.end - heapUsedMb.afterWarmup;
+      report.workerMemory = {
+        payments,
+        warmupPayments,
+        seconds: result.seconds,
+        paymentsPerSecond: result.paymentsPerSecond,
+        otherLoadOnMachine: result.machineCpu,
+        rssMb: {
+          before: rssMb.afterWarmup,
+          after: rssMb.end,
+          delta: Number(rssGrowth.toFixed(1)),
+          idle: rssMb.idle,
+          peak: rssMb.peak,
+        },
+        heapUsedMb: {
+          before: heapUsedMb.afterWarmup,
+          after: heapUsedMb.end,
+          delta: Number(heapGrowth.toFixed(1)),
+          idle: heapUsedMb.idle,
+        },
+        measured:
+          'VmRSS of the worker process from /proc/<pid>/status and its V8 heap in use, each after a full GC (worker-probe.ts, --expose-gc), once warmupPayments settled ("before") and after the last payment ("after"); peak is the largest VmRSS sampled every 25 ms',
+        redis: result.redis,
+        redisCaps:
+          'per payment: its hash and timeline (kept, like any payment record); 2 events in the shard stream, trimmed by XADD MAXLEN ~ (store default 1 000 000 entries, not reached here); 1 completed BullMQ job (removeOnComplete: 1 h, at most 100 000). The run keys are deleted after each section.',
+        simulatorRssMbEnd: result.simulator.rssMbEnd,
+        simulatorCaps: 'maxTransactions 20 000, ledger ring of 1 000 requests and 20 000 movements',
+        goal: {
+          rssGrowthMb: GOALS.rssGrowthMb,
+          heapGrowthMb: GOALS.heapGrowthMb,
+          met: rssGrowth <= GOALS.rssGrowthMb && heapGrowth <= GOALS.heapGrowthMb,
+        },
+        run: result,
+      };
     }
   } finally {
     await server?.stop();
+    forgetServer();
   }
+  report.loadAverageAtEnd = loadavg().map((load) => Number(load.toFixed(2)));
+  report.totalSeconds = Number(((performance.now() - begun) / 1000).toFixed(1));
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
