@@ -8,33 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
 import { computeSeal } from '../../src/sips/seal.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
+import {
+  SEED_EXAMPLE_DATA,
+  SEED_EXAMPLE_REQUEST,
+  SEED_EXAMPLE_SEAL,
+} from '../support/seed-example.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'sogenactif.js');
 const SEED_KEY = 'secret123';
 
-const seedRequest = {
-  amount: '2500',
-  captureDay: '0',
-  captureMode: 'AUTHOR_CAPTURE',
-  cardCSCValue: '000',
-  cardExpiryDate: '201612',
-  cardNumber: '1234123412341234',
-  currencyCode: '978',
-  customerContact: { email: 'customer@email.com' },
-  interfaceVersion: 'IR_WS_2.3',
-  keyVersion: '1',
-  merchantId: '011223344550000',
-  orderChannel: 'INTERNET',
-  orderId: 'ORD101',
-  returnContext: 'ReturnContext',
-  transactionOrigin: 'SO_WEBAPPLI',
-  transactionReference: 'TREFEXA2012',
-};
-const SEED_DATA =
-  '25000AUTHOR_CAPTURE0002016121234123412341234978customer@email.comIR_WS_2.3' +
-  '011223344550000INTERNETORD101ReturnContextSO_WEBAPPLITREFEXA2012';
-const SEED_SEAL = 'f1772faa4b73c0fc5a9810ad7fcaf91458d6174b2178a0a0a2bea2d860b404f5';
+const seedRequest = SEED_EXAMPLE_REQUEST;
+const SEED_DATA = SEED_EXAMPLE_DATA;
+const SEED_SEAL = SEED_EXAMPLE_SEAL;
 
 interface Run {
   code: number | null;

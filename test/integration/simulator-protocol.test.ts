@@ -16,6 +16,7 @@ import {
   startHarness,
   type Harness,
 } from '../support/simulator-harness.ts';
+import { SEED_EXAMPLE_REQUEST, SEED_EXAMPLE_SEAL } from '../support/seed-example.ts';
 
 const SEED_415_PAGE = `<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">
 <html>
@@ -196,23 +197,9 @@ describe('merchant, key and seal', () => {
 
   it("passes the seed's seal example verbatim (its card expired in 2016: 54)", async () => {
     const seedRequest = {
-      amount: '2500',
-      captureDay: '0',
-      captureMode: 'AUTHOR_CAPTURE',
-      cardCSCValue: '000',
-      cardExpiryDate: '201612',
-      cardNumber: '1234123412341234',
-      currencyCode: '978',
-      customerContact: { email: 'customer@email.com' },
-      interfaceVersion: 'IR_WS_2.3',
-      keyVersion: '1',
+      ...SEED_EXAMPLE_REQUEST,
       merchantId: SEED_EXAMPLE_MERCHANT.merchantId,
-      orderChannel: 'INTERNET',
-      orderId: 'ORD101',
-      returnContext: 'ReturnContext',
-      transactionOrigin: 'SO_WEBAPPLI',
-      transactionReference: 'TREFEXA2012',
-      seal: 'f1772faa4b73c0fc5a9810ad7fcaf91458d6174b2178a0a0a2bea2d860b404f5',
+      seal: SEED_EXAMPLE_SEAL,
     };
     const answer = await h.raw('cardOrder', seedRequest, {
       bare: true,

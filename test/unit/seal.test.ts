@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { computeSeal, sealDataString, verifySeal, sealsEqual } from '../../src/sips/seal.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
+import { SEED_EXAMPLE_REQUEST, SEED_EXAMPLE_SEAL } from '../support/seed-example.ts';
 
-const seedRequest = {
-  amount: '2500',
-  captureDay: '0',
-  captureMode: 'AUTHOR_CAPTURE',
-  cardCSCValue: '000',
-  cardExpiryDate: '201612',
-  cardNumber: '1234123412341234',
-  currencyCode: '978',
-  customerContact: { email: 'customer@email.com' },
-  interfaceVersion: 'IR_WS_2.3',
-  keyVersion: '1',
-  merchantId: '011223344550000',
-  orderChannel: 'INTERNET',
-  orderId: 'ORD101',
-  returnContext: 'ReturnContext',
-  transactionOrigin: 'SO_WEBAPPLI',
-  transactionReference: 'TREFEXA2012',
-  seal: 'f1772faa4b73c0fc5a9810ad7fcaf91458d6174b2178a0a0a2bea2d860b404f5',
-};
+const seedRequest = { ...SEED_EXAMPLE_REQUEST, seal: SEED_EXAMPLE_SEAL };
 const key = new SecretKey('secret123');
 
 describe('seal: the seed known answer', () => {
