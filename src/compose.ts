@@ -13,6 +13,7 @@ import { INSECURE_simulatorOnlyDevKey, parseVaultKeyList } from './payments/card
 import { redisAnswers, startRedisServer, type RedisServerHandle } from './platform/redis-server.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { resolveSipsEnvironment, type SipsEnvironment } from './sips/environments.ts';
+import type { SipsResult } from './sips/result.ts';
 import { startSimulator, type RunningSimulator } from './simulator/index.ts';
 
 export interface Runtime {
@@ -36,6 +37,8 @@ export interface ComposeOptions {
   /** Start the embedded simulator for SIPS_ENV=simulator without SIPS_BASE_URL. @defaultValue true */
   embedSimulator?: boolean;
   logger?: Logger;
+  /** Told of every Sips call's result made by this process's workers (metrics). */
+  onCall?: (result: SipsResult) => void;
 }
 
 function vaultOptions(config: Config) {
@@ -118,6 +121,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     // Stable across key rotation: derived from the first key of the list.
     requestHashSecret: createHash('sha256').update('idempotency:').update(firstKey).digest(),
     logger,
+    ...(options.onCall ? { onCall: options.onCall } : {}),
     authenticationTimeoutMs: config.AUTHENTICATION_TIMEOUT[0] ?? 900_000,
     publicUrl: config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
   });

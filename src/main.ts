@@ -6,6 +6,7 @@
  * be stored, then stop the simulator and the private Redis.
  */
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
+import { createMetrics } from './api/metrics.ts';
 import { loadConfig, ConfigError, type Config } from './config/config.ts';
 import { compose } from './compose.ts';
 import { stopOnSignals } from './platform/shutdown.ts';
@@ -24,11 +25,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const { keys, devKey } = apiKeys(config);
   const workers = config.WORKERS;
-  const runtime = await compose(config, { workers });
+  const metrics = createMetrics();
+  const runtime = await compose(config, { workers, onCall: (result) => metrics.onCall(result) });
   const app = buildApi({
     orchestrator: runtime.orchestrator,
     apiKeys: keys,
     logger: runtime.logger,
+    metrics,
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
 

@@ -47,6 +47,7 @@ import { randomIds, type IdGenerator } from './platform/ids.ts';
 import { silentLogger, type Logger } from './platform/logger.ts';
 import { createSipsClient, type SipsClient, type SipsClientOptions } from './sips/client.ts';
 import { maskPan } from './sips/mask.ts';
+import type { SipsResult } from './sips/result.ts';
 import { inquiryAnswer } from './sips/translate.ts';
 import {
   createPaymentEngine,
@@ -97,6 +98,8 @@ export interface OrchestratorOptions {
   publicUrl?: string;
   /** How long a customer may stay at the ACS or the provider before the payment expires. @defaultValue 15 min */
   authenticationTimeoutMs?: number;
+  /** Told of every Sips call's result made by this process's workers (metrics); must not throw. */
+  onCall?: (result: SipsResult) => void;
 }
 
 export interface CommandOptions {
@@ -284,6 +287,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     clock,
     logger,
     events: eventDeps,
+    ...(options.onCall ? { onCall: options.onCall } : {}),
     ...(options.authenticationTimeoutMs !== undefined
       ? { authenticationTimeoutMs: options.authenticationTimeoutMs }
       : {}),

@@ -12,6 +12,7 @@ import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
 import { escapeHtml } from '../platform/html.ts';
+import type { Metrics } from './metrics.ts';
 import { authenticationPage } from './pages.ts';
 
 export type Scope = 'payments' | 'ops';
@@ -31,6 +32,8 @@ export interface ApiOptions {
   settleTimeoutMs?: number;
   /** Largest accepted body. @defaultValue 64 KiB */
   bodyLimit?: number;
+  /** Served at GET /metrics (ops scope) when given. */
+  metrics?: Metrics;
 }
 
 /** API error codes beyond the command errors, with their HTTP status. */
@@ -208,6 +211,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return reply.code(503).send({ status: 'redis unavailable' });
     }
   });
+
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (request, reply) => {
+      authorize(request, 'ops');
+      const text = await metrics.render(orchestrator);
+      return reply.type(metrics.registry.contentType).send(text);
+    });
+  }
 
   app.post('/v1/payments', async (request, reply) => {
     authorize(request, 'payments');

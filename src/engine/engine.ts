@@ -79,6 +79,8 @@ export interface EngineDeps {
   publicUrl?: string;
   /** How long a customer may stay at the ACS or the provider before the payment expires. @defaultValue 15 min */
   authenticationTimeoutMs?: number;
+  /** Told of every Sips call's result (metrics); must not throw. */
+  onCall?: (result: SipsResult) => void;
 }
 
 /** Thrown to make BullMQ try the job again later (90/99, or a lost write race). */
@@ -506,6 +508,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     }
     const { service, fields } = requestFields(operationInput(record, job.operation, amount));
     const result = await client.call(service, fields as never);
+    deps.onCall?.(result);
     const event = eventForResult(job.operation, result, context.attemptsLeft);
     const timeline = [callTimeline(result, job.operation)];
     if (event === 'retry') {
@@ -560,6 +563,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     const result = await client.getTransactionData({
       transactionReference: record.transactionReference,
     });
+    deps.onCall?.(result);
     const answer = inquiryAnswer(result, record.captureMode);
     const note: Record<string, unknown> = {
       attempt: job.attempt,

@@ -7,6 +7,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
+import { createMetrics, type Metrics } from '../../src/api/metrics.ts';
 import { parseHtmlForm } from '../support/simulator-harness.ts';
 import {
   ACCEPTED_CARD,
@@ -18,16 +19,21 @@ import {
 
 let h: OrchestratorHarness;
 let app: FastifyInstance;
+let metrics: Metrics;
 
 const PAY = { authorization: 'Bearer pay-secret' };
 const OPS = { authorization: 'Bearer ops-secret' };
 
 beforeEach(async () => {
-  h = await startOrchestratorHarness();
+  metrics = createMetrics();
+  h = await startOrchestratorHarness({
+    orchestrator: { onCall: (result) => metrics.onCall(result) },
+  });
   app = buildApi({
     orchestrator: h.orchestrator,
     apiKeys: parseApiKeys('shop:pay-secret:payments,ops:ops-secret:ops'),
     settleTimeoutMs: 5_000,
+    metrics,
   });
   await app.ready();
 });
@@ -310,6 +316,35 @@ describe('payments API', () => {
     );
     // A valid payment could in principle be generated; none of these bodies is one.
     expect(await namespaceKeys()).toBe(before);
+  });
+
+  it('exposes Sips calls, the acceptance rate and the queues as Prometheus metrics', async () => {
+    for (const [key, card] of [
+      ['m-1', ACCEPTED_CARD],
+      ['m-2', '4000000000000119'],
+    ] as const) {
+      const created = await app.inject({
+        method: 'POST',
+        url: '/v1/payments',
+        headers: { ...PAY, 'idempotency-key': key },
+        payload: body(card),
+      });
+      await h.waitFor(created.json().id);
+    }
+    expect((await app.inject({ method: 'GET', url: '/metrics', headers: PAY })).statusCode).toBe(
+      403,
+    );
+    const response = await app.inject({ method: 'GET', url: '/metrics', headers: OPS });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain(
+      'sips_calls_total{service="cardOrder",outcome="ok",response_code="00"} 1',
+    );
+    expect(response.body).toContain(
+      'sips_calls_total{service="cardOrder",outcome="refused",response_code="05"} 1',
+    );
+    expect(response.body).toContain('sips_acceptance_rate 0.5');
+    expect(response.body).toMatch(/step_queue_jobs\{shard="0",state="waiting"\} \d+/);
+    expect(response.body).toContain('manual_review_backlog 0');
   });
 
   it('answers health and readiness', async () => {

@@ -1,0 +1,100 @@
+/**
+ * Prometheus metrics: Sips calls by service and responseCode, their latency,
+ * retries, step queue depths, the review backlog and the go-live figures the
+ * Sogenactif documentation asks merchants to watch (acceptance rate = answers
+ * 00 over all authorisation answers; technical refusals 90/97/99, fraud 34,
+ * too many attempts 75).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Orchestrator } from '../orchestrator.ts';
+import type { SipsResult } from '../sips/result.ts';
+
+const AUTHORISATION_SERVICES = new Set([
+  'cardOrder',
+  'walletOrder',
+  'cardValidateAuthenticationAndOrder',
+  'paymentProviderFinalize',
+  'duplicate',
+]);
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Feed it every Sips call result (the orchestrator's `onCall`). */
+  onCall(result: SipsResult): void;
+  /** The text exposition, with queue depths and the review backlog read now. */
+  render(orchestrator: Orchestrator): Promise<string>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const calls = new Counter({
+    name: 'sips_calls_total',
+    help: 'Sips calls by service, outcome and responseCode',
+    labelNames: ['service', 'outcome', 'response_code'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'sips_call_duration_seconds',
+    help: 'Duration of Sips calls',
+    labelNames: ['service'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'sips_retryable_answers_total',
+    help: 'Answers 90/99 (retried with backoff)',
+    labelNames: ['service', 'response_code'],
+    registers: [registry],
+  });
+  const authorisations = { all: 0, accepted: 0 };
+  const acceptance = new Gauge({
+    name: 'sips_acceptance_rate',
+    help: 'Authorisation answers 00 over all authorisation answers, since start',
+    registers: [registry],
+    collect() {
+      this.set(authorisations.all === 0 ? 0 : authorisations.accepted / authorisations.all);
+    },
+  });
+  const queueJobs = new Gauge({
+    name: 'step_queue_jobs',
+    help: 'Step jobs by shard and state',
+    labelNames: ['shard', 'state'],
+    registers: [registry],
+  });
+  const reviewBacklog = new Gauge({
+    name: 'manual_review_backlog',
+    help: 'Open manual-review items',
+    registers: [registry],
+  });
+  void acceptance;
+
+  return {
+    registry,
+    onCall(result) {
+      const service = result.call.service;
+      const code =
+        result.kind === 'unknown' || result.kind === 'seal_mismatch' ? '' : result.responseCode;
+      calls.inc({ service, outcome: result.kind, response_code: code });
+      duration.observe({ service }, result.call.durationMs / 1000);
+      if (result.kind === 'retryable') retries.inc({ service, response_code: code });
+      if (AUTHORISATION_SERVICES.has(service) && code !== '') {
+        authorisations.all += 1;
+        if (code === '00') authorisations.accepted += 1;
+      }
+    },
+    async render(orchestrator) {
+      const { keyspace, queues, reviews } = orchestrator.internals;
+      for (const shard of keyspace.allShards) {
+        const counts = await queues
+          .queue(shard)
+          .getJobCounts('waiting', 'active', 'delayed', 'failed');
+        for (const [state, count] of Object.entries(counts)) {
+          queueJobs.set({ shard: String(shard), state }, count);
+        }
+      }
+      reviewBacklog.set(await reviews.countReviews());
+      return registry.metrics();
+    },
+  };
+}
