@@ -12,7 +12,11 @@ import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
 import { escapeHtml } from '../platform/html.ts';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Metrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import { API_ERROR_CODES } from './problems.ts';
 import { authenticationPage } from './pages.ts';
 
 export type Scope = 'payments' | 'ops';
@@ -35,18 +39,6 @@ export interface ApiOptions {
   /** Served at GET /metrics (ops scope) when given. */
   metrics?: Metrics;
 }
-
-/** API error codes beyond the command errors, with their HTTP status. */
-export const API_ERROR_CODES = {
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  malformed_json: 400,
-  missing_idempotency_key: 400,
-  internal_error: 500,
-} as const;
 
 type ApiErrorCode = keyof typeof API_ERROR_CODES | keyof typeof COMMAND_ERROR_CODES;
 
@@ -201,6 +193,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
+
+  const document = openApiDocument();
+  app.get('/openapi.json', async () => document);
+  void app.register(swagger, { mode: 'static', specification: { document: document as never } });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -347,6 +347,18 @@ describe('payments API', () => {
     expect(response.body).toContain('manual_review_backlog 0');
   });
 
+  it('publishes its OpenAPI document and a docs page', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/v1/payments', '/v1/payments/{id}', '/v1/payments/{id}/refunds']),
+    );
+    expect(document.components.schemas.CreatePayment.properties.amount.type).toBe('integer');
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+
   it('answers health and readiness', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
