@@ -3,6 +3,7 @@
  * exporting `run…(args, io): Promise<exitCode>`; add a row to COMMANDS.
  */
 import { EXIT_USAGE, UsageError, processIo, type CliIo } from './io.ts';
+import { PAYMENTS_USAGE, REVIEW_USAGE, runPayments, runReview } from './ops.ts';
 import { runSeal, SEAL_USAGE } from './seal.ts';
 
 interface Command {
@@ -16,6 +17,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'compute or verify the seal of a JSON message (stdin)',
     usage: SEAL_USAGE,
     run: runSeal,
+  },
+  payments: {
+    summary: 'show a payment (status, amounts, timeline) through the API',
+    usage: PAYMENTS_USAGE,
+    run: runPayments,
+  },
+  review: {
+    summary: 'list, show and resolve manual-review items through the API',
+    usage: REVIEW_USAGE,
+    run: runReview,
   },
 };
 

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
 import { createMetrics, type Metrics } from '../../src/api/metrics.ts';
+import { runCli } from '../../src/cli/main.ts';
 import { parseHtmlForm } from '../support/simulator-harness.ts';
 import {
   ACCEPTED_CARD,
@@ -362,6 +363,53 @@ describe('payments API', () => {
   it('answers health and readiness', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+});
+
+describe('ops CLI over the API', () => {
+  it('lists a seal-mismatch review item, resolves it by adopting the Sips status, shows the payment', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    const api = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    h.sim.faults.add({ match: { service: 'cardOrder' }, times: 1, type: 'corruptSeal' });
+    const { payment } = await h.orchestrator.payments.create(body(), { idempotencyKey: 'cli-1' });
+    await h.waitFor(payment.id, (p) => p.status === 'in_review');
+
+    const run = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli([...args, '--api', api], {
+        readStdin: async () => '',
+        stdout: (text) => out.push(text),
+        stderr: (text) => err.push(text),
+        env: { SOGENACTIF_API_KEY: 'ops-secret' },
+      });
+      return { code, out: out.join(''), err: err.join('') };
+    };
+    let listed = await run('review', 'list');
+    for (let tries = 0; tries < 50 && !listed.out.includes(payment.id); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      listed = await run('review', 'list');
+    }
+    expect(listed.code).toBe(0);
+    expect(listed.out).toContain(payment.id);
+    expect(listed.out).toContain('seal_mismatch');
+    const jobId = listed.out.split('  ')[0] as string;
+    const resolved = await run(
+      'review',
+      'resolve',
+      jobId,
+      '--action',
+      'adopt',
+      '--note',
+      'checked',
+    );
+    expect(resolved.code).toBe(0);
+    expect(JSON.parse(resolved.out).payment.status).toBe('authorized');
+    const denied = await run('payments', 'show', payment.id);
+    expect(denied.code).toBe(1);
+    expect(denied.err).toContain('forbidden');
+    expect(denied.out + denied.err).not.toContain('ops-secret');
   });
 });
 

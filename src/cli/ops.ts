@@ -1,0 +1,132 @@
+/**
+ * `sogenactif payments show ID` and `sogenactif review list|show|resolve`:
+ * the ops actions of the HTTP API from a terminal. The API is found at
+ * `--api URL` or SOGENACTIF_API_URL (default http://127.0.0.1:3000), the key
+ * at `--key` or SOGENACTIF_API_KEY; the key is never printed.
+ */
+import { request } from 'undici';
+import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.ts';
+
+export const PAYMENTS_USAGE = `usage: sogenactif payments show <id> [--api URL] [--key KEY]
+`;
+
+export const REVIEW_USAGE = `usage:
+  sogenactif review list [--api URL] [--key KEY]
+  sogenactif review show <jobId>
+  sogenactif review resolve <jobId> --action adopt|mark|reinquire|dismiss --note TEXT [--status S] [--by NAME]
+
+--api defaults to SOGENACTIF_API_URL or http://127.0.0.1:3000; --key to SOGENACTIF_API_KEY.
+`;
+
+interface Parsed {
+  positional: string[];
+  options: Record<string, string>;
+}
+
+function parse(args: readonly string[], allowed: readonly string[]): Parsed {
+  const positional: string[] = [];
+  const options: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const name = arg.slice(2);
+    if (!allowed.includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = args[i + 1];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    options[name] = value;
+    i++;
+  }
+  return { positional, options };
+}
+
+async function call(
+  io: CliIo,
+  options: Record<string, string>,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const base = (options.api ?? io.env.SOGENACTIF_API_URL ?? 'http://127.0.0.1:3000').replace(
+    /\/+$/,
+    '',
+  );
+  const key = options.key ?? io.env.SOGENACTIF_API_KEY;
+  if (!key) throw new UsageError('no API key: use --key or SOGENACTIF_API_KEY');
+  const response = await request(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.body.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON: printed as text
+  }
+  return { status: response.statusCode, json };
+}
+
+function print(io: CliIo, result: { status: number; json: unknown }): number {
+  const text = typeof result.json === 'string' ? result.json : JSON.stringify(result.json, null, 2);
+  if (result.status >= 400) {
+    io.stderr(`${text}\n`);
+    return EXIT_FAILURE;
+  }
+  io.stdout(`${text}\n`);
+  return EXIT_OK;
+}
+
+export async function runPayments(args: readonly string[], io: CliIo): Promise<number> {
+  const { positional, options } = parse(args, ['api', 'key']);
+  const [verb, id] = positional;
+  if (verb !== 'show' || !id) throw new UsageError('expected: payments show <id>');
+  return print(io, await call(io, options, 'GET', `/v1/payments/${encodeURIComponent(id)}`));
+}
+
+export async function runReview(args: readonly string[], io: CliIo): Promise<number> {
+  const { positional, options } = parse(args, ['api', 'key', 'action', 'note', 'status', 'by']);
+  const [verb, jobId] = positional;
+  switch (verb) {
+    case 'list': {
+      const result = await call(io, options, 'GET', '/v1/reviews');
+      if (result.status >= 400) return print(io, result);
+      const items = (result.json as { items: Record<string, unknown>[] }).items;
+      const rows = items.map((item) =>
+        [
+          item.jobId,
+          item.paymentId,
+          item.reason,
+          new Date(Number(item.enqueuedAt)).toISOString(),
+        ].join('  '),
+      );
+      io.stdout(rows.length === 0 ? 'no open review items\n' : `${rows.join('\n')}\n`);
+      return EXIT_OK;
+    }
+    case 'show':
+      if (!jobId) throw new UsageError('expected: review show <jobId>');
+      return print(io, await call(io, options, 'GET', `/v1/reviews/${encodeURIComponent(jobId)}`));
+    case 'resolve': {
+      if (!jobId) throw new UsageError('expected: review resolve <jobId> --action … --note …');
+      if (!options.action || !options.note)
+        {throw new UsageError('--action and --note are required');}
+      return print(
+        io,
+        await call(io, options, 'POST', `/v1/reviews/${encodeURIComponent(jobId)}/resolve`, {
+          action: options.action,
+          note: options.note,
+          by: options.by ?? io.env.USER ?? 'cli',
+          ...(options.status ? { status: options.status } : {}),
+        }),
+      );
+    }
+    default:
+      throw new UsageError('expected: review list|show|resolve');
+  }
+}
