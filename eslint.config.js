@@ -49,6 +49,7 @@ export default tseslint.config(
       'bin/**/*.js',
       'src/cli/**/*.ts',
       'src/main.ts',
+      'src/demo.ts',
       'src/simulator/main.ts',
       'bench/**/*.ts',
       'workers/**/main*.ts',

@@ -1,0 +1,180 @@
+/**
+ * `npm run demo`: sends a realistic mix of payments to a running service
+ * (`npm start`) so the console, the metrics and the review queue fill up:
+ * accepted, refused, 3-D Secure through the simulator's ACS, a 90 answered
+ * then accepted, a seal mismatch sent to review, a capture and partial refunds.
+ * DEMO_API_URL (http://127.0.0.1:3000), DEMO_API_KEY (dev-key) and
+ * DEMO_SIMULATOR_URL (http://127.0.0.1:7070, control endpoints on).
+ */
+import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
+
+const api = process.env.DEMO_API_URL ?? 'http://127.0.0.1:3000';
+const key = process.env.DEMO_API_KEY ?? 'dev-key';
+const simulator = process.env.DEMO_SIMULATOR_URL ?? 'http://127.0.0.1:7070';
+
+interface Payment {
+  id: string;
+  status: string;
+  redirection?: { url?: string; paReq?: string };
+}
+
+async function json(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  const response = await request(url, {
+    method: method as 'GET' | 'POST',
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.body.text();
+  if (response.statusCode >= 400)
+    {throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);}
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+async function form(
+  url: string,
+  fields: Record<string, string>,
+): Promise<{ status: number; text: string; location?: string }> {
+  const response = await request(url, {
+    method: 'POST',
+    body: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  const location = response.headers.location;
+  return {
+    status: response.statusCode,
+    text: await response.body.text(),
+    ...(typeof location === 'string' ? { location } : {}),
+  };
+}
+
+function firstForm(html: string): { action: string; fields: Record<string, string> } {
+  const action = /<form[^>]*action="([^"]*)"/i.exec(html)?.[1] ?? '';
+  const fields: Record<string, string> = {};
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+    fields[match[1] as string] = (match[2] as string)
+      .replaceAll('&amp;', '&')
+      .replaceAll('&quot;', '"');
+  }
+  return { action: action.replaceAll('&amp;', '&'), fields };
+}
+
+const card = (number: string) => ({ number, expiry: '203012', csc: '123' });
+
+async function create(body: Record<string, unknown>): Promise<Payment> {
+  return (await json('POST', `${api}/v1/payments`, body, {
+    'idempotency-key': randomUUID(),
+  })) as Payment;
+}
+
+async function settle(
+  id: string,
+  until: (status: string) => boolean = (s) =>
+    ![
+      'received',
+      'enrolling',
+      'authenticating',
+      'authorizing',
+      'capturing',
+      'cancelling',
+      'refunding',
+      'outcome_unknown',
+    ].includes(s),
+): Promise<Payment> {
+  for (let i = 0; i < 200; i++) {
+    const payment = (await json('GET', `${api}/v1/payments/${id}`)) as Payment;
+    if (until(payment.status)) return payment;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`payment ${id} did not settle`);
+}
+
+async function fault(spec: Record<string, unknown>): Promise<void> {
+  await json('POST', `${simulator}/_control/faults`, spec);
+}
+
+async function main(): Promise<void> {
+  const report = (label: string, payment: Payment) =>
+    console.log(`${label.padEnd(34)} ${payment.id}  ${payment.status}`);
+
+  for (let i = 0; i < 5; i++)
+    {report(
+      'accepted card',
+      await settle((await create({ amount: 1000 + i * 250, card: card('4000000000000002') })).id),
+    );}
+  for (let i = 0; i < 2; i++)
+    {report(
+      'refused card (05)',
+      await settle((await create({ amount: 4200, card: card('4000000000000119') })).id),
+    );}
+
+  const threeDs = await create({
+    method: 'card_3ds',
+    amount: 8900,
+    card: card('4000000000003001'),
+    returnUrl: 'https://shop.example/done',
+  });
+  const waiting = await settle(threeDs.id, (s) => s === 'awaiting_authentication');
+  const page = await request(`${api}/v1/payments/${waiting.id}/authentication`);
+  const toAcs = firstForm(await page.body.text());
+  const acs = firstForm((await form(toAcs.action, toAcs.fields)).text);
+  const back = firstForm(
+    (await form(new URL(acs.action, simulator).toString(), { ...acs.fields, outcome: 'SUCCESS' }))
+      .text,
+  );
+  await form(back.action, back.fields);
+  report('3-D Secure, authenticated', await settle(threeDs.id));
+
+  await fault({
+    match: { service: 'cardOrder' },
+    times: 1,
+    type: 'responseCode',
+    responseCode: '90',
+  });
+  report(
+    '90, then accepted',
+    await settle((await create({ amount: 3100, card: card('4000000000000002') })).id),
+  );
+
+  await fault({ match: { service: 'cardOrder' }, times: 1, type: 'corruptSeal' });
+  report(
+    'seal mismatch (manual review)',
+    await settle((await create({ amount: 5600, card: card('4000000000000002') })).id),
+  );
+
+  const captured = await create({
+    amount: 12000,
+    captureMode: 'validation',
+    card: card('4000000000000002'),
+  });
+  await settle(captured.id);
+  await json('POST', `${api}/v1/payments/${captured.id}/captures`, { amount: 10000 });
+  await settle(captured.id);
+  await json('POST', `${simulator}/_control/clock/advance`, { days: 1 });
+  await json('POST', `${simulator}/_control/remittance`, {});
+  await json(
+    'POST',
+    `${api}/v1/payments/${captured.id}/refunds`,
+    { amount: 2500 },
+    { 'idempotency-key': randomUUID() },
+  );
+  report('captured 100.00, refunded 25.00', await settle(captured.id));
+
+  console.log(
+    `\nOpen reviews: GET ${api}/v1/reviews; metrics: GET ${api}/metrics (key ${key === 'dev-key' ? 'dev-key' : '…'})`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
