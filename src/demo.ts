@@ -35,8 +35,9 @@ async function json(
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   const text = await response.body.text();
-  if (response.statusCode >= 400)
-    {throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);}
+  if (response.statusCode >= 400) {
+    throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);
+  }
   return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
@@ -106,16 +107,18 @@ async function main(): Promise<void> {
   const report = (label: string, payment: Payment) =>
     console.log(`${label.padEnd(34)} ${payment.id}  ${payment.status}`);
 
-  for (let i = 0; i < 5; i++)
-    {report(
+  for (let i = 0; i < 5; i++) {
+    report(
       'accepted card',
       await settle((await create({ amount: 1000 + i * 250, card: card('4000000000000002') })).id),
-    );}
-  for (let i = 0; i < 2; i++)
-    {report(
+    );
+  }
+  for (let i = 0; i < 2; i++) {
+    report(
       'refused card (05)',
       await settle((await create({ amount: 4200, card: card('4000000000000119') })).id),
-    );}
+    );
+  }
 
   const threeDs = await create({
     method: 'card_3ds',

@@ -114,8 +114,9 @@ export async function runReview(args: readonly string[], io: CliIo): Promise<num
       return print(io, await call(io, options, 'GET', `/v1/reviews/${encodeURIComponent(jobId)}`));
     case 'resolve': {
       if (!jobId) throw new UsageError('expected: review resolve <jobId> --action … --note …');
-      if (!options.action || !options.note)
-        {throw new UsageError('--action and --note are required');}
+      if (!options.action || !options.note) {
+        throw new UsageError('--action and --note are required');
+      }
       return print(
         io,
         await call(io, options, 'POST', `/v1/reviews/${encodeURIComponent(jobId)}/resolve`, {
