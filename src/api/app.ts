@@ -14,6 +14,7 @@ import type { Logger } from '../platform/logger.ts';
 import { escapeHtml } from '../platform/html.ts';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { registerConsole } from './console.ts';
 import type { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { API_ERROR_CODES } from './problems.ts';
@@ -156,11 +157,23 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
   }
 
-  function authorize(request: FastifyRequest, scope: Scope): void {
+  /** The API key of a request: `Bearer <key>`, or HTTP Basic with the key as password (browsers). */
+  function presentedKey(request: FastifyRequest): string | undefined {
     const value = header(request, 'authorization');
-    const match = value ? /^Bearer\s+(\S+)$/i.exec(value) : null;
-    if (!match) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
-    const hash = hashSecret(match[1] as string);
+    if (!value) return undefined;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(value);
+    if (bearer) return bearer[1];
+    const basic = /^Basic\s+(\S+)$/i.exec(value);
+    if (!basic) return undefined;
+    const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
+  }
+
+  function authorize(request: FastifyRequest, scope: Scope): void {
+    const presented = presentedKey(request);
+    if (!presented) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
+    const hash = hashSecret(presented);
     // Compare against every key in constant time, so timing does not tell which exist.
     let found: ApiKey | undefined;
     for (const key of options.apiKeys) {
@@ -174,6 +187,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof ApiError) {
+      if (error.code === 'unauthorized' && request.url.startsWith('/ops')) {
+        // Lets a browser ask for the key (any user name, the key as password).
+        void reply.header('www-authenticate', 'Basic realm="sogenactif ops"');
+      }
       return sendProblem(reply, error.code, error.message, error.field);
     }
     if (error instanceof CommandError) {
@@ -217,6 +234,12 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return reply.type(metrics.registry.contentType).send(text);
     });
   }
+
+  registerConsole(app, {
+    orchestrator,
+    ...(metrics ? { metrics } : {}),
+    authorize: (request) => authorize(request, 'ops'),
+  });
 
   app.post('/v1/payments', async (request, reply) => {
     authorize(request, 'payments');

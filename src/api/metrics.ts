@@ -17,8 +17,22 @@ const AUTHORISATION_SERVICES = new Set([
   'duplicate',
 ]);
 
+/** The go-live figures of the Sogenactif documentation, over authorisation answers since start. */
+export interface GoLiveFigures {
+  answers: number;
+  accepted: number;
+  acceptanceRate: number;
+  /** 90, 97, 99 */
+  technical: number;
+  /** 34 */
+  fraud: number;
+  /** 75 */
+  tooManyAttempts: number;
+}
+
 export interface Metrics {
   readonly registry: Registry;
+  figures(): GoLiveFigures;
   /** Feed it every Sips call result (the orchestrator's `onCall`). */
   onCall(result: SipsResult): void;
   /** The text exposition, with queue depths and the review backlog read now. */
@@ -47,7 +61,7 @@ export function createMetrics(): Metrics {
     labelNames: ['service', 'response_code'],
     registers: [registry],
   });
-  const authorisations = { all: 0, accepted: 0 };
+  const authorisations = { all: 0, accepted: 0, technical: 0, fraud: 0, tooManyAttempts: 0 };
   const acceptance = new Gauge({
     name: 'sips_acceptance_rate',
     help: 'Authorisation answers 00 over all authorisation answers, since start',
@@ -71,6 +85,14 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    figures: () => ({
+      answers: authorisations.all,
+      accepted: authorisations.accepted,
+      acceptanceRate: authorisations.all === 0 ? 0 : authorisations.accepted / authorisations.all,
+      technical: authorisations.technical,
+      fraud: authorisations.fraud,
+      tooManyAttempts: authorisations.tooManyAttempts,
+    }),
     onCall(result) {
       const service = result.call.service;
       const code =
@@ -81,6 +103,9 @@ export function createMetrics(): Metrics {
       if (AUTHORISATION_SERVICES.has(service) && code !== '') {
         authorisations.all += 1;
         if (code === '00') authorisations.accepted += 1;
+        if (code === '90' || code === '97' || code === '99') authorisations.technical += 1;
+        if (code === '34') authorisations.fraud += 1;
+        if (code === '75') authorisations.tooManyAttempts += 1;
       }
     },
     async render(orchestrator) {
