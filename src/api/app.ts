@@ -185,7 +185,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
   }
 
-  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+  function sendError(
+    reply: FastifyReply,
+    error: Error & { statusCode?: number; code?: string },
+    request: FastifyRequest,
+  ): FastifyReply {
     if (error instanceof ApiError) {
       if (error.code === 'unauthorized' && request.url.startsWith('/ops')) {
         // Lets a browser ask for the key (any user name, the key as password).
@@ -206,7 +210,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
     options.logger?.error({ err: error, url: request.url }, 'unexpected API error');
     return sendProblem(reply, 'internal_error', 'an unexpected error occurred; nothing was lost');
-  });
+  }
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) =>
+    sendError(reply, error, request),
+  );
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
@@ -239,6 +246,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     orchestrator,
     ...(metrics ? { metrics } : {}),
     authorize: (request) => authorize(request, 'ops'),
+    sendError: (reply, error, request) => sendError(reply, error as Error, request),
   });
 
   app.post('/v1/payments', async (request, reply) => {

@@ -4,6 +4,9 @@
  * go-live figures. Behind the `ops` scope (HTTP Basic: any user name, the API
  * key as password, so a browser can log in).
  */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FINAL_STATUSES, PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
 import type { ReviewItem } from '../payments/review.ts';
@@ -16,6 +19,8 @@ export interface ConsoleOptions {
   metrics?: Metrics;
   /** Checks the request's credentials for the ops scope; throws when they are missing or wrong. */
   authorize(request: FastifyRequest): void;
+  /** Answers an error thrown by `authorize` (for routes whose plugin has its own error handler). */
+  sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply;
   /** A payment not final after this long is listed as stuck. @defaultValue 5 min */
   stuckAfterMs?: number;
 }
@@ -27,7 +32,7 @@ form.inline{display:inline-block;margin:.3rem 1rem .3rem 0}nav a{margin-right:1r
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
-<body><nav><a href="/ops">Overview</a><a href="/docs">API docs</a></nav>
+<body><nav><a href="/ops">Overview</a><a href="/ops/queues">Queues</a><a href="/docs">API docs</a></nav>
 <h1>${escapeHtml(title)}</h1>
 ${body}
 </body></html>`;
@@ -45,8 +50,37 @@ function reviewRow(item: ReviewItem): string {
 
 const MARKABLE = ['refused', 'failed', 'authorized', 'captured', 'cancelled'] as const;
 
+/** Bull Board under /ops/queues: the step and manual-review queues of every shard. */
+async function registerQueueBoard(app: FastifyInstance, options: ConsoleOptions): Promise<void> {
+  const { keyspace, queues, reviews } = options.orchestrator.internals;
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath('/ops/queues');
+  createBullBoard({
+    queues: keyspace.allShards.flatMap((shard) => [
+      new BullMQAdapter(queues.queue(shard)),
+      new BullMQAdapter(reviews.queue(shard), { readOnlyMode: true }),
+    ]),
+    serverAdapter,
+  });
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', async (request, reply) => {
+        try {
+          options.authorize(request);
+        } catch (error) {
+          return options.sendError(reply, error, request);
+        }
+        return undefined;
+      });
+      await scope.register(serverAdapter.registerPlugin());
+    },
+    { prefix: '/ops/queues' },
+  );
+}
+
 export function registerConsole(app: FastifyInstance, options: ConsoleOptions): void {
   const { orchestrator } = options;
+  void app.register(async (scope) => registerQueueBoard(scope, options));
   const stuckAfterMs = options.stuckAfterMs ?? 5 * 60_000;
 
   app.get('/ops', async (request, reply) => {

@@ -360,6 +360,31 @@ describe('payments API', () => {
     expect(docs.body).toContain('swagger');
   });
 
+  it('serves the ops console and the queue board to ops keys only', async () => {
+    const basic = `Basic ${Buffer.from('ops:ops-secret').toString('base64')}`;
+    const denied = await app.inject({ method: 'GET', url: '/ops' });
+    expect(denied.statusCode).toBe(401);
+    expect(denied.headers['www-authenticate']).toContain('Basic');
+    expect((await app.inject({ method: 'GET', url: '/ops', headers: PAY })).statusCode).toBe(403);
+    const overview = await app.inject({
+      method: 'GET',
+      url: '/ops',
+      headers: { authorization: basic },
+    });
+    expect(overview.statusCode).toBe(200);
+    expect(overview.body).toContain('Manual review');
+    expect((await app.inject({ method: 'GET', url: '/ops/queues', headers: PAY })).statusCode).toBe(
+      403,
+    );
+    const board = await app.inject({
+      method: 'GET',
+      url: '/ops/queues',
+      headers: { authorization: basic },
+    });
+    expect(board.statusCode).toBe(200);
+    expect(board.body.toLowerCase()).toContain('<html');
+  });
+
   it('answers health and readiness', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
