@@ -4,6 +4,7 @@
  * returns the commands merchants use. The HTTP API and the CLI are thin
  * layers over this object.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type {
@@ -190,6 +191,8 @@ export interface Orchestrator {
 }
 
 const COMMAND_KEYS_KEPT = 50;
+/** Longest time a create may hold its idempotency key's in-flight marker. */
+const IN_FLIGHT_MARKER_MS = 30_000;
 
 function toView(record: PaymentRecord): PaymentView {
   const data = engineDataOf(record);
@@ -387,7 +390,41 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     throw new CommandError('payment_busy', 'the payment kept changing; send the command again');
   }
 
+  /**
+   * A create with an idempotency key holds a short in-flight marker: a second
+   * request with the same key while the first is still running gets
+   * `request_in_progress` (409, retry later) instead of racing it.
+   */
   async function createPayment(
+    ...args: Parameters<typeof createPaymentOnce>
+  ): ReturnType<typeof createPaymentOnce> {
+    const key = args[3].idempotencyKey;
+    if (key === undefined) return createPaymentOnce(...args);
+    let marker: string;
+    try {
+      marker = `${keyspace.idempotencyKey(key)}:in-flight`;
+    } catch {
+      throw new CommandError(
+        'invalid_idempotency_key',
+        'an idempotency key has 1 to 255 printable ASCII characters, no spaces',
+      );
+    }
+    const token = randomUUID();
+    if ((await redis.set(marker, token, 'PX', IN_FLIGHT_MARKER_MS, 'NX')) === null) {
+      throw new CommandError(
+        'request_in_progress',
+        'a request with this idempotency key is still being processed; send it again shortly',
+      );
+    }
+    try {
+      return await createPaymentOnce(...args);
+    } finally {
+      // Only our own marker: one that expired and was taken by a later request stays.
+      if ((await redis.get(marker)) === token) await redis.del(marker);
+    }
+  }
+
+  async function createPaymentOnce(
     kind: PaymentKind,
     fields: {
       amount: number;

@@ -15,6 +15,8 @@ export const COMMAND_ERROR_CODES = {
   command_not_allowed: { status: 409, retryable: false },
   /** Another write to the same payment won the race; sending again is safe. */
   payment_busy: { status: 409, retryable: true },
+  /** The first request with this idempotency key is still running; send it again shortly. */
+  request_in_progress: { status: 409, retryable: true },
 } as const;
 
 export type CommandErrorCode = keyof typeof COMMAND_ERROR_CODES;

@@ -97,6 +97,30 @@ describe('card payments', () => {
     expect(types).toContain('payment.authorized');
   });
 
+  it('answers concurrent creates with one key with one payment (the others wait or replay)', async () => {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, () =>
+        h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD), { idempotencyKey: 'same-key' }),
+      ),
+    );
+    const fulfilled = outcomes.flatMap((outcome) =>
+      outcome.status === 'fulfilled' ? [outcome.value] : [],
+    );
+    const rejected = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [outcome.reason] : [],
+    );
+    expect(fulfilled.filter((result) => result.created)).toHaveLength(1);
+    expect(new Set(fulfilled.map((result) => result.payment.id)).size).toBe(1);
+    for (const reason of rejected) expect(reason).toMatchObject({ code: 'request_in_progress' });
+    const id = fulfilled[0]?.payment.id as string;
+    const done = await h.waitFor(id);
+    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    const later = await h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD), {
+      idempotencyKey: 'same-key',
+    });
+    expect(later).toMatchObject({ created: false, payment: { id } });
+  });
+
   it('stores a refusal as final and never retries it', async () => {
     const { payment } = await h.orchestrator.payments.create(cardPayment(REFUSED_CARD));
     const done = await h.waitFor(payment.id);
