@@ -254,6 +254,18 @@ describe('crash test', () => {
       }
     }
 
+    // A client sends again when told the first request with its key is still running.
+    const createRetrying = async (body: Record<string, unknown>, key: string) => {
+      for (;;) {
+        try {
+          return await orc.payments.create(body, { idempotencyKey: key });
+        } catch (error) {
+          if ((error as { code?: string }).code !== 'request_in_progress') throw error;
+          await sleep(20);
+        }
+      }
+    };
+
     // Phase 1: create the payments at a steady pace; a few creates are sent
     // twice with their idempotency key, as a client does after a timeout.
     const creations: Promise<void>[] = [];
@@ -274,9 +286,7 @@ describe('crash test', () => {
       creations.push(
         (async () => {
           const results = await Promise.all(
-            Array.from({ length: resend ? 2 : 1 }, () =>
-              orc.payments.create(body, { idempotencyKey: key }),
-            ),
+            Array.from({ length: resend ? 2 : 1 }, () => createRetrying(body, key)),
           );
           const ids = new Set(results.map((result) => result.payment.id));
           expect(ids.size).toBe(1);
