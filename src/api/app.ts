@@ -9,6 +9,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { IN_FLIGHT_STATUSES } from '../../machines/model.ts';
 import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
+import { PaymentsError } from '../payments/errors.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
 import { escapeHtml } from '../platform/html.ts';
@@ -39,27 +40,44 @@ export interface ApiOptions {
   bodyLimit?: number;
   /** Served at GET /metrics (ops scope) when given. */
   metrics?: Metrics;
+  /**
+   * The API's public origin (PUBLIC_URL): the TermUrl given to the ACS is built
+   * on it. Without it, the origin the browser used for the authentication page.
+   */
+  publicUrl?: string;
+  /** How long /readyz waits for Redis and the queues. @defaultValue 2 000 ms */
+  readinessTimeoutMs?: number;
 }
 
 type ApiErrorCode = keyof typeof API_ERROR_CODES | keyof typeof COMMAND_ERROR_CODES;
 
-/** Parses `name:secret:scope|scope,...` into hashed keys. */
+/**
+ * Parses `name:secret:scope|scope,...` (scopes default to `payments`) into
+ * hashed keys. Error messages name the entry by position and name, never by
+ * its secret or any part of it.
+ */
 export function parseApiKeys(text: string): ApiKey[] {
-  return text
+  const keys = text
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean)
-    .map((entry) => {
-      const [name, secret, scopes] = entry.split(':');
-      if (!name || !secret) throw new Error('API_KEYS entries are name:secret:scope|scope');
+    .map((entry, index) => {
+      const parts = entry.split(':');
+      const [name, secret, scopes] = parts;
+      const where = `API_KEYS entry ${index + 1}`;
+      if (parts.length > 3 || !name || !secret) {
+        throw new Error(
+          `${where}: write name:secret:scope|scope (no ':' or ',' inside a name or secret)`,
+        );
+      }
       const parsed = (scopes ?? 'payments').split('|').filter(Boolean);
-      for (const scope of parsed) {
-        if (scope !== 'payments' && scope !== 'ops') {
-          throw new Error(`API_KEYS: unknown scope ${scope} (payments, ops)`);
-        }
+      if (parsed.length === 0 || parsed.some((scope) => scope !== 'payments' && scope !== 'ops')) {
+        throw new Error(`${where} (${name}): scopes are payments and ops, joined by |`);
       }
       return { name, hash: hashSecret(secret), scopes: new Set(parsed as Scope[]) };
     });
+  if (keys.length === 0) throw new Error('API_KEYS: no key given');
+  return keys;
 }
 
 export function hashSecret(secret: string): Buffer {
@@ -200,6 +218,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (error instanceof CommandError) {
       return sendProblem(reply, error.code, error.message, error.field);
     }
+    if (
+      error instanceof PaymentsError &&
+      (error.code === 'CARD_DATA_LEAK' || error.code.endsWith('_INVALID'))
+    ) {
+      // Refused by the storage layer's own checks: still the caller's input, never a 500.
+      return sendProblem(reply, 'invalid_command', error.message);
+    }
     const status = error.statusCode ?? 500;
     if (status === 413) return sendProblem(reply, 'payload_too_large', 'the body is too large');
     if (status === 415) {
@@ -224,12 +249,36 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   void app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const readinessTimeoutMs = options.readinessTimeoutMs ?? 2_000;
   app.get('/readyz', async (_request, reply) => {
+    const { redis, keyspace, queues } = orchestrator.internals;
+    const within = <T>(work: Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timed out')), readinessTimeoutMs);
+        work.then(resolve, reject).finally(() => clearTimeout(timer));
+      });
     try {
-      await orchestrator.internals.redis.ping();
-      return { status: 'ready' };
+      await within(redis.ping());
     } catch {
-      return reply.code(503).send({ status: 'redis unavailable' });
+      return reply.code(503).send({ status: 'unavailable', redis: 'unreachable' });
+    }
+    try {
+      // Each shard's step queue answers (it is the queue the commands write to).
+      const shards = await within(
+        Promise.all(
+          keyspace.allShards.map(async (shard) => {
+            const queue = queues.queue(shard);
+            const [counts, paused] = await Promise.all([
+              queue.getJobCounts('waiting', 'active', 'delayed'),
+              queue.isPaused(),
+            ]);
+            return { shard, paused, ...counts };
+          }),
+        ),
+      );
+      return { status: 'ready', redis: 'ok', queues: shards };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', redis: 'ok', queues: 'unreachable' });
     }
   });
 
@@ -327,7 +376,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
           `<!DOCTYPE html><p>Payment ${escapeHtml(payment.id)} is ${escapeHtml(payment.status)}: no authentication is pending.</p>`,
         );
     }
-    const termUrl = `${request.protocol}://${request.host}/v1/payments/${payment.id}/authentication/term`;
+    const origin = options.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`;
+    const termUrl = `${origin}/v1/payments/${encodeURIComponent(payment.id)}/authentication/term`;
     return reply.type('text/html; charset=utf-8').send(authenticationPage(payment, termUrl));
   });
 

@@ -4,6 +4,14 @@
  * currencies ISO 4217 numeric codes, card fields well formed.
  */
 import { z } from 'zod';
+import { containsPan } from './card-guard.ts';
+
+/** Free text we store and publish: a card number in it would leak card data. */
+const freeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((value) => !containsPan(value), 'must not contain a card number');
 
 /** The largest amount Sips accepts (N12). */
 export const MAX_AMOUNT = 999_999_999_999;
@@ -78,7 +86,7 @@ const wallet = z.strictObject({
 });
 
 const customer = z.strictObject({
-  id: z.string().min(1).max(47).optional(),
+  id: freeText(47).pipe(z.string().min(1)).optional(),
   email: z.email('must be an email address').max(128).optional(),
   ipAddress: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IP address' }).optional(),
 });
@@ -97,9 +105,7 @@ export const CreatePaymentCommand = z
     captureDay: z.number().int().min(0).max(99).default(0),
     card: card.optional(),
     wallet: wallet.optional(),
-    orderId: z
-      .string()
-      .max(32)
+    orderId: freeText(32)
       .regex(/^[\x20-\x7e]*$/, 'printable ASCII only')
       .optional(),
     customer: customer.optional(),
@@ -110,7 +116,7 @@ export const CreatePaymentCommand = z
       .string()
       .regex(/^[A-Z0-9_]{2,32}$/, 'must be a Sips brand such as PAYPAL')
       .optional(),
-    metadata: z.record(z.string().max(64), z.string().max(256)).optional(),
+    metadata: z.record(freeText(64), freeText(256)).optional(),
   })
   .superRefine((command, ctx) => {
     const needsCard = command.method === 'card' || command.method === 'card_3ds';
@@ -157,7 +163,7 @@ export const DuplicateCommand = z.strictObject({
   amount,
   captureMode: z.enum(['author_capture', 'validation']).default('author_capture'),
   captureDay: z.number().int().min(0).max(99).default(0),
-  orderId: z.string().max(32).optional(),
+  orderId: freeText(32).optional(),
 });
 export type DuplicateCommand = z.output<typeof DuplicateCommand>;
 

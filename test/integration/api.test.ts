@@ -194,6 +194,18 @@ describe('payments API', () => {
         field: 'card.number',
       },
       {
+        // A card number in free text would be stored and published: refused, never a 500.
+        request: {
+          method: 'POST',
+          url: '/v1/payments',
+          headers: { ...PAY, 'idempotency-key': 'k' },
+          payload: body(ACCEPTED_CARD, { orderId: ACCEPTED_CARD }),
+        },
+        status: 400,
+        code: 'invalid_command',
+        field: 'orderId',
+      },
+      {
         request: {
           method: 'POST',
           url: '/v1/payments',
