@@ -5,6 +5,7 @@
  * SIGTERM or SIGINT: stop accepting requests, let calls in flight finish and
  * be stored, then stop the simulator and the private Redis.
  */
+import { resolve } from 'node:path';
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
 import { createMetrics } from './api/metrics.ts';
 import { loadConfig, ConfigError, type Config } from './config/config.ts';
@@ -14,7 +15,14 @@ import { stopOnSignals } from './platform/shutdown.ts';
 const DEV_API_KEY = 'dev-key';
 
 function apiKeys(config: Config): { keys: ApiKey[]; devKey: boolean } {
-  if (config.API_KEYS) return { keys: parseApiKeys(config.API_KEYS), devKey: false };
+  if (config.API_KEYS) {
+    try {
+      return { keys: parseApiKeys(config.API_KEYS), devKey: false };
+    } catch (error) {
+      // The messages name entries by position and name, never by secret.
+      throw new ConfigError([(error as Error).message]);
+    }
+  }
   if (config.SIPS_ENV !== 'simulator') {
     throw new ConfigError(['API_KEYS: is required unless SIPS_ENV=simulator']);
   }
@@ -27,21 +35,34 @@ async function main(): Promise<void> {
   const workers = config.WORKERS;
   const metrics = createMetrics();
   const runtime = await compose(config, { workers, onCall: (result) => metrics.onCall(result) });
+  const publicUrl = config.PUBLIC_URL?.replace(/\/+$/, '');
   const app = buildApi({
     orchestrator: runtime.orchestrator,
     apiKeys: keys,
     logger: runtime.logger,
     metrics,
+    ...(publicUrl ? { publicUrl } : {}),
   });
-  const address = await app.listen({ host: config.HOST, port: config.PORT });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.HOST, port: config.PORT });
+  } catch (error) {
+    // The port is taken, say: stop what was started (private Redis, simulator) first.
+    await app.close().catch(() => undefined);
+    await runtime.close();
+    throw error;
+  }
 
   const lines = [
     `sogenactif-orchestrator is running`,
     `  API         ${address}  (POST /v1/payments, GET /v1/payments/:id)`,
+    `  docs        ${address}/docs  (OpenAPI: ${address}/openapi.json)`,
+    `  console     ${address}/ops  (ops scope; metrics at /metrics, health at /healthz, /readyz)`,
     `  workers     ${workers ? `in this process, concurrency ${config.WORKER_CONCURRENCY}` : 'off (WORKERS=0)'}`,
-    `  Sips        ${runtime.sips.name} at ${runtime.sips.baseUrl}, merchant ${runtime.sips.merchantId}`,
-    `  Redis       ${runtime.redisUrl}${runtime.redisServer ? ` (private server, data in ${config.DATA_DIR}/redis)` : ''}`,
+    `  Sips        ${runtime.simulator ? 'embedded simulator' : runtime.sips.name} at ${runtime.sips.baseUrl}, merchant ${runtime.sips.merchantId}`,
+    `  Redis       ${withoutCredentials(runtime.redisUrl)}${runtime.redisServer ? ` (private server, data in ${resolve(config.DATA_DIR, 'redis')})` : ''}`,
   ];
+  if (publicUrl) lines.push(`  public URL  ${publicUrl}  (3-D Secure returns)`);
   if (devKey) lines.push(`  API key     ${DEV_API_KEY}  (development only: set API_KEYS)`);
   process.stdout.write(`${lines.join('\n')}\n`);
 
@@ -51,7 +72,14 @@ async function main(): Promise<void> {
   }, runtime.logger);
 }
 
+/** Credentials inside URLs (redis://user:password@host) are not printed. */
+function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^@/\s]*@/g, '//***@');
+}
+
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  if (error instanceof ConfigError) console.error(error.message);
+  else if (error instanceof Error) console.error(withoutCredentials(error.stack ?? error.message));
+  else console.error(withoutCredentials(String(error)));
   process.exit(1);
 });

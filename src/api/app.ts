@@ -236,6 +236,22 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     options.logger?.error({ err: error, url: request.url }, 'unexpected API error');
     return sendProblem(reply, 'internal_error', 'an unexpected error occurred; nothing was lost');
   }
+  // One access line per request: method, path (no query string), status and
+  // duration; never headers (Authorization) or bodies (card data).
+  const logger = options.logger;
+  if (logger) {
+    app.addHook('onResponse', async (request, reply) => {
+      const line = {
+        method: request.method,
+        // A digit run as long as a card number is masked, wherever it was put.
+        path: (request.url.split('?')[0] ?? '').replace(/\d{12,19}/g, '[redacted]'),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      };
+      if (reply.statusCode >= 500) logger.error(line, 'request failed');
+      else logger.debug(line, 'request');
+    });
+  }
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) =>
     sendError(reply, error, request),
   );
@@ -376,7 +392,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
           `<!DOCTYPE html><p>Payment ${escapeHtml(payment.id)} is ${escapeHtml(payment.status)}: no authentication is pending.</p>`,
         );
     }
-    const origin = options.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`;
+    const origin =
+      options.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`;
     const termUrl = `${origin}/v1/payments/${encodeURIComponent(payment.id)}/authentication/term`;
     return reply.type('text/html; charset=utf-8').send(authenticationPage(payment, termUrl));
   });
@@ -386,7 +403,21 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     id: string,
     returned: Record<string, unknown>,
   ) {
-    let payment = await orchestrator.payments.completeAuthentication(id, returned);
+    let payment: PaymentView;
+    try {
+      payment = await orchestrator.payments.completeAuthentication(id, returned);
+    } catch (error) {
+      // A second post (double click, back button, refresh) finds the payment
+      // already resumed: the customer is sent on with its current status.
+      if (
+        !(error instanceof CommandError) ||
+        (error.code !== 'command_not_allowed' && error.code !== 'payment_busy')
+      ) {
+        throw error;
+      }
+      payment = await orchestrator.payments.get(id);
+      if (payment.status === 'awaiting_authentication') throw error;
+    }
     const deadline = Date.now() + settleTimeoutMs;
     while (
       (IN_FLIGHT_STATUSES.has(payment.status) || payment.status === 'outcome_unknown') &&
