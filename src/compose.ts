@@ -55,6 +55,12 @@ function vaultOptions(config: Config) {
   return { keys: { [dev.keyId]: dev.key }, activeKeyId: dev.keyId, allowInsecureDevKey: true };
 }
 
+/** Without PUBLIC_URL: the API on this machine (a wildcard listen address is not one to browse to). */
+function defaultPublicUrl(config: Config): string {
+  const host = ['0.0.0.0', '::', '[::]'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.PORT}`;
+}
+
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'sogenactif' });
   let redisServer: RedisServerHandle | undefined;
@@ -123,7 +129,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     logger,
     ...(options.onCall ? { onCall: options.onCall } : {}),
     authenticationTimeoutMs: config.AUTHENTICATION_TIMEOUT[0] ?? 900_000,
-    publicUrl: config.PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`,
+    publicUrl: config.PUBLIC_URL ?? defaultPublicUrl(config),
   });
   return {
     config,

@@ -14,7 +14,7 @@ import type {
   PaymentStatus,
 } from '../machines/contract.ts';
 import { FINAL_STATUSES } from '../machines/contract.ts';
-import { MACHINE_VERSION, startPayment } from '../machines/index.ts';
+import { isChallenged, MACHINE_VERSION, startPayment } from '../machines/index.ts';
 import { createCardVault, type CardVault, type CardVaultOptions } from './payments/card-vault.ts';
 import {
   AmountCommand,
@@ -124,6 +124,8 @@ export interface PaymentView {
   redirection?: Redirection;
   /** The merchant's page the customer returns to after authentication. */
   returnUrl?: string;
+  /** Present (true) while an authorisation is held for a fraud check: accept or refuse it. */
+  challenged?: true;
   facts: Record<string, string>;
   version: number;
   createdAt: string;
@@ -223,6 +225,7 @@ function toView(record: PaymentRecord): PaymentView {
     view.redirection = data.redirection;
   }
   if (data.request.returnUrl) view.returnUrl = data.request.returnUrl;
+  if (record.status === 'authorized' && isChallenged(record.snapshot)) view.challenged = true;
   return view;
 }
 

@@ -203,6 +203,16 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
   }
 
+  /**
+   * Route options checking the key before anything else runs: a request
+   * without the scope is refused before its body is even read.
+   */
+  const requires = (scope: Scope) => ({
+    onRequest: async (request: FastifyRequest) => authorize(request, scope),
+  });
+  const paymentsScope = requires('payments');
+  const opsScope = requires('ops');
+
   function sendError(
     reply: FastifyReply,
     error: Error & { statusCode?: number; code?: string },
@@ -216,6 +226,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return sendProblem(reply, error.code, error.message, error.field);
     }
     if (error instanceof CommandError) {
+      // payment_busy, request_in_progress: the same request may be sent again shortly.
+      if (error.retryable) void reply.header('retry-after', '1');
       return sendProblem(reply, error.code, error.message, error.field);
     }
     if (
@@ -236,6 +248,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     options.logger?.error({ err: error, url: request.url }, 'unexpected API error');
     return sendProblem(reply, 'internal_error', 'an unexpected error occurred; nothing was lost');
   }
+  // Payments, PaReq forms and review evidence are never kept by a browser or a proxy.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.url.startsWith('/v1/') || request.url.startsWith('/ops')) {
+      void reply.header('cache-control', 'no-store');
+    }
+    void reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
   // One access line per request: method, path (no query string), status and
   // duration; never headers (Authorization) or bodies (card data).
   const logger = options.logger;
@@ -300,8 +320,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   const metrics = options.metrics;
   if (metrics) {
-    app.get('/metrics', async (request, reply) => {
-      authorize(request, 'ops');
+    app.get('/metrics', opsScope, async (_request, reply) => {
       const text = await metrics.render(orchestrator);
       return reply.type(metrics.registry.contentType).send(text);
     });
@@ -314,8 +333,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     sendError: (reply, error, request) => sendError(reply, error as Error, request),
   });
 
-  app.post('/v1/payments', async (request, reply) => {
-    authorize(request, 'payments');
+  app.post('/v1/payments', paymentsScope, async (request, reply) => {
     requireJson(request);
     const key = idempotencyKey(request, true);
     const result = await orchestrator.payments.create(
@@ -326,8 +344,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(result.created ? 201 : 200).send(result.payment);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/payments/:id', async (request) => {
-    authorize(request, 'payments');
+  app.get<{ Params: { id: string } }>('/v1/payments/:id', paymentsScope, async (request) => {
     return orchestrator.payments.get(request.params.id);
   });
 
@@ -337,31 +354,37 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     refunds: orchestrator.payments.refund,
   } as const;
   for (const [path, run] of Object.entries(operations)) {
-    app.post<{ Params: { id: string } }>(`/v1/payments/:id/${path}`, async (request, reply) => {
-      authorize(request, 'payments');
+    app.post<{ Params: { id: string } }>(
+      `/v1/payments/:id/${path}`,
+      paymentsScope,
+      async (request, reply) => {
+        requireJson(request);
+        const key = idempotencyKey(request, false);
+        const payment = await run(
+          request.params.id,
+          request.body,
+          key === undefined ? {} : { idempotencyKey: key },
+        );
+        return reply.code(202).send(payment);
+      },
+    );
+  }
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/payments/:id/duplicates',
+    paymentsScope,
+    async (request, reply) => {
       requireJson(request);
-      const key = idempotencyKey(request, false);
-      const payment = await run(
+      const key = idempotencyKey(request, true);
+      const result = await orchestrator.payments.duplicate(
         request.params.id,
         request.body,
         key === undefined ? {} : { idempotencyKey: key },
       );
-      return reply.code(202).send(payment);
-    });
-  }
-
-  app.post<{ Params: { id: string } }>('/v1/payments/:id/duplicates', async (request, reply) => {
-    authorize(request, 'payments');
-    requireJson(request);
-    const key = idempotencyKey(request, true);
-    const result = await orchestrator.payments.duplicate(
-      request.params.id,
-      request.body,
-      key === undefined ? {} : { idempotencyKey: key },
-    );
-    if (!result.created) reply.header('Idempotent-Replayed', 'true');
-    return reply.code(result.created ? 201 : 200).send(result.payment);
-  });
+      if (!result.created) reply.header('Idempotent-Replayed', 'true');
+      return reply.code(result.created ? 201 : 200).send(result.payment);
+    },
+  );
 
   for (const [path, run] of [
     ['accept', orchestrator.payments.acceptChallenge],
@@ -369,8 +392,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   ] as const) {
     app.post<{ Params: { id: string } }>(
       `/v1/payments/:id/challenge/${path}`,
+      paymentsScope,
       async (request, reply) => {
-        authorize(request, 'payments');
         const key = idempotencyKey(request, false);
         const payment = await run(
           request.params.id,
@@ -475,20 +498,21 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     },
   );
 
-  app.get('/v1/reviews', async (request) => {
-    authorize(request, 'ops');
+  /** A review item, or undefined for an unknown or malformed id. */
+  const reviewItem = (jobId: string) => orchestrator.reviews.get(jobId).catch(() => undefined);
+
+  app.get('/v1/reviews', opsScope, async () => {
     return { items: await orchestrator.reviews.list({ limit: 100 }) };
   });
-  app.get<{ Params: { jobId: string } }>('/v1/reviews/:jobId', async (request) => {
-    authorize(request, 'ops');
-    const item = await orchestrator.reviews.get(request.params.jobId).catch(() => undefined);
+  app.get<{ Params: { jobId: string } }>('/v1/reviews/:jobId', opsScope, async (request) => {
+    const item = await reviewItem(request.params.jobId);
     if (!item) throw new ApiError('not_found', `no review item ${request.params.jobId}`);
     return item;
   });
   app.post<{ Params: { jobId: string }; Body: Record<string, unknown> }>(
     '/v1/reviews/:jobId/resolve',
+    opsScope,
     async (request) => {
-      authorize(request, 'ops');
       const body = (request.body ?? {}) as Record<string, unknown>;
       const action = body.action;
       if (
@@ -507,6 +531,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         throw new ApiError('invalid_command', 'note is required', 'note');
       }
       const details = typeof body.status === 'string' ? { status: body.status } : undefined;
+      if (!(await reviewItem(request.params.jobId))) {
+        throw new ApiError('not_found', `no review item ${request.params.jobId}`);
+      }
       return orchestrator.reviews.resolve(request.params.jobId, {
         action,
         note: body.note,

@@ -90,6 +90,10 @@ export function openApiDocument(): Record<string, unknown> {
             authorisationId: { type: 'string' },
             redirection: { type: 'object' },
             returnUrl: { type: 'string' },
+            challenged: {
+              const: true,
+              description: 'Held for a fraud check: POST challenge/accept or challenge/refuse',
+            },
             facts: { type: 'object', additionalProperties: { type: 'string' } },
             version: { type: 'integer' },
             createdAt: { type: 'string', format: 'date-time' },

@@ -103,27 +103,29 @@ export function loadConfig(
     Object.entries(env).filter(([name, value]) => name in EnvSchema.shape && value !== ''),
   );
   const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? '?');
-      const message = SECRET_VARIABLES.has(name) ? 'is not valid' : issue.message;
-      return `${name}: ${message}`;
-    });
-    throw new ConfigError(problems);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '?');
+        const message = SECRET_VARIABLES.has(name) ? 'is not valid' : issue.message;
+        return `${name}: ${message}`;
+      });
+  // Checked on the raw values too, so one run names every wrong variable.
+  if (present.SIPS_ENV?.trim() === 'production') {
+    for (const name of [
+      'SIPS_MERCHANT_ID',
+      'SIPS_SECRET_KEY',
+      'SIPS_KEY_VERSION',
+      'CARD_VAULT_KEYS',
+      'API_KEYS',
+    ] as const) {
+      if (!present[name]?.trim()) problems.push(`${name}: is required when SIPS_ENV=production`);
+    }
   }
+  if (!parsed.success) throw new ConfigError(problems);
   const config = parsed.data;
-  const problems: string[] = [];
   if (config.RETRY_MAX_MS < config.RETRY_BASE_MS) {
     problems.push('RETRY_MAX_MS: must not be below RETRY_BASE_MS');
-  }
-  if (config.SIPS_ENV === 'production') {
-    for (const name of ['SIPS_MERCHANT_ID', 'SIPS_SECRET_KEY', 'SIPS_KEY_VERSION'] as const) {
-      if (!config[name]) problems.push(`${name}: is required when SIPS_ENV=production`);
-    }
-    if (!config.CARD_VAULT_KEYS) {
-      problems.push('CARD_VAULT_KEYS: is required when SIPS_ENV=production');
-    }
-    if (!config.API_KEYS) problems.push('API_KEYS: is required when SIPS_ENV=production');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

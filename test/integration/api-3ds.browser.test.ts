@@ -1,0 +1,150 @@
+/**
+ * Customers in headless Chromium against an API whose public URL the engine
+ * knows: a provider payment returning through /authentication/return, and a
+ * 3-D Secure payment in a browser without JavaScript, clicking the
+ * `<noscript>` Submit buttons of our page and the ACS's return page.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApi, parseApiKeys } from '../../src/api/app.ts';
+import { startMerchantSite, type MerchantSite } from '../support/simulator-harness.ts';
+import {
+  EXPIRY,
+  THREE_DS_SUCCESS_CARD,
+  startOrchestratorHarness,
+  type OrchestratorHarness,
+} from '../support/orchestrator-harness.ts';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let h: OrchestratorHarness;
+let app: FastifyInstance;
+let api: string;
+let site: MerchantSite;
+let context: BrowserContext | undefined;
+let profile: string | undefined;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+beforeEach(async () => {
+  const port = await freePort();
+  api = `http://127.0.0.1:${port}`;
+  h = await startOrchestratorHarness({ orchestrator: { publicUrl: api } });
+  app = buildApi({
+    orchestrator: h.orchestrator,
+    apiKeys: parseApiKeys('shop:pay-secret:payments'),
+    settleTimeoutMs: 5_000,
+    publicUrl: api,
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  site = await startMerchantSite();
+  site.page('/done', '<html><body><h1 id="done">Back at the shop</h1></body></html>');
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  profile = undefined;
+  await site?.close();
+  await app?.close();
+  await h?.close();
+});
+
+async function browser(javaScriptEnabled: boolean) {
+  profile = mkdtempSync(join(tmpdir(), 'sog-api-3ds-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    javaScriptEnabled,
+  });
+  return context.pages()[0] ?? (await context.newPage());
+}
+
+async function createPayment(body: Record<string, unknown>, key: string): Promise<{ id: string }> {
+  const response = await fetch(`${api}/v1/payments`, {
+    method: 'POST',
+    headers: {
+      authorization: 'Bearer pay-secret',
+      'idempotency-key': key,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { id: string };
+}
+
+describe('in a browser', () => {
+  it('pays with a provider: our page, the provider page, /authentication/return, the shop', async () => {
+    const payment = await createPayment(
+      {
+        method: 'provider',
+        paymentMeanBrand: 'PAYPAL',
+        amount: 3_100,
+        returnUrl: `${site.url}/done`,
+      },
+      'browser-provider',
+    );
+    await h.waitFor(payment.id, (p) => p.status === 'awaiting_authentication');
+    const page = await browser(true);
+    await page.goto(`${api}/v1/payments/${payment.id}/authentication`);
+    await page.waitForURL(`${h.sim.url}/provider`);
+    await page.locator('button[value="APPROVED"]').click();
+    await page.waitForURL(/\/done\?/);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('paymentId')).toBe(payment.id);
+    expect(landed.searchParams.get('status')).toBe('authorized');
+    expect(await page.locator('#done').textContent()).toBe('Back at the shop');
+  });
+
+  it('pays with 3-D Secure without JavaScript, through the noscript Submit buttons', async () => {
+    const payment = await createPayment(
+      {
+        method: 'card_3ds',
+        amount: 1_990,
+        card: { number: THREE_DS_SUCCESS_CARD, expiry: EXPIRY, csc: '123' },
+        returnUrl: `${site.url}/done`,
+      },
+      'browser-noscript',
+    );
+    await h.waitFor(payment.id, (p) => p.status === 'awaiting_authentication');
+    const page = await browser(false);
+    await page.goto(`${api}/v1/payments/${payment.id}/authentication`);
+    // Without JavaScript the form waits for the customer.
+    expect(page.url()).toBe(`${api}/v1/payments/${payment.id}/authentication`);
+    await expect(page.locator('h1').textContent()).resolves.toBe(
+      'Processing your 3-D Secure Transaction',
+    );
+    await page.locator('input[type="submit"]').click();
+    await page.waitForURL(`${h.sim.url}/acs`);
+    await page.locator('button[value="SUCCESS"]').click();
+    // The ACS's return page waits for its own Submit button too.
+    await page.locator('input[type="submit"]').click();
+    await page.waitForURL(/\/done\?/);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('paymentId')).toBe(payment.id);
+    expect(landed.searchParams.get('status')).toBe('authorized');
+  });
+});
