@@ -8,6 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
+import type { PaymentStatus } from '../machines/contract.ts';
+import { IN_FLIGHT_STATUSES } from '../machines/model.ts';
 
 const api = process.env.DEMO_API_URL ?? 'http://127.0.0.1:3000';
 const key = process.env.DEMO_API_KEY ?? 'dev-key';
@@ -80,16 +82,7 @@ async function create(body: Record<string, unknown>): Promise<Payment> {
 async function settle(
   id: string,
   until: (status: string) => boolean = (s) =>
-    ![
-      'received',
-      'enrolling',
-      'authenticating',
-      'authorizing',
-      'capturing',
-      'cancelling',
-      'refunding',
-      'outcome_unknown',
-    ].includes(s),
+    !IN_FLIGHT_STATUSES.has(s as PaymentStatus) && s !== 'outcome_unknown',
 ): Promise<Payment> {
   for (let i = 0; i < 200; i++) {
     const payment = (await json('GET', `${api}/v1/payments/${id}`)) as Payment;

@@ -4,14 +4,11 @@
  * 3-D Secure payment in a browser without JavaScript, clicking the
  * `<noscript>` Submit buttons of our page and the ACS's return page.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
+import { openBrowser, type TestBrowser } from '../support/browser.ts';
 import { startMerchantSite, type MerchantSite } from '../support/simulator-harness.ts';
 import {
   EXPIRY,
@@ -20,22 +17,11 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 let h: OrchestratorHarness;
 let app: FastifyInstance;
 let api: string;
 let site: MerchantSite;
-let context: BrowserContext | undefined;
-let profile: string | undefined;
+let opened: TestBrowser | undefined;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -62,24 +48,16 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  if (profile) rmSync(profile, { recursive: true, force: true });
-  profile = undefined;
+  await opened?.close();
+  opened = undefined;
   await site?.close();
   await app?.close();
   await h?.close();
 });
 
 async function browser(javaScriptEnabled: boolean) {
-  profile = mkdtempSync(join(tmpdir(), 'sog-api-3ds-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    javaScriptEnabled,
-  });
-  return context.pages()[0] ?? (await context.newPage());
+  opened = await openBrowser({ javaScriptEnabled });
+  return opened.page;
 }
 
 async function createPayment(body: Record<string, unknown>, key: string): Promise<{ id: string }> {

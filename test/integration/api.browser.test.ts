@@ -3,13 +3,10 @@
  * authentication page and the simulator's ACS, and an ops person resolving a
  * seal-mismatch review item in the console.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
+import { openBrowser, type TestBrowser } from '../support/browser.ts';
 import { startMerchantSite, type MerchantSite } from '../support/simulator-harness.ts';
 import {
   ACCEPTED_CARD,
@@ -19,23 +16,11 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 let h: OrchestratorHarness;
 let app: FastifyInstance;
 let api: string;
 let site: MerchantSite;
-let context: BrowserContext | undefined;
-let profile: string | undefined;
+let opened: TestBrowser | undefined;
 
 beforeEach(async () => {
   h = await startOrchestratorHarness();
@@ -52,23 +37,16 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await opened?.close();
+  opened = undefined;
   await site?.close();
   await app?.close();
   await h?.close();
 });
 
 async function browser(options: { httpCredentials?: { username: string; password: string } } = {}) {
-  profile = mkdtempSync(join(tmpdir(), 'sog-api-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    ...options,
-  });
-  return context.pages()[0] ?? (await context.newPage());
+  opened = await openBrowser(options);
+  return opened.page;
 }
 
 async function createPayment(body: Record<string, unknown>, key: string): Promise<{ id: string }> {

@@ -5,10 +5,7 @@
  * by the test, and cardValidateAuthenticationAndOrder authorises. Then the
  * same with JavaScript disabled, through the <noscript> Submit buttons.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   answered,
@@ -18,35 +15,17 @@ import {
   type Harness,
   type MerchantSite,
 } from '../support/simulator-harness.ts';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { openBrowser, type TestBrowser } from '../support/browser.ts';
 
 let h: Harness;
 let site: MerchantSite;
-const profiles: string[] = [];
-const contexts: BrowserContext[] = [];
+const browsers: TestBrowser[] = [];
 
-/** A fresh browser profile each time (Playwright takes the user data dir as a parameter). */
+/** A fresh browser profile each time. */
 async function browser(javaScriptEnabled: boolean): Promise<BrowserContext> {
-  const dir = mkdtempSync(join(tmpdir(), 'sips-acs-'));
-  profiles.push(dir);
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    javaScriptEnabled,
-  });
-  contexts.push(context);
-  return context;
+  const opened = await openBrowser({ javaScriptEnabled });
+  browsers.push(opened);
+  return opened.context;
 }
 
 /** The seed's "Exemple de code de redirection HTTP POST - PAReq", filled in. */
@@ -119,8 +98,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const context of contexts) await context.close();
-  for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
+  for (const opened of browsers) await opened.close();
   await site.close();
   await h.close();
 });
