@@ -58,6 +58,23 @@ import {
 } from './engine/engine.ts';
 import { emptyEngineData, type EngineData, type Redirection } from './engine/engine-data.ts';
 import { CommandError } from './engine/errors.ts';
+import type { CaptureLimitOptions, JobSink } from './engine/engine.ts';
+import type { LimitPolicy } from './engine/engine-data.ts';
+import { uncapturedRemainder } from '../machines/model.ts';
+import {
+  createSchedules,
+  type InstalmentPlan,
+  type JanitorOptions,
+  type JanitorReport,
+  type OpsAlert,
+  type Schedules,
+  type SubscriptionView,
+} from './schedules/index.ts';
+import {
+  ChangeSubscriptionCommand,
+  CreateInstalmentPlanCommand,
+  CreateSubscriptionCommand,
+} from './schedules/commands.ts';
 import {
   createStepQueues,
   startStepWorkers,
@@ -101,6 +118,12 @@ export interface OrchestratorOptions {
   authenticationTimeoutMs?: number;
   /** Told of every Sips call's result made by this process's workers (metrics); must not throw. */
   onCall?: (result: SipsResult) => void;
+  /** VALIDATION authorisations: warning and policy before the capture limit. */
+  captureLimit?: CaptureLimitOptions;
+  /** The janitor: per-status thresholds, escalation, and how often it runs (0: only on demand). @defaultValue every 60 s */
+  janitor?: JanitorOptions & { intervalMs?: number };
+  /** The length of a "day" in retry-on-decline and instalment schedules; for tests. @defaultValue 24 h */
+  scheduleDayMs?: number;
 }
 
 export interface CommandOptions {
@@ -153,6 +176,36 @@ export interface Orchestrator {
     /** The browser came back from the ACS or the provider with these fields. */
     completeAuthentication(id: string, returned: unknown): Promise<PaymentView>;
   };
+  subscriptions: {
+    create(
+      command: unknown,
+      options?: CommandOptions,
+    ): Promise<{ created: boolean; subscription: SubscriptionView; firstPayment: PaymentView }>;
+    get(id: string): Promise<SubscriptionView>;
+    list(options?: { limit?: number }): Promise<SubscriptionView[]>;
+    pause(id: string): Promise<SubscriptionView>;
+    resume(id: string): Promise<SubscriptionView>;
+    cancel(id: string): Promise<SubscriptionView>;
+    /** Later occurrences are charged the new amount. */
+    changeAmount(id: string, command: unknown): Promise<SubscriptionView>;
+  };
+  instalmentPlans: {
+    create(
+      command: unknown,
+      options?: CommandOptions,
+    ): Promise<{ created: boolean; plan: InstalmentPlan; firstPayment: PaymentView }>;
+    get(id: string): Promise<InstalmentPlan>;
+    list(options?: { limit?: number }): Promise<InstalmentPlan[]>;
+    /** Instalments not yet due are not taken. */
+    cancel(id: string): Promise<InstalmentPlan>;
+  };
+  ops: {
+    alerts(options?: { limit?: number }): Promise<OpsAlert[]>;
+    /** One janitor pass now (it also runs on its schedule). */
+    runJanitor(): Promise<JanitorReport>;
+    /** Delayed jobs and job schedulers: deferred captures, capture limits, occurrences, instalments. */
+    schedules(options?: { limit?: number }): Promise<ScheduledItem[]>;
+  };
   reviews: {
     list(options?: { limit?: number }): Promise<ReviewItem[]>;
     get(jobId: string): Promise<ReviewItem | undefined>;
@@ -179,6 +232,7 @@ export interface Orchestrator {
   };
   /** Internals for tests, the ops console and benchmarks. */
   readonly internals: {
+    schedules: Schedules;
     keyspace: Keyspace;
     store: PaymentStore;
     engine: PaymentEngine;
@@ -192,7 +246,19 @@ export interface Orchestrator {
   close(): Promise<void>;
 }
 
+/** Something that will run later: a delayed job or a job scheduler's next run. */
+export interface ScheduledItem {
+  kind:
+    'timer' | 'inquiry' | 'abandon' | 'occurrence' | 'retry' | 'instalment' | 'janitor' | 'other';
+  jobId: string;
+  runAt: string;
+  /** The payment, subscription or plan it belongs to. */
+  subject?: string;
+  detail?: string;
+}
+
 const COMMAND_KEYS_KEPT = 50;
+const DAY_MS = 86_400_000;
 /** Longest time a create may hold its idempotency key's in-flight marker. */
 const IN_FLIGHT_MARKER_MS = 30_000;
 
@@ -284,12 +350,28 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     clock,
     ...(options.eventSource ? { source: options.eventSource } : {}),
   };
+  // The schedules layer needs the engine, and the engine tells it of settled
+  // scheduled payments: bound once both exist.
+  const bound: { schedules?: Schedules } = {};
+  const jobs: JobSink = {
+    enqueueCall: (job, jobId) => queues.enqueueCall(job, jobId),
+    enqueueInquiry: (job, jobId, delayMs) => queues.enqueueInquiry(job, jobId, delayMs),
+    enqueueAbandon: (job, jobId, delayMs) => queues.enqueueAbandon(job, jobId, delayMs),
+    enqueueTimer: (job, jobId, delayMs) => queues.enqueueTimer(job, jobId, delayMs),
+    async enqueueSettled(paymentId, jobId) {
+      await bound.schedules?.queues.add(
+        keyspace.shardOf(paymentId),
+        { task: 'settled', paymentId },
+        { jobId },
+      );
+    },
+  };
   const engine = createPaymentEngine({
     store,
     vault,
     client,
     reviews,
-    jobs: queues,
+    jobs,
     clock,
     logger,
     events: eventDeps,
@@ -298,6 +380,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       ? { authenticationTimeoutMs: options.authenticationTimeoutMs }
       : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl.replace(/\/+$/, '') } : {}),
+    ...(options.captureLimit ? { captureLimit: options.captureLimit } : {}),
     inquiryScheduleMs: options.inquiryScheduleMs ?? [
       10_000, 60_000, 300_000, 3_600_000, 21_600_000,
     ],
@@ -308,6 +391,46 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     Buffer.concat([Buffer.from('request-hash:'), activeKey ?? Buffer.alloc(32)]);
   const hashRequest = createRequestHasher(hashSecret);
   const consumers = new Set<EventConsumer>();
+  const built = createSchedules({
+    redis,
+    keyspace,
+    clock,
+    ids,
+    logger,
+    store,
+    engine,
+    stepQueues: queues,
+    payments: {
+      newPaymentId: (key) => keyspace.newPaymentId(ids, key),
+      referenceOf: transactionReferenceFor,
+      get: (id) => store.get(id, { timeline: false }),
+      async create(input) {
+        const result = await createPayment(
+          input.kind,
+          {
+            amount: input.amount,
+            currency: input.currency,
+            captureMode: input.captureMode,
+            merchant: input.merchant,
+            request: { ...input.request, captureDay: input.captureDay },
+            ...(input.card ? { card: input.card } : {}),
+          },
+          { scheduled: input.idempotencyKey, amount: input.amount },
+          { idempotencyKey: input.idempotencyKey },
+          input.id,
+        );
+        return { created: result.created, paymentId: result.payment.id };
+      },
+    },
+    reauthorize: reauthorize,
+    ...(options.eventSource ? { eventSource: options.eventSource } : {}),
+    ...(options.captureLimit?.defaultPolicy
+      ? { captureLimitPolicy: options.captureLimit.defaultPolicy }
+      : {}),
+    ...(options.janitor ? { janitor: options.janitor } : {}),
+    ...(options.scheduleDayMs !== undefined ? { dayMs: options.scheduleDayMs } : {}),
+  });
+  bound.schedules = built;
   let workers: StepWorkers | undefined;
   if (options.workers !== false) {
     workers = startStepWorkers({
@@ -315,6 +438,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       keyspace,
       engine,
       queues,
+      runTimer: (job, context) => built.runTimer(job, context),
       clock,
       logger,
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
@@ -325,6 +449,40 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
       ...(options.burst !== undefined ? { burst: options.burst } : {}),
     });
+    await built.startWorkers({
+      ...(options.stalledIntervalMs !== undefined
+        ? { stalledIntervalMs: options.stalledIntervalMs }
+        : {}),
+      ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
+    });
+  }
+
+  /**
+   * The capture-limit policy `reauthorize`: a new authorisation of what is
+   * still uncaptured, from the same card (a duplicate), made once per payment.
+   */
+  async function reauthorize(record: PaymentRecord): Promise<string> {
+    const data = engineDataOf(record);
+    const result = await createPayment(
+      'duplicate',
+      {
+        amount: uncapturedRemainder(record.amounts),
+        currency: record.currency,
+        captureMode: record.captureMode,
+        merchant: record.merchant,
+        request: {
+          captureDay: data.request.captureDay,
+          fromTransactionReference: record.transactionReference,
+          fromPaymentId: record.id,
+          ...(data.request.capture?.atLimit
+            ? { capture: { atLimit: data.request.capture.atLimit } }
+            : {}),
+        },
+      },
+      { reauthorizes: record.id },
+      { idempotencyKey: `reauthorize:${record.id}` },
+    );
+    return result.payment.id;
   }
 
   async function load(id: string, timeline = false): Promise<PaymentRecord> {
@@ -359,7 +517,19 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     }
     const hash = key === undefined ? undefined : hashRequest({ id, event });
     for (let attempt = 0; attempt < 5; attempt++) {
-      const record = await load(id);
+      let record = await load(id);
+      if (record.status === 'outcome_unknown' && !event.type.startsWith('review.')) {
+        // Acting on a payment whose last call has an unknown outcome could
+        // act on a wrong belief: Sips is asked first.
+        const inquired = await engine.inquireNow(record, `before ${event.type}`);
+        if (inquired.outcome === 'unclear') {
+          throw new CommandError(
+            'outcome_unknown',
+            `the outcome of the last call is still unknown (${inquired.detail}); send the command again later`,
+          );
+        }
+        record = await load(id);
+      }
       if (key !== undefined) {
         const seen = commandKeysOf(record)[key];
         if (seen !== undefined) {
@@ -439,10 +609,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     },
     requestForHash: unknown,
     commandOptions: CommandOptions,
+    presetId?: string,
   ): Promise<{ created: boolean; payment: PaymentView }> {
     let id: string;
     try {
-      id = keyspace.newPaymentId(ids, commandOptions.idempotencyKey);
+      id = presetId ?? keyspace.newPaymentId(ids, commandOptions.idempotencyKey);
     } catch {
       throw new CommandError(
         'invalid_idempotency_key',
@@ -531,13 +702,33 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     return { created: result.created, payment: toView(record) };
   }
 
+  function captureScheduleOf(
+    capture: NonNullable<CreatePaymentCommand['capture']>,
+  ): NonNullable<EngineData['request']['capture']> {
+    const now = clock.now();
+    let at: number | undefined;
+    if (capture.at !== undefined) at = Date.parse(capture.at);
+    else if (capture.afterDays !== undefined) at = now + capture.afterDays * DAY_MS;
+    else if (capture.afterMs !== undefined) at = now + capture.afterMs;
+    return {
+      ...(at !== undefined ? { at } : {}),
+      ...(capture.atLimit ? { atLimit: capture.atLimit as LimitPolicy } : {}),
+    };
+  }
+
   const payments: Orchestrator['payments'] = {
     async create(input, commandOptions = {}) {
       const command = parseOrThrow(parseCommand(CreatePaymentCommand, input));
       const request: EngineData['request'] = { captureDay: command.captureDay };
       if (command.returnUrl) request.returnUrl = command.returnUrl;
       if (command.paymentMeanBrand) request.paymentMeanBrand = command.paymentMeanBrand;
-      if (command.wallet) request.wallet = command.wallet;
+      if (command.wallet) {
+        request.wallet = {
+          merchantWalletId: command.wallet.merchantWalletId,
+          paymentMeanId: command.wallet.paymentMeanId,
+        };
+      }
+      if (command.capture) request.capture = captureScheduleOf(command.capture);
       const merchant: PaymentRecord['merchant'] = {};
       if (command.orderId) merchant.orderId = command.orderId;
       if (command.customer?.id) merchant.customerId = command.customer.id;
@@ -625,6 +816,138 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     },
   };
 
+  async function paymentView(id: string): Promise<PaymentView> {
+    return view(id);
+  }
+
+  const subscriptionsApi: Orchestrator['subscriptions'] = {
+    async create(input, commandOptions = {}) {
+      const command = parseOrThrow(parseCommand(CreateSubscriptionCommand, input));
+      const created = await onceForKey('subscription', commandOptions.idempotencyKey, command, () =>
+        built.subscriptions
+          .create(
+            command,
+            command.card
+              ? {
+                  pan: command.card.number,
+                  expiry: command.card.expiry,
+                  ...(command.card.csc ? { csc: command.card.csc } : {}),
+                }
+              : undefined,
+          )
+          .then(({ subscription }) => subscription.id),
+      );
+      const subscription = await built.subscriptions.get(created.id);
+      return {
+        created: created.created,
+        subscription,
+        firstPayment: await paymentView(subscription.firstPaymentId),
+      };
+    },
+    get: (id) => built.subscriptions.get(id),
+    list: (listOptions) => built.subscriptions.list(listOptions),
+    pause: (id) => built.subscriptions.pause(id),
+    resume: (id) => built.subscriptions.resume(id),
+    cancel: (id) => built.subscriptions.cancel(id),
+    async changeAmount(id, input) {
+      const { amount } = parseOrThrow(parseCommand(ChangeSubscriptionCommand, input));
+      return built.subscriptions.changeAmount(id, amount);
+    },
+  };
+
+  const plansApi: Orchestrator['instalmentPlans'] = {
+    async create(input, commandOptions = {}) {
+      const command = parseOrThrow(parseCommand(CreateInstalmentPlanCommand, input));
+      const created = await onceForKey('instalments', commandOptions.idempotencyKey, command, () =>
+        built.plans
+          .create(command, {
+            pan: command.card.number,
+            expiry: command.card.expiry,
+            ...(command.card.csc ? { csc: command.card.csc } : {}),
+          })
+          .then((plan) => plan.id),
+      );
+      const plan = await built.plans.get(created.id);
+      return {
+        created: created.created,
+        plan,
+        firstPayment: await paymentView((plan.instalments[0] as { paymentId: string }).paymentId),
+      };
+    },
+    get: (id) => built.plans.get(id),
+    list: (listOptions) => built.plans.list(listOptions),
+    cancel: (id) => built.plans.cancel(id),
+  };
+
+  /**
+   * Idempotent creation of a schedule: the key maps to the record's id for
+   * 24 h; the same key with another command is a conflict, and a second
+   * request while the first runs gets `request_in_progress`.
+   */
+  async function onceForKey(
+    scope: string,
+    key: string | undefined,
+    command: unknown,
+    make: () => Promise<string>,
+  ): Promise<{ created: boolean; id: string }> {
+    if (key === undefined) return { created: true, id: await make() };
+    let redisKey: string;
+    try {
+      redisKey = `${keyspace.idempotencyKey(`${scope}:${key}`)}`;
+    } catch {
+      throw new CommandError(
+        'invalid_idempotency_key',
+        'an idempotency key has 1 to 255 printable ASCII characters, no spaces',
+      );
+    }
+    const hash = hashRequest({ scope, command });
+    const claimed = await redis.set(redisKey, `pending:${hash}`, 'EX', 86_400, 'NX');
+    if (claimed === null) {
+      const seen = (await redis.get(redisKey)) ?? '';
+      const [state, seenHash, id] = seen.split(':');
+      if (seenHash !== hash) {
+        throw new CommandError(
+          'idempotency_conflict',
+          'this idempotency key was used for another command',
+        );
+      }
+      if (state === 'pending' || id === undefined) {
+        throw new CommandError(
+          'request_in_progress',
+          'a request with this idempotency key is still being processed; send it again shortly',
+        );
+      }
+      return { created: false, id };
+    }
+    try {
+      const id = await make();
+      await redis.set(redisKey, `done:${hash}:${id}`, 'EX', 86_400);
+      return { created: true, id };
+    } catch (error) {
+      await redis.del(redisKey);
+      throw error;
+    }
+  }
+
+  const opsApi: Orchestrator['ops'] = {
+    alerts: (listOptions) => built.alerts.list(listOptions),
+    runJanitor: () => built.janitor.run(),
+    async schedules(listOptions = {}) {
+      const limit = listOptions.limit ?? 200;
+      const items: ScheduledItem[] = [];
+      for (const shard of keyspace.allShards) {
+        for (const queue of [queues.queue(shard), built.queues.queue(shard)]) {
+          const delayed = await queue.getDelayed(0, limit - 1);
+          for (const job of delayed) {
+            if (!job) continue;
+            items.push(scheduledItemOf(job.id ?? '', job.timestamp + (job.delay ?? 0), job.data));
+          }
+        }
+      }
+      return items.sort((a, b) => a.runAt.localeCompare(b.runAt)).slice(0, limit);
+    },
+  };
+
   const reviewApi: Orchestrator['reviews'] = {
     list: (listOptions) => reviews.listReviews(listOptions),
     get: (jobId) => reviews.getReview(jobId),
@@ -701,11 +1024,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   return {
     payments,
+    subscriptions: subscriptionsApi,
+    instalmentPlans: plansApi,
+    ops: opsApi,
     reviews: reviewApi,
     events: eventsApi,
-    internals: { keyspace, store, engine, queues, reviews, client, vault, redis },
+    internals: { schedules: built, keyspace, store, engine, queues, reviews, client, vault, redis },
     async close() {
       await workers?.close();
+      await built.close();
       await Promise.all([...consumers].map((consumer) => consumer.close()));
       await queues.close();
       await reviews.close();
@@ -727,4 +1054,30 @@ function rememberCommandKey(data: EngineData, key: string, hash: string): void {
     delete keys[name];
   }
   data.commandKeys = keys;
+}
+
+function scheduledItemOf(jobId: string, runAt: number, data: unknown): ScheduledItem {
+  const job = (data ?? {}) as Record<string, unknown>;
+  const task = String(job.task ?? '');
+  const item: ScheduledItem = {
+    kind: 'other',
+    jobId,
+    runAt: new Date(runAt).toISOString(),
+  };
+  const subject = job.paymentId ?? job.subscriptionId ?? job.planId;
+  if (typeof subject === 'string') item.subject = subject;
+  if (task === 'timer') {
+    item.kind = 'timer';
+    item.detail = String(job.timer);
+  } else if (task === 'inquire') item.kind = 'inquiry';
+  else if (task === 'abandon') item.kind = 'abandon';
+  else if (task === 'occurrence') item.kind = 'occurrence';
+  else if (task === 'retry') {
+    item.kind = 'retry';
+    item.detail = `period ${String(job.period)}, attempt ${String(job.attempt)}`;
+  } else if (task === 'instalment') {
+    item.kind = 'instalment';
+    item.detail = `instalment ${Number(job.index) + 1}`;
+  } else if (task === 'janitor') item.kind = 'janitor';
+  return item;
 }

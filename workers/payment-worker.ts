@@ -20,7 +20,7 @@ import {
 import type { Clock } from '../src/platform/clock.ts';
 import type { Logger } from '../src/platform/logger.ts';
 import { StepRetryError, type JobSink, type PaymentEngine } from '../src/engine/engine.ts';
-import type { StepJob } from '../src/engine/jobs.ts';
+import type { StepJob, TimerJob } from '../src/engine/jobs.ts';
 
 export interface StepQueueOptions {
   connection: Redis;
@@ -31,7 +31,7 @@ export interface StepQueueOptions {
   keepCompletedMs?: number;
 }
 
-export interface StepQueues extends JobSink {
+export interface StepQueues extends Omit<JobSink, 'enqueueSettled'> {
   queue(shard: number): Queue<StepJob>;
   close(): Promise<void>;
 }
@@ -67,6 +67,9 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
     async enqueueAbandon(job, jobId, delayMs) {
       await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
     },
+    async enqueueTimer(job, jobId, delayMs) {
+      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
+    },
     queue: (shard) => queues[shard] as Queue<StepJob>,
     async close() {
       await Promise.all(queues.map((queue) => queue.close()));
@@ -80,6 +83,8 @@ export interface StepWorkerOptions {
   keyspace: Keyspace;
   engine: PaymentEngine;
   queues: StepQueues;
+  /** Runs timer jobs (deferred capture, capture limit); without it they wait in the queue. */
+  runTimer?: (job: TimerJob, context: { jobId: string }) => Promise<void>;
   clock: Clock;
   logger: Logger;
   /** Jobs in flight per shard worker: Sips calls are I/O bound. @defaultValue 200 */
@@ -126,8 +131,12 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
           await engine.runCall(data, { jobId, attemptsLeft });
         } else if (data.task === 'inquire') {
           await engine.runInquiry(data, { jobId });
-        } else {
+        } else if (data.task === 'abandon') {
           await engine.runAbandon(data, { jobId });
+        } else if (options.runTimer) {
+          await options.runTimer(data, { jobId });
+        } else {
+          throw new StepRetryError('no timer runner in this process');
         }
       } catch (error) {
         if (error instanceof StepRetryError && error.responseCode === '90' && burst.record()) {

@@ -5,7 +5,27 @@
  * calls need, and the evidence a reviewer will read. Never card data.
  */
 import type { ReviewEvidence } from '../payments/review.ts';
-import type { FollowUp } from './jobs.ts';
+import type { FollowUp, TimerName } from './jobs.ts';
+
+/** What to do when an authorisation in VALIDATION mode reaches its capture limit. */
+export const LIMIT_POLICIES = ['capture', 'cancel', 'reauthorize', 'none'] as const;
+export type LimitPolicy = (typeof LIMIT_POLICIES)[number];
+
+/** The Sips instalment plan sent with the first instalment (reference §9). */
+export interface InstalmentData {
+  number: number;
+  /** YYYYMMDD, one per instalment. */
+  datesList: string[];
+  /** Minor units, one per instalment; they sum to the plan's total. */
+  amountsList: number[];
+  /** The first is the first instalment's own transactionReference. */
+  transactionReferencesList: string[];
+}
+
+/** The schedule a payment belongs to; its owner is told when the payment settles. */
+export type ScheduleLink =
+  | { type: 'subscription'; id: string; period: number; attempt: number }
+  | { type: 'instalments'; id: string; index: number };
 
 export interface Redirection {
   /** Where the browser is sent (ACS or provider page); absent when no redirection is needed. */
@@ -33,7 +53,21 @@ export interface EngineData {
     wallet?: { merchantWalletId: string; paymentMeanId: string };
     fromTransactionReference?: string;
     fromPaymentId?: string;
+    paymentPattern?: 'ONE_SHOT' | 'RECURRING_1' | 'RECURRING_N' | 'INSTALMENT';
+    initialSchemeTransactionIdentifier?: string;
+    instalmentData?: InstalmentData;
+    /** VALIDATION mode: validate at `at` (epoch ms), and what to do at the capture limit. */
+    capture?: { at?: number; atLimit?: LimitPolicy };
+    link?: ScheduleLink;
   };
+  /**
+   * Delayed jobs that outlive single steps (deferred capture, capture-limit
+   * warning and policy). A timer job runs only while its entry is here with
+   * its job id, and the write that acts on it removes the entry.
+   */
+  timers?: Partial<Record<TimerName, { jobId: string; at: number }>>;
+  /** Set once the timers of the authorisation were planned, so a later return to `authorized` does not plan them again. */
+  timersPlanned?: true;
   evidence?: ReviewEvidence;
   /** Idempotency keys of merchant commands applied to this payment → request hash. */
   commandKeys?: Record<string, string>;

@@ -18,7 +18,7 @@
  */
 import type { Effect, Operation, PaymentEvent, PaymentStatus } from '../../machines/contract.ts';
 import { MONEY_MOVING } from '../../machines/contract.ts';
-import { stepPayment } from '../../machines/index.ts';
+import { pendingOperationOf, stepPayment } from '../../machines/index.ts';
 import type { CardVault } from '../payments/card-vault.ts';
 import { buildEvent, type EventDeps, type PaymentCloudEvent } from '../payments/events.ts';
 import type { ReviewEvidence, ReviewQueues } from '../payments/review.ts';
@@ -41,23 +41,52 @@ import {
   requestFields,
   type OperationInput,
 } from '../sips/translate.ts';
-import { emptyEngineData, type EngineData } from './engine-data.ts';
+import { emptyEngineData, type EngineData, type LimitPolicy } from './engine-data.ts';
 import {
   abandonJobId,
   callJobId,
   inquiryJobId,
+  settledJobId,
+  timerJobId,
   type AbandonJob,
   type CallJob,
   type FollowUp,
   type InquiryJob,
+  type TimerJob,
+  type TimerName,
 } from './jobs.ts';
+import { captureLimitAt } from './capture-limit.ts';
 
 /** Where follow-up jobs go; the BullMQ adapter lives with the workers. */
 export interface JobSink {
   enqueueCall(job: CallJob, jobId: string): Promise<void>;
   enqueueInquiry(job: InquiryJob, jobId: string, delayMs: number): Promise<void>;
   enqueueAbandon(job: AbandonJob, jobId: string, delayMs: number): Promise<void>;
+  enqueueTimer(job: TimerJob, jobId: string, delayMs: number): Promise<void>;
+  /** The payment's schedule (subscription, instalments) learns that it settled. */
+  enqueueSettled(paymentId: string, jobId: string): Promise<void>;
 }
+
+/** How the capture limit of a VALIDATION authorisation is watched. */
+export interface CaptureLimitOptions {
+  /** The warning (event and ops alert) fires this long before the limit. @defaultValue 24 h */
+  warnBeforeMs?: number;
+  /** The policy applies this long before the limit. @defaultValue 6 h */
+  actBeforeMs?: number;
+  /** The policy of payments that did not choose one. @defaultValue `none` (alert only) */
+  defaultPolicy?: LimitPolicy;
+}
+
+/** Statuses whose arrival is told to the payment's schedule. */
+const SETTLED_FOR_SCHEDULES: ReadonlySet<PaymentStatus> = new Set([
+  'authorized',
+  'captured',
+  'refused',
+  'failed',
+  'expired',
+  'cancelled',
+  'in_review',
+]);
 
 export interface EngineDeps {
   store: PaymentStore;
@@ -81,6 +110,7 @@ export interface EngineDeps {
   authenticationTimeoutMs?: number;
   /** Told of every Sips call's result (metrics); must not throw. */
   onCall?: (result: SipsResult) => void;
+  captureLimit?: CaptureLimitOptions;
 }
 
 /** Thrown to make BullMQ try the job again later (90/99, or a lost write race). */
@@ -113,6 +143,19 @@ export interface ApplyOptions {
   clearIntent?: boolean;
 }
 
+/** What an inquiry made outside the inquiry schedule (janitor, before a command) achieved. */
+export type InquireNowResult =
+  | { outcome: 'reconciled'; record: PaymentRecord }
+  /** Sips agrees with what we hold: nothing written. */
+  | { outcome: 'unchanged'; record: PaymentRecord }
+  | { outcome: 'unclear'; record: PaymentRecord; detail: string };
+
+export interface Annotation {
+  event?: { name: `payment.${string}`; data?: Record<string, unknown> };
+  timeline: TimelineEntry[];
+  update?: (data: EngineData) => void;
+}
+
 export function engineDataOf(record: PaymentRecord): EngineData {
   const raw = (record as PaymentRecord & { engine?: string }).engine;
   if (raw === undefined) return emptyEngineData({ captureDay: 0 });
@@ -128,6 +171,17 @@ export interface PaymentEngine {
   runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void>;
   /** The customer did not come back in time: the payment expires if it is still waiting. */
   runAbandon(job: AbandonJob, context: { jobId: string }): Promise<void>;
+  /**
+   * Establishes now, with getTransactionData, what happened to a payment whose
+   * outcome is unknown or whose call lost its job (a call status with no live
+   * job: the caller checks that). Never resends anything itself.
+   */
+  inquireNow(record: PaymentRecord, reason: string): Promise<InquireNowResult>;
+  /**
+   * A write that changes no status: an event, timeline entries and engine
+   * data (a capture-limit warning, a timer consumed), compare-and-set.
+   */
+  annotate(record: PaymentRecord, note: Annotation): Promise<ApplyResult>;
   /** The follow-ups a step's effects ask for. */
   followUpsOf(
     paymentId: string,
@@ -213,6 +267,36 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     return forgetCsc ? vault.withoutCsc(record.id, record.card) : undefined;
   }
 
+  /**
+   * VALIDATION mode: an authorisation lapses at its capture limit, so the
+   * step that authorises plans the warning and the limit policy (and the
+   * deferred capture) as delayed jobs stored with the step.
+   */
+  function planTimers(record: PaymentRecord, data: EngineData, version: number): void {
+    data.timersPlanned = true;
+    if (record.captureMode !== 'validation') return;
+    const limit = deps.captureLimit ?? {};
+    const limitAt = captureLimitAt(
+      data.facts.captureLimitDate,
+      clock.now(),
+      data.request.captureDay,
+    );
+    data.facts.captureLimitAt = new Date(limitAt).toISOString();
+    const policyAt = limitAt - (limit.actBeforeMs ?? 6 * 3_600_000);
+    const timers: [TimerName, number][] = [
+      ['limit_warning', limitAt - (limit.warnBeforeMs ?? 24 * 3_600_000)],
+      ['limit_policy', policyAt],
+    ];
+    const captureAt = data.request.capture?.at;
+    if (captureAt !== undefined) timers.push(['capture', Math.min(captureAt, policyAt)]);
+    data.timers = {};
+    for (const [timer, at] of timers) {
+      const jobId = timerJobId(record.id, version, timer);
+      data.timers[timer] = { jobId, at };
+      data.followUps.push({ type: 'timer', jobId, timer, at });
+    }
+  }
+
   async function apply(
     record: PaymentRecord,
     event: PaymentEvent,
@@ -237,6 +321,16 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
         jobId: abandonJobId(record.id, version),
         delayMs: deps.authenticationTimeoutMs ?? 15 * 60_000,
       });
+    }
+    if (outcome.status === 'authorized' && !data.timersPlanned) {
+      planTimers(record, data, version);
+    }
+    if (
+      data.request.link &&
+      outcome.status !== record.status &&
+      SETTLED_FOR_SCHEDULES.has(outcome.status)
+    ) {
+      data.followUps.push({ type: 'settled', jobId: settledJobId(record.id, version) });
     }
     data.followUpsVersion = version;
     const card = cardAfter(record, outcome.effects);
@@ -309,6 +403,16 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
             followUp.delayMs,
           );
           break;
+        case 'timer':
+          await jobs.enqueueTimer(
+            { task: 'timer', paymentId: record.id, timer: followUp.timer },
+            followUp.jobId,
+            Math.max(0, followUp.at - clock.now()),
+          );
+          break;
+        case 'settled':
+          await jobs.enqueueSettled(record.id, followUp.jobId);
+          break;
         case 'review': {
           const evidence: ReviewEvidence = { ...(data.evidence ?? {}) };
           if (data.inquiries && data.inquiries.length > 0) evidence.inquiries = data.inquiries;
@@ -360,7 +464,13 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     if (data.request.fromTransactionReference) {
       input.fromTransactionReference = data.request.fromTransactionReference;
     }
-    if (record.kind === 'duplicate') input.paymentPattern = 'RECURRING_N';
+    const pattern =
+      data.request.paymentPattern ?? (record.kind === 'duplicate' ? 'RECURRING_N' : undefined);
+    if (pattern) input.paymentPattern = pattern;
+    if (data.request.initialSchemeTransactionIdentifier) {
+      input.initialSchemeTransactionIdentifier = data.request.initialSchemeTransactionIdentifier;
+    }
+    if (data.request.instalmentData) input.instalmentData = data.request.instalmentData;
     if (record.card !== undefined && needsCard(operation)) {
       input.card = vault.open(record.id, record.card);
     }
@@ -553,20 +663,16 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     );
   }
 
-  async function runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void> {
-    const record = await store.get(job.paymentId, { timeline: false });
-    if (!record) return;
-    if (!pendingFollowUp(record, context.jobId)) {
-      await dispatch(record);
-      return;
-    }
+  /** One getTransactionData: the machine event it makes (if any) and what to record. */
+  async function inquire(record: PaymentRecord, attempt: number, by: string) {
     const result = await client.getTransactionData({
       transactionReference: record.transactionReference,
     });
     deps.onCall?.(result);
     const answer = inquiryAnswer(result, record.captureMode);
     const note: Record<string, unknown> = {
-      attempt: job.attempt,
+      attempt,
+      by,
       at: new Date(clock.now()).toISOString(),
       outcome: result.kind,
       ...(result.kind === 'ok' || result.kind === 'refused' || result.kind === 'invalid'
@@ -580,12 +686,56 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       {
         at: clock.now(),
         kind: 'inquiry',
-        detail: { attempt: job.attempt, found: String(answer.found) },
+        detail: { attempt, by, found: String(answer.found) },
       },
     ];
     let event: PaymentEvent | undefined;
     if (answer.found === true) event = { type: 'inquiry.found', view: answer.view };
     else if (answer.found === false) event = { type: 'inquiry.not_found' };
+    const detail = answer.found === 'unclear' ? answer.detail : 'answer not usable yet';
+    return { event, remember, timeline, detail };
+  }
+
+  async function inquireNow(record: PaymentRecord, reason: string): Promise<InquireNowResult> {
+    let current = record;
+    const pending = pendingOperationOf(current.snapshot);
+    if (current.status !== 'outcome_unknown' && pending !== null) {
+      // The call's job is gone, but the call may have reached Sips: from
+      // here on it is an unknown outcome, settled by inquiry, never resent blindly.
+      const applied = await apply(
+        current,
+        { type: 'sips.unknown', operation: pending.operation, reason },
+        { timeline: [{ at: clock.now(), kind: 'sips.lost', detail: { reason } }] },
+      );
+      if (!applied.ok) {
+        return { outcome: 'unclear', record: current, detail: `not stored: ${applied.reason}` };
+      }
+      current = applied.record;
+    }
+    const { event, remember, timeline, detail } = await inquire(current, 0, reason);
+    if (!event) return { outcome: 'unclear', record: current, detail };
+    const outcome = stepPayment(current.snapshot, event);
+    if (!outcome.accepted || onlyAsksAgain(current, event)) {
+      return { outcome: 'unclear', record: current, detail };
+    }
+    if (outcome.status === current.status && outcome.effects.length === 0) {
+      return { outcome: 'unchanged', record: current };
+    }
+    const applied = await apply(current, event, { timeline, update: remember, clearIntent: true });
+    if (!applied.ok) {
+      return { outcome: 'unclear', record: current, detail: `not stored: ${applied.reason}` };
+    }
+    return { outcome: 'reconciled', record: applied.record };
+  }
+
+  async function runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void> {
+    const record = await store.get(job.paymentId, { timeline: false });
+    if (!record) return;
+    if (!pendingFollowUp(record, context.jobId)) {
+      await dispatch(record);
+      return;
+    }
+    const { event, remember, timeline } = await inquire(record, job.attempt, 'schedule');
     // An answer that decides nothing (the machine only asks to inquire again)
     // on the last inquiry of the schedule exhausts it, like no answer at all.
     if (event && !(job.attempt >= schedule.length && onlyAsksAgain(record, event))) {
@@ -642,6 +792,32 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     } as PaymentRecord);
   }
 
+  async function annotate(record: PaymentRecord, note: Annotation): Promise<ApplyResult> {
+    const data = engineDataOf(record);
+    note.update?.(data);
+    const engine = JSON.stringify(data);
+    const effects: Effect[] = note.event
+      ? [
+          {
+            type: 'emit',
+            name: note.event.name,
+            data: { ...(note.event.data ?? {}), amounts: record.amounts },
+          },
+        ]
+      : [];
+    const written = await store.commitStep(record.id, record.version, {
+      snapshot: record.snapshot,
+      status: record.status,
+      amounts: record.amounts,
+      clearIntent: false,
+      timeline: note.timeline,
+      events: eventsOf(record, record.version + 1, effects, data),
+      engine,
+    });
+    if (!written.ok) return { ok: false, reason: written.reason };
+    return { ok: true, record: { ...record, version: written.version, engine } as PaymentRecord };
+  }
+
   async function runAbandon(job: AbandonJob, context: { jobId: string }): Promise<void> {
     const record = await store.get(job.paymentId, { timeline: false });
     if (!record || record.status !== 'awaiting_authentication') return;
@@ -656,5 +832,5 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     }
   }
 
-  return { apply, dispatch, runCall, runInquiry, runAbandon, followUpsOf };
+  return { apply, annotate, dispatch, runCall, runInquiry, runAbandon, inquireNow, followUpsOf };
 }

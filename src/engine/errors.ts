@@ -17,6 +17,12 @@ export const COMMAND_ERROR_CODES = {
   payment_busy: { status: 409, retryable: true },
   /** The first request with this idempotency key is still running; send it again shortly. */
   request_in_progress: { status: 409, retryable: true },
+  /** The payment's last call has an unknown outcome and an inquiry could not settle it yet. */
+  outcome_unknown: { status: 409, retryable: true },
+  /** No subscription with this id. */
+  subscription_not_found: { status: 404, retryable: false },
+  /** No instalment plan with this id. */
+  plan_not_found: { status: 404, retryable: false },
 } as const;
 
 export type CommandErrorCode = keyof typeof COMMAND_ERROR_CODES;

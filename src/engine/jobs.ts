@@ -30,7 +30,20 @@ export interface AbandonJob {
   version: number;
 }
 
-export type StepJob = CallJob | InquiryJob | AbandonJob;
+/**
+ * Timers of an authorisation: `capture` validates a deferred capture at its
+ * time; `limit_warning` and `limit_policy` fire before the capture limit.
+ */
+export const TIMER_NAMES = ['capture', 'limit_warning', 'limit_policy'] as const;
+export type TimerName = (typeof TIMER_NAMES)[number];
+
+export interface TimerJob {
+  task: 'timer';
+  paymentId: string;
+  timer: TimerName;
+}
+
+export type StepJob = CallJob | InquiryJob | AbandonJob | TimerJob;
 
 /**
  * What a committed step asks for next. Stored with the payment in the same
@@ -41,7 +54,11 @@ export type FollowUp =
   | { type: 'call'; jobId: string; operation: Operation; amount?: number }
   | { type: 'inquire'; jobId: string; attempt: number; delayMs: number }
   | { type: 'review'; reason: ReviewReason }
-  | { type: 'abandon'; jobId: string; delayMs: number };
+  | { type: 'abandon'; jobId: string; delayMs: number }
+  /** A timer set by this step; `at` is absolute so a late re-enqueue keeps the time. */
+  | { type: 'timer'; jobId: string; timer: TimerName; at: number }
+  /** Tell the payment's schedule (subscription, instalments) that it settled. */
+  | { type: 'settled'; jobId: string };
 
 export function callJobId(paymentId: string, version: number, operation: Operation): string {
   return `${paymentId}-v${version}-${operation}`;
@@ -49,6 +66,14 @@ export function callJobId(paymentId: string, version: number, operation: Operati
 
 export function abandonJobId(paymentId: string, version: number): string {
   return `${paymentId}-v${version}-abandon`;
+}
+
+export function timerJobId(paymentId: string, version: number, timer: TimerName): string {
+  return `${paymentId}-v${version}-timer-${timer}`;
+}
+
+export function settledJobId(paymentId: string, version: number): string {
+  return `${paymentId}-v${version}-settled`;
 }
 
 export function inquiryJobId(paymentId: string, version: number, attempt: number): string {

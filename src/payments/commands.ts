@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { containsPan } from './card-guard.ts';
 
 /** Free text we store and publish: a card number in it would leak card data. */
-const freeText = (max: number) =>
+export const freeText = (max: number) =>
   z
     .string()
     .max(max)
@@ -16,7 +16,7 @@ const freeText = (max: number) =>
 /** The largest amount Sips accepts (N12). */
 export const MAX_AMOUNT = 999_999_999_999;
 
-const amount = z
+export const amount = z
   .number({ error: 'must be an integer number of minor units (e.g. 1050 for 10.50)' })
   .int('must be an integer number of minor units (e.g. 1050 for 10.50), never a decimal')
   .positive('must be positive')
@@ -38,7 +38,7 @@ const ALPHA_TO_NUMERIC: Record<string, string> = {
   CZK: '203',
 };
 
-const currency = z
+export const currency = z
   .string()
   .trim()
   .transform((value, ctx) => {
@@ -50,7 +50,7 @@ const currency = z
     return z.NEVER;
   });
 
-const card = z.strictObject({
+export const card = z.strictObject({
   number: z
     .string()
     .transform((value) => value.replace(/[\s-]/g, ''))
@@ -76,22 +76,42 @@ const card = z.strictObject({
     .optional(),
 });
 
-const wallet = z.strictObject({
+export const wallet = z.strictObject({
   merchantWalletId: z.string().min(1).max(21),
   paymentMeanId: z.string().min(1).max(6),
-  csc: z
-    .string()
-    .regex(/^\d{3,4}$/, 'must be 3 or 4 digits')
-    .optional(),
 });
 
-const customer = z.strictObject({
+export const customer = z.strictObject({
   id: freeText(47).pipe(z.string().min(1)).optional(),
   email: z.email('must be an email address').max(128).optional(),
   ipAddress: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IP address' }).optional(),
 });
 
-const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(512);
+export const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(512);
+
+/** A deferred capture: at an instant, or N days after the authorisation; and the capture-limit policy. */
+export const captureSchedule = z
+  .strictObject({
+    at: z.iso
+      .datetime({
+        offset: true,
+        error: 'must be an ISO 8601 date-time such as 2026-12-01T10:00:00Z',
+      })
+      .optional(),
+    afterDays: z.number().int().min(0).max(99).optional(),
+    afterMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(99 * 86_400_000)
+      .optional(),
+    atLimit: z.enum(['capture', 'cancel', 'reauthorize', 'none']).optional(),
+  })
+  .refine(
+    (value) =>
+      [value.at, value.afterDays, value.afterMs].filter((part) => part !== undefined).length <= 1,
+    'takes one of at, afterDays and afterMs',
+  );
 
 export const PAYMENT_METHODS = ['card', 'card_3ds', 'wallet', 'wallet_3ds', 'provider'] as const;
 
@@ -117,8 +137,27 @@ export const CreatePaymentCommand = z
       .regex(/^[A-Z0-9_]{2,32}$/, 'must be a Sips brand such as PAYPAL')
       .optional(),
     metadata: z.record(freeText(64), freeText(256)).optional(),
+    /** VALIDATION mode: capture automatically, and what to do at the capture limit. */
+    capture: captureSchedule.optional(),
   })
   .superRefine((command, ctx) => {
+    if (command.capture && command.captureMode !== 'validation') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['capture'],
+        message: 'is only for captureMode validation',
+      });
+    }
+    if (
+      command.capture?.afterDays !== undefined &&
+      command.capture.afterDays > command.captureDay
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['capture', 'afterDays'],
+        message: `must be at most captureDay (${command.captureDay}): the authorisation lapses then`,
+      });
+    }
     const needsCard = command.method === 'card' || command.method === 'card_3ds';
     const needsWallet = command.method === 'wallet' || command.method === 'wallet_3ds';
     if (needsCard && !command.card) {

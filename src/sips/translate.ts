@@ -40,6 +40,13 @@ export interface OperationInput {
   authentication?: { redirectionData: string; messageVersion: string; paRes?: string };
   paymentPattern?: 'ONE_SHOT' | 'RECURRING_1' | 'RECURRING_N' | 'INSTALMENT';
   initialSchemeTransactionIdentifier?: string;
+  /** The first instalment of a plan carries the whole plan; `amount` is then that instalment's. */
+  instalmentData?: {
+    number: number;
+    datesList: string[];
+    amountsList: number[];
+    transactionReferencesList: string[];
+  };
 }
 
 const AUTHORIZE_SERVICE: Record<PaymentKind, SipsServiceName> = {
@@ -94,6 +101,12 @@ function orderFields(input: OperationInput): Fields {
   if (input.paymentPattern) fields.paymentPattern = input.paymentPattern;
   if (input.initialSchemeTransactionIdentifier) {
     fields.initialSchemeTransactionIdentifier = input.initialSchemeTransactionIdentifier;
+  }
+  if (input.instalmentData) {
+    // Sips takes the plan's total as the order amount, the sum of amountsList
+    // (reference §9); it authorises the first instalment.
+    fields.amount = input.instalmentData.amountsList.reduce((total, part) => total + part, 0);
+    fields.instalmentData = { ...input.instalmentData };
   }
   return fields;
 }

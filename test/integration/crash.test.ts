@@ -380,6 +380,9 @@ describe('crash test', () => {
     const drainDeadline = Date.now() + 20_000;
     for (;;) {
       const counts = await queue.getJobCounts('active', 'wait', 'delayed', 'prioritized');
+      // Capture-limit timers of VALIDATION authorisations are hours away by design.
+      const timers = (await queue.getDelayed()).filter((job) => job?.data.task === 'timer').length;
+      counts.delayed = (counts.delayed ?? 0) - timers;
       if (Object.values(counts).every((count) => count === 0)) break;
       if (Date.now() > drainDeadline) throw new Error(`jobs left: ${JSON.stringify(counts)}`);
       await sleep(100);

@@ -30,7 +30,12 @@ export const EXPIRY = '203012';
 export interface OrchestratorHarness {
   ns: TestNamespace;
   sim: RunningSimulator;
-  orchestrator: Orchestrator;
+  /** The running orchestrator (a new one after `restart`). */
+  readonly orchestrator: Orchestrator;
+  /** Closes the orchestrator (workers finish what they hold), waits `downMs`, starts a new one on the same Redis keys. */
+  restart(downMs?: number): Promise<Orchestrator>;
+  /** Runs the delayed jobs of the step queues now (timers, inquiries), for `paymentId` or all. */
+  promoteDelayed(filter?: (data: Record<string, unknown>) => boolean): Promise<number>;
   /** Polls the payment until `done` holds (default: not in flight any more). */
   waitFor(
     id: string,
@@ -53,7 +58,7 @@ export async function startOrchestratorHarness(
   const ns = openTestNamespace('orc');
   const sim = await startSimulator({ control: true, ...options.simulator });
   const redis = ns.redis({ forBullmq: true });
-  const orchestrator = await createOrchestrator({
+  const orchestratorOptions: OrchestratorOptions = {
     redis,
     keyPrefix: ns.ns,
     sips: {
@@ -69,12 +74,38 @@ export async function startOrchestratorHarness(
     stalledIntervalMs: 1_000,
     lockDurationMs: 2_000,
     concurrency: 20,
+    // Tests run the janitor when they mean to (ops.runJanitor).
+    janitor: { intervalMs: 0 },
     ...options.orchestrator,
-  });
+  };
+  let orchestrator = await createOrchestrator(orchestratorOptions);
   return {
     ns,
     sim,
-    orchestrator,
+    get orchestrator() {
+      return orchestrator;
+    },
+    async restart(downMs = 0) {
+      await orchestrator.close();
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      orchestrator = await createOrchestrator(orchestratorOptions);
+      return orchestrator;
+    },
+    async promoteDelayed(filter = () => true) {
+      let promoted = 0;
+      const { keyspace, queues, schedules } = orchestrator.internals;
+      for (const shard of keyspace.allShards) {
+        for (const queue of [queues.queue(shard), schedules.queues.queue(shard)]) {
+          for (const job of await queue.getDelayed()) {
+            if (job && filter(job.data as Record<string, unknown>)) {
+              await job.promote();
+              promoted++;
+            }
+          }
+        }
+      }
+      return promoted;
+    },
     async waitFor(id, done = settled, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

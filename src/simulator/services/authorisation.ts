@@ -50,6 +50,12 @@ export function newTransaction(
 ): Transaction {
   const { body, now } = ctx;
   const initialScheme = str(body, 'initialSchemeTransactionIdentifier');
+  const paymentPattern = str(body, 'paymentPattern') ?? 'ONE_SHOT';
+  // A duplicate of an instalment is a later instalment: the plan came with the first.
+  const instalments =
+    paymentPattern === 'INSTALMENT' && ctx.service !== 'duplicate'
+      ? instalmentPlan(body, reference)
+      : undefined;
   const tx: Transaction = {
     key: transactionKey(ctx.merchant.merchantId, reference),
     merchantId: ctx.merchant.merchantId,
@@ -58,7 +64,8 @@ export function newTransaction(
     status: 'TO_AUTHORIZE',
     createdAt: now,
     transactionDateTime: now,
-    amount: int(body, 'amount') ?? 0,
+    // An instalment plan's order carries the total; the first instalment is authorised.
+    amount: instalments ? (instalments.amountsList[0] as number) : (int(body, 'amount') ?? 0),
     currencyCode: str(body, 'currencyCode') ?? '978',
     captureMode: (str(body, 'captureMode') ?? 'AUTHOR_CAPTURE') as CaptureMode,
     captureDay: int(body, 'captureDay') ?? 0,
@@ -67,7 +74,7 @@ export function newTransaction(
     refundedAmount: 0,
     paymentMeanType: 'CARD',
     responseCode: '',
-    paymentPattern: str(body, 'paymentPattern') ?? 'ONE_SHOT',
+    paymentPattern,
     lastOperationName: 'AUTHORISATION',
     lastOperationDateTime: now,
     ...optional('orderId', str(body, 'orderId')),
@@ -79,6 +86,45 @@ export function newTransaction(
   };
   if (tx.card) tx.paymentMeanBrand = tx.card.brand;
   return tx;
+}
+
+/**
+ * The plan of an INSTALMENT order (reference §9): `number` instalments, as
+ * many dates and amounts, the amounts summing to the order amount, and the
+ * first transactionReference the order's own. Answers 12 naming the field.
+ * Later instalments are authorised when the merchant sends them (duplicate
+ * of the first); the simulator does not create them by itself.
+ */
+function instalmentPlan(
+  body: Record<string, unknown>,
+  reference: string,
+): { amountsList: number[]; datesList: string[] } {
+  const plan = body.instalmentData as Record<string, unknown> | undefined;
+  const fail = (field: string): never => {
+    throw new SipsFailure('12', { errorFieldName: field });
+  };
+  if (!plan || typeof plan !== 'object') return fail('instalmentData');
+  const number = plan.number;
+  const amounts = plan.amountsList;
+  const dates = plan.datesList;
+  const references = plan.transactionReferencesList;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 2) {
+    return fail('instalmentData.number');
+  }
+  if (!Array.isArray(amounts) || amounts.length !== number) {
+    return fail('instalmentData.amountsList');
+  }
+  if (!Array.isArray(dates) || dates.length !== number) return fail('instalmentData.datesList');
+  const total = amounts.reduce((sum: number, part) => sum + Number(part), 0);
+  if (total !== int(body, 'amount')) return fail('instalmentData.amountsList');
+  const sorted = dates.every((date, k) => k === 0 || String(date) > String(dates[k - 1]));
+  if (!sorted) return fail('instalmentData.datesList');
+  if (references !== undefined) {
+    if (!Array.isArray(references) || references.length !== number || references[0] !== reference) {
+      return fail('instalmentData.transactionReferencesList');
+    }
+  }
+  return { amountsList: amounts.map(Number), datesList: dates.map(String) };
 }
 
 function optional<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {

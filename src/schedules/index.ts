@@ -1,0 +1,205 @@
+/**
+ * The schedules layer in one place: subscriptions, instalment plans, the
+ * timers of authorisations, ops alerts and the janitor, with the `schedules`
+ * queues and their workers. Built by the orchestrator from the payments
+ * layer's parts.
+ */
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PaymentEngine } from '../engine/engine.ts';
+import { engineDataOf } from '../engine/engine.ts';
+import type { LimitPolicy } from '../engine/engine-data.ts';
+import type { TimerJob } from '../engine/jobs.ts';
+import type { Keyspace } from '../payments/keys.ts';
+import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { IdGenerator } from '../platform/ids.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { StepQueues } from '../../workers/payment-worker.ts';
+import { createAlerts, type Alerts } from './alerts.ts';
+import { createInstalmentPlans, type InstalmentPlan, type InstalmentPlans } from './instalments.ts';
+import { createJanitor, type Janitor, type JanitorOptions } from './janitor.ts';
+import { createPaymentTimers } from './payment-timers.ts';
+import { createRecordStore } from './records.ts';
+import {
+  createScheduleQueues,
+  scheduledAtOf,
+  startScheduleWorkers,
+  type ScheduleJob,
+  type ScheduleQueues,
+} from './schedule-queues.ts';
+import type { ScheduledPayments } from './scheduled-payments.ts';
+import { createSubscriptions, type Subscription, type Subscriptions } from './subscriptions.ts';
+
+export interface SchedulesOptions {
+  redis: Redis;
+  keyspace: Keyspace;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  store: PaymentStore;
+  engine: PaymentEngine;
+  stepQueues: StepQueues;
+  payments: ScheduledPayments & { referenceOf(paymentId: string): string };
+  reauthorize(record: PaymentRecord): Promise<string>;
+  eventSource?: string;
+  /** Policy at the capture limit for payments that chose none. @defaultValue `none` */
+  captureLimitPolicy?: LimitPolicy;
+  janitor?: JanitorOptions & { intervalMs?: number };
+  /** The length of a "day" in retry-on-decline and instalment schedules (shorter in tests). */
+  dayMs?: number;
+}
+
+export interface Schedules {
+  subscriptions: Subscriptions;
+  plans: InstalmentPlans;
+  alerts: Alerts;
+  janitor: Janitor;
+  queues: ScheduleQueues;
+  /** Runs a timer job of the step queue (deferred capture, capture limit). */
+  runTimer(job: TimerJob, context: { jobId: string }): Promise<void>;
+  /** Starts the schedules workers and the janitor's scheduler. */
+  startWorkers(options?: {
+    concurrency?: number;
+    stalledIntervalMs?: number;
+    lockDurationMs?: number;
+  }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createSchedules(options: SchedulesOptions): Schedules {
+  const { redis, keyspace, clock, ids, logger, store } = options;
+  const queues = createScheduleQueues({ connection: redis, keyspace });
+  const alerts = createAlerts({ redis, keyspace, clock });
+  const common = {
+    redis,
+    keyspace,
+    clock,
+    ids,
+    ...(options.eventSource ? { eventSource: options.eventSource } : {}),
+  };
+  const subscriptionStore = createRecordStore<Subscription>({
+    ...common,
+    kind: 'subscription',
+    idPrefix: 'sub',
+  });
+  const planStore = createRecordStore<InstalmentPlan>({
+    ...common,
+    kind: 'instalment_plan',
+    idPrefix: 'plan',
+  });
+  const shardOfRecord = (id: string): number => Number(/^[a-z]+_(\d+)_/.exec(id)?.[1] ?? 0);
+  const subscriptions = createSubscriptions({
+    store: subscriptionStore,
+    queues,
+    payments: options.payments,
+    clock,
+    logger,
+    shardOf: shardOfRecord,
+    ...(options.dayMs !== undefined ? { dayMs: options.dayMs } : {}),
+  });
+  const plans = createInstalmentPlans({
+    store: planStore,
+    queues,
+    payments: options.payments,
+    clock,
+    shardOf: shardOfRecord,
+    ...(options.dayMs !== undefined ? { dayMs: options.dayMs } : {}),
+  });
+  const timers = createPaymentTimers({
+    store,
+    engine: options.engine,
+    alerts,
+    clock,
+    logger,
+    shardOf: keyspace.shardOf,
+    defaultPolicy: options.captureLimitPolicy ?? 'none',
+    reauthorize: options.reauthorize,
+  });
+  const janitor = createJanitor(
+    {
+      store,
+      engine: options.engine,
+      queues: options.stepQueues,
+      alerts,
+      clock,
+      logger,
+      shardOf: keyspace.shardOf,
+    },
+    options.janitor,
+  );
+  let workers: { close(): Promise<void> } | undefined;
+
+  async function onSettled(paymentId: string): Promise<void> {
+    const record = await store.get(paymentId, { timeline: false });
+    if (!record) return;
+    const data = engineDataOf(record);
+    const link = data.request.link;
+    if (!link) return;
+    if (link.type === 'subscription') {
+      await subscriptions.onPaymentSettled(
+        link,
+        record.id,
+        record.status,
+        data.facts,
+        record.transactionReference,
+      );
+    } else {
+      await plans.onPaymentSettled(link, record.id, record.status, data.facts);
+    }
+  }
+
+  async function handle(job: ScheduleJob, context: { job: Job<ScheduleJob> }): Promise<void> {
+    switch (job.task) {
+      case 'settled':
+        return onSettled(job.paymentId);
+      case 'occurrence':
+        return subscriptions.runOccurrence(job, scheduledAtOf(context.job));
+      case 'retry':
+        return subscriptions.runRetry(job);
+      case 'instalment':
+        return plans.runInstalment(job);
+      case 'janitor':
+        await janitor.run();
+        return;
+    }
+  }
+
+  return {
+    subscriptions,
+    plans,
+    alerts,
+    janitor,
+    queues,
+    runTimer: (job, context) => timers.run(job, context),
+    async startWorkers(workerOptions = {}) {
+      workers = startScheduleWorkers({
+        connection: redis,
+        keyspace,
+        logger,
+        handle,
+        ...workerOptions,
+      });
+      const intervalMs = options.janitor?.intervalMs ?? 60_000;
+      if (intervalMs > 0) {
+        await queues.upsertScheduler(
+          0,
+          'janitor',
+          { every: intervalMs },
+          { task: 'janitor', shard: 0 },
+        );
+      } else {
+        await queues.removeScheduler(0, 'janitor');
+      }
+    },
+    async close() {
+      await workers?.close();
+      await queues.close();
+    },
+  };
+}
+
+export type { Subscription, SubscriptionView } from './subscriptions.ts';
+export type { InstalmentPlan } from './instalments.ts';
+export type { OpsAlert } from './alerts.ts';
+export type { JanitorReport, JanitorOptions } from './janitor.ts';

@@ -1,0 +1,335 @@
+/**
+ * Payment in instalments: a total split into N instalments (dates and
+ * amounts that sum to the total exactly). The first instalment is a
+ * customer-initiated payment sent with paymentPattern INSTALMENT and the
+ * whole plan in `instalmentData` (number, datesList, amountsList,
+ * transactionReferencesList); each later one is its own payment, made on its
+ * date as a merchant-initiated duplicate of the first (chained to its
+ * schemeTransactionIdentifier) under the transactionReference announced in
+ * the plan. Every instalment is visible, with its own payment and events.
+ */
+import type { CaptureMode, PaymentStatus } from '../../machines/contract.ts';
+import { sipsDate } from '../engine/capture-limit.ts';
+import type { ScheduleLink } from '../engine/engine-data.ts';
+import { CommandError } from '../engine/errors.ts';
+import type { Clock } from '../platform/clock.ts';
+import { splitAmount, type CreateInstalmentPlanCommand } from './commands.ts';
+import {
+  updateWithRetry,
+  type EventSpec,
+  type RecordStore,
+  type VersionedRecord,
+} from './records.ts';
+import type { ScheduleJob, ScheduleQueues } from './schedule-queues.ts';
+import type { ScheduledPayments } from './scheduled-payments.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface Instalment {
+  index: number;
+  amount: number;
+  /** YYYYMMDD, as sent in datesList. */
+  date: string;
+  dueAt: number;
+  paymentId: string;
+  transactionReference: string;
+  status: 'scheduled' | 'processing' | 'paid' | 'declined' | 'in_review' | 'cancelled';
+}
+
+export interface InstalmentPlan extends VersionedRecord {
+  status: 'active' | 'completed' | 'failed' | 'cancelled';
+  method: 'card' | 'card_3ds';
+  amount: number;
+  currency: string;
+  captureMode: CaptureMode;
+  intervalDays: number;
+  merchant: {
+    orderId?: string;
+    customerId?: string;
+    customerEmail?: string;
+    metadata?: Record<string, string>;
+  };
+  instalments: Instalment[];
+  chain?: { transactionReference: string; schemeTransactionIdentifier?: string };
+  reason?: string;
+}
+
+export interface InstalmentPlansDeps {
+  store: RecordStore<InstalmentPlan>;
+  queues: ScheduleQueues;
+  payments: ScheduledPayments & { referenceOf(paymentId: string): string };
+  clock: Clock;
+  shardOf(id: string): number;
+  /** Length of a day between instalments (shorter in tests). @defaultValue 24 h */
+  dayMs?: number;
+}
+
+export interface InstalmentPlans {
+  create(
+    command: CreateInstalmentPlanCommand,
+    card: { pan: string; expiry: string; csc?: string },
+  ): Promise<InstalmentPlan>;
+  get(id: string): Promise<InstalmentPlan>;
+  list(options?: { limit?: number }): Promise<InstalmentPlan[]>;
+  cancel(id: string): Promise<InstalmentPlan>;
+  runInstalment(job: Extract<ScheduleJob, { task: 'instalment' }>): Promise<void>;
+  onPaymentSettled(
+    link: Extract<ScheduleLink, { type: 'instalments' }>,
+    paymentId: string,
+    status: PaymentStatus,
+    facts: Record<string, string>,
+  ): Promise<void>;
+}
+
+const PAID: ReadonlySet<PaymentStatus> = new Set(['authorized', 'captured']);
+const DECLINED: ReadonlySet<PaymentStatus> = new Set(['refused', 'failed', 'expired', 'cancelled']);
+
+function jobIdOf(planId: string, index: number): string {
+  return `instalments-${planId}-i${index}`;
+}
+
+export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlans {
+  const { store, queues, payments, clock } = deps;
+  const dayMs = deps.dayMs ?? DAY_MS;
+
+  async function load(id: string): Promise<InstalmentPlan> {
+    const plan = await store.get(id);
+    if (!plan) throw new CommandError('plan_not_found', `no instalment plan ${id}`);
+    return plan;
+  }
+
+  function keyOf(planId: string, index: number): string {
+    return `instalments:${planId}:i${index}`;
+  }
+
+  async function makePayment(
+    plan: InstalmentPlan,
+    instalment: Instalment,
+    card?: { pan: string; expiry: string; csc?: string },
+  ) {
+    const link: ScheduleLink = { type: 'instalments', id: plan.id, index: instalment.index };
+    const first = instalment.index === 0;
+    if (!first && !plan.chain) {
+      throw new Error(`plan ${plan.id} has no first instalment to chain to`);
+    }
+    const firstInstalment = plan.instalments[0] as Instalment;
+    return payments.create({
+      id: instalment.paymentId,
+      idempotencyKey: keyOf(plan.id, instalment.index),
+      kind: first ? plan.method : 'duplicate',
+      amount: instalment.amount,
+      currency: plan.currency,
+      captureMode: plan.captureMode,
+      captureDay: 0,
+      merchant: { ...plan.merchant },
+      ...(card ? { card } : {}),
+      request: {
+        link,
+        paymentPattern: 'INSTALMENT',
+        ...(first
+          ? {
+              instalmentData: {
+                number: plan.instalments.length,
+                datesList: plan.instalments.map((entry) => entry.date),
+                amountsList: plan.instalments.map((entry) => entry.amount),
+                transactionReferencesList: plan.instalments.map(
+                  (entry) => entry.transactionReference,
+                ),
+              },
+            }
+          : {
+              fromTransactionReference: firstInstalment.transactionReference,
+              fromPaymentId: firstInstalment.paymentId,
+              ...(plan.chain?.schemeTransactionIdentifier
+                ? { initialSchemeTransactionIdentifier: plan.chain.schemeTransactionIdentifier }
+                : {}),
+            }),
+      },
+    });
+  }
+
+  function settledAll(instalments: Instalment[]): boolean {
+    return instalments.every(
+      (entry) => entry.status !== 'scheduled' && entry.status !== 'processing',
+    );
+  }
+
+  return {
+    async create(command, card) {
+      const id = store.newId();
+      const now = clock.now();
+      const amounts = command.amounts ?? splitAmount(command.amount, command.count as number);
+      const instalments: Instalment[] = amounts.map((amount, index) => {
+        const dueAt = now + index * command.intervalDays * dayMs;
+        const paymentId = payments.newPaymentId(keyOf(id, index));
+        return {
+          index,
+          amount,
+          // Calendar days for Sips, whatever `dayMs` says about when jobs run.
+          date: sipsDate(now + index * command.intervalDays * DAY_MS),
+          dueAt,
+          paymentId,
+          transactionReference: payments.referenceOf(paymentId),
+          status: index === 0 ? 'processing' : 'scheduled',
+        };
+      });
+      const merchant: InstalmentPlan['merchant'] = {};
+      if (command.orderId) merchant.orderId = command.orderId;
+      if (command.customer?.id) merchant.customerId = command.customer.id;
+      if (command.customer?.email) merchant.customerEmail = command.customer.email;
+      if (command.metadata) merchant.metadata = command.metadata;
+      const plan = await store.create(
+        {
+          id,
+          status: 'active',
+          method: command.method,
+          amount: command.amount,
+          currency: command.currency,
+          captureMode: command.captureMode,
+          intervalDays: command.intervalDays,
+          merchant,
+          instalments,
+        },
+        [
+          {
+            type: 'created',
+            data: { amount: command.amount, currency: command.currency, amounts },
+          },
+        ],
+      );
+      await makePayment(plan, instalments[0] as Instalment, card);
+      return plan;
+    },
+
+    get: load,
+
+    list: (listOptions) => store.list(listOptions),
+
+    async cancel(id) {
+      const cancelled = await updateWithRetry(store, id, (plan) => {
+        if (plan.status === 'cancelled') return undefined;
+        if (plan.status !== 'active') {
+          throw new CommandError(
+            'command_not_allowed',
+            `cannot cancel a plan that is ${plan.status}`,
+          );
+        }
+        return {
+          record: {
+            ...plan,
+            status: 'cancelled' as const,
+            reason: 'cancelled by the merchant',
+            instalments: plan.instalments.map((entry) =>
+              entry.status === 'scheduled' ? { ...entry, status: 'cancelled' as const } : entry,
+            ),
+          },
+          events: [{ type: 'cancelled' }],
+        };
+      });
+      if (!cancelled) throw new CommandError('plan_not_found', `no instalment plan ${id}`);
+      const shard = deps.shardOf(id);
+      for (const entry of cancelled.instalments) {
+        if (entry.status === 'cancelled') await queues.remove(shard, jobIdOf(id, entry.index));
+      }
+      return cancelled;
+    },
+
+    async runInstalment(job) {
+      let due: Instalment | undefined;
+      const plan = await updateWithRetry(store, job.planId, (current) => {
+        const entry = current.instalments[job.index];
+        if (current.status !== 'active' || !entry) return undefined;
+        if (entry.status !== 'scheduled') {
+          // Fired again: the payment is made already (or being made).
+          if (entry.status === 'processing') due = entry;
+          return undefined;
+        }
+        due = { ...entry, status: 'processing' };
+        const next = due;
+        return {
+          record: {
+            ...current,
+            instalments: current.instalments.map((item) =>
+              item.index === job.index ? next : item,
+            ),
+          },
+          events: [
+            {
+              type: 'instalment_due',
+              data: { index: job.index, amount: entry.amount, paymentId: entry.paymentId },
+            },
+          ],
+        };
+      });
+      if (!plan || !due) return;
+      await makePayment(plan, due);
+    },
+
+    async onPaymentSettled(link, paymentId, status, facts) {
+      let scheduleRest = false;
+      const plan = await updateWithRetry(store, link.id, (current) => {
+        const entry = current.instalments[link.index];
+        if (!entry || entry.paymentId !== paymentId) return undefined;
+        // Decided once; a payment in review may still settle later.
+        if (entry.status !== 'processing' && entry.status !== 'in_review') return undefined;
+        const events: EventSpec[] = [];
+        const data = { index: link.index, paymentId, amount: entry.amount, status };
+        let nextStatus: Instalment['status'];
+        let record: InstalmentPlan = { ...current };
+        if (PAID.has(status)) {
+          nextStatus = 'paid';
+          events.push({ type: 'instalment_paid', data });
+          if (link.index === 0) {
+            record.chain = {
+              transactionReference: entry.transactionReference,
+              ...(facts.schemeTransactionIdentifier
+                ? { schemeTransactionIdentifier: facts.schemeTransactionIdentifier }
+                : {}),
+            };
+            scheduleRest = current.status === 'active';
+          }
+        } else if (status === 'in_review') {
+          nextStatus = 'in_review';
+          events.push({ type: 'instalment_in_review', data });
+        } else if (DECLINED.has(status)) {
+          nextStatus = 'declined';
+          events.push({ type: 'instalment_declined', data });
+        } else {
+          return undefined;
+        }
+        record.instalments = current.instalments.map((item) =>
+          item.index === link.index ? { ...item, status: nextStatus } : item,
+        );
+        if (link.index === 0 && nextStatus === 'declined') {
+          // Without the first instalment there is no plan: the rest is never taken.
+          record = {
+            ...record,
+            status: 'failed',
+            reason: `the first instalment was ${status}`,
+            instalments: record.instalments.map((item) =>
+              item.status === 'scheduled' ? { ...item, status: 'cancelled' } : item,
+            ),
+          };
+          events.push({ type: 'failed', data: { reason: record.reason } });
+        } else if (record.status === 'active' && settledAll(record.instalments)) {
+          const complete = record.instalments.every((item) => item.status === 'paid');
+          record = complete
+            ? { ...record, status: 'completed' }
+            : { ...record, status: 'failed', reason: 'an instalment was not paid' };
+          events.push({ type: complete ? 'completed' : 'failed' });
+        }
+        return { record, events };
+      });
+      if (!plan || !scheduleRest) return;
+      const shard = deps.shardOf(plan.id);
+      for (const entry of plan.instalments) {
+        if (entry.status !== 'scheduled') continue;
+        await queues.add(
+          shard,
+          { task: 'instalment', planId: plan.id, index: entry.index },
+          { jobId: jobIdOf(plan.id, entry.index), delayMs: Math.max(0, entry.dueAt - clock.now()) },
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * Versioned JSON records of the schedules layer (subscriptions, instalment
+ * plans) with compare-and-set writes. Each write stores the record and
+ * appends its events to the shard's event stream in one script, so a
+ * consumer sees every change of a subscription exactly when it is stored.
+ *
+ * Keys (prefix `sog`, shard 2, kind `subscription`):
+ * | key | type | what |
+ * |---|---|---|
+ * | `{sog:s2}:subscription:<id>` | hash | `version`, `record` (JSON) |
+ * | `{sog:s2}:subscriptions` | sorted set | ids by creation time (ms) |
+ */
+import type { Keyspace } from '../payments/keys.ts';
+import { defineScript, runScript, type RedisClient } from '../payments/lua.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { IdGenerator } from '../platform/ids.ts';
+import { uuid } from '../platform/ids.ts';
+import { assertNoCardData } from '../payments/card-guard.ts';
+
+export interface VersionedRecord {
+  id: string;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A CloudEvent about a schedule record (subject = the record id). */
+export interface ScheduleEvent {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: `${string}.${string}`;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  sequence: number;
+  data: Record<string, unknown>;
+}
+
+export type UpdateResult<T> =
+  { ok: true; record: T } | { ok: false; reason: 'version_conflict' | 'not_found' };
+
+export interface RecordStore<T extends VersionedRecord> {
+  newId(): string;
+  isId(value: string): boolean;
+  create(record: Omit<T, 'version' | 'createdAt' | 'updatedAt'>, events?: EventSpec[]): Promise<T>;
+  get(id: string): Promise<T | undefined>;
+  /** Newest first, across shards. */
+  list(options?: { limit?: number }): Promise<T[]>;
+  /** Applies `change` to the record read at `expected.version`; retried by the caller on conflict. */
+  update(expected: T, change: (record: T) => T, events?: EventSpec[]): Promise<UpdateResult<T>>;
+}
+
+/** An event to append with a write: its type suffix and data. */
+export interface EventSpec {
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+const CREATE = defineScript(
+  'schedule-record-create',
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+for k = 5, #ARGV, 2 do
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'type', ARGV[k], 'subject', ARGV[3],
+    'sequence', '1', 'event', ARGV[k + 1])
+end
+return 1
+`,
+);
+
+const UPDATE = defineScript(
+  'schedule-record-update',
+  `
+local current = redis.call('HGET', KEYS[1], 'version')
+if not current then return -1 end
+if current ~= ARGV[1] then return -2 end
+local next = tostring(tonumber(current) + 1)
+redis.call('HSET', KEYS[1], 'version', next, 'record', ARGV[2])
+for k = 5, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', ARGV[k], 'subject', ARGV[3],
+    'sequence', next, 'event', ARGV[k + 1])
+end
+return tonumber(next)
+`,
+);
+
+export interface RecordStoreOptions {
+  redis: RedisClient;
+  keyspace: Keyspace;
+  clock: Clock;
+  ids: IdGenerator;
+  /** `subscription` → ids `sub_<shard>_<token>`, keys `…:subscription:<id>`. */
+  kind: string;
+  idPrefix: string;
+  eventSource?: string;
+  /** @defaultValue 1 000 000 */
+  streamMaxLen?: number;
+}
+
+export function createRecordStore<T extends VersionedRecord>(
+  options: RecordStoreOptions,
+): RecordStore<T> {
+  const { redis, keyspace, clock, kind, idPrefix } = options;
+  const pattern = new RegExp(`^${idPrefix}_(\\d{1,4})_[A-Za-z0-9]{1,40}$`);
+  const maxLen = String(options.streamMaxLen ?? 1_000_000);
+  const shardOf = (id: string): number => Number(pattern.exec(id)?.[1] ?? -1);
+  const recordKey = (id: string): string => `${keyspace.hashTag(shardOf(id))}:${kind}:${id}`;
+  const indexKey = (shard: number): string => `${keyspace.hashTag(shard)}:${kind}s`;
+
+  function eventArgs(id: string, sequence: number, events: EventSpec[]): string[] {
+    const args: string[] = [];
+    for (const spec of events) {
+      const data = spec.data ?? {};
+      assertNoCardData(data, `event ${kind}.${spec.type}`);
+      const event: ScheduleEvent = {
+        specversion: '1.0',
+        id: uuid(),
+        source: options.eventSource ?? 'sogenactif-orchestrator',
+        type: `${kind}.${spec.type}`,
+        subject: id,
+        time: new Date(clock.now()).toISOString(),
+        datacontenttype: 'application/json',
+        sequence,
+        data: { [`${kind}Id`]: id, ...data },
+      };
+      args.push(event.type, JSON.stringify(event));
+    }
+    return args;
+  }
+
+  function isId(value: string): boolean {
+    const shard = shardOf(value);
+    return pattern.test(value) && shard >= 0 && shard < keyspace.shards;
+  }
+
+  async function get(id: string): Promise<T | undefined> {
+    if (!isId(id)) return undefined;
+    const [version, json] = await redis.hmget(recordKey(id), 'version', 'record');
+    if (!version || !json) return undefined;
+    return { ...(JSON.parse(json) as T), version: Number(version) };
+  }
+
+  return {
+    newId() {
+      const token = options.ids.next().replace(/[^A-Za-z0-9]/g, '');
+      return `${idPrefix}_${keyspace.shardForText(token)}_${token}`;
+    },
+    isId,
+    async create(fields, events = []) {
+      const now = clock.now();
+      const record = { ...fields, version: 1, createdAt: now, updatedAt: now } as T;
+      const created = await runScript(
+        redis,
+        CREATE,
+        [
+          recordKey(record.id),
+          indexKey(shardOf(record.id)),
+          keyspace.eventsStream(shardOf(record.id)),
+        ],
+        [JSON.stringify(record), now, record.id, maxLen, ...eventArgs(record.id, 1, events)],
+      );
+      if (created !== 1) throw new Error(`${kind} ${record.id} exists already`);
+      return record;
+    },
+    get,
+    async list(listOptions = {}) {
+      const limit = listOptions.limit ?? 100;
+      const ids: { id: string; at: number }[] = [];
+      for (const shard of keyspace.allShards) {
+        const entries = await redis.zrevrange(indexKey(shard), 0, limit - 1, 'WITHSCORES');
+        for (let k = 0; k < entries.length; k += 2) {
+          ids.push({ id: entries[k] as string, at: Number(entries[k + 1]) });
+        }
+      }
+      ids.sort((a, b) => b.at - a.at);
+      const records: T[] = [];
+      for (const { id } of ids.slice(0, limit)) {
+        const record = await get(id);
+        if (record) records.push(record);
+      }
+      return records;
+    },
+    async update(expected, change, events = []) {
+      const next = {
+        ...change(structuredClone(expected)),
+        version: expected.version + 1,
+        updatedAt: clock.now(),
+      };
+      const written = await runScript(
+        redis,
+        UPDATE,
+        [recordKey(expected.id), keyspace.eventsStream(shardOf(expected.id))],
+        [
+          String(expected.version),
+          JSON.stringify(next),
+          expected.id,
+          maxLen,
+          ...eventArgs(expected.id, next.version, events),
+        ],
+      );
+      if (written === -1) return { ok: false, reason: 'not_found' };
+      if (written === -2) return { ok: false, reason: 'version_conflict' };
+      return { ok: true, record: next };
+    },
+  };
+}
+
+/** Reads and changes a record, re-reading on a lost race. */
+export async function updateWithRetry<T extends VersionedRecord>(
+  store: RecordStore<T>,
+  id: string,
+  change: (record: T) => { record: T; events?: EventSpec[] } | undefined,
+): Promise<T | undefined> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = await store.get(id);
+    if (!current) return undefined;
+    const planned = change(structuredClone(current));
+    if (!planned) return current;
+    const written = await store.update(current, () => planned.record, planned.events);
+    if (written.ok) return written.record;
+    if (written.reason === 'not_found') return undefined;
+  }
+  throw new Error(`${id} kept changing`);
+}

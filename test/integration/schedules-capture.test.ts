@@ -1,0 +1,146 @@
+/**
+ * Scheduled money on one payment: a deferred capture runs once, at its time,
+ * across a restart; an authorisation near its capture limit raises the
+ * warning (event and ops alert) and then applies its policy.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PaymentView } from '../../src/orchestrator.ts';
+import {
+  ACCEPTED_CARD,
+  EXPIRY,
+  startOrchestratorHarness,
+  type OrchestratorHarness,
+} from '../support/orchestrator-harness.ts';
+
+let harness: OrchestratorHarness | undefined;
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+function validationPayment(extra: Record<string, unknown> = {}) {
+  return {
+    amount: 2_500,
+    currency: 'EUR',
+    captureMode: 'validation',
+    card: { number: ACCEPTED_CARD, expiry: EXPIRY },
+    ...extra,
+  };
+}
+
+const authorised = (payment: PaymentView) => payment.status === 'authorized';
+
+async function eventTypes(h: OrchestratorHarness, paymentId: string): Promise<string[]> {
+  const { keyspace, redis } = h.orchestrator.internals;
+  const entries = await redis.xrange(keyspace.eventsStream(keyspace.shardOf(paymentId)), '-', '+');
+  return entries
+    .map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1] as string))
+    .filter((event) => event.subject === paymentId)
+    .map((event) => event.type as string);
+}
+
+describe('deferred capture', () => {
+  it('validates once at its time, even though the workers were down when it fell due', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const createdAt = Date.now();
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 5, capture: { afterMs: 1_500 } }),
+    );
+    await h.waitFor(payment.id, authorised);
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
+
+    // Down across the due time: the delayed job waits in Redis.
+    await h.restart(2_000);
+    const captured = await h.waitFor(payment.id, (p) => p.status === 'captured', 10_000);
+
+    expect(captured.amounts.captured).toBe(2_500);
+    const validations = h.sim.ledger
+      .movements(payment.transactionReference)
+      .filter((movement) => movement.kind === 'validation');
+    expect(validations).toHaveLength(1);
+    expect(validations[0]?.at).toBeGreaterThanOrEqual(createdAt + 1_500);
+    expect(captured.timeline.some((entry) => entry.kind === 'schedule.capture')).toBe(true);
+
+    // Fired again (a re-enqueue after the job was removed): it acts no more.
+    await h.orchestrator.internals.engine.dispatch(
+      (await h.orchestrator.internals.store.get(payment.id))!,
+    );
+    await h.promoteDelayed();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(1);
+  });
+
+  it('rejects a capture date after the capture limit and a schedule on AUTHOR_CAPTURE, naming the field', async () => {
+    harness = await startOrchestratorHarness();
+    await expect(
+      harness.orchestrator.payments.create(
+        validationPayment({ captureDay: 2, capture: { afterDays: 3 } }),
+      ),
+    ).rejects.toMatchObject({ code: 'invalid_command', field: 'capture.afterDays' });
+    await expect(
+      harness.orchestrator.payments.create(
+        validationPayment({ captureMode: 'author_capture', capture: { afterMs: 10 } }),
+      ),
+    ).rejects.toMatchObject({ code: 'invalid_command', field: 'capture' });
+  });
+});
+
+describe('capture limit', () => {
+  async function nearLimit(atLimit: string): Promise<{ h: OrchestratorHarness; id: string }> {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit } }),
+    );
+    const authorisedPayment = await h.waitFor(payment.id, authorised);
+    expect(authorisedPayment.facts.captureLimitAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    // The limit is hours away at most: run its timers now instead of waiting.
+    await h.promoteDelayed((data) => data.task === 'timer' && data.paymentId === payment.id);
+    return { h, id: payment.id };
+  }
+
+  it('warns with an event and an ops alert, then captures under the capture policy', async () => {
+    const { h, id } = await nearLimit('capture');
+    const captured = await h.waitFor(id, (p) => p.status === 'captured');
+    expect(captured.amounts.captured).toBe(2_500);
+    await expect.poll(() => eventTypes(h, id)).toContain('payment.authorisation_expiring');
+    const alerts = await h.orchestrator.ops.alerts();
+    expect(
+      alerts.some((alert) => alert.paymentId === id && alert.kind === 'capture_limit_near'),
+    ).toBe(true);
+    expect(h.sim.ledger.countMovements('validation', captured.transactionReference)).toBe(1);
+  });
+
+  it('cancels under the cancel policy', async () => {
+    const { h, id } = await nearLimit('cancel');
+    const cancelled = await h.waitFor(id, (p) => p.status === 'cancelled');
+    expect(cancelled.amounts.cancelled).toBe(2_500);
+    expect(h.sim.ledger.countMovements('validation', cancelled.transactionReference)).toBe(0);
+  });
+
+  it('authorises again with a duplicate under the reauthorize policy', async () => {
+    const { h, id } = await nearLimit('reauthorize');
+    const original = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
+    const replacement = await h.waitFor(original.facts.reauthorizedAs as string, authorised);
+    expect(replacement.kind).toBe('duplicate');
+    expect(replacement.amount).toBe(2_500);
+    expect(
+      h.sim.ledger.countMovements('duplicateAuthorisation', replacement.transactionReference),
+    ).toBe(1);
+    await expect.poll(() => eventTypes(h, id)).toContain('payment.reauthorized');
+  });
+
+  it('only alerts when the payment chose no policy, and never moves money', async () => {
+    const { h, id } = await nearLimit('none');
+    await expect.poll(() => eventTypes(h, id)).toContain('payment.authorisation_limit_reached');
+    const alerts = await h.orchestrator.ops.alerts();
+    expect(
+      alerts.some((alert) => alert.paymentId === id && alert.kind === 'capture_limit_reached'),
+    ).toBe(true);
+    const payment = await h.orchestrator.payments.get(id);
+    expect(payment.status).toBe('authorized');
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
+  });
+});
