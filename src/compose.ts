@@ -129,6 +129,16 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     logger,
     ...(options.onCall ? { onCall: options.onCall } : {}),
     authenticationTimeoutMs: config.AUTHENTICATION_TIMEOUT[0] ?? 900_000,
+    captureLimit: {
+      warnBeforeMs: config.CAPTURE_LIMIT_WARN_BEFORE[0] ?? 86_400_000,
+      actBeforeMs: config.CAPTURE_LIMIT_ACT_BEFORE[0] ?? 21_600_000,
+      defaultPolicy: config.CAPTURE_LIMIT_POLICY,
+    },
+    janitor: {
+      intervalMs: config.JANITOR_INTERVAL[0] ?? 60_000,
+      escalateAfterMs: config.JANITOR_ESCALATE_AFTER[0] ?? 21_600_000,
+      ...(config.JANITOR_THRESHOLDS ? { thresholdsMs: config.JANITOR_THRESHOLDS } : {}),
+    },
     publicUrl: config.PUBLIC_URL ?? defaultPublicUrl(config),
   });
   return {

@@ -4,6 +4,7 @@
  * variable, never echoing a secret.
  */
 import { z } from 'zod';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
 
 const SECRET_VARIABLES = new Set(['SIPS_SECRET_KEY', 'CARD_VAULT_KEYS', 'API_KEYS']);
 
@@ -19,6 +20,14 @@ const flag = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no'])
   .transform((value) => value === '1' || value === 'true' || value === 'yes');
 
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
 const durationList = z
   .string()
   .trim()
@@ -31,13 +40,12 @@ const durationList = z
         ctx.addIssue({ code: 'custom', message: `"${part}" is not a duration like 10s, 5m, 1h` });
         return z.NEVER;
       }
-      const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-        match[2] as 'ms' | 's' | 'm' | 'h' | 'd'
-      ];
-      out.push(Number(match[1]) * unit);
+      out.push(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
     }
     return out;
   });
+
+const oneDuration = durationList.refine((list) => list.length === 1, 'one duration, e.g. 15m');
 
 const EnvSchema = z.object({
   SIPS_ENV: z.string().trim().default('simulator'),
@@ -75,9 +83,37 @@ const EnvSchema = z.object({
   /** `name:secret:scope|scope,...` with scopes payments and ops; a dev key is used in the simulator when unset. */
   API_KEYS: z.string().optional(),
   /** How long a customer may stay at the ACS or the provider page. */
-  AUTHENTICATION_TIMEOUT: durationList
-    .refine((list) => list.length === 1, 'one duration, e.g. 15m')
-    .default([900_000]),
+  AUTHENTICATION_TIMEOUT: oneDuration.default([900_000]),
+  /** VALIDATION authorisations: warn (event and ops alert) this long before the capture limit. */
+  CAPTURE_LIMIT_WARN_BEFORE: oneDuration.default([86_400_000]),
+  /** ...and apply the policy this long before it. */
+  CAPTURE_LIMIT_ACT_BEFORE: oneDuration.default([21_600_000]),
+  /** The policy of payments that chose none: capture, cancel, reauthorize or none (alert only). */
+  CAPTURE_LIMIT_POLICY: z.enum(['capture', 'cancel', 'reauthorize', 'none']).default('none'),
+  /** How often the janitor runs (0s: never on its own). */
+  JANITOR_INTERVAL: oneDuration.default([60_000]),
+  /** Per-status thresholds, e.g. `authorizing=5m,outcome_unknown=30m`, over the defaults. */
+  JANITOR_THRESHOLDS: z
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      const out: Partial<Record<PaymentStatus, number>> = {};
+      for (const part of value.split(',').map((entry) => entry.trim())) {
+        const match = /^([a-z_]+)=(\d+)(ms|s|m|h|d)$/.exec(part);
+        if (!match || !(PAYMENT_STATUSES as readonly string[]).includes(match[1] as string)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${part}" is not status=duration, e.g. authorizing=5m`,
+          });
+          return z.NEVER;
+        }
+        out[match[1] as PaymentStatus] = Number(match[2]) * (UNIT_MS[match[3] as string] as number);
+      }
+      return out;
+    })
+    .optional(),
+  /** A payment stuck this long that Sips cannot clarify goes to manual review. */
+  JANITOR_ESCALATE_AFTER: oneDuration.default([21_600_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),

@@ -170,7 +170,26 @@ describe('card data in Redis', () => {
     const copy = await orchestrator.payments.duplicate(ids.accepted, { amount: 1_200 });
     expect((await harness.waitFor(copy.payment.id)).status).toBe('authorized');
     expect((await harness.waitFor(ids.cancelled)).amounts.cancelled).toBe(1_000);
-    const allIds = [...Object.values(ids), copy.payment.id];
+    // Schedules: a subscription and an instalment plan with their first payments.
+    const subscription = await orchestrator.subscriptions.create({
+      amount: 990,
+      interval: '30s',
+      card: { number: ACCEPTED_CARD, expiry: EXPIRY, csc: CSC_A },
+    });
+    const plan = await orchestrator.instalmentPlans.create({
+      amount: 3_000,
+      count: 3,
+      card: { number: ACCEPTED_CARD, expiry: EXPIRY, csc: CSC_B },
+    });
+    for (const first of [subscription.firstPayment, plan.firstPayment]) {
+      expect((await harness.waitFor(first.id)).status).toBe('authorized');
+    }
+    const allIds = [
+      ...Object.values(ids),
+      copy.payment.id,
+      subscription.firstPayment.id,
+      plan.firstPayment.id,
+    ];
 
     // The consumer group read every event of every payment.
     const { redis, keyspace } = orchestrator.internals;

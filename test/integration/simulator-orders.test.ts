@@ -545,3 +545,51 @@ describe('external provider', () => {
     expect(done).toMatchObject({ responseCode: '05', transactionStatus: 'REFUSED' });
   });
 });
+
+describe('payment in instalments', () => {
+  const plan = (reference: string, extra: Record<string, unknown> = {}) => ({
+    number: 3,
+    datesList: ['20261201', '20270101', '20270201'],
+    amountsList: [3_334, 3_333, 3_333],
+    transactionReferencesList: [reference, `${reference}B`, `${reference}C`],
+    ...extra,
+  });
+
+  it('takes the total as the order amount and authorises the first instalment', async () => {
+    const fields = card('4000000000000002', { amount: 10_000, paymentPattern: 'INSTALMENT' });
+    const response = answered(
+      await h.client.cardOrder({ ...fields, instalmentData: plan(fields.transactionReference) }),
+    );
+    expect(response.responseCode).toBe('00');
+    const tx = await status(fields.transactionReference);
+    expect(tx).toMatchObject({ paymentPattern: 'INSTALMENT', originAmount: 3_334 });
+  });
+
+  it.each([
+    [
+      'amounts that do not sum to the amount',
+      { amountsList: [3_000, 3_000, 3_000] },
+      'instalmentData.amountsList',
+    ],
+    [
+      'dates not in order',
+      { datesList: ['20270101', '20261201', '20270201'] },
+      'instalmentData.datesList',
+    ],
+    ['a number unlike the lists', { number: 4 }, 'instalmentData.amountsList'],
+    [
+      'a first reference not the order own',
+      { transactionReferencesList: ['OTHER1', 'B', 'C'] },
+      'instalmentData.transactionReferencesList',
+    ],
+  ])('answers 12 naming the field for %s', async (_label, change, field) => {
+    const fields = card('4000000000000002', { amount: 10_000, paymentPattern: 'INSTALMENT' });
+    const response = answered(
+      await h.client.cardOrder({
+        ...fields,
+        instalmentData: plan(fields.transactionReference, change),
+      }),
+    );
+    expect(response).toMatchObject({ responseCode: '12', errorFieldName: field });
+  });
+});

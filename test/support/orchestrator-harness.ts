@@ -33,7 +33,7 @@ export interface OrchestratorHarness {
   /** The running orchestrator (a new one after `restart`). */
   readonly orchestrator: Orchestrator;
   /** Closes the orchestrator (workers finish what they hold), waits `downMs`, starts a new one on the same Redis keys. */
-  restart(downMs?: number): Promise<Orchestrator>;
+  restart(downMs?: number, changes?: Partial<OrchestratorOptions>): Promise<Orchestrator>;
   /** Runs the delayed jobs of the step queues now (timers, inquiries), for `paymentId` or all. */
   promoteDelayed(filter?: (data: Record<string, unknown>) => boolean): Promise<number>;
   /** Polls the payment until `done` holds (default: not in flight any more). */
@@ -58,7 +58,7 @@ export async function startOrchestratorHarness(
   const ns = openTestNamespace('orc');
   const sim = await startSimulator({ control: true, ...options.simulator });
   const redis = ns.redis({ forBullmq: true });
-  const orchestratorOptions: OrchestratorOptions = {
+  let orchestratorOptions: OrchestratorOptions = {
     redis,
     keyPrefix: ns.ns,
     sips: {
@@ -85,9 +85,10 @@ export async function startOrchestratorHarness(
     get orchestrator() {
       return orchestrator;
     },
-    async restart(downMs = 0) {
+    async restart(downMs = 0, changes = {}) {
       await orchestrator.close();
       if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      orchestratorOptions = { ...orchestratorOptions, ...changes };
       orchestrator = await createOrchestrator(orchestratorOptions);
       return orchestrator;
     },

@@ -46,4 +46,26 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('zzz');
     expect(problems.some((problem) => problem.startsWith('API_KEYS'))).toBe(false);
   });
+
+  it('reads the schedule settings, naming a wrong janitor threshold', () => {
+    const config = loadConfig({
+      CAPTURE_LIMIT_POLICY: 'capture',
+      CAPTURE_LIMIT_WARN_BEFORE: '12h',
+      JANITOR_INTERVAL: '30s',
+      JANITOR_THRESHOLDS: 'authorizing=2m, outcome_unknown=1h',
+    });
+    expect(config.CAPTURE_LIMIT_POLICY).toBe('capture');
+    expect(config.CAPTURE_LIMIT_WARN_BEFORE).toEqual([43_200_000]);
+    expect(config.JANITOR_INTERVAL).toEqual([30_000]);
+    expect(config.JANITOR_THRESHOLDS).toEqual({ authorizing: 120_000, outcome_unknown: 3_600_000 });
+    const problems = problemsOf({
+      JANITOR_THRESHOLDS: 'sleeping=5m',
+      CAPTURE_LIMIT_POLICY: 'pray',
+    });
+    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual([
+      'CAPTURE_LIMIT_POLICY',
+      'JANITOR_THRESHOLDS',
+    ]);
+    expect(problems.join('\n')).toContain('"sleeping=5m" is not status=duration');
+  });
 });

@@ -1,0 +1,176 @@
+/**
+ * The janitor and the inquiry before commands: a payment whose outcome was
+ * lost is reconciled from Sips' view, one Sips cannot clarify goes to manual
+ * review, a call whose job vanished before it was sent is sent, an
+ * AUTHOR_CAPTURE authorisation past its remittance date becomes captured,
+ * and a command on an unknown outcome asks Sips first.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OrchestratorHarness } from '../support/orchestrator-harness.ts';
+import {
+  ACCEPTED_CARD,
+  EXPIRY,
+  startOrchestratorHarness,
+} from '../support/orchestrator-harness.ts';
+
+let harness: OrchestratorHarness | undefined;
+
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const card = { number: ACCEPTED_CARD, expiry: EXPIRY, csc: '123' };
+
+/** Inquiries after an unknown outcome wait a minute, so the janitor is what acts. */
+async function start(janitor: Record<string, unknown> = {}): Promise<OrchestratorHarness> {
+  harness = await startOrchestratorHarness({
+    orchestrator: {
+      inquiryScheduleMs: [60_000],
+      janitor: {
+        intervalMs: 0,
+        thresholdsMs: { outcome_unknown: 0, received: 0, authorizing: 0, capturing: 0 },
+        escalateAfterMs: 3_600_000,
+        ...janitor,
+      },
+    },
+  });
+  return harness;
+}
+
+/** Removes the payment's waiting and delayed step jobs: they are lost. */
+async function loseJobs(h: OrchestratorHarness, paymentId: string): Promise<number> {
+  const queue = h.orchestrator.internals.queues.queue(0);
+  let removed = 0;
+  for (const job of await queue.getJobs(['delayed', 'waiting'])) {
+    if (job?.data.paymentId === paymentId && job.data.task !== 'timer') {
+      await job.remove();
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function verdictOf(report: { payments: { id: string; verdict: string }[] }, id: string) {
+  return report.payments.find((entry) => entry.id === id)?.verdict;
+}
+
+describe('janitor', () => {
+  it('reconciles a payment whose outcome was lost from what Sips holds', async () => {
+    const h = await start();
+    h.sim.faults.add({ type: 'dropAfterProcessing', match: { service: 'cardOrder' }, times: 1 });
+    const { payment } = await h.orchestrator.payments.create({ amount: 1_200, card });
+    await h.waitFor(payment.id, (p) => p.status === 'outcome_unknown');
+
+    // Its inquiry is still scheduled: nothing to do yet.
+    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBe('waiting');
+
+    expect(await loseJobs(h, payment.id)).toBe(1);
+    const report = await h.orchestrator.ops.runJanitor();
+    expect(verdictOf(report, payment.id)).toBe('reconciled');
+    const reconciled = await h.orchestrator.payments.get(payment.id);
+    expect(reconciled.status).toBe('authorized');
+    expect(reconciled.amounts.authorized).toBe(1_200);
+    expect(h.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+    expect(reconciled.timeline.some((entry) => entry.kind === 'inquiry')).toBe(true);
+  });
+
+  it('leaves an unclear payment for later, then sends it to manual review with an alert', async () => {
+    const h = await start();
+    h.sim.faults.add({ type: 'dropAfterProcessing', match: { service: 'cardOrder' }, times: 1 });
+    h.sim.faults.add({ type: 'httpStatus', status: 503, match: { service: 'getTransactionData' } });
+    const { payment } = await h.orchestrator.payments.create({ amount: 1_300, card });
+    await h.waitFor(payment.id, (p) => p.status === 'outcome_unknown');
+    await loseJobs(h, payment.id);
+
+    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBe('unclear');
+    expect((await h.orchestrator.payments.get(payment.id)).status).toBe('outcome_unknown');
+
+    const impatient = await h.restart(0, {
+      janitor: { intervalMs: 0, thresholdsMs: { outcome_unknown: 0 }, escalateAfterMs: 0 },
+    });
+    expect(verdictOf(await impatient.ops.runJanitor(), payment.id)).toBe('escalated');
+    expect((await impatient.payments.get(payment.id)).status).toBe('in_review');
+    const reviews = await impatient.reviews.list();
+    expect(reviews.some((item) => item.paymentId === payment.id)).toBe(true);
+    const alerts = await impatient.ops.alerts();
+    expect(
+      alerts.some((alert) => alert.paymentId === payment.id && alert.kind === 'janitor_escalated'),
+    ).toBe(true);
+    // Nothing was sent twice while it was unclear.
+    expect(h.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+  });
+
+  it('sends a call whose job vanished before it was sent', async () => {
+    const h = await start();
+    const queue = h.orchestrator.internals.queues.queue(0);
+    await queue.pause();
+    const { payment } = await h.orchestrator.payments.create({ amount: 1_400, card });
+    expect(await loseJobs(h, payment.id)).toBe(1);
+    await queue.resume();
+    expect((await h.orchestrator.payments.get(payment.id)).status).toBe('received');
+
+    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBe('redispatched');
+    const authorised = await h.waitFor(payment.id, (p) => p.status === 'authorized');
+    expect(h.sim.ledger.countAuthorisations(authorised.transactionReference)).toBe(1);
+  });
+
+  it('captures an AUTHOR_CAPTURE payment once Sips has remitted it', async () => {
+    let offsetMs = 0;
+    const clock = { now: () => Date.now() + offsetMs };
+    harness = await startOrchestratorHarness({
+      simulator: { clock },
+      orchestrator: { clock, janitor: { intervalMs: 0 } },
+    });
+    const h = harness;
+    const { payment } = await h.orchestrator.payments.create({ amount: 1_500, card });
+    await h.waitFor(payment.id, (p) => p.status === 'authorized');
+    // Not yet past its remittance date: not looked at.
+    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBeUndefined();
+
+    offsetMs = 2 * 86_400_000;
+    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBe('reconciled');
+    const captured = await h.orchestrator.payments.get(payment.id);
+    expect(captured.status).toBe('captured');
+    expect(captured.amounts.captured).toBe(1_500);
+  });
+});
+
+describe('a command on an unknown outcome', () => {
+  it('asks Sips first: a capture whose answer was lost is not sent again', async () => {
+    const h = await start();
+    const { payment } = await h.orchestrator.payments.create({
+      amount: 1_600,
+      captureMode: 'validation',
+      captureDay: 5,
+      card,
+    });
+    await h.waitFor(payment.id, (p) => p.status === 'authorized');
+    h.sim.faults.add({ type: 'dropAfterProcessing', match: { service: 'validate' }, times: 1 });
+    h.sim.faults.add({
+      type: 'httpStatus',
+      status: 503,
+      match: { service: 'getTransactionData' },
+      times: 1,
+    });
+    await h.orchestrator.payments.capture(payment.id, { amount: 1_600 });
+    await h.waitFor(payment.id, (p) => p.status === 'outcome_unknown');
+
+    // Sips cannot say yet: the command waits (409, retryable), nothing is sent.
+    await expect(
+      h.orchestrator.payments.capture(payment.id, { amount: 1_600 }),
+    ).rejects.toMatchObject({
+      code: 'outcome_unknown',
+      retryable: true,
+    });
+    // Now Sips answers: the capture happened, so a second one is refused.
+    await expect(
+      h.orchestrator.payments.capture(payment.id, { amount: 1_600 }),
+    ).rejects.toMatchObject({
+      code: 'command_not_allowed',
+    });
+    const captured = await h.orchestrator.payments.get(payment.id);
+    expect(captured.status).toBe('captured');
+    expect(h.sim.ledger.countMovements('validation', captured.transactionReference)).toBe(1);
+  });
+});
