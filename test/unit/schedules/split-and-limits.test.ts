@@ -1,0 +1,60 @@
+/**
+ * The arithmetic of schedules: instalment splits in integer minor units and
+ * the capture limit taken from Sips' date.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { captureLimitAt, endOfSipsDate, sipsDate } from '../../../src/engine/capture-limit.ts';
+import { splitAmount, interval } from '../../../src/schedules/commands.ts';
+
+describe('splitAmount', () => {
+  it('sums to the total exactly, in parts that differ by one unit at most, larger first', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 12, max: 999_999_999_999 }),
+        fc.integer({ min: 2, max: 12 }),
+        (total, count) => {
+          const parts = splitAmount(total, count);
+          expect(parts).toHaveLength(count);
+          expect(parts.reduce((sum, part) => sum + part, 0)).toBe(total);
+          expect(parts.every(Number.isInteger)).toBe(true);
+          expect(Math.max(...parts) - Math.min(...parts)).toBeLessThanOrEqual(1);
+          expect([...parts].sort((a, b) => b - a)).toEqual(parts);
+        },
+      ),
+    );
+    expect(splitAmount(10_000, 3)).toEqual([3_334, 3_333, 3_333]);
+  });
+});
+
+describe('capture limit', () => {
+  it('holds until the end of captureLimitDate (UTC)', () => {
+    expect(endOfSipsDate('20261231')).toBe(Date.UTC(2027, 0, 1));
+    expect(endOfSipsDate('2026-12-31')).toBeUndefined();
+    expect(endOfSipsDate(undefined)).toBeUndefined();
+  });
+
+  it('falls back to the end of the day captureDay days after the authorisation', () => {
+    const authorisedAt = Date.UTC(2026, 10, 27, 15, 30);
+    expect(captureLimitAt(undefined, authorisedAt, 0)).toBe(Date.UTC(2026, 10, 28));
+    expect(captureLimitAt(undefined, authorisedAt, 6)).toBe(Date.UTC(2026, 11, 4));
+    expect(captureLimitAt('20261130', authorisedAt, 6)).toBe(Date.UTC(2026, 11, 1));
+    expect(sipsDate(authorisedAt)).toBe('20261127');
+  });
+});
+
+describe('interval', () => {
+  it.each([
+    ['90s', 90_000],
+    ['15m', 900_000],
+    ['12h', 43_200_000],
+    ['30d', 2_592_000_000],
+    ['1w', 604_800_000],
+  ])('reads %s', (text, ms) => {
+    expect(interval.parse(text)).toBe(ms);
+  });
+
+  it.each(['0s', '1y', '2 weeks', '367d', ''])('refuses %j', (text) => {
+    expect(interval.safeParse(text).success).toBe(false);
+  });
+});
