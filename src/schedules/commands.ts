@@ -175,3 +175,22 @@ export function splitAmount(total: number, count: number): number[] {
   const remainder = total - base * count;
   return Array.from({ length: count }, (_, k) => base + (k < remainder ? 1 : 0));
 }
+
+/** The merchant's references of a schedule command, kept on every payment it makes. */
+export function merchantOf(command: {
+  orderId?: string | undefined;
+  customer?: { id?: string | undefined; email?: string | undefined } | undefined;
+  metadata?: Record<string, string> | undefined;
+}): {
+  orderId?: string;
+  customerId?: string;
+  customerEmail?: string;
+  metadata?: Record<string, string>;
+} {
+  const merchant: ReturnType<typeof merchantOf> = {};
+  if (command.orderId) merchant.orderId = command.orderId;
+  if (command.customer?.id) merchant.customerId = command.customer.id;
+  if (command.customer?.email) merchant.customerEmail = command.customer.email;
+  if (command.metadata) merchant.metadata = command.metadata;
+  return merchant;
+}

@@ -13,7 +13,7 @@ import { sipsDate } from '../engine/capture-limit.ts';
 import type { ScheduleLink } from '../engine/engine-data.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { Clock } from '../platform/clock.ts';
-import { splitAmount, type CreateInstalmentPlanCommand } from './commands.ts';
+import { merchantOf, splitAmount, type CreateInstalmentPlanCommand } from './commands.ts';
 import {
   updateWithRetry,
   type EventSpec,
@@ -173,11 +173,7 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
           status: index === 0 ? 'processing' : 'scheduled',
         };
       });
-      const merchant: InstalmentPlan['merchant'] = {};
-      if (command.orderId) merchant.orderId = command.orderId;
-      if (command.customer?.id) merchant.customerId = command.customer.id;
-      if (command.customer?.email) merchant.customerEmail = command.customer.email;
-      if (command.metadata) merchant.metadata = command.metadata;
+      const merchant = merchantOf(command);
       const plan = await store.create(
         {
           id,

@@ -16,7 +16,7 @@ import { CommandError } from '../engine/errors.ts';
 import type { ScheduleLink } from '../engine/engine-data.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { CreateSubscriptionCommand } from './commands.ts';
+import { merchantOf, type CreateSubscriptionCommand } from './commands.ts';
 import {
   updateWithRetry,
   type EventSpec,
@@ -270,11 +270,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         status: 'processing',
         paymentIds: [payments.newPaymentId(paymentKey(id, 0, 1))],
       };
-      const merchant: Subscription['merchant'] = {};
-      if (command.orderId) merchant.orderId = command.orderId;
-      if (command.customer?.id) merchant.customerId = command.customer.id;
-      if (command.customer?.email) merchant.customerEmail = command.customer.email;
-      if (command.metadata) merchant.metadata = command.metadata;
+      const merchant = merchantOf(command);
       const subscription = await store.create(
         {
           id,
