@@ -9,6 +9,7 @@ import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { IN_FLIGHT_STATUSES } from '../../machines/model.ts';
 import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
+import { parseCommand } from '../payments/commands.ts';
 import { PaymentsError } from '../payments/errors.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -19,6 +20,7 @@ import { registerConsole } from './console.ts';
 import type { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { API_ERROR_CODES } from './problems.ts';
+import { ListQuery, PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
 import { authenticationPage } from './pages.ts';
 
 export type Scope = 'payments' | 'ops';
@@ -147,6 +149,29 @@ function idempotencyKey(request: FastifyRequest, required: boolean): string | un
     );
   }
   return key;
+}
+
+function listOptions(query: unknown): { limit?: number } {
+  const parsed = parseCommand(ListQuery, query ?? {});
+  if (!parsed.ok) {
+    throw new ApiError('invalid_command', `${parsed.field} ${parsed.message}`, parsed.field);
+  }
+  return parsed.value.limit === undefined ? {} : { limit: parsed.value.limit };
+}
+
+/** A malformed id is an unknown one: 404 with the record's not-found code. */
+function subscriptionId(id: string): string {
+  if (!SUBSCRIPTION_ID.test(id)) {
+    throw new ApiError('subscription_not_found', `no subscription ${id.slice(0, 80)}`);
+  }
+  return id;
+}
+
+function planId(id: string): string {
+  if (!PLAN_ID.test(id)) {
+    throw new ApiError('plan_not_found', `no instalment plan ${id.slice(0, 80)}`);
+  }
+  return id;
 }
 
 export function buildApi(options: ApiOptions): FastifyInstance {
@@ -497,6 +522,76 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return settleAndRedirect(reply, request.params.id, { redirectionData, messageVersion });
     },
   );
+
+  // Subscriptions: a first customer-initiated payment, then one per period.
+  app.post('/v1/subscriptions', paymentsScope, async (request, reply) => {
+    requireJson(request);
+    const key = idempotencyKey(request, true);
+    const result = await orchestrator.subscriptions.create(
+      request.body,
+      key === undefined ? {} : { idempotencyKey: key },
+    );
+    if (!result.created) reply.header('Idempotent-Replayed', 'true');
+    return reply
+      .code(result.created ? 201 : 200)
+      .send({ subscription: result.subscription, firstPayment: result.firstPayment });
+  });
+  app.get('/v1/subscriptions', paymentsScope, async (request) => {
+    return { items: await orchestrator.subscriptions.list(listOptions(request.query)) };
+  });
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', paymentsScope, async (request) => {
+    return orchestrator.subscriptions.get(subscriptionId(request.params.id));
+  });
+  app.patch<{ Params: { id: string } }>('/v1/subscriptions/:id', paymentsScope, async (request) => {
+    requireJson(request);
+    return orchestrator.subscriptions.changeAmount(subscriptionId(request.params.id), request.body);
+  });
+  for (const [path, run] of [
+    ['pause', orchestrator.subscriptions.pause],
+    ['resume', orchestrator.subscriptions.resume],
+    ['cancel', orchestrator.subscriptions.cancel],
+  ] as const) {
+    // Idempotent by status: pausing a paused subscription answers it as it is.
+    app.post<{ Params: { id: string } }>(
+      `/v1/subscriptions/:id/${path}`,
+      paymentsScope,
+      async (request) => run(subscriptionId(request.params.id)),
+    );
+  }
+
+  // Instalment plans: a total split into instalments, the first one now.
+  app.post('/v1/instalment-plans', paymentsScope, async (request, reply) => {
+    requireJson(request);
+    const key = idempotencyKey(request, true);
+    const result = await orchestrator.instalmentPlans.create(
+      request.body,
+      key === undefined ? {} : { idempotencyKey: key },
+    );
+    if (!result.created) reply.header('Idempotent-Replayed', 'true');
+    return reply
+      .code(result.created ? 201 : 200)
+      .send({ plan: result.plan, firstPayment: result.firstPayment });
+  });
+  app.get('/v1/instalment-plans', paymentsScope, async (request) => {
+    return { items: await orchestrator.instalmentPlans.list(listOptions(request.query)) };
+  });
+  app.get<{ Params: { id: string } }>('/v1/instalment-plans/:id', paymentsScope, async (request) =>
+    orchestrator.instalmentPlans.get(planId(request.params.id)),
+  );
+  app.post<{ Params: { id: string } }>(
+    '/v1/instalment-plans/:id/cancel',
+    paymentsScope,
+    async (request) => orchestrator.instalmentPlans.cancel(planId(request.params.id)),
+  );
+
+  // Ops: what will run later, what needs a person, and the janitor on demand.
+  app.get('/v1/schedules', opsScope, async (request) => {
+    return { items: await orchestrator.ops.schedules(listOptions(request.query)) };
+  });
+  app.get('/v1/alerts', opsScope, async (request) => {
+    return { items: await orchestrator.ops.alerts(listOptions(request.query)) };
+  });
+  app.post('/v1/janitor/runs', opsScope, async () => orchestrator.ops.runJanitor());
 
   /** A review item, or undefined for an unknown or malformed id. */
   const reviewItem = (jobId: string) => orchestrator.reviews.get(jobId).catch(() => undefined);

@@ -12,6 +12,8 @@ import { FINAL_STATUSES, PAYMENT_STATUSES, type PaymentStatus } from '../../mach
 import type { ReviewItem } from '../payments/review.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import { escapeHtml } from '../platform/html.ts';
+import { html, page } from './console-layout.ts';
+import { registerScheduleConsole } from './console-schedules.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface ConsoleOptions {
@@ -23,23 +25,6 @@ export interface ConsoleOptions {
   sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply;
   /** A payment not final after this long is listed as stuck. @defaultValue 5 min */
   stuckAfterMs?: number;
-}
-
-const STYLE = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}pre{background:#f6f6f6;padding:.8rem;overflow:auto}
-form.inline{display:inline-block;margin:.3rem 1rem .3rem 0}nav a{margin-right:1rem}`;
-
-function page(title: string, body: string): string {
-  return `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
-<body><nav><a href="/ops">Overview</a><a href="/ops/queues">Queues</a><a href="/docs">API docs</a></nav>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</body></html>`;
-}
-
-function html(reply: FastifyReply, text: string): FastifyReply {
-  return reply.type('text/html; charset=utf-8').send(text);
 }
 
 function reviewRow(item: ReviewItem): string {
@@ -82,6 +67,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
   const { orchestrator } = options;
   void app.register(async (scope) => registerQueueBoard(scope, options));
   const stuckAfterMs = options.stuckAfterMs ?? 5 * 60_000;
+  registerScheduleConsole(app, options);
 
   app.get('/ops', async (request, reply) => {
     options.authorize(request);
@@ -127,7 +113,11 @@ ${
         )
         .join('')}</table>`
 }
-<form method="GET" action="/ops/payments"><label>Payment id <input name="id" size="40"></label> <button>Open</button></form>`,
+<form method="GET" action="/ops/payments"><label>Payment id <input name="id" size="40"></label> <button>Open</button></form>
+<h2>Scheduled money</h2>
+<ul><li><a href="/ops/subscriptions">Subscriptions</a></li><li><a href="/ops/instalment-plans">Instalment plans</a></li>
+<li><a href="/ops/schedules">Scheduled items</a> (timers, inquiries, occurrences, instalments)</li>
+<li><a href="/ops/alerts">Alerts</a></li><li><a href="/ops/janitor">Janitor</a> (run it now)</li></ul>`,
       ),
     );
   });
