@@ -86,6 +86,26 @@ export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
 }
 
+/**
+ * A browser sends the console's Basic credentials with any form posted to it,
+ * from any site: a state-changing console request whose Origin (or Referer)
+ * names another site is refused. Clients that send neither (curl) pass.
+ */
+function refuseCrossSite(request: FastifyRequest): void {
+  if (request.method === 'GET' || request.method === 'HEAD') return;
+  const origin = request.headers.origin ?? request.headers.referer;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== request.headers.host) {
+    throw new ApiError('forbidden', 'a console action must come from the console itself');
+  }
+}
+
 class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
@@ -354,7 +374,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   registerConsole(app, {
     orchestrator,
     ...(metrics ? { metrics } : {}),
-    authorize: (request) => authorize(request, 'ops'),
+    authorize: (request) => {
+      authorize(request, 'ops');
+      refuseCrossSite(request);
+    },
     sendError: (reply, error, request) => sendError(reply, error as Error, request),
   });
 

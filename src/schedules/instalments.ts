@@ -262,7 +262,6 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
     },
 
     async onPaymentSettled(link, paymentId, status, facts) {
-      let scheduleRest = false;
       const plan = await updateWithRetry(store, link.id, (current) => {
         const entry = current.instalments[link.index];
         if (!entry || entry.paymentId !== paymentId) return undefined;
@@ -282,7 +281,6 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
                 ? { schemeTransactionIdentifier: facts.schemeTransactionIdentifier }
                 : {}),
             };
-            scheduleRest = current.status === 'active';
           }
         } else if (status === 'in_review') {
           nextStatus = 'in_review';
@@ -316,7 +314,9 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
         }
         return { record, events };
       });
-      if (!plan || !scheduleRest) return;
+      // Derived from the stored plan, so a notice handled again after a crash
+      // still schedules what its first run stored (job ids make it once).
+      if (!plan || plan.status !== 'active' || !plan.chain) return;
       const shard = deps.shardOf(plan.id);
       for (const entry of plan.instalments) {
         if (entry.status !== 'scheduled') continue;

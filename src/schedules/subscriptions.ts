@@ -444,10 +444,13 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
     },
 
     async onPaymentSettled(link, paymentId, status, facts, transactionReference) {
-      let retry: { attempt: number; at: number } | undefined;
-      let activate = false;
-      let stop = false;
-      await change(link.id, (subscription) => {
+      if (link.period === 0 && PAID.has(status)) {
+        // The scheduler exists before the subscription shows as active; its
+        // first run is an interval away and skips anything not active.
+        const pending = await store.get(link.id);
+        if (pending?.status === 'pending') await startScheduler(pending);
+      }
+      const decided = await change(link.id, (subscription) => {
         const occurrence = subscription.occurrences.find((entry) => entry.period === link.period);
         // Only the latest attempt of an occurrence still being processed decides it.
         if (!occurrence || occurrence.paymentIds.at(-1) !== paymentId) return undefined;
@@ -475,7 +478,6 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
               },
             };
             events.push({ type: 'activated' });
-            activate = true;
           }
         } else if (status === 'in_review') {
           next.status = 'in_review';
@@ -488,14 +490,12 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
               { type: 'occurrence_failed', data },
               { type: 'failed', data: { reason: record.reason } },
             );
-            stop = true;
           } else {
             const days = subscription.retryOnDeclineDays[link.attempt - 1];
             if (days !== undefined && subscription.status !== 'cancelled') {
               const at = occurrence.scheduledAt + days * dayMs;
               next.status = 'retrying';
               next.nextRetryAt = at;
-              retry = { attempt: link.attempt + 1, at };
               events.push({
                 type: 'occurrence_declined',
                 data: { ...data, retryAt: new Date(at).toISOString() },
@@ -513,26 +513,31 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         );
         return { record, events };
       });
-      const shard = deps.shardOf(link.id);
-      if (activate) {
-        const subscription = await load(link.id);
-        if (subscription.status === 'active') await startScheduler(subscription);
+      // What the decision asks for is derived from the stored record, not from
+      // this run's write, so a notice handled again after a crash (its write
+      // done, these not) still starts the scheduler or schedules the retry.
+      if (link.period === 0) {
+        if (decided.status === 'active') await startScheduler(decided);
+        else if (decided.status !== 'pending') await stopScheduler(decided);
       }
-      if (stop) {
-        const subscription = await load(link.id);
-        await stopScheduler(subscription);
-      }
-      if (retry) {
+      const occurrence = decided.occurrences.find((entry) => entry.period === link.period);
+      if (
+        occurrence?.status === 'retrying' &&
+        occurrence.nextRetryAt !== undefined &&
+        occurrence.paymentIds.at(-1) === paymentId &&
+        decided.status !== 'cancelled'
+      ) {
+        const attempt = occurrence.paymentIds.length + 1;
         await queues.add(
-          shard,
-          { task: 'retry', subscriptionId: link.id, period: link.period, attempt: retry.attempt },
+          deps.shardOf(link.id),
+          { task: 'retry', subscriptionId: link.id, period: link.period, attempt },
           {
-            jobId: `subscription-${link.id}-p${link.period}-retry-${retry.attempt}`,
-            delayMs: Math.max(0, retry.at - clock.now()),
+            jobId: `subscription-${link.id}-p${link.period}-retry-${attempt}`,
+            delayMs: Math.max(0, occurrence.nextRetryAt - clock.now()),
           },
         );
         logger.info(
-          { subscriptionId: link.id, period: link.period, attempt: retry.attempt },
+          { subscriptionId: link.id, period: link.period, attempt },
           'declined occurrence: retry scheduled',
         );
       }
