@@ -196,10 +196,13 @@ export interface PaymentStore {
     options?: { replacePending?: boolean; timeline?: readonly TimelineEntry[] },
   ): Promise<IntentResult>;
   commitStep(id: string, expectedVersion: number, step: CommitStep): Promise<WriteResult>;
-  /** Oldest first, across shards; `olderThan` (epoch ms) keeps entries written before it. */
+  /**
+   * Oldest first, across shards; `olderThan` (epoch ms) keeps entries written
+   * before it, `from` (epoch ms, inclusive) those written at or after it.
+   */
   listByStatus(
     status: PaymentStatus,
-    options?: { olderThan?: number; limit?: number },
+    options?: { olderThan?: number; from?: number; limit?: number },
   ): Promise<StatusIndexEntry[]>;
 }
 
@@ -679,16 +682,17 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
 
   async function listByStatus(
     status: PaymentStatus,
-    listOptions: { olderThan?: number; limit?: number } = {},
+    listOptions: { olderThan?: number; from?: number; limit?: number } = {},
   ): Promise<StatusIndexEntry[]> {
     checkStatus(status);
     const limit = listOptions.limit ?? 100;
     const max = listOptions.olderThan === undefined ? '+inf' : `(${listOptions.olderThan}`;
+    const min = listOptions.from === undefined ? '-inf' : String(listOptions.from);
     const perShard = await Promise.all(
       keyspace.allShards.map((shard) =>
         redis.zrangebyscore(
           keyspace.statusIndexKey(shard, status),
-          '-inf',
+          min,
           max,
           'WITHSCORES',
           'LIMIT',

@@ -88,6 +88,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     kind: 'instalment_plan',
     idPrefix: 'plan',
   });
+  const janitorCursorKey = `${keyspace.hashTag(0)}:janitor:authorized-cursor`;
   const shardOfRecord = (id: string): number => Number(/^[a-z]+_(\d+)_/.exec(id)?.[1] ?? 0);
   const subscriptions = createSubscriptions({
     store: subscriptionStore,
@@ -125,6 +126,16 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       clock,
       logger,
       shardOf: keyspace.shardOf,
+      cursor: {
+        async get() {
+          const value = await redis.get(janitorCursorKey);
+          return value === null ? undefined : Number(value);
+        },
+        async set(value) {
+          if (value === undefined) await redis.del(janitorCursorKey);
+          else await redis.set(janitorCursorKey, String(value));
+        },
+      },
     },
     options.janitor,
   );

@@ -83,6 +83,8 @@ export interface JanitorDeps {
   clock: Clock;
   logger: Logger;
   shardOf(paymentId: string): number;
+  /** Where the sweep of authorised payments stopped (kept in Redis between runs). */
+  cursor: { get(): Promise<number | undefined>; set(value: number | undefined): Promise<void> };
 }
 
 export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {

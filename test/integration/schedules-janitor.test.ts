@@ -115,24 +115,36 @@ describe('janitor', () => {
     expect(h.sim.ledger.countAuthorisations(authorised.transactionReference)).toBe(1);
   });
 
-  it('captures an AUTHOR_CAPTURE payment once Sips has remitted it', async () => {
+  it('captures AUTHOR_CAPTURE payments once Sips has remitted them, a batch per run', async () => {
     let offsetMs = 0;
     const clock = { now: () => Date.now() + offsetMs };
     harness = await startOrchestratorHarness({
       simulator: { clock },
-      orchestrator: { clock, janitor: { intervalMs: 0 } },
+      orchestrator: { clock, janitor: { intervalMs: 0, batch: 1 } },
     });
     const h = harness;
-    const { payment } = await h.orchestrator.payments.create({ amount: 1_500, card });
-    await h.waitFor(payment.id, (p) => p.status === 'authorized');
-    // Not yet past its remittance date: not looked at.
-    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBeUndefined();
+    const ids: string[] = [];
+    for (const amount of [1_500, 1_600]) {
+      const { payment } = await h.orchestrator.payments.create({ amount, card });
+      await h.waitFor(payment.id, (p) => p.status === 'authorized');
+      ids.push(payment.id);
+    }
+    // Not yet past their remittance date: not looked at.
+    const early = await h.orchestrator.ops.runJanitor();
+    expect(ids.map((id) => verdictOf(early, id))).toEqual([undefined, undefined]);
 
     offsetMs = 2 * 86_400_000;
-    expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBe('reconciled');
-    const captured = await h.orchestrator.payments.get(payment.id);
-    expect(captured.status).toBe('captured');
-    expect(captured.amounts.captured).toBe(1_500);
+    const first = await h.orchestrator.ops.runJanitor();
+    const second = await h.orchestrator.ops.runJanitor();
+    expect(ids.map((id) => verdictOf(first, id) ?? verdictOf(second, id))).toEqual([
+      'reconciled',
+      'reconciled',
+    ]);
+    for (const id of ids) {
+      const captured = await h.orchestrator.payments.get(id);
+      expect(captured.status).toBe('captured');
+      expect(captured.amounts.captured).toBe(captured.amount);
+    }
   });
 });
 
