@@ -1,5 +1,5 @@
 /**
- * Workers only: runs the step workers against REDIS_URL and the configured
+ * Workers only: runs the step and schedules workers (and the janitor) against REDIS_URL and the configured
  * Sips platform, for scaling out (`node --import tsx workers/main.ts`).
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
