@@ -132,7 +132,14 @@ export interface CreateOptions {
 }
 
 export type CreateResult =
-  | { created: true; conflict: false; id: string; version: 1 }
+  | {
+      created: true;
+      conflict: false;
+      id: string;
+      version: 1;
+      /** Epoch ms stored as `createdAt` and `updatedAt`. */
+      createdAt: number;
+    }
   /** The idempotency key was used before with the same request: its payment. */
   | { created: false; conflict: false; id: string }
   /** The idempotency key was used before with a different request. */
@@ -569,7 +576,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     const [outcome, existingId] = reply;
     switch (outcome) {
       case 'created':
-        return { created: true, conflict: false, id, version: 1 } as const;
+        return { created: true, conflict: false, id, version: 1, createdAt: now } as const;
       case 'existing':
         return { created: false, conflict: false, id: existingId } as const;
       case 'conflict':

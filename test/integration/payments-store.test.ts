@@ -75,7 +75,13 @@ describe('create', () => {
     });
     const shard = keyspace.shardOf(input.id);
     const result = await store.create(input, { events: [event('payment.received', input.id, 1)] });
-    expect(result).toEqual({ created: true, conflict: false, id: input.id, version: 1 });
+    expect(result).toEqual({
+      created: true,
+      conflict: false,
+      id: input.id,
+      version: 1,
+      createdAt: clock.now(),
+    });
     const record = await store.get(input.id);
     expect(record).toEqual({
       id: input.id,
