@@ -14,7 +14,7 @@ import { describeResponseCode } from './codes.ts';
 import { maskCardData } from './mask.ts';
 import type { CallInfo, SipsResponse, SipsResult, UnknownReason } from './result.ts';
 import {
-  SERVICE_SCHEMAS,
+  checkResponse,
   validateRequest,
   type RequestRejectionCode,
   type SipsRequestFields,
@@ -311,12 +311,12 @@ export function createSipsClient(options: SipsClientOptions): SipsClient {
           );
     }
 
-    const typed = SERVICE_SCHEMAS[service].response.safeParse(raw);
-    if (!typed.success) {
+    const typed = checkResponse(service, raw);
+    if (!typed.ok) {
       // The seal verified, so the answer is Sips's own: report it as it is and
       // leave a trace of the fields that did not match our description.
       logger.warn(
-        { sips: { service, fields: typed.error.issues.map((issue) => issue.path.join('.')) } },
+        { sips: { service, fields: typed.fields } },
         'sips answer does not match the response schema',
       );
     }
