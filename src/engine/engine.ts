@@ -258,6 +258,8 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       timeline,
       engine,
       ...(card !== undefined ? { card } : {}),
+      // The record was read at the version written against: its status is the stored one.
+      ...(options.expectedVersion === undefined ? { currentStatus: record.status } : {}),
     });
     if (!written.ok) return { ok: false, reason: written.reason };
     const next: PaymentRecord & { engine?: string } = {
@@ -633,6 +635,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       clearIntent: false,
       timeline,
       engine: JSON.stringify(data),
+      currentStatus: record.status,
     });
     if (!written.ok) throw new StepRetryError(`next inquiry not scheduled: ${written.reason}`);
     await dispatch({

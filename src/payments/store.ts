@@ -160,6 +160,13 @@ export interface CommitStep {
   transactionReference?: string;
   /** Absent: keep; a string: replace. */
   engine?: string;
+  /**
+   * The status the payment has at `expectedVersion`, when the caller knows it
+   * (it read the record at that version): the write then names only two
+   * status index keys instead of all of them. A payment found in another
+   * status is refused with an error.
+   */
+  currentStatus?: PaymentStatus;
 }
 
 export type WriteResult =
@@ -308,7 +315,8 @@ return {'ok', next_version}
 
 /**
  * commitStep
- * KEYS: 1 payment, 2 timeline, 3 events stream, 4.. every status index key of the shard
+ * KEYS: 1 payment, 2 timeline, 3 events stream, 4.. status index keys of the shard: every one,
+ *       or only those of the current status and the new one
  * ARGV: 1 expected version, 2 new status, 3 updatedAt, 4 stream maxlen ('0' = none),
  *       5 '1' to clear the intent, 6 card action (keep | set | erase), 7 new sealed card,
  *       sections: hash fields (pairs), timeline entries, events (type, subject, sequence, json)
@@ -318,7 +326,8 @@ const COMMIT_STEP = defineScript(
   'payments.commitStep',
   LUA_SECTIONS.replace('FIRST_SECTION', '8') +
     `
-local version = redis.call('HGET', KEYS[1], 'version')
+local current = redis.call('HMGET', KEYS[1], 'version', 'id', 'status')
+local version = current[1]
 if not version then return {'not_found'} end
 if version ~= ARGV[1] then return {'version_conflict', version} end
 local index = {}
@@ -327,20 +336,27 @@ for k = 4, #KEYS do
   if status then index[status] = KEYS[k] end
 end
 if not index[ARGV[2]] then return redis.error_reply('ERR unknown status ' .. ARGV[2]) end
-local current = redis.call('HMGET', KEYS[1], 'id', 'status')
+if current[3] and not index[current[3]] then
+  return redis.error_reply('ERR no status index key for the current status ' .. current[3])
+end
 local next_version = tonumber(version) + 1
-redis.call('HSET', KEYS[1], 'version', string.format('%d', next_version), 'status', ARGV[2],
-  'updatedAt', ARGV[3])
-local fields = section(2)
-if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-if ARGV[5] == '1' then redis.call('HDEL', KEYS[1], 'intent') end
+local set = {'version', string.format('%d', next_version), 'status', ARGV[2], 'updatedAt', ARGV[3]}
+local fields, n_fields = section(2)
+for k = 1, n_fields * 2 do set[#set + 1] = fields[k] end
 if ARGV[6] == 'set' then
-  redis.call('HSET', KEYS[1], 'card', ARGV[7])
+  set[#set + 1] = 'card'
+  set[#set + 1] = ARGV[7]
+end
+redis.call('HSET', KEYS[1], unpack(set))
+if ARGV[5] == '1' and ARGV[6] == 'erase' then
+  redis.call('HDEL', KEYS[1], 'intent', 'card')
+elseif ARGV[5] == '1' then
+  redis.call('HDEL', KEYS[1], 'intent')
 elseif ARGV[6] == 'erase' then
   redis.call('HDEL', KEYS[1], 'card')
 end
-if current[2] and index[current[2]] then redis.call('ZREM', index[current[2]], current[1]) end
-redis.call('ZADD', index[ARGV[2]], ARGV[3], current[1])
+if current[3] and current[3] ~= ARGV[2] then redis.call('ZREM', index[current[3]], current[2]) end
+redis.call('ZADD', index[ARGV[2]], ARGV[3], current[2])
 local timeline, n = section(1)
 if n > 0 then redis.call('RPUSH', KEYS[2], unpack(timeline)) end
 append_events(KEYS[3], ARGV[4])
@@ -644,6 +660,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
 
   async function commitStep(id: string, expectedVersion: number, step: CommitStep) {
     checkStatus(step.status);
+    if (step.currentStatus !== undefined) checkStatus(step.currentStatus);
     checkAmounts(step.amounts);
     if (
       step.transactionReference !== undefined &&
@@ -660,7 +677,12 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
         keyspace.paymentKey(id),
         keyspace.timelineKey(id),
         keyspace.eventsStream(shard),
-        ...keyspace.statusIndexKeys(shard),
+        ...(step.currentStatus === undefined
+          ? keyspace.statusIndexKeys(shard)
+          : [
+              keyspace.statusIndexKey(shard, step.currentStatus),
+              keyspace.statusIndexKey(shard, step.status),
+            ]),
       ],
       [
         String(expectedVersion),
