@@ -140,6 +140,16 @@ export interface PaymentEngine {
 export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
   const { store, vault, client, reviews, jobs, clock, logger } = deps;
   const schedule = deps.inquiryScheduleMs.length > 0 ? deps.inquiryScheduleMs : [10_000];
+  /** Engine data parsed once per record object, for the readers that never change it. */
+  const parsedEngineData = new WeakMap<PaymentRecord, EngineData>();
+  function readEngineData(record: PaymentRecord): EngineData {
+    let data = parsedEngineData.get(record);
+    if (data === undefined) {
+      data = engineDataOf(record);
+      parsedEngineData.set(record, data);
+    }
+    return data;
+  }
 
   function followUpsOf(
     paymentId: string,
@@ -273,12 +283,14 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     delete next.intent;
     if (card === null) delete next.card;
     else if (card !== undefined) next.card = card;
+    // `engine` is this data as written, and nothing changes it any more.
+    parsedEngineData.set(next, data);
     await dispatch(next);
     return { ok: true, record: next };
   }
 
   async function dispatch(record: PaymentRecord): Promise<void> {
-    const data = engineDataOf(record);
+    const data = readEngineData(record);
     for (const followUp of data.followUps) {
       switch (followUp.type) {
         case 'call':
@@ -327,7 +339,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
   }
 
   function pendingFollowUp(record: PaymentRecord, jobId: string): FollowUp | undefined {
-    const data = engineDataOf(record);
+    const data = readEngineData(record);
     return data.followUps.find((followUp) => 'jobId' in followUp && followUp.jobId === jobId);
   }
 
@@ -336,7 +348,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     operation: Operation,
     amount: number | undefined,
   ): OperationInput {
-    const data = engineDataOf(record);
+    const data = readEngineData(record);
     const input: OperationInput = {
       kind: record.kind,
       operation,
