@@ -116,18 +116,19 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
       restored.resumeTo = pending.resumeTo as NonNullable<typeof restored.resumeTo>;
     }
   }
+  const built: Persisted['context'] = {
+    kind: kind as Persisted['context']['kind'],
+    currency,
+    captureMode: captureMode as Persisted['context']['captureMode'],
+    requestedAmount,
+    amounts: { authorized, captured, cancelled, refunded },
+    pending: restored,
+    held: { csc: held.csc, card: held.card },
+  };
   return {
     machineVersion,
     value: typeof value === 'string' ? value : { ...(value as Record<string, string>) },
-    context: {
-      kind: kind as Persisted['context']['kind'],
-      currency,
-      captureMode: captureMode as Persisted['context']['captureMode'],
-      requestedAmount,
-      amounts: { authorized, captured, cancelled, refunded },
-      pending: restored,
-      held: { csc: held.csc, card: held.card },
-    },
+    context: built,
   };
 }
 
@@ -150,16 +151,21 @@ function read(snapshot: PersistedSnapshot): Persisted {
       `snapshot written by ${parsed.data.machineVersion}, this is ${MACHINE_VERSION}: migrate it first`,
     );
   }
-  return parsed.data;
+  return { ...parsed.data, context: contextFromParsed(parsed.data.context) };
 }
 
-function contextOf(persisted: Persisted): PaymentContext {
-  const { pending, ...rest } = persisted.context;
+/** The zod result's context as a PaymentContext (`readFast` builds one directly). */
+function contextFromParsed(context: Persisted['context']): PaymentContext {
+  const { pending, ...rest } = context;
   if (pending === null) return { ...rest, pending: null };
   const restored: PendingOperation = { operation: pending.operation };
   if (pending.amount !== undefined) restored.amount = pending.amount;
   if (pending.resumeTo !== undefined) restored.resumeTo = pending.resumeTo;
   return { ...rest, pending: restored };
+}
+
+function contextOf(persisted: Persisted): PaymentContext {
+  return persisted.context as PaymentContext;
 }
 
 function statusOfValue(value: Persisted['value']): PaymentStatus {
