@@ -463,8 +463,18 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     job: CallJob,
     context: { jobId: string; attemptsLeft: boolean },
   ): Promise<void> {
-    const record = await store.get(job.paymentId, { timeline: false });
-    if (!record) {
+    // The usual case in one script: the payment is still at the version that
+    // recorded this job's call, with no intent, so the call's first intent
+    // is written with the read.
+    const claimedAt = clock.now();
+    const read = await store.readForCall(job.paymentId, job.version, {
+      op: job.operation,
+      attempt: 1,
+      at: claimedAt,
+      jobId: context.jobId,
+    });
+    const record = read?.record;
+    if (!read || !record) {
       logger.warn(
         { paymentId: job.paymentId, jobId: context.jobId },
         'call job for an unknown payment',
@@ -497,6 +507,11 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       return;
     }
     if (!intent && !followUp) {
+      if (read.intentVersion !== undefined) {
+        // Not reached: the version that recorded this job lists its call. The
+        // intent written stays; the next attempt treats the call as interrupted.
+        throw new StepRetryError('an intent was written for a call the payment does not list');
+      }
       // The step this job belongs to already happened: only make sure what
       // it asked for next exists.
       await dispatch(record);
@@ -509,14 +524,23 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     const nextIntent: PaymentIntent = {
       op: job.operation,
       attempt: (intent?.attempt ?? 0) + 1,
-      at: clock.now(),
+      at: read.intentVersion !== undefined ? claimedAt : clock.now(),
       transactionReference: record.transactionReference,
       jobId: context.jobId,
       ...(amount !== undefined ? { amount } : {}),
     };
-    const intentWritten = await store.writeIntent(record.id, record.version, nextIntent, {
-      replacePending: intent !== undefined,
-    });
+    const intentWritten =
+      read.intentVersion !== undefined && amount === undefined
+        ? // Written with the read, and it is this intent (no intent before: attempt 1).
+          ({ ok: true, version: read.intentVersion } as const)
+        : read.intentVersion !== undefined
+          ? // Written with the read, without the amount of this call: complete it.
+            await store.writeIntent(record.id, read.intentVersion, nextIntent, {
+              replacePending: true,
+            })
+          : await store.writeIntent(record.id, record.version, nextIntent, {
+              replacePending: intent !== undefined,
+            });
     if (!intentWritten.ok) {
       throw new StepRetryError(`could not write the intent: ${intentWritten.reason}`);
     }

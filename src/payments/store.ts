@@ -209,6 +209,18 @@ export interface PaymentStore {
     intent: PaymentIntent,
     options?: { replacePending?: boolean; timeline?: readonly TimelineEntry[] },
   ): Promise<IntentResult>;
+  /**
+   * Reads a payment (without its timeline) and, when it is at
+   * `expectedVersion` with no intent, writes `intent` with the payment's
+   * transactionReference in the same atomic step, as `writeIntent` would.
+   * `record` is the payment as read, before that write; `intentVersion` is
+   * the version the write produced, absent when nothing was written.
+   */
+  readForCall(
+    id: string,
+    expectedVersion: number,
+    intent: Omit<PaymentIntent, 'transactionReference' | 'answered'>,
+  ): Promise<{ record: PaymentRecord; intentVersion?: number } | undefined>;
   commitStep(id: string, expectedVersion: number, step: CommitStep): Promise<WriteResult>;
   /** Oldest first, across shards; `olderThan` (epoch ms) keeps entries written before it. */
   listByStatus(
@@ -310,6 +322,36 @@ redis.call('HSET', KEYS[1], 'version', string.format('%d', next_version), 'inten
 local timeline, n = section(1)
 if n > 0 then redis.call('RPUSH', KEYS[2], unpack(timeline)) end
 return {'ok', next_version}
+`,
+);
+
+/**
+ * readForCall
+ * KEYS: 1 payment
+ * ARGV: 1 expected version, 2 the intent's JSON up to its transactionReference value,
+ *       3 the rest of the intent's JSON, 4 updatedAt
+ * Returns {hash fields and values (flat)}, with the new version when the intent was written:
+ * only at the expected version, with no intent, and a transactionReference Sips accepts.
+ */
+const READ_FOR_CALL = defineScript(
+  'payments.readForCall',
+  `
+local hash = redis.call('HGETALL', KEYS[1])
+local version, intent, reference
+for k = 1, #hash, 2 do
+  local name = hash[k]
+  if name == 'version' then version = hash[k + 1]
+  elseif name == 'intent' then intent = hash[k + 1]
+  elseif name == 'transactionReference' then reference = hash[k + 1] end
+end
+if version ~= ARGV[1] or intent or not reference or #reference > 35
+    or not string.match(reference, '^[A-Za-z0-9]+$') then
+  return {hash}
+end
+local next_version = tonumber(version) + 1
+redis.call('HSET', KEYS[1], 'version', string.format('%d', next_version),
+  'intent', ARGV[2] .. '"' .. reference .. '"' .. ARGV[3], 'updatedAt', ARGV[4])
+return {hash, next_version}
 `,
 );
 
@@ -658,6 +700,35 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     return writeResult(reply);
   }
 
+  async function readForCall(
+    id: string,
+    expectedVersion: number,
+    intent: Omit<PaymentIntent, 'transactionReference' | 'answered'>,
+  ): Promise<{ record: PaymentRecord; intentVersion?: number } | undefined> {
+    if (intent.amount !== undefined && !isMinor(intent.amount)) {
+      throw invalid('an intent amount is integer minor units');
+    }
+    // The same JSON as writeIntent's, the stored transactionReference going in between.
+    const head = `${JSON.stringify({ op: intent.op, attempt: intent.attempt, at: intent.at }).slice(0, -1)},"transactionReference":`;
+    const rest: Record<string, unknown> = {};
+    if (intent.jobId !== undefined) rest.jobId = intent.jobId;
+    if (intent.amount !== undefined) rest.amount = intent.amount;
+    const tail = Object.keys(rest).length === 0 ? '}' : `,${JSON.stringify(rest).slice(1)}`;
+    const [flat, intentVersion] = (await runScript(
+      redis,
+      READ_FOR_CALL,
+      [keyspace.paymentKey(id)],
+      [String(expectedVersion), head, tail, clock.now()],
+    )) as [string[], number | undefined];
+    if (flat.length === 0) return undefined;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+    const record = decode(hash, []);
+    return intentVersion === undefined
+      ? { record }
+      : { record, intentVersion: Number(intentVersion) };
+  }
+
   async function commitStep(id: string, expectedVersion: number, step: CommitStep) {
     checkStatus(step.status);
     if (step.currentStatus !== undefined) checkStatus(step.currentStatus);
@@ -736,5 +807,5 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     return entries.slice(0, limit);
   }
 
-  return { create, get, writeIntent, commitStep, listByStatus };
+  return { create, get, writeIntent, readForCall, commitStep, listByStatus };
 }
