@@ -192,26 +192,34 @@ export function createSipsClient(options: SipsClientOptions): SipsClient {
     const message = buildRequest(service, fields);
     const url = `${baseUrl}${servicePath(service)}`;
     const started = clock.now();
-    const info = (): CallInfo => ({
-      service,
-      url,
-      request: maskCardData(message),
-      durationMs: clock.now() - started,
-    });
-    const result = await exchange(service, url, message, info);
-    logger.debug(
-      {
-        sips: {
-          service,
-          url,
-          request: result.call.request,
-          outcome: result.kind,
-          responseCode: 'responseCode' in result ? result.responseCode : undefined,
-          durationMs: result.call.durationMs,
+    const info = (): CallInfo => {
+      // Masked when first read: most results are never asked for their request.
+      let masked: Record<string, unknown> | undefined;
+      return {
+        service,
+        url,
+        get request() {
+          return (masked ??= maskCardData(message));
         },
-      },
-      'sips call',
-    );
+        durationMs: clock.now() - started,
+      };
+    };
+    const result = await exchange(service, url, message, info);
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug(
+        {
+          sips: {
+            service,
+            url,
+            request: result.call.request,
+            outcome: result.kind,
+            responseCode: 'responseCode' in result ? result.responseCode : undefined,
+            durationMs: result.call.durationMs,
+          },
+        },
+        'sips call',
+      );
+    }
     return result as SipsServiceResult<S>;
   }
 
