@@ -197,8 +197,7 @@ const COMMAND_KEYS_KEPT = 50;
 /** Longest time a create may hold its idempotency key's in-flight marker. */
 const IN_FLIGHT_MARKER_MS = 30_000;
 
-function toView(record: PaymentRecord): PaymentView {
-  const data = engineDataOf(record);
+function toView(record: PaymentRecord, data: EngineData = engineDataOf(record)): PaymentView {
   const view: PaymentView = {
     id: record.id,
     status: record.status,
@@ -536,8 +535,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       : await load(result.id, true);
     // A replay also re-enqueues the first step, in case the first request
     // died between storing the payment and enqueueing its job.
-    await engine.dispatch(record);
-    return { created: result.created, payment: toView(record) };
+    // A new record's engine data is `data`, as written.
+    const written = result.created ? data : engineDataOf(record);
+    await engine.dispatch(record, written);
+    return { created: result.created, payment: toView(record, written) };
   }
 
   const payments: Orchestrator['payments'] = {

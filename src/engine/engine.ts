@@ -123,7 +123,8 @@ export interface PaymentEngine {
   /** Steps the machine with `event` and commits the result with its follow-ups, then enqueues them. */
   apply(record: PaymentRecord, event: PaymentEvent, options?: ApplyOptions): Promise<ApplyResult>;
   /** Enqueues the follow-ups recorded on the payment (idempotent: deterministic job ids). */
-  dispatch(record: PaymentRecord): Promise<void>;
+  /** `data`: the record's engine data when the caller has it parsed (read only). */
+  dispatch(record: PaymentRecord, data?: EngineData): Promise<void>;
   runCall(job: CallJob, context: { jobId: string; attemptsLeft: boolean }): Promise<void>;
   runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void>;
   /** The customer did not come back in time: the payment expires if it is still waiting. */
@@ -289,8 +290,8 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     return { ok: true, record: next };
   }
 
-  async function dispatch(record: PaymentRecord): Promise<void> {
-    const data = readEngineData(record);
+  async function dispatch(record: PaymentRecord, parsed?: EngineData): Promise<void> {
+    const data = parsed ?? readEngineData(record);
     for (const followUp of data.followUps) {
       switch (followUp.type) {
         case 'call':
