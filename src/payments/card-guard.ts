@@ -58,10 +58,20 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
+/** True when `text` holds at least `count` decimal digits, wherever they are. */
+function hasDigits(text: string, count: number): boolean {
+  let found = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 48 && code <= 57 && ++found >= count) return true;
+  }
+  return false;
+}
+
 /** True when the text holds something that looks like a full card number. */
 export function containsPan(text: string): boolean {
   // Either pattern needs 13 digits or more.
-  if (text.length < MIN_PAN_DIGITS) return false;
+  if (text.length < MIN_PAN_DIGITS || !hasDigits(text, MIN_PAN_DIGITS)) return false;
   for (const match of text.matchAll(DIGIT_RUN)) {
     if (luhnValid(match[0])) return true;
   }
