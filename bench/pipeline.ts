@@ -204,12 +204,19 @@ async function startSimulatorChild(
   latencyMs: number,
   caps: PipelineOptions['simulator'] = {},
 ): Promise<{ child: BenchChild; url: string }> {
-  const child = startTsChild('simulator', 'bench/simulator-child.ts', {
-    BENCH_SIM_LATENCY_MS: String(latencyMs),
-    ...(caps.maxTransactions ? { BENCH_SIM_MAX_TRANSACTIONS: String(caps.maxTransactions) } : {}),
-    ...(caps.ledgerRequests ? { BENCH_SIM_LEDGER_REQUESTS: String(caps.ledgerRequests) } : {}),
-    ...(caps.ledgerMovements ? { BENCH_SIM_LEDGER_MOVEMENTS: String(caps.ledgerMovements) } : {}),
-  });
+  const child = startTsChild(
+    'simulator',
+    'bench/simulator-child.ts',
+    {
+      BENCH_SIM_LATENCY_MS: String(latencyMs),
+      ...(caps.maxTransactions ? { BENCH_SIM_MAX_TRANSACTIONS: String(caps.maxTransactions) } : {}),
+      ...(caps.ledgerRequests ? { BENCH_SIM_LEDGER_REQUESTS: String(caps.ledgerRequests) } : {}),
+      ...(caps.ledgerMovements ? { BENCH_SIM_LEDGER_MOVEMENTS: String(caps.ledgerMovements) } : {}),
+    },
+    process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/simulator`]
+      : [],
+  );
   const url = await child.waitForLine((line) => {
     const parsed = jsonLine(line);
     return parsed?.ready === true ? String(parsed.url) : undefined;

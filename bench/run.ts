@@ -6,7 +6,8 @@
  *   BENCH_SCALE=0.1        multiplies every count (default 1)
  *   BENCH_ONLY=a,b         sections to run: seal, ceiling, pipeline, latency, memory
  *   BENCH_LATENCY_RATES    offered payments/s of the paced latency runs (default 500,1000)
- *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>
+ *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>,
+ *                          and of each simulator process into dir/simulator
  *   BENCH_WORKER_NODE_ARGS extra Node flags for the worker process (e.g. GC settings)
  *
  * Sections:

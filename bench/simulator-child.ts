@@ -38,3 +38,5 @@ input.on('line', (line) => {
 input.on('close', () => {
   void simulator.close().then(() => process.exit(0));
 });
+// Exit through process.exit on SIGTERM, so that --cpu-prof writes its profile.
+process.once('SIGTERM', () => process.exit(0));

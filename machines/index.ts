@@ -4,11 +4,12 @@
  * I/O, no clock, no randomness; the same snapshot and event always give the
  * same result.
  */
-import { initialTransition, transition } from 'xstate';
+import { createActor, type ActionExecutor, type AnyActorScope } from 'xstate';
 import { z } from 'zod';
 import type {
   Amounts,
   Effect,
+  Operation,
   PaymentEvent,
   PaymentInput,
   PaymentStatus,
@@ -63,7 +64,84 @@ const persistedSchema = z.object({
 
 type Persisted = z.infer<typeof persistedSchema>;
 
+const KINDS: ReadonlySet<unknown> = new Set(PAYMENT_KINDS);
+const MODES: ReadonlySet<unknown> = new Set(CAPTURE_MODES);
+const OPERATION_SET: ReadonlySet<unknown> = new Set(OPERATIONS);
+const RESUME_POINTS: ReadonlySet<unknown> = new Set([
+  'authorized',
+  'challenged',
+  'captured',
+  'partially_refunded',
+]);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isPositive = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+
+/**
+ * `persistedSchema` checked by hand, for the hot path: the same rules, and
+ * the same result (known keys only). Undefined when the snapshot breaks any
+ * of them; `read` then lets zod say which.
+ */
+function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
+  const { machineVersion, value, context } = snapshot;
+  if (typeof machineVersion !== 'string' || !isObject(context)) return undefined;
+  if (typeof value !== 'string') {
+    if (!isObject(value)) return undefined;
+    for (const key in value) if (typeof value[key] !== 'string') return undefined;
+  }
+  const { kind, currency, captureMode, requestedAmount, amounts, pending, held } = context;
+  if (!KINDS.has(kind) || typeof currency !== 'string' || !MODES.has(captureMode)) {
+    return undefined;
+  }
+  if (!isPositive(requestedAmount) || !isObject(amounts) || !isObject(held)) return undefined;
+  const { authorized, captured, cancelled, refunded } = amounts;
+  if (!isCount(authorized) || !isCount(captured) || !isCount(cancelled) || !isCount(refunded)) {
+    return undefined;
+  }
+  if (typeof held.csc !== 'boolean' || typeof held.card !== 'boolean') return undefined;
+  let restored: Persisted['context']['pending'] = null;
+  if (pending !== null) {
+    if (!isObject(pending) || !OPERATION_SET.has(pending.operation)) return undefined;
+    restored = { operation: pending.operation as Operation };
+    if (pending.amount !== undefined) {
+      if (!isPositive(pending.amount)) return undefined;
+      restored.amount = pending.amount;
+    }
+    if (pending.resumeTo !== undefined) {
+      if (!RESUME_POINTS.has(pending.resumeTo)) return undefined;
+      restored.resumeTo = pending.resumeTo as NonNullable<typeof restored.resumeTo>;
+    }
+  }
+  const built: Persisted['context'] = {
+    kind: kind as Persisted['context']['kind'],
+    currency,
+    captureMode: captureMode as Persisted['context']['captureMode'],
+    requestedAmount,
+    amounts: { authorized, captured, cancelled, refunded },
+    pending: restored,
+    held: { csc: held.csc, card: held.card },
+  };
+  return {
+    machineVersion,
+    value: typeof value === 'string' ? value : { ...(value as Record<string, string>) },
+    context: built,
+  };
+}
+
 function read(snapshot: PersistedSnapshot): Persisted {
+  const fast = readFast(snapshot);
+  if (fast !== undefined) {
+    if (fast.machineVersion !== MACHINE_VERSION) {
+      throw new TypeError(
+        `snapshot written by ${fast.machineVersion}, this is ${MACHINE_VERSION}: migrate it first`,
+      );
+    }
+    return fast;
+  }
   const parsed = persistedSchema.safeParse(snapshot);
   if (!parsed.success) {
     throw new TypeError(`not a payment machine snapshot: ${parsed.error.message}`);
@@ -73,16 +151,21 @@ function read(snapshot: PersistedSnapshot): Persisted {
       `snapshot written by ${parsed.data.machineVersion}, this is ${MACHINE_VERSION}: migrate it first`,
     );
   }
-  return parsed.data;
+  return { ...parsed.data, context: contextFromParsed(parsed.data.context) };
 }
 
-function contextOf(persisted: Persisted): PaymentContext {
-  const { pending, ...rest } = persisted.context;
+/** The zod result's context as a PaymentContext (`readFast` builds one directly). */
+function contextFromParsed(context: Persisted['context']): PaymentContext {
+  const { pending, ...rest } = context;
   if (pending === null) return { ...rest, pending: null };
   const restored: PendingOperation = { operation: pending.operation };
   if (pending.amount !== undefined) restored.amount = pending.amount;
   if (pending.resumeTo !== undefined) restored.resumeTo = pending.resumeTo;
   return { ...rest, pending: restored };
+}
+
+function contextOf(persisted: Persisted): PaymentContext {
+  return persisted.context as PaymentContext;
 }
 
 function statusOfValue(value: Persisted['value']): PaymentStatus {
@@ -102,13 +185,31 @@ function stanceOf(value: Persisted['value']): Stance {
 
 /** Plain JSON: what `JSON.parse(JSON.stringify(x))` gives back unchanged. */
 function persist(snapshot: MachineSnapshot): PersistedSnapshot {
-  return JSON.parse(
-    JSON.stringify({
-      machineVersion: MACHINE_VERSION,
-      value: snapshot.value,
-      context: snapshot.context,
-    }),
-  ) as PersistedSnapshot;
+  // Copied field by field (what `persistedSchema` keeps, undefined left out),
+  // rather than through a JSON round trip.
+  const value = snapshot.value as Persisted['value'];
+  const context = snapshot.context;
+  let pending: Persisted['context']['pending'] = null;
+  if (context.pending) {
+    pending = { operation: context.pending.operation };
+    if (context.pending.amount !== undefined) pending.amount = context.pending.amount;
+    if (context.pending.resumeTo !== undefined) pending.resumeTo = context.pending.resumeTo;
+  }
+  const { authorized, captured, cancelled, refunded } = context.amounts;
+  const persisted: Persisted = {
+    machineVersion: MACHINE_VERSION,
+    value: typeof value === 'string' ? value : { ...value },
+    context: {
+      kind: context.kind,
+      currency: context.currency,
+      captureMode: context.captureMode,
+      requestedAmount: context.requestedAmount,
+      amounts: { authorized, captured, cancelled, refunded },
+      pending,
+      held: { csc: context.held.csc, card: context.held.card },
+    },
+  };
+  return persisted as unknown as PersistedSnapshot;
 }
 
 function effectsOf(actions: readonly { type: string; params?: unknown }[]): Effect[] {
@@ -142,14 +243,65 @@ function checkInput(input: PaymentInput): void {
 }
 
 /**
+ * What xstate's `transition` and `initialTransition` do, minus their cost:
+ * each of those builds a fresh actor (whose constructor computes a throwaway
+ * initial snapshot) only to use it as an inert scope. Here each machine gets
+ * one inert scope, made once; it collects the actions of one synchronous
+ * step instead of executing them. Steps never overlap (they are synchronous),
+ * so the scope is never shared by two of them.
+ */
+interface InertScope {
+  scope: AnyActorScope;
+  actions: { type: string; params?: unknown }[];
+}
+
+const INERT_SCOPES = new Map<PaymentMachine, InertScope>();
+
+function inertScopeOf(machine: PaymentMachine): InertScope {
+  let inert = INERT_SCOPES.get(machine);
+  if (inert === undefined) {
+    // Never started: it only stands as `self` for the machine's step.
+    const self = createActor(machine, {
+      input: { kind: 'card', amount: 1, currency: '978', captureMode: 'author_capture' },
+    });
+    const actions: InertScope['actions'] = [];
+    const actionExecutor: ActionExecutor = (action) => {
+      actions.push(action as InertScope['actions'][number]);
+    };
+    const scope: AnyActorScope = {
+      self,
+      id: '',
+      sessionId: '',
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      system: self.system,
+      stopChild: () => {},
+      actionExecutor,
+    };
+    inert = { scope, actions };
+    INERT_SCOPES.set(machine, inert);
+  }
+  inert.actions.length = 0;
+  return inert;
+}
+
+function takeActions(inert: InertScope): { type: string; params?: unknown }[] {
+  const actions = inert.actions.slice();
+  inert.actions.length = 0;
+  return actions;
+}
+
+/**
  * A new payment in `received`: its effects publish `payment.received` and send
  * the first call. Throws RangeError on input the engine should have rejected.
  */
 export function startPayment(input: PaymentInput): StepResult {
   checkInput(input);
   const machine = PAYMENT_MACHINES[input.kind];
-  const [snapshot, actions] = initialTransition(machine, input);
-  return resultOf(snapshot, actions);
+  const inert = inertScopeOf(machine);
+  const snapshot = machine.getInitialSnapshot(inert.scope, input);
+  return resultOf(snapshot, takeActions(inert));
 }
 
 /**
@@ -171,8 +323,9 @@ export function stepPayment(snapshot: PersistedSnapshot, event: PaymentEvent): S
       reason: explainRejection(context, stance, event),
     };
   }
-  const [next, actions] = transition(machine, current, event);
-  return { accepted: true, ...resultOf(next, actions) };
+  const inert = inertScopeOf(machine);
+  const next = machine.transition(current, event, inert.scope);
+  return { accepted: true, ...resultOf(next, takeActions(inert)) };
 }
 
 export function statusOf(snapshot: PersistedSnapshot): PaymentStatus {

@@ -39,6 +39,7 @@ import {
 import {
   createPaymentStore,
   createRequestHasher,
+  type NewPayment,
   type PaymentRecord,
   type PaymentStore,
 } from './payments/store.ts';
@@ -262,8 +263,7 @@ const DAY_MS = 86_400_000;
 /** Longest time a create may hold its idempotency key's in-flight marker. */
 const IN_FLIGHT_MARKER_MS = 30_000;
 
-function toView(record: PaymentRecord): PaymentView {
-  const data = engineDataOf(record);
+function toView(record: PaymentRecord, data: EngineData = engineDataOf(record)): PaymentView {
   const view: PaymentView = {
     id: record.id,
     status: record.status,
@@ -652,54 +652,64 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           ]
         : [],
     );
-    const result = await store.create(
-      {
-        id,
-        machineVersion: MACHINE_VERSION,
-        kind,
-        status: start.status,
-        amount: fields.amount,
-        currency: fields.currency,
-        captureMode: fields.captureMode,
-        amounts: start.amounts,
-        snapshot: start.snapshot,
-        transactionReference,
-        merchant: fields.merchant,
-        engine: JSON.stringify(data),
-        timeline: [
-          {
-            at: clock.now(),
-            kind: 'created',
-            detail: { kind, amount: fields.amount, currency: fields.currency },
-          },
-        ],
-        ...(fields.card
-          ? { card: vault.seal(id, fields.card), maskedPan: maskPan(fields.card.pan) }
-          : {}),
-      },
-      {
-        events,
-        ...(commandOptions.idempotencyKey !== undefined
-          ? {
-              idempotencyKey: commandOptions.idempotencyKey,
-              requestHash: hashRequest(requestForHash),
-            }
-          : {}),
-      },
-    );
+    const payment = {
+      id,
+      machineVersion: MACHINE_VERSION,
+      kind,
+      status: start.status,
+      amount: fields.amount,
+      currency: fields.currency,
+      captureMode: fields.captureMode,
+      amounts: start.amounts,
+      snapshot: start.snapshot,
+      transactionReference,
+      merchant: fields.merchant,
+      engine: JSON.stringify(data),
+      timeline: [
+        {
+          at: clock.now(),
+          kind: 'created',
+          detail: { kind, amount: fields.amount, currency: fields.currency },
+        },
+      ],
+      ...(fields.card
+        ? { card: vault.seal(id, fields.card), maskedPan: maskPan(fields.card.pan) }
+        : {}),
+    } satisfies NewPayment;
+    const result = await store.create(payment, {
+      events,
+      ...(commandOptions.idempotencyKey !== undefined
+        ? {
+            idempotencyKey: commandOptions.idempotencyKey,
+            requestHash: hashRequest(requestForHash),
+          }
+        : {}),
+    });
     if (result.conflict) {
       throw new CommandError(
         'idempotency_conflict',
         'this idempotency key was used for another payment command',
       );
     }
-    // One read serves the dispatch and the answer: the view is the payment as
-    // stored when the first step was (re-)enqueued.
-    const record = await load(result.id, true);
+    // The view is the payment as stored when the first step was
+    // (re-)enqueued: a new one is what the create script just wrote (nothing
+    // else writes a payment before its first step job exists); a replay is
+    // read back.
+    const record: PaymentRecord = result.created
+      ? {
+          ...payment,
+          shard: keyspace.shardOf(id),
+          version: 1,
+          createdAt: result.createdAt,
+          updatedAt: result.createdAt,
+        }
+      : await load(result.id, true);
     // A replay also re-enqueues the first step, in case the first request
     // died between storing the payment and enqueueing its job.
-    await engine.dispatch(record);
-    return { created: result.created, payment: toView(record) };
+    // A new record's engine data is `data`, as written.
+    const written = result.created ? data : engineDataOf(record);
+    await engine.dispatch(record, written);
+    return { created: result.created, payment: toView(record, written) };
   }
 
   function captureScheduleOf(

@@ -166,7 +166,8 @@ export interface PaymentEngine {
   /** Steps the machine with `event` and commits the result with its follow-ups, then enqueues them. */
   apply(record: PaymentRecord, event: PaymentEvent, options?: ApplyOptions): Promise<ApplyResult>;
   /** Enqueues the follow-ups recorded on the payment (idempotent: deterministic job ids). */
-  dispatch(record: PaymentRecord): Promise<void>;
+  /** `data`: the record's engine data when the caller has it parsed (read only). */
+  dispatch(record: PaymentRecord, data?: EngineData): Promise<void>;
   runCall(job: CallJob, context: { jobId: string; attemptsLeft: boolean }): Promise<void>;
   runInquiry(job: InquiryJob, context: { jobId: string }): Promise<void>;
   /** The customer did not come back in time: the payment expires if it is still waiting. */
@@ -194,6 +195,16 @@ export interface PaymentEngine {
 export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
   const { store, vault, client, reviews, jobs, clock, logger } = deps;
   const schedule = deps.inquiryScheduleMs.length > 0 ? deps.inquiryScheduleMs : [10_000];
+  /** Engine data parsed once per record object, for the readers that never change it. */
+  const parsedEngineData = new WeakMap<PaymentRecord, EngineData>();
+  function readEngineData(record: PaymentRecord): EngineData {
+    let data = parsedEngineData.get(record);
+    if (data === undefined) {
+      data = engineDataOf(record);
+      parsedEngineData.set(record, data);
+    }
+    return data;
+  }
 
   function followUpsOf(
     paymentId: string,
@@ -352,6 +363,8 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       timeline,
       engine,
       ...(card !== undefined ? { card } : {}),
+      // The record was read at the version written against: its status is the stored one.
+      ...(options.expectedVersion === undefined ? { currentStatus: record.status } : {}),
     });
     if (!written.ok) return { ok: false, reason: written.reason };
     const next: PaymentRecord & { engine?: string } = {
@@ -365,12 +378,14 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     delete next.intent;
     if (card === null) delete next.card;
     else if (card !== undefined) next.card = card;
+    // `engine` is this data as written, and nothing changes it any more.
+    parsedEngineData.set(next, data);
     await dispatch(next);
     return { ok: true, record: next };
   }
 
-  async function dispatch(record: PaymentRecord): Promise<void> {
-    const data = engineDataOf(record);
+  async function dispatch(record: PaymentRecord, parsed?: EngineData): Promise<void> {
+    const data = parsed ?? readEngineData(record);
     for (const followUp of data.followUps) {
       switch (followUp.type) {
         case 'call':
@@ -429,7 +444,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
   }
 
   function pendingFollowUp(record: PaymentRecord, jobId: string): FollowUp | undefined {
-    const data = engineDataOf(record);
+    const data = readEngineData(record);
     return data.followUps.find((followUp) => 'jobId' in followUp && followUp.jobId === jobId);
   }
 
@@ -438,7 +453,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     operation: Operation,
     amount: number | undefined,
   ): OperationInput {
-    const data = engineDataOf(record);
+    const data = readEngineData(record);
     const input: OperationInput = {
       kind: record.kind,
       operation,
@@ -559,8 +574,18 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     job: CallJob,
     context: { jobId: string; attemptsLeft: boolean },
   ): Promise<void> {
-    const record = await store.get(job.paymentId, { timeline: false });
-    if (!record) {
+    // The usual case in one script: the payment is still at the version that
+    // recorded this job's call, with no intent, so the call's first intent
+    // is written with the read.
+    const claimedAt = clock.now();
+    const read = await store.readForCall(job.paymentId, job.version, {
+      op: job.operation,
+      attempt: 1,
+      at: claimedAt,
+      jobId: context.jobId,
+    });
+    const record = read?.record;
+    if (!read || !record) {
       logger.warn(
         { paymentId: job.paymentId, jobId: context.jobId },
         'call job for an unknown payment',
@@ -593,6 +618,11 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       return;
     }
     if (!intent && !followUp) {
+      if (read.intentVersion !== undefined) {
+        // Not reached: the version that recorded this job lists its call. The
+        // intent written stays; the next attempt treats the call as interrupted.
+        throw new StepRetryError('an intent was written for a call the payment does not list');
+      }
       // The step this job belongs to already happened: only make sure what
       // it asked for next exists.
       await dispatch(record);
@@ -605,14 +635,23 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     const nextIntent: PaymentIntent = {
       op: job.operation,
       attempt: (intent?.attempt ?? 0) + 1,
-      at: clock.now(),
+      at: read.intentVersion !== undefined ? claimedAt : clock.now(),
       transactionReference: record.transactionReference,
       jobId: context.jobId,
       ...(amount !== undefined ? { amount } : {}),
     };
-    const intentWritten = await store.writeIntent(record.id, record.version, nextIntent, {
-      replacePending: intent !== undefined,
-    });
+    const intentWritten =
+      read.intentVersion !== undefined && amount === undefined
+        ? // Written with the read, and it is this intent (no intent before: attempt 1).
+          ({ ok: true, version: read.intentVersion } as const)
+        : read.intentVersion !== undefined
+          ? // Written with the read, without the amount of this call: complete it.
+            await store.writeIntent(record.id, read.intentVersion, nextIntent, {
+              replacePending: true,
+            })
+          : await store.writeIntent(record.id, record.version, nextIntent, {
+              replacePending: intent !== undefined,
+            });
     if (!intentWritten.ok) {
       throw new StepRetryError(`could not write the intent: ${intentWritten.reason}`);
     }
@@ -783,6 +822,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       clearIntent: false,
       timeline,
       engine: JSON.stringify(data),
+      currentStatus: record.status,
     });
     if (!written.ok) throw new StepRetryError(`next inquiry not scheduled: ${written.reason}`);
     await dispatch({

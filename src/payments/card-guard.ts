@@ -37,6 +37,7 @@ export const DIGIT_SCAN_EXEMPT_FIELDS: readonly string[] = [
 
 const CARD_FIELDS = new Set(CARD_FIELD_NAMES.map((name) => name.toLowerCase()));
 const EXEMPT_FIELDS = new Set(DIGIT_SCAN_EXEMPT_FIELDS);
+const MIN_PAN_DIGITS = 13;
 const DIGIT_RUN = /(?<!\d)\d{13,19}(?!\d)/g;
 /** Digit groups joined by single spaces or dashes: `4111 1111 1111 1111`. */
 const GROUPED_RUN = /(?<!\d)\d{1,19}(?:[ -]\d{1,19})+(?!\d)/g;
@@ -57,8 +58,20 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
+/** True when `text` holds at least `count` decimal digits, wherever they are. */
+function hasDigits(text: string, count: number): boolean {
+  let found = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 48 && code <= 57 && ++found >= count) return true;
+  }
+  return false;
+}
+
 /** True when the text holds something that looks like a full card number. */
 export function containsPan(text: string): boolean {
+  // Either pattern needs 13 digits or more.
+  if (text.length < MIN_PAN_DIGITS || !hasDigits(text, MIN_PAN_DIGITS)) return false;
   for (const match of text.matchAll(DIGIT_RUN)) {
     if (luhnValid(match[0])) return true;
   }
@@ -103,9 +116,16 @@ function leak(where: string, path: string, why: string): PaymentsError {
  */
 const HEX_DIGEST = /^(?:[0-9a-f]{64}|[0-9a-f]{128}|[0-9A-F]{64}|[0-9A-F]{128})$/;
 
+/** Nothing to look into: a string too short to hold a card number, or a scalar. */
+function isPlainLeaf(value: unknown): boolean {
+  return typeof value === 'string'
+    ? value.length < MIN_PAN_DIGITS
+    : value === null || typeof value !== 'object';
+}
+
 function walk(value: unknown, where: string, path: string, seen: Set<object>): void {
   if (typeof value === 'string') {
-    if (HEX_DIGEST.test(value)) return;
+    if (value.length < MIN_PAN_DIGITS || HEX_DIGEST.test(value)) return;
     if (containsPan(value)) throw leak(where, path, 'a string holds a card number');
     return;
   }
@@ -113,21 +133,26 @@ function walk(value: unknown, where: string, path: string, seen: Set<object>): v
   if (seen.has(value)) return;
   seen.add(value);
   if (Array.isArray(value)) {
-    value.forEach((element, index) => walk(element, where, `${path}[${index}]`, seen));
+    value.forEach((element, index) => {
+      if (!isPlainLeaf(element)) walk(element, where, `${path}[${index}]`, seen);
+    });
     return;
   }
-  for (const [name, child] of Object.entries(value)) {
-    const childPath = path ? `${path}.${name}` : name;
+  const object = value as Record<string, unknown>;
+  for (const name in object) {
+    if (!Object.hasOwn(object, name)) continue;
+    const child = object[name];
     if (
       CARD_FIELDS.has(name.toLowerCase()) &&
       child !== undefined &&
       child !== null &&
       !isMasked(child)
     ) {
-      throw leak(where, childPath, `field ${name} holds card data in clear`);
+      throw leak(where, path ? `${path}.${name}` : name, `field ${name} holds card data in clear`);
     }
     if (EXEMPT_FIELDS.has(name) && typeof child === 'string') continue;
-    walk(child, where, childPath, seen);
+    // The path is only spelled out for what may still hold something.
+    if (!isPlainLeaf(child)) walk(child, where, path ? `${path}.${name}` : name, seen);
   }
 }
 

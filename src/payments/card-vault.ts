@@ -15,7 +15,7 @@
  * configuration. `withoutCsc` (and `reseal`) re-encrypt under the active key,
  * so blobs migrate as payments move on.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { maskPan } from '../sips/mask.ts';
 import { PaymentsError } from './errors.ts';
@@ -119,6 +119,25 @@ export function parseVaultKeyList(text: string): Record<string, Buffer> {
   return keys;
 }
 
+/**
+ * IVs drawn from the CSPRNG a few kilobytes at a time (one call per 256 IVs
+ * rather than one per seal); each byte is used once, so IVs stay random and
+ * never repeat a draw.
+ */
+const ivPool = Buffer.alloc(IV_BYTES * 256);
+let ivPoolOffset = ivPool.length;
+
+function freshIv(): Buffer {
+  if (ivPoolOffset + IV_BYTES > ivPool.length) {
+    randomFillSync(ivPool);
+    ivPoolOffset = 0;
+  }
+  // A copy: the pool is refilled in place.
+  const iv = Buffer.from(ivPool.subarray(ivPoolOffset, ivPoolOffset + IV_BYTES));
+  ivPoolOffset += IV_BYTES;
+  return iv;
+}
+
 function associatedData(keyId: string, paymentId: string): Buffer {
   return Buffer.from(`sogenactif-card:${FORMAT}:${keyId}:${paymentId}`, 'utf8');
 }
@@ -186,7 +205,7 @@ export function createCardVault(options: CardVaultOptions): CardVault {
 
   function seal(paymentId: string, card: CardData): string {
     checkCard(card);
-    const iv = randomBytes(IV_BYTES);
+    const iv = freshIv();
     const cipher = createCipheriv('aes-256-gcm', activeKey as Buffer, iv, {
       authTagLength: TAG_BYTES,
     });

@@ -132,7 +132,14 @@ export interface CreateOptions {
 }
 
 export type CreateResult =
-  | { created: true; conflict: false; id: string; version: 1 }
+  | {
+      created: true;
+      conflict: false;
+      id: string;
+      version: 1;
+      /** Epoch ms stored as `createdAt` and `updatedAt`. */
+      createdAt: number;
+    }
   /** The idempotency key was used before with the same request: its payment. */
   | { created: false; conflict: false; id: string }
   /** The idempotency key was used before with a different request. */
@@ -153,6 +160,13 @@ export interface CommitStep {
   transactionReference?: string;
   /** Absent: keep; a string: replace. */
   engine?: string;
+  /**
+   * The status the payment has at `expectedVersion`, when the caller knows it
+   * (it read the record at that version): the write then names only two
+   * status index keys instead of all of them. A payment found in another
+   * status is refused with an error.
+   */
+  currentStatus?: PaymentStatus;
 }
 
 export type WriteResult =
@@ -195,6 +209,18 @@ export interface PaymentStore {
     intent: PaymentIntent,
     options?: { replacePending?: boolean; timeline?: readonly TimelineEntry[] },
   ): Promise<IntentResult>;
+  /**
+   * Reads a payment (without its timeline) and, when it is at
+   * `expectedVersion` with no intent, writes `intent` with the payment's
+   * transactionReference in the same atomic step, as `writeIntent` would.
+   * `record` is the payment as read, before that write; `intentVersion` is
+   * the version the write produced, absent when nothing was written.
+   */
+  readForCall(
+    id: string,
+    expectedVersion: number,
+    intent: Omit<PaymentIntent, 'transactionReference' | 'answered'>,
+  ): Promise<{ record: PaymentRecord; intentVersion?: number } | undefined>;
   commitStep(id: string, expectedVersion: number, step: CommitStep): Promise<WriteResult>;
   /**
    * Oldest first, across shards; `olderThan` (epoch ms) keeps entries written
@@ -303,8 +329,39 @@ return {'ok', next_version}
 );
 
 /**
+ * readForCall
+ * KEYS: 1 payment
+ * ARGV: 1 expected version, 2 the intent's JSON up to its transactionReference value,
+ *       3 the rest of the intent's JSON, 4 updatedAt
+ * Returns {hash fields and values (flat)}, with the new version when the intent was written:
+ * only at the expected version, with no intent, and a transactionReference Sips accepts.
+ */
+const READ_FOR_CALL = defineScript(
+  'payments.readForCall',
+  `
+local hash = redis.call('HGETALL', KEYS[1])
+local version, intent, reference
+for k = 1, #hash, 2 do
+  local name = hash[k]
+  if name == 'version' then version = hash[k + 1]
+  elseif name == 'intent' then intent = hash[k + 1]
+  elseif name == 'transactionReference' then reference = hash[k + 1] end
+end
+if version ~= ARGV[1] or intent or not reference or #reference > 35
+    or not string.match(reference, '^[A-Za-z0-9]+$') then
+  return {hash}
+end
+local next_version = tonumber(version) + 1
+redis.call('HSET', KEYS[1], 'version', string.format('%d', next_version),
+  'intent', ARGV[2] .. '"' .. reference .. '"' .. ARGV[3], 'updatedAt', ARGV[4])
+return {hash, next_version}
+`,
+);
+
+/**
  * commitStep
- * KEYS: 1 payment, 2 timeline, 3 events stream, 4.. every status index key of the shard
+ * KEYS: 1 payment, 2 timeline, 3 events stream, 4.. status index keys of the shard: every one,
+ *       or only those of the current status and the new one
  * ARGV: 1 expected version, 2 new status, 3 updatedAt, 4 stream maxlen ('0' = none),
  *       5 '1' to clear the intent, 6 card action (keep | set | erase), 7 new sealed card,
  *       sections: hash fields (pairs), timeline entries, events (type, subject, sequence, json)
@@ -314,7 +371,8 @@ const COMMIT_STEP = defineScript(
   'payments.commitStep',
   LUA_SECTIONS.replace('FIRST_SECTION', '8') +
     `
-local version = redis.call('HGET', KEYS[1], 'version')
+local current = redis.call('HMGET', KEYS[1], 'version', 'id', 'status')
+local version = current[1]
 if not version then return {'not_found'} end
 if version ~= ARGV[1] then return {'version_conflict', version} end
 local index = {}
@@ -323,20 +381,27 @@ for k = 4, #KEYS do
   if status then index[status] = KEYS[k] end
 end
 if not index[ARGV[2]] then return redis.error_reply('ERR unknown status ' .. ARGV[2]) end
-local current = redis.call('HMGET', KEYS[1], 'id', 'status')
+if current[3] and not index[current[3]] then
+  return redis.error_reply('ERR no status index key for the current status ' .. current[3])
+end
 local next_version = tonumber(version) + 1
-redis.call('HSET', KEYS[1], 'version', string.format('%d', next_version), 'status', ARGV[2],
-  'updatedAt', ARGV[3])
-local fields = section(2)
-if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-if ARGV[5] == '1' then redis.call('HDEL', KEYS[1], 'intent') end
+local set = {'version', string.format('%d', next_version), 'status', ARGV[2], 'updatedAt', ARGV[3]}
+local fields, n_fields = section(2)
+for k = 1, n_fields * 2 do set[#set + 1] = fields[k] end
 if ARGV[6] == 'set' then
-  redis.call('HSET', KEYS[1], 'card', ARGV[7])
+  set[#set + 1] = 'card'
+  set[#set + 1] = ARGV[7]
+end
+redis.call('HSET', KEYS[1], unpack(set))
+if ARGV[5] == '1' and ARGV[6] == 'erase' then
+  redis.call('HDEL', KEYS[1], 'intent', 'card')
+elseif ARGV[5] == '1' then
+  redis.call('HDEL', KEYS[1], 'intent')
 elseif ARGV[6] == 'erase' then
   redis.call('HDEL', KEYS[1], 'card')
 end
-if current[2] and index[current[2]] then redis.call('ZREM', index[current[2]], current[1]) end
-redis.call('ZADD', index[ARGV[2]], ARGV[3], current[1])
+if current[3] and current[3] ~= ARGV[2] then redis.call('ZREM', index[current[3]], current[2]) end
+redis.call('ZADD', index[ARGV[2]], ARGV[3], current[2])
 local timeline, n = section(1)
 if n > 0 then redis.call('RPUSH', KEYS[2], unpack(timeline)) end
 append_events(KEYS[3], ARGV[4])
@@ -572,7 +637,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     const [outcome, existingId] = reply;
     switch (outcome) {
       case 'created':
-        return { created: true, conflict: false, id, version: 1 } as const;
+        return { created: true, conflict: false, id, version: 1, createdAt: now } as const;
       case 'existing':
         return { created: false, conflict: false, id: existingId } as const;
       case 'conflict':
@@ -638,8 +703,38 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     return writeResult(reply);
   }
 
+  async function readForCall(
+    id: string,
+    expectedVersion: number,
+    intent: Omit<PaymentIntent, 'transactionReference' | 'answered'>,
+  ): Promise<{ record: PaymentRecord; intentVersion?: number } | undefined> {
+    if (intent.amount !== undefined && !isMinor(intent.amount)) {
+      throw invalid('an intent amount is integer minor units');
+    }
+    // The same JSON as writeIntent's, the stored transactionReference going in between.
+    const head = `${JSON.stringify({ op: intent.op, attempt: intent.attempt, at: intent.at }).slice(0, -1)},"transactionReference":`;
+    const rest: Record<string, unknown> = {};
+    if (intent.jobId !== undefined) rest.jobId = intent.jobId;
+    if (intent.amount !== undefined) rest.amount = intent.amount;
+    const tail = Object.keys(rest).length === 0 ? '}' : `,${JSON.stringify(rest).slice(1)}`;
+    const [flat, intentVersion] = (await runScript(
+      redis,
+      READ_FOR_CALL,
+      [keyspace.paymentKey(id)],
+      [String(expectedVersion), head, tail, clock.now()],
+    )) as [string[], number | undefined];
+    if (flat.length === 0) return undefined;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+    const record = decode(hash, []);
+    return intentVersion === undefined
+      ? { record }
+      : { record, intentVersion: Number(intentVersion) };
+  }
+
   async function commitStep(id: string, expectedVersion: number, step: CommitStep) {
     checkStatus(step.status);
+    if (step.currentStatus !== undefined) checkStatus(step.currentStatus);
     checkAmounts(step.amounts);
     if (
       step.transactionReference !== undefined &&
@@ -656,7 +751,12 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
         keyspace.paymentKey(id),
         keyspace.timelineKey(id),
         keyspace.eventsStream(shard),
-        ...keyspace.statusIndexKeys(shard),
+        ...(step.currentStatus === undefined
+          ? keyspace.statusIndexKeys(shard)
+          : [
+              keyspace.statusIndexKey(shard, step.currentStatus),
+              keyspace.statusIndexKey(shard, step.status),
+            ]),
       ],
       [
         String(expectedVersion),
@@ -711,5 +811,5 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     return entries.slice(0, limit);
   }
 
-  return { create, get, writeIntent, commitStep, listByStatus };
+  return { create, get, writeIntent, readForCall, commitStep, listByStatus };
 }

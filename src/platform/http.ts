@@ -4,7 +4,7 @@
  * Failures are reported as a closed set of kinds, because for a money-moving
  * call the difference between "never sent" and "sent, no answer" matters.
  */
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 
 export interface HttpResponse {
   status: number;
@@ -83,34 +83,119 @@ function classify(error: unknown): HttpFailure {
   );
 }
 
+/** Origin and path of a URL, parsed once per distinct URL (there is one per Sips service). */
+function targetOf(
+  cache: Map<string, { origin: string; path: string }>,
+  url: string,
+): { origin: string; path: string } {
+  let target = cache.get(url);
+  if (target === undefined) {
+    const parsed = new URL(url);
+    target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (cache.size < 1_000) cache.set(url, target);
+  }
+  return target;
+}
+
+const CONTENT_TYPE = 'content-type';
+
+/** The content-type of undici's raw headers (name, value, name, value...), '' when absent. */
+function contentTypeOf(rawHeaders: readonly Buffer[]): string {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as Buffer;
+    if (
+      name.length === CONTENT_TYPE.length &&
+      name.toString('latin1').toLowerCase() === CONTENT_TYPE
+    ) {
+      return (rawHeaders[i + 1] as Buffer).toString('latin1');
+    }
+  }
+  return '';
+}
+
 export function createUndiciTransport(options: UndiciTransportOptions = {}): HttpTransport {
   const agent = new Agent({
     connections: options.connections ?? 256,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
     pipelining: 1,
   });
+  const targets = new Map<string, { origin: string; path: string }>();
   return {
-    async post(url, body, { headers = {}, timeoutMs }) {
-      try {
-        const response = await request(url, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-          dispatcher: agent,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const text = await response.body.text();
-        const contentType = response.headers['content-type'];
-        return {
-          status: response.statusCode,
-          contentType: Array.isArray(contentType) ? (contentType[0] ?? '') : (contentType ?? ''),
-          body: text,
+    post(url, body, { headers = {}, timeoutMs }) {
+      // undici's dispatch API with a handler that collects the body: the
+      // request() API would wrap each answer in a stream and an abort signal.
+      return new Promise<HttpResponse>((resolve, reject) => {
+        let target: { origin: string; path: string };
+        try {
+          target = targetOf(targets, url);
+        } catch (error) {
+          reject(classify(error));
+          return;
+        }
+        let abort: ((reason?: Error) => void) | undefined;
+        let reason: HttpFailure | undefined;
+        let settled = false;
+        let status = 0;
+        let contentType = '';
+        const chunks: Buffer[] = [];
+        // The whole exchange, as a single timer: queued, connecting, waiting or reading.
+        const timer = setTimeout(() => {
+          reason = new HttpFailure('timeout', 'no answer before the timeout');
+          if (abort) abort(reason);
+        }, timeoutMs);
+        const finish = (error: unknown, response?: HttpResponse): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (response) resolve(response);
+          else reject(classify(error));
         };
-      } catch (error) {
-        throw classify(error);
-      }
+        try {
+          agent.dispatch(
+            {
+              origin: target.origin,
+              path: target.path,
+              method: 'POST',
+              body,
+              headers: {
+                'content-type': 'application/json',
+                accept: 'application/json',
+                ...headers,
+              },
+              headersTimeout: timeoutMs,
+              bodyTimeout: timeoutMs,
+            },
+            {
+              onConnect(abortRequest: (reason?: Error) => void) {
+                abort = abortRequest;
+                if (reason) abortRequest(reason);
+              },
+              onHeaders(statusCode: number, rawHeaders: Buffer[]) {
+                if (statusCode < 200) return true;
+                status = statusCode;
+                contentType = contentTypeOf(rawHeaders);
+                return true;
+              },
+              onData(chunk: Buffer) {
+                chunks.push(chunk);
+                return true;
+              },
+              onComplete() {
+                const text =
+                  chunks.length === 1
+                    ? (chunks[0] as Buffer).toString('utf8')
+                    : Buffer.concat(chunks).toString('utf8');
+                finish(undefined, { status, contentType, body: text });
+              },
+              onError(error: Error) {
+                finish(error);
+              },
+            } as unknown as Parameters<Agent['dispatch']>[1],
+          );
+        } catch (error) {
+          finish(error);
+        }
+      });
     },
     close: () => agent.close(),
   };

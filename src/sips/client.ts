@@ -14,7 +14,7 @@ import { describeResponseCode } from './codes.ts';
 import { maskCardData } from './mask.ts';
 import type { CallInfo, SipsResponse, SipsResult, UnknownReason } from './result.ts';
 import {
-  SERVICE_SCHEMAS,
+  checkResponse,
   validateRequest,
   type RequestRejectionCode,
   type SipsRequestFields,
@@ -192,26 +192,34 @@ export function createSipsClient(options: SipsClientOptions): SipsClient {
     const message = buildRequest(service, fields);
     const url = `${baseUrl}${servicePath(service)}`;
     const started = clock.now();
-    const info = (): CallInfo => ({
-      service,
-      url,
-      request: maskCardData(message),
-      durationMs: clock.now() - started,
-    });
-    const result = await exchange(service, url, message, info);
-    logger.debug(
-      {
-        sips: {
-          service,
-          url,
-          request: result.call.request,
-          outcome: result.kind,
-          responseCode: 'responseCode' in result ? result.responseCode : undefined,
-          durationMs: result.call.durationMs,
+    const info = (): CallInfo => {
+      // Masked when first read: most results are never asked for their request.
+      let masked: Record<string, unknown> | undefined;
+      return {
+        service,
+        url,
+        get request() {
+          return (masked ??= maskCardData(message));
         },
-      },
-      'sips call',
-    );
+        durationMs: clock.now() - started,
+      };
+    };
+    const result = await exchange(service, url, message, info);
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug(
+        {
+          sips: {
+            service,
+            url,
+            request: result.call.request,
+            outcome: result.kind,
+            responseCode: 'responseCode' in result ? result.responseCode : undefined,
+            durationMs: result.call.durationMs,
+          },
+        },
+        'sips call',
+      );
+    }
     return result as SipsServiceResult<S>;
   }
 
@@ -311,12 +319,12 @@ export function createSipsClient(options: SipsClientOptions): SipsClient {
           );
     }
 
-    const typed = SERVICE_SCHEMAS[service].response.safeParse(raw);
-    if (!typed.success) {
+    const typed = checkResponse(service, raw);
+    if (!typed.ok) {
       // The seal verified, so the answer is Sips's own: report it as it is and
       // leave a trace of the fields that did not match our description.
       logger.warn(
-        { sips: { service, fields: typed.error.issues.map((issue) => issue.path.join('.')) } },
+        { sips: { service, fields: typed.fields } },
         'sips answer does not match the response schema',
       );
     }

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { SipsServiceName } from './services.ts';
 import * as requests from './schemas/requests.ts';
 import * as responses from './schemas/responses.ts';
+import { RESPONSE_FIELD_KINDS, type ResponseFieldKind } from './schemas/responses.ts';
 
 export const SERVICE_SCHEMAS = {
   cardOrder: {
@@ -212,6 +213,82 @@ export function validateRequest<S extends SipsServiceName>(
         errorFieldName: fault.field,
         message: `${fault.field}: ${fault.message}`,
       };
+}
+
+type Json = Record<string, unknown>;
+
+const FIELD_CHECKS: Record<ResponseFieldKind, (value: unknown) => boolean> = {
+  scalar: (value) =>
+    value === undefined ||
+    value === null ||
+    typeof value === 'string' ||
+    (typeof value === 'number' && Number.isFinite(value)),
+  list: (value) => value === undefined || value === null || Array.isArray(value),
+  container: (value) =>
+    value === undefined || value === null || (typeof value === 'object' && !Array.isArray(value)),
+  code: (value) => typeof value === 'string' && value.length > 0,
+  optionalCode: (value) =>
+    value === undefined || value === null || (typeof value === 'string' && value.length > 0),
+};
+
+/**
+ * A service's response schema checked by hand, when it is a loose object made
+ * only of the building blocks of responses.ts (every one but
+ * getTransactionData, which has a refinement): the same rules as zod, for
+ * the hot path. Null when the service has no such check.
+ */
+function handCheckOf(service: SipsServiceName): ((response: Json) => boolean) | null {
+  const def = (SERVICE_SCHEMAS[service].response as unknown as { _zod: { def: ObjectDef } })._zod
+    .def;
+  if (def.type !== 'object' || def.catchall?._zod.def.type !== 'unknown') return null;
+  if (def.checks !== undefined && def.checks.length > 0) return null;
+  const kinds = new Map<string, ResponseFieldKind>();
+  const required: string[] = [];
+  for (const [name, field] of Object.entries(def.shape)) {
+    const kind = RESPONSE_FIELD_KINDS.get(field);
+    if (kind === undefined) return null;
+    kinds.set(name, kind);
+    if (kind === 'code') required.push(name);
+  }
+  return (response) => {
+    for (const name of required) if (!FIELD_CHECKS.code(response[name])) return false;
+    for (const name in response) {
+      if (!Object.hasOwn(response, name)) continue;
+      const kind = kinds.get(name);
+      if (kind !== undefined && !FIELD_CHECKS[kind](response[name])) return false;
+    }
+    return true;
+  };
+}
+
+interface ObjectDef {
+  type: string;
+  shape: Record<string, z.ZodType>;
+  catchall?: { _zod: { def: { type: string } } };
+  checks?: unknown[];
+}
+
+const handChecks = new Map<SipsServiceName, ((response: Json) => boolean) | null>();
+
+/**
+ * Checks a Sips answer (a JSON object) against its service's response schema.
+ * A hand-written check with the same rules runs first; zod runs when it
+ * fails (to name the fields) or when the service has none.
+ */
+export function checkResponse(
+  service: SipsServiceName,
+  response: Json,
+): { ok: true } | { ok: false; fields: string[] } {
+  let check = handChecks.get(service);
+  if (check === undefined) {
+    check = handCheckOf(service);
+    handChecks.set(service, check);
+  }
+  if (check !== null && check(response)) return { ok: true };
+  const typed = SERVICE_SCHEMAS[service].response.safeParse(response);
+  return typed.success
+    ? { ok: true }
+    : { ok: false, fields: typed.error.issues.map((issue) => issue.path.join('.')) };
 }
 
 export * as requestSchemas from './schemas/requests.ts';

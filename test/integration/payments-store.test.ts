@@ -75,7 +75,13 @@ describe('create', () => {
     });
     const shard = keyspace.shardOf(input.id);
     const result = await store.create(input, { events: [event('payment.received', input.id, 1)] });
-    expect(result).toEqual({ created: true, conflict: false, id: input.id, version: 1 });
+    expect(result).toEqual({
+      created: true,
+      conflict: false,
+      id: input.id,
+      version: 1,
+      createdAt: clock.now(),
+    });
     const record = await store.get(input.id);
     expect(record).toEqual({
       id: input.id,
@@ -322,6 +328,42 @@ describe('intent and commit', () => {
       ok: false,
       reason: 'not_found',
     });
+  });
+
+  it('reads and writes the first intent in one step only at the expected version with no intent', async () => {
+    const id = await created();
+    const reference = (await store.get(id))?.transactionReference as string;
+    const claim = {
+      op: 'capture' as const,
+      attempt: 1,
+      at: clock.now(),
+      jobId: 'job-1',
+      amount: 700,
+    };
+    const stale = await store.readForCall(id, 7, claim);
+    expect(stale?.intentVersion).toBeUndefined();
+    expect(stale?.record.version).toBe(1);
+    const read = await store.readForCall(id, 1, claim);
+    expect(read?.intentVersion).toBe(2);
+    expect(read?.record).toMatchObject({ version: 1 });
+    expect(read?.record.intent).toBeUndefined();
+    const stored = await redis.hget(keyspace.paymentKey(id), 'intent');
+    // Byte for byte what writeIntent stores for the same intent.
+    expect(stored).toBe(
+      JSON.stringify({
+        op: 'capture',
+        attempt: 1,
+        at: claim.at,
+        transactionReference: reference,
+        jobId: 'job-1',
+        amount: 700,
+      }),
+    );
+    expect((await store.get(id))?.intent).toEqual({ ...claim, transactionReference: reference });
+    const again = await store.readForCall(id, 2, claim);
+    expect(again?.intentVersion).toBeUndefined();
+    expect(again?.record.intent).toEqual({ ...claim, transactionReference: reference });
+    expect(await store.readForCall('pay_0_NOPE', 1, claim)).toBeUndefined();
   });
 
   it('replaces the sealed card (CSC erased) and keeps it when not told otherwise', async () => {

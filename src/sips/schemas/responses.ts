@@ -16,6 +16,24 @@ const scalar = z.union([z.string(), z.number()]).nullish();
 const list = z.array(z.unknown()).nullish();
 const container = z.looseObject({}).nullish();
 const code = z.string().min(1);
+const optionalCode = code.nullish();
+
+/**
+ * The building blocks above, for `responseShapeCheck` (schemas.ts): a field
+ * schema listed here is checked by hand with the same rule.
+ */
+export const RESPONSE_FIELD_KINDS: ReadonlyMap<z.ZodType, ResponseFieldKind> = new Map<
+  z.ZodType,
+  ResponseFieldKind
+>([
+  [scalar, 'scalar'],
+  [list, 'list'],
+  [container, 'container'],
+  [code, 'code'],
+  [optionalCode, 'optionalCode'],
+]);
+
+export type ResponseFieldKind = 'scalar' | 'list' | 'container' | 'code' | 'optionalCode';
 
 function fields<const K extends readonly string[]>(names: K): { [N in K[number]]: typeof scalar } {
   return Object.fromEntries(names.map((name) => [name, scalar])) as {
@@ -150,7 +168,7 @@ const operationResult = {
 
 const walletResult = {
   walletResponseCode: code,
-  responseCode: code.nullish(),
+  responseCode: optionalCode,
   ...fields(['errorFieldName', 'seal', 'walletActionDateTime', 'walletCreationDateTime']),
 };
 
@@ -186,8 +204,8 @@ export const creditHolderResponseSchema = z.looseObject(orderResult);
 export const getTransactionDataResponseSchema = z
   .looseObject({
     ...orderResult,
-    responseCode: code.nullish(),
-    getTransDataResponseCode: code.nullish(),
+    responseCode: optionalCode,
+    getTransDataResponseCode: optionalCode,
     ...fields([
       'transactionStatus',
       'originAmount',
