@@ -2,7 +2,8 @@
  * `npm run demo`: sends a realistic mix of payments to a running service
  * (`npm start`) so the console, the metrics and the review queue fill up:
  * accepted, refused, 3-D Secure through the simulator's ACS, a 90 answered
- * then accepted, a seal mismatch sent to review, a capture and partial refunds.
+ * then accepted, a seal mismatch sent to review, a capture and partial refunds,
+ * a deferred capture, a subscription and an instalment plan.
  * DEMO_API_URL (http://127.0.0.1:3000), DEMO_API_KEY (dev-key) and
  * DEMO_SIMULATOR_URL (http://127.0.0.1:7070, control endpoints on).
  */
@@ -98,7 +99,7 @@ async function fault(spec: Record<string, unknown>): Promise<void> {
 
 async function main(): Promise<void> {
   const report = (label: string, payment: Payment) =>
-    console.log(`${label.padEnd(34)} ${payment.id}  ${payment.status}`);
+    console.log(`${label.padEnd(48)} ${payment.id}  ${payment.status}`);
 
   for (let i = 0; i < 5; i++) {
     report(
@@ -165,8 +166,33 @@ async function main(): Promise<void> {
   );
   report('captured 100.00, refunded 25.00', await settle(captured.id));
 
+  const deferred = await create({
+    amount: 4500,
+    captureMode: 'validation',
+    captureDay: 3,
+    capture: { afterMs: 60_000, atLimit: 'cancel' },
+    card: card('4000000000000002'),
+  });
+  report('deferred capture (in 1 min)', await settle(deferred.id));
+
+  const { subscription, firstPayment } = (await json(
+    'POST',
+    `${api}/v1/subscriptions`,
+    { amount: 990, interval: '1m', card: card('4000000000000002') },
+    { 'idempotency-key': randomUUID() },
+  )) as { subscription: { id: string }; firstPayment: Payment };
+  report(`subscription ${subscription.id}`, await settle(firstPayment.id));
+
+  const { plan, firstPayment: firstInstalment } = (await json(
+    'POST',
+    `${api}/v1/instalment-plans`,
+    { amount: 30000, count: 3, card: card('4000000000000002') },
+    { 'idempotency-key': randomUUID() },
+  )) as { plan: { id: string }; firstPayment: Payment };
+  report(`instalments ${plan.id} (1 of 3)`, await settle(firstInstalment.id));
+
   console.log(
-    `\nOpen reviews: GET ${api}/v1/reviews; metrics: GET ${api}/metrics (key ${key === 'dev-key' ? 'dev-key' : '…'})`,
+    `\nOpen reviews: GET ${api}/v1/reviews; schedules: GET ${api}/v1/schedules; metrics: GET ${api}/metrics (key ${key === 'dev-key' ? 'dev-key' : '…'}); console: ${api}/ops`,
   );
 }
 
