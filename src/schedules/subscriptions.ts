@@ -301,7 +301,22 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         },
         [{ type: 'created', data: { amount: command.amount, currency: command.currency } }],
       );
-      const firstPayment = await makePayment(subscription, first, 1, card);
+      let firstPayment: unknown;
+      try {
+        firstPayment = await makePayment(subscription, first, 1, card);
+      } catch (error) {
+        // No payment, no subscription: never left pending with nothing to settle it.
+        const reason = 'the first payment could not be created';
+        await updateWithRetry(
+          store,
+          id,
+          (current): { record: Subscription; events: EventSpec[] } => ({
+            record: { ...current, status: 'failed', reason },
+            events: [{ type: 'failed', data: { reason } }],
+          }),
+        );
+        throw error;
+      }
       return { subscription: await view(subscription), firstPayment };
     },
 
