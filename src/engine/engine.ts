@@ -141,6 +141,12 @@ export interface ApplyOptions {
   expectedVersion?: number;
   /** Clear the intent in the same write. @defaultValue true */
   clearIntent?: boolean;
+  /**
+   * The record's engine data already parsed, handed over: apply changes it
+   * and stores it, so the caller must not read it afterwards. Parsed from the
+   * record when absent.
+   */
+  engineData?: EngineData;
 }
 
 /** What an inquiry made outside the inquiry schedule (janitor, before a command) achieved. */
@@ -319,7 +325,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     }
     const expectedVersion = options.expectedVersion ?? record.version;
     const version = expectedVersion + 1;
-    const data = engineDataOf(record);
+    const data = options.engineData ?? engineDataOf(record);
     options.update?.(data);
     data.followUps = followUpsOf(record.id, version, outcome.effects, options.inquiryAttempt);
     if (
@@ -675,9 +681,14 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       const code = result.kind === 'retryable' ? result.responseCode : undefined;
       throw new StepRetryError(`Sips answered ${code ?? 'a retryable code'}`, code);
     }
+    // The engine data read for the call is handed over to the step, which
+    // changes it: forgotten here so that nothing reads it as the record's.
+    const engineData = readEngineData(record);
+    parsedEngineData.delete(record);
     const applied = await apply({ ...record, version: intentWritten.version }, event, {
       timeline,
       update: absorbResult(result, job.operation),
+      engineData,
     });
     if (!applied.ok) {
       if (applied.reason === 'not_allowed') {
