@@ -224,11 +224,11 @@ export interface PaymentStore {
   commitStep(id: string, expectedVersion: number, step: CommitStep): Promise<WriteResult>;
   /**
    * Oldest first, across shards; `olderThan` (epoch ms) keeps entries written
-   * before it, `from` (epoch ms, inclusive) those written at or after it.
+   * before it, `after` (epoch ms) those written after it.
    */
   listByStatus(
     status: PaymentStatus,
-    options?: { olderThan?: number; from?: number; limit?: number },
+    options?: { olderThan?: number; after?: number; limit?: number },
   ): Promise<StatusIndexEntry[]>;
 }
 
@@ -782,12 +782,12 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
 
   async function listByStatus(
     status: PaymentStatus,
-    listOptions: { olderThan?: number; from?: number; limit?: number } = {},
+    listOptions: { olderThan?: number; after?: number; limit?: number } = {},
   ): Promise<StatusIndexEntry[]> {
     checkStatus(status);
     const limit = listOptions.limit ?? 100;
     const max = listOptions.olderThan === undefined ? '+inf' : `(${listOptions.olderThan}`;
-    const min = listOptions.from === undefined ? '-inf' : String(listOptions.from);
+    const min = listOptions.after === undefined ? '-inf' : `(${listOptions.after}`;
     const perShard = await Promise.all(
       keyspace.allShards.map((shard) =>
         redis.zrangebyscore(

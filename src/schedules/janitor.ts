@@ -206,10 +206,16 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
         }
       }
     }
+    // Authorised payments are paged through a batch per run, so those not due
+    // yet (a long captureDay) never hide the ones behind them; a pass that
+    // reaches the end starts again from the oldest.
+    const after = await deps.cursor.get();
     const authorised = await store.listByStatus('authorized', {
       olderThan: now - remittanceAfterMs,
       limit: batch,
+      ...(after !== undefined ? { after } : {}),
     });
+    await deps.cursor.set(authorised.length < batch ? undefined : authorised.at(-1)?.updatedAt);
     for (const entry of authorised) {
       const record = await store.get(entry.id, { timeline: false });
       if (!record || record.status !== 'authorized') continue;
