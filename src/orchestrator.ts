@@ -911,7 +911,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       );
     }
     const hash = hashRequest({ scope, command });
-    const claimed = await redis.set(redisKey, `pending:${hash}`, 'EX', 86_400, 'NX');
+    // A short claim: a process that dies while creating frees the key soon.
+    const claimed = await redis.set(redisKey, `pending:${hash}`, 'EX', 120, 'NX');
     if (claimed === null) {
       const seen = (await redis.get(redisKey)) ?? '';
       const [state, seenHash, id] = seen.split(':');
@@ -941,7 +942,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   const opsApi: Orchestrator['ops'] = {
     alerts: (listOptions) => built.alerts.list(listOptions),
-    runJanitor: () => built.janitor.run(),
+    runJanitor: () => built.runJanitor(),
     async schedules(listOptions = {}) {
       const limit = listOptions.limit ?? 200;
       const items: ScheduledItem[] = [];

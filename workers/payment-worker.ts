@@ -68,7 +68,12 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
       await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
     },
     async enqueueTimer(job, jobId, delayMs) {
-      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
+      // A timer waits out a busy payment (an inquiry, a review) by retrying:
+      // with the backoff cap, enough attempts to wait for days.
+      await queueOf(job.paymentId).add(job.task, job, {
+        ...jobOptions(jobId, delayMs),
+        attempts: 10_000,
+      });
     },
     queue: (shard) => queues[shard] as Queue<StepJob>,
     async close() {

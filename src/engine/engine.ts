@@ -78,7 +78,7 @@ export interface CaptureLimitOptions {
 }
 
 /** Statuses whose arrival is told to the payment's schedule. */
-const SETTLED_FOR_SCHEDULES: ReadonlySet<PaymentStatus> = new Set([
+export const SETTLED_FOR_SCHEDULES: ReadonlySet<PaymentStatus> = new Set([
   'authorized',
   'captured',
   'refused',
@@ -305,7 +305,14 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       ['limit_policy', policyAt],
     ];
     const captureAt = data.request.capture?.at;
-    if (captureAt !== undefined) timers.push(['capture', Math.min(captureAt, policyAt)]);
+    if (captureAt !== undefined && captureAt >= policyAt) {
+      // The capture is the action at the limit: a policy firing beside it
+      // could only race it.
+      timers.pop();
+      timers.push(['capture', policyAt]);
+    } else if (captureAt !== undefined) {
+      timers.push(['capture', captureAt]);
+    }
     data.timers = {};
     for (const [timer, at] of timers) {
       const jobId = timerJobId(record.id, version, timer);

@@ -7,7 +7,7 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PaymentEngine } from '../engine/engine.ts';
-import { engineDataOf } from '../engine/engine.ts';
+import { engineDataOf, SETTLED_FOR_SCHEDULES } from '../engine/engine.ts';
 import type { LimitPolicy } from '../engine/engine-data.ts';
 import type { TimerJob } from '../engine/jobs.ts';
 import type { Keyspace } from '../payments/keys.ts';
@@ -18,7 +18,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { StepQueues } from '../../workers/payment-worker.ts';
 import { createAlerts, type Alerts } from './alerts.ts';
 import { createInstalmentPlans, type InstalmentPlan, type InstalmentPlans } from './instalments.ts';
-import { createJanitor, type Janitor, type JanitorOptions } from './janitor.ts';
+import { createJanitor, type Janitor, type JanitorOptions, type JanitorReport } from './janitor.ts';
 import { createPaymentTimers } from './payment-timers.ts';
 import { createRecordStore } from './records.ts';
 import {
@@ -56,6 +56,8 @@ export interface Schedules {
   alerts: Alerts;
   janitor: Janitor;
   queues: ScheduleQueues;
+  /** One janitor pass, then the scheduled payments whose settled notice was lost. */
+  runJanitor(): Promise<JanitorReport>;
   /** Runs a timer job of the step queue (deferred capture, capture limit). */
   runTimer(job: TimerJob, context: { jobId: string }): Promise<void>;
   /** Starts the schedules workers and the janitor's scheduler. */
@@ -160,6 +162,47 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     }
   }
 
+  /**
+   * A settled notice is a follow-up of the step that settled the payment; a
+   * crash between that step and its dispatch loses it when no job of the
+   * payment runs again (commands, janitor inquiries). Entries still waiting
+   * for a payment that has settled are handled here instead.
+   */
+  async function handleLostNotices(): Promise<number> {
+    const waiting: { paymentId: string; inReview: boolean }[] = [];
+    for (const subscription of await subscriptionStore.list({ limit: 200 })) {
+      for (const occurrence of subscription.occurrences) {
+        if (occurrence.status !== 'processing' && occurrence.status !== 'in_review') continue;
+        const paymentId = occurrence.paymentIds.at(-1);
+        if (paymentId) waiting.push({ paymentId, inReview: occurrence.status === 'in_review' });
+      }
+    }
+    for (const plan of await planStore.list({ limit: 200 })) {
+      for (const instalment of plan.instalments) {
+        if (instalment.status !== 'processing' && instalment.status !== 'in_review') continue;
+        waiting.push({
+          paymentId: instalment.paymentId,
+          inReview: instalment.status === 'in_review',
+        });
+      }
+    }
+    let handled = 0;
+    for (const { paymentId, inReview } of waiting) {
+      const record = await store.get(paymentId, { timeline: false });
+      if (!record || !SETTLED_FOR_SCHEDULES.has(record.status)) continue;
+      if (inReview && record.status === 'in_review') continue;
+      await onSettled(paymentId);
+      handled++;
+    }
+    return handled;
+  }
+
+  async function runJanitor(): Promise<JanitorReport> {
+    const report = await janitor.run();
+    const noticesHandled = await handleLostNotices();
+    return noticesHandled > 0 ? { ...report, noticesHandled } : report;
+  }
+
   async function handle(job: ScheduleJob, context: { job: Job<ScheduleJob> }): Promise<void> {
     switch (job.task) {
       case 'settled':
@@ -171,7 +214,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       case 'instalment':
         return plans.runInstalment(job);
       case 'janitor':
-        await janitor.run();
+        await runJanitor();
         return;
     }
   }
@@ -182,6 +225,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     alerts,
     janitor,
     queues,
+    runJanitor,
     runTimer: (job, context) => timers.run(job, context),
     async startWorkers(workerOptions = {}) {
       workers = startScheduleWorkers({

@@ -193,7 +193,29 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
           },
         ],
       );
-      await makePayment(plan, instalments[0] as Instalment, card);
+      const first = instalments[0] as Instalment;
+      try {
+        await makePayment(plan, first, card);
+      } catch (error) {
+        // Stored despite the error (enqueueing failed): the plan stands and the
+        // janitor sends the first call. Without a payment, the plan fails.
+        if (await payments.get(first.paymentId)) return plan;
+        const reason = 'the first instalment could not be created';
+        await updateWithRetry(
+          store,
+          id,
+          (current): { record: InstalmentPlan; events: EventSpec[] } => ({
+            record: {
+              ...current,
+              status: 'failed',
+              reason,
+              instalments: current.instalments.map((entry) => ({ ...entry, status: 'cancelled' })),
+            },
+            events: [{ type: 'failed', data: { reason } }],
+          }),
+        );
+        throw error;
+      }
       return plan;
     },
 
@@ -231,17 +253,11 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
     },
 
     async runInstalment(job) {
-      let due: Instalment | undefined;
       const plan = await updateWithRetry(store, job.planId, (current) => {
         const entry = current.instalments[job.index];
-        if (current.status !== 'active' || !entry) return undefined;
-        if (entry.status !== 'scheduled') {
-          // Fired again: the payment is made already (or being made).
-          if (entry.status === 'processing') due = entry;
-          return undefined;
-        }
-        due = { ...entry, status: 'processing' };
-        const next = due;
+        // Fired again: the payment is made already (or being made).
+        if (current.status !== 'active' || !entry || entry.status !== 'scheduled') return undefined;
+        const next: Instalment = { ...entry, status: 'processing' };
         return {
           record: {
             ...current,
@@ -257,7 +273,9 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
           ],
         };
       });
-      if (!plan || !due) return;
+      // Only what was stored counts: a plan cancelled meanwhile takes nothing.
+      const due = plan?.instalments[job.index];
+      if (!plan || plan.status !== 'active' || due?.status !== 'processing') return;
       await makePayment(plan, due);
     },
 

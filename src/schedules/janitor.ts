@@ -71,6 +71,8 @@ export type JanitorVerdict =
 
 export interface JanitorReport {
   checked: number;
+  /** Scheduled payments whose settled notice was lost (a crash before it was sent), handled now. */
+  noticesHandled?: number;
   verdicts: Partial<Record<JanitorVerdict, number>>;
   payments: { id: string; status: PaymentStatus; verdict: JanitorVerdict; detail?: string }[];
 }

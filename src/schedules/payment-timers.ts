@@ -28,8 +28,18 @@ export interface PaymentTimersDeps {
   reauthorize(record: PaymentRecord): Promise<string>;
 }
 
-/** Statuses in which a timer waits: the payment is between two steps. */
-const BUSY = new Set(['capturing', 'cancelling', 'refunding', 'outcome_unknown', 'authorizing']);
+/**
+ * Statuses in which a timer waits (its job is tried again with backoff, for
+ * days): the payment is between two steps, or a person decides.
+ */
+const BUSY = new Set([
+  'capturing',
+  'cancelling',
+  'refunding',
+  'outcome_unknown',
+  'authorizing',
+  'in_review',
+]);
 
 export function createPaymentTimers(deps: PaymentTimersDeps) {
   const { store, engine, alerts, clock, logger } = deps;
@@ -56,14 +66,15 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         await act(record, { type: 'capture', amount: remainder }, 'schedule.capture', consume);
         return;
       case 'limit_warning': {
-        await annotate(record, consume, {
-          name: 'payment.authorisation_expiring',
-          data: { captureLimitAt: limitAt, uncaptured: remainder },
-        });
+        // The alert first: raised twice at worst (a retry), never lost.
         await alerts.raise(deps.shardOf(record.id), {
           kind: 'capture_limit_near',
           paymentId: record.id,
           message: `${remainder} minor units authorised and not captured; the authorisation lapses at ${limitAt}`,
+        });
+        await annotate(record, consume, {
+          name: 'payment.authorisation_expiring',
+          data: { captureLimitAt: limitAt, uncaptured: remainder },
         });
         return;
       }
@@ -87,26 +98,42 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     } else if (policy === 'cancel') {
       await act(record, { type: 'cancel', amount: remainder }, 'capture_limit.cancel', consume);
     } else if (policy === 'reauthorize') {
-      // The new authorisation is made first; the old one lapses by itself at
-      // its limit, and stays capturable until then if the new one is refused.
-      const newPaymentId = await deps.reauthorize(record);
+      // Claimed first with a compare-and-set: a capture racing the policy
+      // makes the claim fail, and the retry finds the payment captured. The
+      // timer stays until the end, so a crash after the claim resumes here,
+      // and the new authorisation is made once (its idempotency key).
+      let current = record;
+      if (engineDataOf(record).facts.reauthorizing !== 'true') {
+        const claimed = await engine.annotate(record, {
+          timeline: [{ at: clock.now(), kind: 'capture_limit.reauthorizing' }],
+          update: (data) => {
+            data.facts.reauthorizing = 'true';
+          },
+        });
+        if (!claimed.ok) {
+          throw new StepRetryError('payment changed while claiming the reauthorisation');
+        }
+        current = claimed.record;
+      }
+      const newPaymentId = await deps.reauthorize(current);
       await annotate(
-        record,
+        current,
         (data) => {
           consume(data);
+          delete data.facts.reauthorizing;
           data.facts.reauthorizedAs = newPaymentId;
         },
         { name: 'payment.reauthorized', data: { newPaymentId, captureLimitAt: limitAt } },
       );
     } else {
-      await annotate(record, consume, {
-        name: 'payment.authorisation_limit_reached',
-        data: { captureLimitAt: limitAt, uncaptured: remainder },
-      });
       await alerts.raise(deps.shardOf(record.id), {
         kind: 'capture_limit_reached',
         paymentId: record.id,
         message: `capture limit ${limitAt} reached with ${remainder} minor units uncaptured and no policy: capture or cancel now`,
+      });
+      await annotate(record, consume, {
+        name: 'payment.authorisation_limit_reached',
+        data: { captureLimitAt: limitAt, uncaptured: remainder },
       });
     }
   }

@@ -95,7 +95,7 @@ export interface Subscriptions {
   create(
     command: CreateSubscriptionCommand,
     card: { pan: string; expiry: string; csc?: string } | undefined,
-  ): Promise<{ subscription: SubscriptionView; firstPayment: unknown }>;
+  ): Promise<{ subscription: SubscriptionView }>;
   get(id: string): Promise<SubscriptionView>;
   list(options?: { limit?: number }): Promise<SubscriptionView[]>;
   pause(id: string): Promise<SubscriptionView>;
@@ -301,23 +301,28 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         },
         [{ type: 'created', data: { amount: command.amount, currency: command.currency } }],
       );
-      let firstPayment: unknown;
       try {
-        firstPayment = await makePayment(subscription, first, 1, card);
+        await makePayment(subscription, first, 1, card);
       } catch (error) {
-        // No payment, no subscription: never left pending with nothing to settle it.
-        const reason = 'the first payment could not be created';
-        await updateWithRetry(
-          store,
-          id,
-          (current): { record: Subscription; events: EventSpec[] } => ({
-            record: { ...current, status: 'failed', reason },
-            events: [{ type: 'failed', data: { reason } }],
-          }),
-        );
-        throw error;
+        // The payment may exist even though its creation reported a failure
+        // (stored, then enqueueing failed): then the subscription stands, and
+        // the janitor sends a first call that never left. Only without a
+        // payment does the subscription fail, so a retry makes a new one.
+        if (!(await payments.get(first.paymentIds[0] as string))) {
+          const reason = 'the first payment could not be created';
+          await updateWithRetry(
+            store,
+            id,
+            (current): { record: Subscription; events: EventSpec[] } => ({
+              record: { ...current, status: 'failed', reason },
+              events: [{ type: 'failed', data: { reason } }],
+            }),
+          );
+          throw error;
+        }
+        logger.warn({ err: error, subscriptionId: id }, 'first payment stored with an error');
       }
-      return { subscription: await view(subscription), firstPayment };
+      return { subscription: await view(subscription) };
     },
 
     async get(id) {
@@ -384,12 +389,11 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
       const period =
         job.period ?? (every !== undefined ? Math.round((at - subscription.anchorAt) / every) : at);
       if (period <= 0) return;
-      let occurrence: Occurrence | undefined;
       const updated = await change(subscription.id, (current) => {
         if (current.status !== 'active') return undefined;
         const existing = current.occurrences.find((entry) => entry.period === period);
         if (existing) return undefined;
-        occurrence = {
+        const occurrence: Occurrence = {
           period,
           scheduledAt: at,
           amount: current.amount,
@@ -406,27 +410,40 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
           ],
         };
       });
-      // A period fired again finds its occurrence and makes sure its payment
-      // exists (the first run may have died between the two writes).
-      const current = occurrence ?? updated.occurrences.find((entry) => entry.period === period);
-      if (!current || updated.status !== 'active') return;
+      // Only what was stored counts (a write that lost its race proves
+      // nothing). A period fired again finds its occurrence and makes sure its
+      // payment exists: the first run may have died between the two writes.
+      const current = updated.occurrences.find((entry) => entry.period === period);
+      if (!current || updated.status !== 'active' || current.status !== 'processing') return;
       await makePayment(updated, current, current.paymentIds.length);
     },
 
     async runRetry(job) {
       const subscription = await store.get(job.subscriptionId);
-      if (
-        !subscription ||
-        subscription.status === 'cancelled' ||
-        subscription.status === 'failed'
-      ) {
-        return;
-      }
-      let attemptEntry: Occurrence | undefined;
+      if (!subscription) return;
       const updated = await change(subscription.id, (current) => {
         const occurrence = current.occurrences.find((entry) => entry.period === job.period);
         if (!occurrence || occurrence.status !== 'retrying') return undefined;
         if (occurrence.paymentIds.length >= job.attempt) return undefined;
+        if (current.status !== 'active') {
+          // Paused or cancelled since the decline: the customer is not charged again.
+          const given: Occurrence = { ...occurrence, status: 'failed' };
+          delete given.nextRetryAt;
+          return {
+            record: {
+              ...current,
+              occurrences: current.occurrences.map((entry) =>
+                entry.period === job.period ? given : entry,
+              ),
+            },
+            events: [
+              {
+                type: 'occurrence_failed',
+                data: { period: job.period, reason: `subscription ${current.status}` },
+              },
+            ],
+          };
+        }
         const next: Occurrence = {
           ...occurrence,
           status: 'processing',
@@ -436,7 +453,6 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
           ],
         };
         delete next.nextRetryAt;
-        attemptEntry = next;
         return {
           record: {
             ...current,
@@ -452,9 +468,15 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
           ],
         };
       });
-      const occurrence =
-        attemptEntry ?? updated.occurrences.find((entry) => entry.period === job.period);
-      if (!occurrence || occurrence.paymentIds.length < job.attempt) return;
+      const occurrence = updated.occurrences.find((entry) => entry.period === job.period);
+      if (
+        !occurrence ||
+        updated.status !== 'active' ||
+        occurrence.status !== 'processing' ||
+        occurrence.paymentIds.length !== job.attempt
+      ) {
+        return;
+      }
       await makePayment(updated, occurrence, job.attempt);
     },
 
@@ -532,8 +554,12 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
       // this run's write, so a notice handled again after a crash (its write
       // done, these not) still starts the scheduler or schedules the retry.
       if (link.period === 0) {
-        if (decided.status === 'active') await startScheduler(decided);
-        else if (decided.status !== 'pending') await stopScheduler(decided);
+        // Read again: a pause or cancel may have come since the decision.
+        const fresh = (await store.get(link.id)) ?? decided;
+        if (fresh.status === 'active') await startScheduler(fresh);
+        else if (fresh.status !== 'pending' && fresh.status !== 'paused') {
+          await stopScheduler(fresh);
+        }
       }
       const occurrence = decided.occurrences.find((entry) => entry.period === link.period);
       if (

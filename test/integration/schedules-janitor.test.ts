@@ -156,6 +156,32 @@ describe('janitor', () => {
   });
 });
 
+describe('lost settled notices', () => {
+  it('are handled by the janitor, so a subscription whose notice vanished still activates', async () => {
+    const h = await start();
+    const notices = h.orchestrator.internals.schedules.queues.queue(0);
+    await notices.pause();
+    const { subscription, firstPayment } = await h.orchestrator.subscriptions.create({
+      amount: 990,
+      interval: '30s',
+      card,
+    });
+    await h.waitFor(firstPayment.id, (p) => p.status === 'authorized');
+    // The notice of the first payment is lost (a crash before it ran).
+    await expect.poll(async () => (await notices.getJobs(['waiting'])).length).toBe(1);
+    for (const job of await notices.getJobs(['waiting'])) await job?.remove();
+    await notices.resume();
+    expect((await h.orchestrator.subscriptions.get(subscription.id)).status).toBe('pending');
+
+    const report = await h.orchestrator.ops.runJanitor();
+    expect(report.noticesHandled).toBe(1);
+    const active = await h.orchestrator.subscriptions.get(subscription.id);
+    expect(active.status).toBe('active');
+    expect(active.nextRunAt).toBeDefined();
+    expect((await h.orchestrator.ops.runJanitor()).noticesHandled).toBeUndefined();
+  });
+});
+
 describe('a command on an unknown outcome', () => {
   it('asks Sips first: a capture whose answer was lost is not sent again', async () => {
     const h = await start();

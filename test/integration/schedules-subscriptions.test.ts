@@ -203,6 +203,33 @@ describe('subscriptions', () => {
     expect(failed.status).toBe('active');
   });
 
+  it('never retries a declined occurrence once the subscription is cancelled', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const { subscription: created } = await h.orchestrator.subscriptions.create(
+      subscription({ interval: '30s', retryOnDeclineDays: [1] }),
+    );
+    const id = created.id;
+    await waitForSubscription(h, id, (s) => s.status === 'active');
+    await h.orchestrator.subscriptions.changeAmount(id, { amount: 99_051 });
+    const shard = Number(id.split('_')[1]);
+    await h.orchestrator.internals.schedules.queues.add(
+      shard,
+      { task: 'occurrence', subscriptionId: id, period: 1 },
+      { jobId: 'period-1' },
+    );
+    await waitForSubscription(h, id, (s) =>
+      s.occurrences.some((entry) => entry.period === 1 && entry.status === 'retrying'),
+    );
+    await h.orchestrator.subscriptions.cancel(id);
+    // The retry falls due (a day early here): it charges nothing.
+    await h.promoteDelayed((data) => data.task === 'retry');
+    const ended = await waitForSubscription(h, id, (s) =>
+      s.occurrences.some((entry) => entry.period === 1 && entry.status === 'failed'),
+    );
+    expect(ended.occurrences.find((entry) => entry.period === 1)?.paymentIds).toHaveLength(1);
+  });
+
   it('fails when the first, customer-initiated payment is refused, and schedules nothing', async () => {
     harness = await startOrchestratorHarness();
     const h = harness;
