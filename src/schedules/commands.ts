@@ -2,6 +2,7 @@
  * Commands of the schedules layer (subscriptions, instalment plans), parsed
  * at the edge like the payment commands they reuse.
  */
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { amount, card, currency, customer, freeText, url, wallet } from '../payments/commands.ts';
 
@@ -30,12 +31,20 @@ export const interval = z
     return ms;
   });
 
-/** Five or six cron fields (seconds optional), checked again when the schedule is stored. */
+/** Five or six cron fields (seconds optional), parsed as the job scheduler will parse them. */
 export const cronPattern = z
   .string()
   .trim()
+  .max(120)
   .regex(/^(\S+\s+){4,5}\S+$/, 'must be a cron pattern of 5 or 6 fields, such as "0 9 1 * *"')
-  .max(120);
+  .refine((value) => {
+    try {
+      CronExpressionParser.parse(value).next();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a cron pattern that ever fires, such as "0 9 1 * *"');
 
 const timezone = z
   .string()

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { captureLimitAt, endOfSipsDate, sipsDate } from '../../../src/engine/capture-limit.ts';
-import { splitAmount, interval } from '../../../src/schedules/commands.ts';
+import { cronPattern, splitAmount, interval } from '../../../src/schedules/commands.ts';
 
 describe('splitAmount', () => {
   it('sums to the total exactly, in parts that differ by one unit at most, larger first', () => {
@@ -56,5 +56,15 @@ describe('interval', () => {
 
   it.each(['0s', '1y', '2 weeks', '367d', ''])('refuses %j', (text) => {
     expect(interval.safeParse(text).success).toBe(false);
+  });
+});
+
+describe('cron', () => {
+  it.each(['0 9 1 * *', '*/5 * * * *', '0 0 9 * * 1-5'])('takes %j', (text) => {
+    expect(cronPattern.safeParse(text).success).toBe(true);
+  });
+
+  it.each(['99 99 * * *', '0 0 31 2 *', 'every day', '* * * *'])('refuses %j', (text) => {
+    expect(cronPattern.safeParse(text).success).toBe(false);
   });
 });
