@@ -833,19 +833,24 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const subscriptionsApi: Orchestrator['subscriptions'] = {
     async create(input, commandOptions = {}) {
       const command = parseOrThrow(parseCommand(CreateSubscriptionCommand, input));
-      const created = await onceForKey('subscription', commandOptions.idempotencyKey, command, () =>
-        built.subscriptions
-          .create(
-            command,
-            command.card
-              ? {
-                  pan: command.card.number,
-                  expiry: command.card.expiry,
-                  ...(command.card.csc ? { csc: command.card.csc } : {}),
-                }
-              : undefined,
-          )
-          .then(({ subscription }) => subscription.id),
+      const created = await onceForKey(
+        'subscription',
+        commandOptions.idempotencyKey,
+        command,
+        (seed) =>
+          built.subscriptions
+            .create(
+              command,
+              command.card
+                ? {
+                    pan: command.card.number,
+                    expiry: command.card.expiry,
+                    ...(command.card.csc ? { csc: command.card.csc } : {}),
+                  }
+                : undefined,
+              seed,
+            )
+            .then(({ subscription }) => subscription.id),
       );
       const subscription = await built.subscriptions.get(created.id);
       return {
@@ -868,14 +873,22 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const plansApi: Orchestrator['instalmentPlans'] = {
     async create(input, commandOptions = {}) {
       const command = parseOrThrow(parseCommand(CreateInstalmentPlanCommand, input));
-      const created = await onceForKey('instalments', commandOptions.idempotencyKey, command, () =>
-        built.plans
-          .create(command, {
-            pan: command.card.number,
-            expiry: command.card.expiry,
-            ...(command.card.csc ? { csc: command.card.csc } : {}),
-          })
-          .then((plan) => plan.id),
+      const created = await onceForKey(
+        'instalments',
+        commandOptions.idempotencyKey,
+        command,
+        (seed) =>
+          built.plans
+            .create(
+              command,
+              {
+                pan: command.card.number,
+                expiry: command.card.expiry,
+                ...(command.card.csc ? { csc: command.card.csc } : {}),
+              },
+              seed,
+            )
+            .then((plan) => plan.id),
       );
       const plan = await built.plans.get(created.id);
       return {
@@ -898,7 +911,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     scope: string,
     key: string | undefined,
     command: unknown,
-    make: () => Promise<string>,
+    make: (seed?: string) => Promise<string>,
   ): Promise<{ created: boolean; id: string }> {
     if (key === undefined) return { created: true, id: await make() };
     let redisKey: string;
@@ -931,7 +944,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       return { created: false, id };
     }
     try {
-      const id = await make();
+      // Seeded by the key and the request: a retry after a crash between the
+      // record and this marker finds the same record instead of making another.
+      const id = await make(`${key}:${hash}`);
       await redis.set(redisKey, `done:${hash}:${id}`, 'EX', 86_400);
       return { created: true, id };
     } catch (error) {

@@ -68,6 +68,8 @@ export interface InstalmentPlans {
   create(
     command: CreateInstalmentPlanCommand,
     card: { pan: string; expiry: string; csc?: string },
+    /** The idempotency key and request hash: the same seed makes the same plan. */
+    seed?: string,
   ): Promise<InstalmentPlan>;
   get(id: string): Promise<InstalmentPlan>;
   list(options?: { limit?: number }): Promise<InstalmentPlan[]>;
@@ -155,8 +157,8 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
   }
 
   return {
-    async create(command, card) {
-      const id = store.newId();
+    async create(command, card, seed) {
+      const id = store.newId(seed);
       const now = clock.now();
       const amounts = command.amounts ?? splitAmount(command.amount, command.count as number);
       const instalments: Instalment[] = amounts.map((amount, index) => {
@@ -193,7 +195,8 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
           },
         ],
       );
-      const first = instalments[0] as Instalment;
+      // Made again from the same seed, the stored plan is the one that counts.
+      const first = plan.instalments[0] as Instalment;
       try {
         await makePayment(plan, first, card);
       } catch (error) {

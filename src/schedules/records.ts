@@ -10,6 +10,7 @@
  * | `{sog:s2}:subscription:<id>` | hash | `version`, `record` (JSON) |
  * | `{sog:s2}:subscriptions` | sorted set | ids by creation time (ms) |
  */
+import { createHash } from 'node:crypto';
 import type { Keyspace } from '../payments/keys.ts';
 import { defineScript, runScript, type RedisClient } from '../payments/lua.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -41,8 +42,10 @@ export type UpdateResult<T> =
   { ok: true; record: T } | { ok: false; reason: 'version_conflict' | 'not_found' };
 
 export interface RecordStore<T extends VersionedRecord> {
-  newId(): string;
+  /** A new id; with a seed (an idempotency key and its request), always the same id for it. */
+  newId(seed?: string): string;
   isId(value: string): boolean;
+  /** Stores a new record; when one with this id exists (a seeded id made again), returns it unchanged. */
   create(record: Omit<T, 'version' | 'createdAt' | 'updatedAt'>, events?: EventSpec[]): Promise<T>;
   get(id: string): Promise<T | undefined>;
   /** Newest first, across shards. */
@@ -144,8 +147,11 @@ export function createRecordStore<T extends VersionedRecord>(
   }
 
   return {
-    newId() {
-      const token = options.ids.next().replace(/[^A-Za-z0-9]/g, '');
+    newId(seed) {
+      const token =
+        seed === undefined
+          ? options.ids.next().replace(/[^A-Za-z0-9]/g, '')
+          : createHash('sha256').update(`${kind}:${seed}`).digest('hex').slice(0, 24).toUpperCase();
       return `${idPrefix}_${keyspace.shardForText(token)}_${token}`;
     },
     isId,
@@ -162,7 +168,11 @@ export function createRecordStore<T extends VersionedRecord>(
         ],
         [JSON.stringify(record), now, record.id, maxLen, ...eventArgs(record.id, 1, events)],
       );
-      if (created !== 1) throw new Error(`${kind} ${record.id} exists already`);
+      if (created !== 1) {
+        const existing = await get(record.id);
+        if (!existing) throw new Error(`${kind} ${record.id} could not be stored`);
+        return existing;
+      }
       return record;
     },
     get,

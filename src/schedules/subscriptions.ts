@@ -95,6 +95,8 @@ export interface Subscriptions {
   create(
     command: CreateSubscriptionCommand,
     card: { pan: string; expiry: string; csc?: string } | undefined,
+    /** The idempotency key and request hash: the same seed makes the same subscription. */
+    seed?: string,
   ): Promise<{ subscription: SubscriptionView }>;
   get(id: string): Promise<SubscriptionView>;
   list(options?: { limit?: number }): Promise<SubscriptionView[]>;
@@ -260,8 +262,8 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
   }
 
   return {
-    async create(command, card) {
-      const id = store.newId();
+    async create(command, card, seed) {
+      const id = store.newId(seed);
       const now = clock.now();
       const first: Occurrence = {
         period: 0,
@@ -301,14 +303,17 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         },
         [{ type: 'created', data: { amount: command.amount, currency: command.currency } }],
       );
+      // Made again from the same seed (a retry after a crash), the stored
+      // record and its first payment id are the ones that count.
+      const stored = subscription.occurrences[0] ?? first;
       try {
-        await makePayment(subscription, first, 1, card);
+        await makePayment(subscription, stored, 1, card);
       } catch (error) {
         // The payment may exist even though its creation reported a failure
         // (stored, then enqueueing failed): then the subscription stands, and
         // the janitor sends a first call that never left. Only without a
         // payment does the subscription fail, so a retry makes a new one.
-        if (!(await payments.get(first.paymentIds[0] as string))) {
+        if (!(await payments.get(stored.paymentIds[0] as string))) {
           const reason = 'the first payment could not be created';
           await updateWithRetry(
             store,

@@ -243,6 +243,31 @@ describe('subscriptions', () => {
     expect((await h.orchestrator.subscriptions.get(created.id)).occurrences).toHaveLength(1);
   });
 
+  it('makes one subscription for a key even when its idempotency marker was lost', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const body = subscription({ interval: '30s' });
+    const first = await h.orchestrator.subscriptions.create(body, { idempotencyKey: 'sub-k1' });
+    expect(first.created).toBe(true);
+    const replay = await h.orchestrator.subscriptions.create(body, { idempotencyKey: 'sub-k1' });
+    expect(replay).toMatchObject({ created: false, subscription: { id: first.subscription.id } });
+    // A crash between the record and the marker: the marker is gone, the record is not.
+    const { keyspace, redis } = h.orchestrator.internals;
+    await redis.del(keyspace.idempotencyKey('subscription:sub-k1'));
+    const again = await h.orchestrator.subscriptions.create(body, { idempotencyKey: 'sub-k1' });
+    expect(again.subscription.id).toBe(first.subscription.id);
+    expect(again.firstPayment.id).toBe(first.firstPayment.id);
+    const all = await h.orchestrator.subscriptions.list();
+    expect(all.filter((entry) => entry.id === first.subscription.id)).toHaveLength(1);
+    expect(all).toHaveLength(1);
+    await h.waitFor(first.firstPayment.id, (p) => p.status === 'authorized');
+    expect(h.sim.ledger.countAuthorisations(first.firstPayment.transactionReference)).toBe(1);
+    // Another command under the same key is still a conflict.
+    await expect(
+      h.orchestrator.subscriptions.create({ ...body, amount: 2_000 }, { idempotencyKey: 'sub-k1' }),
+    ).rejects.toMatchObject({ code: 'idempotency_conflict' });
+  });
+
   it('refuses a bad command naming the field', async () => {
     harness = await startOrchestratorHarness();
     const subscriptions = harness.orchestrator.subscriptions;
