@@ -753,15 +753,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           captureMode: command.captureMode,
           merchant,
           request,
-          ...(command.card
-            ? {
-                card: {
-                  pan: command.card.number,
-                  expiry: command.card.expiry,
-                  ...(command.card.csc ? { csc: command.card.csc } : {}),
-                },
-              }
-            : {}),
+          ...(command.card ? { card: cardOf(command.card) } : {}),
         },
         command,
         commandOptions,
@@ -839,17 +831,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         command,
         (seed) =>
           built.subscriptions
-            .create(
-              command,
-              command.card
-                ? {
-                    pan: command.card.number,
-                    expiry: command.card.expiry,
-                    ...(command.card.csc ? { csc: command.card.csc } : {}),
-                  }
-                : undefined,
-              seed,
-            )
+            .create(command, command.card ? cardOf(command.card) : undefined, seed)
             .then(({ subscription }) => subscription.id),
       );
       const subscription = await built.subscriptions.get(created.id);
@@ -877,18 +859,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         'instalments',
         commandOptions.idempotencyKey,
         command,
-        (seed) =>
-          built.plans
-            .create(
-              command,
-              {
-                pan: command.card.number,
-                expiry: command.card.expiry,
-                ...(command.card.csc ? { csc: command.card.csc } : {}),
-              },
-              seed,
-            )
-            .then((plan) => plan.id),
+        (seed) => built.plans.create(command, cardOf(command.card), seed).then((plan) => plan.id),
       );
       const plan = await built.plans.get(created.id);
       return {
@@ -1066,6 +1037,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (ownsRedis) redis.disconnect();
     },
   };
+}
+
+/** A parsed command's card in the shape the vault seals. */
+function cardOf(card: { number: string; expiry: string; csc?: string | undefined }): {
+  pan: string;
+  expiry: string;
+  csc?: string;
+} {
+  return { pan: card.number, expiry: card.expiry, ...(card.csc ? { csc: card.csc } : {}) };
 }
 
 function commandKeysOf(record: PaymentRecord): Record<string, string> {

@@ -49,10 +49,10 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
   );
   const queueOf = (paymentId: string): Queue<StepJob> =>
     queues[keyspace.shardOf(paymentId)] as Queue<StepJob>;
-  const jobOptions = (jobId: string, delay: number): JobsOptions => ({
+  const jobOptions = (jobId: string, delay: number, tries = attempts): JobsOptions => ({
     jobId,
     delay,
-    attempts,
+    attempts: tries,
     backoff: { type: 'sips' },
     removeOnComplete: { age: keepSeconds, count: 100_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
@@ -70,10 +70,7 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
     async enqueueTimer(job, jobId, delayMs) {
       // A timer waits out a busy payment (an inquiry, a review) by retrying:
       // with the backoff cap, enough attempts to wait for days.
-      await queueOf(job.paymentId).add(job.task, job, {
-        ...jobOptions(jobId, delayMs),
-        attempts: 10_000,
-      });
+      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs, 10_000));
     },
     queue: (shard) => queues[shard] as Queue<StepJob>,
     async close() {

@@ -4,7 +4,7 @@
  * to hold until the end of that day (UTC), and the warning and the policy are
  * set early enough before it (see CaptureLimitOptions) to act in time.
  */
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 export function startOfUtcDay(epochMs: number): number {
   return Math.floor(epochMs / DAY_MS) * DAY_MS;

@@ -91,14 +91,12 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     idPrefix: 'plan',
   });
   const janitorCursorKey = `${keyspace.hashTag(0)}:janitor:authorized-cursor`;
-  const shardOfRecord = (id: string): number => Number(/^[a-z]+_(\d+)_/.exec(id)?.[1] ?? 0);
   const subscriptions = createSubscriptions({
     store: subscriptionStore,
     queues,
     payments: options.payments,
     clock,
     logger,
-    shardOf: shardOfRecord,
     ...(options.dayMs !== undefined ? { dayMs: options.dayMs } : {}),
   });
   const plans = createInstalmentPlans({
@@ -106,7 +104,6 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     queues,
     payments: options.payments,
     clock,
-    shardOf: shardOfRecord,
     ...(options.dayMs !== undefined ? { dayMs: options.dayMs } : {}),
   });
   const timers = createPaymentTimers({

@@ -9,7 +9,7 @@
  * the plan. Every instalment is visible, with its own payment and events.
  */
 import type { CaptureMode, PaymentStatus } from '../../machines/contract.ts';
-import { sipsDate } from '../engine/capture-limit.ts';
+import { DAY_MS, sipsDate } from '../engine/capture-limit.ts';
 import type { ScheduleLink } from '../engine/engine-data.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -22,8 +22,6 @@ import {
 } from './records.ts';
 import type { ScheduleJob, ScheduleQueues } from './schedule-queues.ts';
 import type { ScheduledPayments } from './scheduled-payments.ts';
-
-const DAY_MS = 86_400_000;
 
 export interface Instalment {
   index: number;
@@ -59,7 +57,6 @@ export interface InstalmentPlansDeps {
   queues: ScheduleQueues;
   payments: ScheduledPayments & { referenceOf(paymentId: string): string };
   clock: Clock;
-  shardOf(id: string): number;
   /** Length of a day between instalments (shorter in tests). @defaultValue 24 h */
   dayMs?: number;
 }
@@ -85,6 +82,23 @@ export interface InstalmentPlans {
 
 const PAID: ReadonlySet<PaymentStatus> = new Set(['authorized', 'captured']);
 const DECLINED: ReadonlySet<PaymentStatus> = new Set(['refused', 'failed', 'expired', 'cancelled']);
+
+/** The plan with `instalment` in place of the one of its index. */
+function withInstalment(plan: InstalmentPlan, instalment: Instalment): InstalmentPlan {
+  return {
+    ...plan,
+    instalments: plan.instalments.map((entry) =>
+      entry.index === instalment.index ? instalment : entry,
+    ),
+  };
+}
+
+/** Instalments not yet due are never taken. */
+function cancelScheduled(instalments: Instalment[]): Instalment[] {
+  return instalments.map((entry) =>
+    entry.status === 'scheduled' ? { ...entry, status: 'cancelled' } : entry,
+  );
+}
 
 function jobIdOf(planId: string, index: number): string {
   return `instalments-${planId}-i${index}`;
@@ -240,15 +254,13 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
             ...plan,
             status: 'cancelled' as const,
             reason: 'cancelled by the merchant',
-            instalments: plan.instalments.map((entry) =>
-              entry.status === 'scheduled' ? { ...entry, status: 'cancelled' as const } : entry,
-            ),
+            instalments: cancelScheduled(plan.instalments),
           },
           events: [{ type: 'cancelled' }],
         };
       });
       if (!cancelled) throw new CommandError('plan_not_found', `no instalment plan ${id}`);
-      const shard = deps.shardOf(id);
+      const shard = store.shardOf(id);
       for (const entry of cancelled.instalments) {
         if (entry.status === 'cancelled') await queues.remove(shard, jobIdOf(id, entry.index));
       }
@@ -262,12 +274,7 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
         if (current.status !== 'active' || !entry || entry.status !== 'scheduled') return undefined;
         const next: Instalment = { ...entry, status: 'processing' };
         return {
-          record: {
-            ...current,
-            instalments: current.instalments.map((item) =>
-              item.index === job.index ? next : item,
-            ),
-          },
+          record: withInstalment(current, next),
           events: [
             {
               type: 'instalment_due',
@@ -312,18 +319,14 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
         } else {
           return undefined;
         }
-        record.instalments = current.instalments.map((item) =>
-          item.index === link.index ? { ...item, status: nextStatus } : item,
-        );
+        record = withInstalment(record, { ...entry, status: nextStatus });
         if (link.index === 0 && nextStatus === 'declined') {
           // Without the first instalment there is no plan: the rest is never taken.
           record = {
             ...record,
             status: 'failed',
             reason: `the first instalment was ${status}`,
-            instalments: record.instalments.map((item) =>
-              item.status === 'scheduled' ? { ...item, status: 'cancelled' } : item,
-            ),
+            instalments: cancelScheduled(record.instalments),
           };
           events.push({ type: 'failed', data: { reason: record.reason } });
         } else if (record.status === 'active' && settledAll(record.instalments)) {
@@ -338,7 +341,7 @@ export function createInstalmentPlans(deps: InstalmentPlansDeps): InstalmentPlan
       // Derived from the stored plan, so a notice handled again after a crash
       // still schedules what its first run stored (job ids make it once).
       if (!plan || plan.status !== 'active' || !plan.chain) return;
-      const shard = deps.shardOf(plan.id);
+      const shard = store.shardOf(plan.id);
       for (const entry of plan.instalments) {
         if (entry.status !== 'scheduled') continue;
         await queues.add(

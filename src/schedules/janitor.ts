@@ -17,7 +17,7 @@
  */
 import type { PaymentStatus } from '../../machines/contract.ts';
 import { engineDataOf, type PaymentEngine } from '../engine/engine.ts';
-import { endOfSipsDate } from '../engine/capture-limit.ts';
+import { DAY_MS, endOfSipsDate } from '../engine/capture-limit.ts';
 import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -26,7 +26,6 @@ import type { Alerts } from './alerts.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 export interface JanitorOptions {
   /** How long a payment may stay in a status before the janitor looks at it. */
@@ -169,7 +168,7 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
     const dueAt =
       (record.captureMode === 'validation' ? limitAt : undefined) ??
       endOfSipsDate(data.facts.captureLimitDate) ??
-      record.updatedAt + (data.request.captureDay + 1) * DAY;
+      record.updatedAt + (data.request.captureDay + 1) * DAY_MS;
     if (clock.now() < dueAt + remittanceAfterMs) return 'skipped';
     const result = await engine.inquireNow(record, 'janitor: past the remittance or capture limit');
     if (result.outcome === 'unchanged') {

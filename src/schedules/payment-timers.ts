@@ -80,7 +80,8 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       }
       case 'limit_policy': {
         const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
-        await applyPolicy(record, policy, remainder, limitAt, consume);
+        const claimed = data.facts.reauthorizing === 'true';
+        await applyPolicy(record, policy, remainder, limitAt, consume, claimed);
         return;
       }
     }
@@ -92,6 +93,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     remainder: number,
     limitAt: string,
     consume: (data: EngineData) => void,
+    reauthorizationClaimed: boolean,
   ): Promise<void> {
     if (policy === 'capture') {
       await act(record, { type: 'capture', amount: remainder }, 'capture_limit.capture', consume);
@@ -103,7 +105,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       // timer stays until the end, so a crash after the claim resumes here,
       // and the new authorisation is made once (its idempotency key).
       let current = record;
-      if (engineDataOf(record).facts.reauthorizing !== 'true') {
+      if (!reauthorizationClaimed) {
         const claimed = await engine.annotate(record, {
           timeline: [{ at: clock.now(), kind: 'capture_limit.reauthorizing' }],
           update: (data) => {

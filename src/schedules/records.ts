@@ -45,6 +45,8 @@ export interface RecordStore<T extends VersionedRecord> {
   /** A new id; with a seed (an idempotency key and its request), always the same id for it. */
   newId(seed?: string): string;
   isId(value: string): boolean;
+  /** The shard an id of this store carries. */
+  shardOf(id: string): number;
   /** Stores a new record; when one with this id exists (a seeded id made again), returns it unchanged. */
   create(record: Omit<T, 'version' | 'createdAt' | 'updatedAt'>, events?: EventSpec[]): Promise<T>;
   get(id: string): Promise<T | undefined>;
@@ -155,6 +157,7 @@ export function createRecordStore<T extends VersionedRecord>(
       return `${idPrefix}_${keyspace.shardForText(token)}_${token}`;
     },
     isId,
+    shardOf,
     async create(fields, events = []) {
       const now = clock.now();
       const record = { ...fields, version: 1, createdAt: now, updatedAt: now } as T;

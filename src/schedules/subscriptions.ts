@@ -12,6 +12,7 @@
  * key made of the subscription, the period and the attempt.
  */
 import type { CaptureMode, PaymentKind, PaymentStatus } from '../../machines/contract.ts';
+import { DAY_MS } from '../engine/capture-limit.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { ScheduleLink } from '../engine/engine-data.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -26,7 +27,6 @@ import {
 import type { ScheduleJob, ScheduleQueues } from './schedule-queues.ts';
 import type { ScheduledPayments } from './scheduled-payments.ts';
 
-const DAY_MS = 86_400_000;
 /** Occurrences kept on the record; older ones stay visible through their payments. */
 const OCCURRENCES_KEPT = 60;
 
@@ -86,7 +86,6 @@ export interface SubscriptionsDeps {
   payments: ScheduledPayments;
   clock: Clock;
   logger: Logger;
-  shardOf(id: string): number;
   /** Length of a retry-on-decline "day" (shorter in tests). @defaultValue 24 h */
   dayMs?: number;
 }
@@ -122,6 +121,16 @@ export interface Subscriptions {
 const PAID: ReadonlySet<PaymentStatus> = new Set(['authorized', 'captured']);
 const DECLINED: ReadonlySet<PaymentStatus> = new Set(['refused', 'failed', 'expired', 'cancelled']);
 
+/** The subscription with `occurrence` in place of the one of its period. */
+function withOccurrence(subscription: Subscription, occurrence: Occurrence): Subscription {
+  return {
+    ...subscription,
+    occurrences: subscription.occurrences.map((entry) =>
+      entry.period === occurrence.period ? occurrence : entry,
+    ),
+  };
+}
+
 export function schedulerIdOf(subscriptionId: string): string {
   return `subscription-${subscriptionId}`;
 }
@@ -140,7 +149,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
     const result: SubscriptionView = { ...subscription };
     if (subscription.status === 'active') {
       const next = await queues.nextRunOf(
-        deps.shardOf(subscription.id),
+        store.shardOf(subscription.id),
         schedulerIdOf(subscription.id),
       );
       if (next !== undefined) result.nextRunAt = new Date(next).toISOString();
@@ -160,7 +169,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
   }
 
   async function startScheduler(subscription: Subscription): Promise<void> {
-    const shard = deps.shardOf(subscription.id);
+    const shard = store.shardOf(subscription.id);
     const job: ScheduleJob = { task: 'occurrence', subscriptionId: subscription.id };
     const { intervalMs, cron, timezone } = subscription.schedule;
     if (intervalMs !== undefined) {
@@ -181,7 +190,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
   }
 
   async function stopScheduler(subscription: Subscription): Promise<void> {
-    await queues.removeScheduler(deps.shardOf(subscription.id), schedulerIdOf(subscription.id));
+    await queues.removeScheduler(store.shardOf(subscription.id), schedulerIdOf(subscription.id));
   }
 
   /** Creates (or finds again) the payment of one attempt of one occurrence. */
@@ -435,12 +444,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
           const given: Occurrence = { ...occurrence, status: 'failed' };
           delete given.nextRetryAt;
           return {
-            record: {
-              ...current,
-              occurrences: current.occurrences.map((entry) =>
-                entry.period === job.period ? given : entry,
-              ),
-            },
+            record: withOccurrence(current, given),
             events: [
               {
                 type: 'occurrence_failed',
@@ -459,12 +463,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         };
         delete next.nextRetryAt;
         return {
-          record: {
-            ...current,
-            occurrences: current.occurrences.map((entry) =>
-              entry.period === job.period ? next : entry,
-            ),
-          },
+          record: withOccurrence(current, next),
           events: [
             {
               type: 'occurrence_retried',
@@ -550,10 +549,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         } else {
           return undefined;
         }
-        record.occurrences = record.occurrences.map((entry) =>
-          entry.period === link.period ? next : entry,
-        );
-        return { record, events };
+        return { record: withOccurrence(record, next), events };
       });
       // What the decision asks for is derived from the stored record, not from
       // this run's write, so a notice handled again after a crash (its write
@@ -575,7 +571,7 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
       ) {
         const attempt = occurrence.paymentIds.length + 1;
         await queues.add(
-          deps.shardOf(link.id),
+          store.shardOf(link.id),
           { task: 'retry', subscriptionId: link.id, period: link.period, attempt },
           {
             jobId: `subscription-${link.id}-p${link.period}-retry-${attempt}`,

@@ -15,6 +15,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { pollUntil } from '../support/poll.ts';
 
 const PAY = { authorization: 'Bearer pay-secret' };
 const OPS = { authorization: 'Bearer ops-secret' };
@@ -37,8 +38,6 @@ afterAll(async () => {
   await app?.close();
   await h?.close();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** 30 s between occurrences: only the first payment is made while a test runs. */
 function subscriptionBody(extra: Record<string, unknown> = {}) {
@@ -83,15 +82,16 @@ async function waitForSubscription(
   done: (subscription: SubscriptionView) => boolean,
   timeoutMs = 10_000,
 ): Promise<SubscriptionView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const read = await app.inject({ method: 'GET', url: `/v1/subscriptions/${id}`, headers: PAY });
-    expect(read.statusCode, read.body).toBe(200);
-    const subscription = read.json() as SubscriptionView;
-    if (done(subscription)) return subscription;
-    if (Date.now() > deadline) throw new Error(`subscription ${id}: ${read.body}`);
-    await sleep(50);
-  }
+  return pollUntil(() => readOver<SubscriptionView>(`/v1/subscriptions/${id}`), done, {
+    timeoutMs,
+    describe: (subscription) => `subscription ${id}: ${JSON.stringify(subscription)}`,
+  });
+}
+
+async function readOver<T>(url: string): Promise<T> {
+  const read = await app.inject({ method: 'GET', url, headers: PAY });
+  expect(read.statusCode, read.body).toBe(200);
+  return read.json() as T;
 }
 
 async function waitForPlan(
@@ -99,19 +99,10 @@ async function waitForPlan(
   done: (plan: InstalmentPlan) => boolean,
   timeoutMs = 10_000,
 ): Promise<InstalmentPlan> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const read = await app.inject({
-      method: 'GET',
-      url: `/v1/instalment-plans/${id}`,
-      headers: PAY,
-    });
-    expect(read.statusCode, read.body).toBe(200);
-    const plan = read.json() as InstalmentPlan;
-    if (done(plan)) return plan;
-    if (Date.now() > deadline) throw new Error(`plan ${id}: ${read.body}`);
-    await sleep(50);
-  }
+  return pollUntil(() => readOver<InstalmentPlan>(`/v1/instalment-plans/${id}`), done, {
+    timeoutMs,
+    describe: (plan) => `plan ${id}: ${JSON.stringify(plan)}`,
+  });
 }
 
 function expectProblem(

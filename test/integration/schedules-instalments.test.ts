@@ -13,6 +13,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { pollUntil } from '../support/poll.ts';
 
 let harness: OrchestratorHarness | undefined;
 
@@ -21,21 +22,16 @@ afterEach(async () => {
   harness = undefined;
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function waitForPlan(
   h: OrchestratorHarness,
   id: string,
   done: (plan: InstalmentPlan) => boolean,
   timeoutMs = 15_000,
 ): Promise<InstalmentPlan> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const plan = await h.orchestrator.instalmentPlans.get(id);
-    if (done(plan)) return plan;
-    if (Date.now() > deadline) throw new Error(`plan ${id}: ${JSON.stringify(plan.instalments)}`);
-    await sleep(50);
-  }
+  return pollUntil(() => h.orchestrator.instalmentPlans.get(id), done, {
+    timeoutMs,
+    describe: (plan) => `plan ${id}: ${JSON.stringify(plan.instalments)}`,
+  });
 }
 
 describe('instalment plans', () => {

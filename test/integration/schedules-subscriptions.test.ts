@@ -14,6 +14,7 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { SEED_TEST_MERCHANT_ID } from '../../src/sips/environments.ts';
+import { pollUntil } from '../support/poll.ts';
 
 let harness: OrchestratorHarness | undefined;
 
@@ -41,15 +42,10 @@ async function waitForSubscription(
   done: (subscription: SubscriptionView) => boolean,
   timeoutMs = 15_000,
 ): Promise<SubscriptionView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const current = await h.orchestrator.subscriptions.get(id);
-    if (done(current)) return current;
-    if (Date.now() > deadline) {
-      throw new Error(`subscription ${id}: ${JSON.stringify(current.occurrences)}`);
-    }
-    await sleep(50);
-  }
+  return pollUntil(() => h.orchestrator.subscriptions.get(id), done, {
+    timeoutMs,
+    describe: (subscription) => `subscription ${id}: ${JSON.stringify(subscription.occurrences)}`,
+  });
 }
 
 const paidPeriods = (subscription: SubscriptionView) =>
