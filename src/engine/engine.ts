@@ -300,19 +300,15 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     );
     data.facts.captureLimitAt = new Date(limitAt).toISOString();
     const policyAt = limitAt - (limit.actBeforeMs ?? 6 * 3_600_000);
+    const captureAt = data.request.capture?.at;
+    // A capture due at or after the policy time is the action at the limit:
+    // no policy beside it to race it.
+    const captureIsPolicy = captureAt !== undefined && captureAt >= policyAt;
     const timers: [TimerName, number][] = [
       ['limit_warning', limitAt - (limit.warnBeforeMs ?? 24 * 3_600_000)],
-      ['limit_policy', policyAt],
+      captureIsPolicy ? ['capture', policyAt] : ['limit_policy', policyAt],
     ];
-    const captureAt = data.request.capture?.at;
-    if (captureAt !== undefined && captureAt >= policyAt) {
-      // The capture is the action at the limit: a policy firing beside it
-      // could only race it.
-      timers.pop();
-      timers.push(['capture', policyAt]);
-    } else if (captureAt !== undefined) {
-      timers.push(['capture', captureAt]);
-    }
+    if (captureAt !== undefined && !captureIsPolicy) timers.push(['capture', captureAt]);
     data.timers = {};
     for (const [timer, at] of timers) {
       const jobId = timerJobId(record.id, version, timer);
