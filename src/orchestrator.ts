@@ -71,6 +71,7 @@ import {
   type Schedules,
   type SubscriptionView,
 } from './schedules/index.ts';
+import { replacementInProgress } from './schedules/payment-timers.ts';
 import {
   ChangeSubscriptionCommand,
   CreateInstalmentPlanCommand,
@@ -474,6 +475,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           captureDay: data.request.captureDay,
           fromTransactionReference: record.transactionReference,
           fromPaymentId: record.id,
+          // Its settling releases the old authorisation or unblocks it.
+          link: { type: 'reauthorization', id: record.id },
           ...(data.request.capture?.atLimit
             ? { capture: { atLimit: data.request.capture.atLimit } }
             : {}),
@@ -541,6 +544,18 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           }
           return view(id);
         }
+      }
+      const replacement =
+        event.type === 'capture' || event.type === 'cancel'
+          ? replacementInProgress(engineDataOf(record).facts)
+          : undefined;
+      if (replacement !== undefined) {
+        // Checked on the record the compare-and-set below is made against: a
+        // claim written in between fails the write, and the retry lands here.
+        throw new CommandError(
+          'reauthorization_in_progress',
+          `this authorisation is being replaced at its capture limit by ${replacement}; once that one settles, capture it, or send this command again if it failed`,
+        );
       }
       const applied = await engine.apply(record, event, {
         timeline: [{ at: clock.now(), kind: 'command', detail: { ...event } }],

@@ -237,6 +237,8 @@ export function openApiDocument(): Record<string, unknown> {
                 'capture_limit_reached',
                 'janitor_escalated',
                 'schedule_failed',
+                'reauthorization_failed',
+                'reauthorization_in_review',
               ],
             },
             paymentId: { type: 'string' },

@@ -22,10 +22,15 @@ export interface InstalmentData {
   transactionReferencesList: string[];
 }
 
-/** The schedule a payment belongs to; its owner is told when the payment settles. */
+/**
+ * The schedule a payment belongs to; its owner is told when the payment
+ * settles. A `reauthorization` is the new authorisation that replaces
+ * payment `id` at its capture limit.
+ */
 export type ScheduleLink =
   | { type: 'subscription'; id: string; period: number; attempt: number }
-  | { type: 'instalments'; id: string; index: number };
+  | { type: 'instalments'; id: string; index: number }
+  | { type: 'reauthorization'; id: string };
 
 export interface Redirection {
   /** Where the browser is sent (ACS or provider page); absent when no redirection is needed. */

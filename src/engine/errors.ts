@@ -19,6 +19,13 @@ export const COMMAND_ERROR_CODES = {
   request_in_progress: { status: 409, retryable: true },
   /** The payment's last call has an unknown outcome and an inquiry could not settle it yet. */
   outcome_unknown: { status: 409, retryable: true },
+  /**
+   * The payment's authorisation is being replaced at its capture limit (policy
+   * `reauthorize`): captures and cancels wait until the new one settles. Sent
+   * again then, the command applies if the new one failed; if it was
+   * authorised, capture the new payment instead (this one is cancelled).
+   */
+  reauthorization_in_progress: { status: 409, retryable: true },
   /** No subscription with this id. */
   subscription_not_found: { status: 404, retryable: false },
   /** No instalment plan with this id. */

@@ -12,7 +12,13 @@ import { uuid } from '../platform/ids.ts';
 export interface OpsAlert {
   id: string;
   at: string;
-  kind: 'capture_limit_near' | 'capture_limit_reached' | 'janitor_escalated' | 'schedule_failed';
+  kind:
+    | 'capture_limit_near'
+    | 'capture_limit_reached'
+    | 'janitor_escalated'
+    | 'schedule_failed'
+    | 'reauthorization_failed'
+    | 'reauthorization_in_review';
   paymentId?: string;
   subject?: string;
   message: string;

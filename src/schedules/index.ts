@@ -146,7 +146,9 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     const data = engineDataOf(record);
     const link = data.request.link;
     if (!link) return;
-    if (link.type === 'subscription') {
+    if (link.type === 'reauthorization') {
+      await timers.onReplacementSettled(link.id, record);
+    } else if (link.type === 'subscription') {
       await subscriptions.onPaymentSettled(
         link,
         record.id,

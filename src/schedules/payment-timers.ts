@@ -29,6 +29,24 @@ export interface PaymentTimersDeps {
 }
 
 /**
+ * Facts of a payment being replaced at its capture limit (policy
+ * `reauthorize`): `reauthorizing` is the claim, `reauthorizedAs` the new
+ * payment, `reauthorizationOutcome` what became of it (`replaced`: the new
+ * one is authorised and this one's remainder was cancelled; `failed`: the new
+ * one was not authorised and this one is capturable again until it lapses).
+ */
+export function replacementInProgress(facts: Readonly<Record<string, string>>): string | undefined {
+  if (facts.reauthorizationOutcome !== undefined) return undefined;
+  if (facts.reauthorizedAs !== undefined) return facts.reauthorizedAs;
+  return facts.reauthorizing === 'true' ? 'a new authorisation being made' : undefined;
+}
+
+/** Statuses of the new authorisation after which the old one is released. */
+const REPLACED_BY = new Set(['authorized', 'captured', 'capturing']);
+/** Statuses in which the new authorisation failed: the old one is capturable again. */
+const REPLACEMENT_FAILED = new Set(['refused', 'failed', 'expired', 'cancelled']);
+
+/**
  * Statuses in which a timer waits (its job is tried again with backoff, for
  * days): the payment is between two steps, or a person decides.
  */
@@ -101,9 +119,12 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       await act(record, { type: 'cancel', amount: remainder }, 'capture_limit.cancel', consume);
     } else if (policy === 'reauthorize') {
       // Claimed first with a compare-and-set: a capture racing the policy
-      // makes the claim fail, and the retry finds the payment captured. The
-      // timer stays until the end, so a crash after the claim resumes here,
-      // and the new authorisation is made once (its idempotency key).
+      // makes the claim fail, and the retry finds the payment captured. Once
+      // claimed, merchant captures and cancels of this payment are refused
+      // (`reauthorization_in_progress`) until the new authorisation settles,
+      // so the customer's card never carries two capturable authorisations.
+      // The timer stays until the end, so a crash after the claim resumes
+      // here, and the new authorisation is made once (its idempotency key).
       let current = record;
       if (!reauthorizationClaimed) {
         const claimed = await engine.annotate(record, {
@@ -172,7 +193,97 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     if (!written.ok) throw new StepRetryError(`payment changed while noting ${event.name}`);
   }
 
-  return { run };
+  /**
+   * The new authorisation made by the policy `reauthorize` settled. Authorised:
+   * what is left of the old one is cancelled (its hold released), so only the
+   * new one can be captured. Not authorised: the old one is capturable again
+   * until it lapses, and ops are told. In review: ops are told; the old one
+   * stays blocked until the new one settles either way.
+   */
+  async function onReplacementSettled(
+    replacedId: string,
+    replacement: Pick<PaymentRecord, 'id' | 'status'>,
+  ): Promise<void> {
+    const record = await store.get(replacedId, { timeline: false });
+    if (!record) return;
+    const facts = engineDataOf(record).facts;
+    if (facts.reauthorizationOutcome !== undefined) return;
+    if (facts.reauthorizedAs === undefined) {
+      // The timer made the new payment but has not noted it yet: it will.
+      if (facts.reauthorizing === 'true') {
+        throw new StepRetryError(`${replacedId} has not noted its new authorisation yet`);
+      }
+      return;
+    }
+    if (facts.reauthorizedAs !== replacement.id) return;
+    const shard = deps.shardOf(record.id);
+    if (REPLACED_BY.has(replacement.status)) {
+      if (BUSY.has(record.status)) {
+        throw new StepRetryError(`the replaced payment waits: it is ${record.status}`);
+      }
+      const remainder = uncapturedRemainder(record.amounts);
+      const settle = (data: EngineData): void => {
+        data.facts.reauthorizationOutcome = 'replaced';
+      };
+      if (record.status === 'authorized' && !isChallenged(record.snapshot) && remainder > 0) {
+        const applied = await engine.apply(
+          record,
+          { type: 'cancel', amount: remainder },
+          {
+            timeline: [
+              {
+                at: clock.now(),
+                kind: 'capture_limit.replaced',
+                detail: { by: replacement.id, cancelled: remainder },
+              },
+            ],
+            update: settle,
+          },
+        );
+        if (applied.ok) return;
+        if (applied.reason === 'version_conflict') {
+          throw new StepRetryError('payment changed while releasing the replaced authorisation');
+        }
+        logger.warn(
+          { paymentId: record.id, reason: applied },
+          'replaced authorisation could not be cancelled',
+        );
+      }
+      // Nothing left to release (lapsed, captured in full before the claim...).
+      await annotate(record, settle, {
+        name: 'payment.reauthorization_settled',
+        data: { newPaymentId: replacement.id, outcome: 'replaced' },
+      });
+      return;
+    }
+    if (REPLACEMENT_FAILED.has(replacement.status)) {
+      await alerts.raise(shard, {
+        kind: 'reauthorization_failed',
+        paymentId: record.id,
+        message: `the new authorisation ${replacement.id} ended ${replacement.status}; ${record.id} can be captured until its limit ${facts.captureLimitAt ?? 'unknown'}`,
+      });
+      await annotate(
+        record,
+        (data) => {
+          data.facts.reauthorizationOutcome = 'failed';
+        },
+        {
+          name: 'payment.reauthorization_settled',
+          data: { newPaymentId: replacement.id, outcome: 'failed', status: replacement.status },
+        },
+      );
+      return;
+    }
+    if (replacement.status === 'in_review') {
+      await alerts.raise(shard, {
+        kind: 'reauthorization_in_review',
+        paymentId: record.id,
+        message: `the new authorisation ${replacement.id} is in review; captures and cancels of ${record.id} wait until it is decided`,
+      });
+    }
+  }
+
+  return { run, onReplacementSettled };
 }
 
 export type PaymentTimers = ReturnType<typeof createPaymentTimers>;

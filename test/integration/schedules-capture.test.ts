@@ -120,16 +120,79 @@ describe('capture limit', () => {
     expect(h.sim.ledger.countMovements('validation', cancelled.transactionReference)).toBe(0);
   });
 
-  it('authorises again with a duplicate under the reauthorize policy', async () => {
-    const { h, id } = await nearLimit('reauthorize');
-    const original = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
-    const replacement = await h.waitFor(original.facts.reauthorizedAs as string, authorised);
+  it('authorises again with a duplicate under the reauthorize policy, then releases the old authorisation', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    // The duplicate answers late (within the harness's 1 s call timeout): the
+    // old authorisation is blocked meanwhile.
+    h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'latency', ms: 700 });
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
+    );
+    const id = payment.id;
+    await h.waitFor(id, authorised);
+    const t0 = Date.now();
+    await h.promoteDelayed((data) => data.task === 'timer' && data.paymentId === id);
+
+    const claimed = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
+    const replacementId = claimed.facts.reauthorizedAs as string;
+    await expect(h.orchestrator.payments.capture(id, { amount: 2_500 })).rejects.toMatchObject({
+      code: 'reauthorization_in_progress',
+      status: 409,
+      retryable: true,
+    });
+
+    const replacement = await h.waitFor(replacementId, authorised);
+    expect(h.sim.faults.list()).toHaveLength(0); // the late answer was the duplicate's
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect(replacement.timeline.some((entry) => entry.kind === 'inquiry')).toBe(false);
     expect(replacement.kind).toBe('duplicate');
     expect(replacement.amount).toBe(2_500);
     expect(
       h.sim.ledger.countMovements('duplicateAuthorisation', replacement.transactionReference),
     ).toBe(1);
+    // The old hold is released once the new one stands: one capturable authorisation.
+    const released = await h.waitFor(id, (p) => p.status === 'cancelled');
+    expect(released.amounts.cancelled).toBe(2_500);
+    expect(released.facts.reauthorizationOutcome).toBe('replaced');
+    expect(released.timeline.some((entry) => entry.kind === 'capture_limit.replaced')).toBe(true);
+    expect(h.sim.ledger.countMovements('cancellation', released.transactionReference)).toBe(1);
     await expect.poll(() => eventTypes(h, id)).toContain('payment.reauthorized');
+    await expect(h.orchestrator.payments.capture(id, { amount: 2_500 })).rejects.toMatchObject({
+      code: 'command_not_allowed',
+    });
+    const captured = await h.orchestrator.payments.capture(replacementId, { amount: 2_500 });
+    expect(['capturing', 'captured']).toContain(captured.status);
+  });
+
+  it('leaves the old authorisation capturable, and tells ops, when the new one is refused', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    // 199 010 is accepted; once 100 005 is cancelled, the 99 005 left is
+    // refused (05) by the simulator's amount rule when authorised again.
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ amount: 199_010, captureDay: 0, capture: { atLimit: 'reauthorize' } }),
+    );
+    const id = payment.id;
+    await h.waitFor(id, authorised);
+    await h.orchestrator.payments.cancel(id, { amount: 100_005 });
+    await h.waitFor(id, (p) => authorised(p) && p.amounts.cancelled === 100_005);
+    await h.promoteDelayed((data) => data.task === 'timer' && data.paymentId === id);
+
+    const settled = await h.waitFor(id, (p) => p.facts.reauthorizationOutcome !== undefined);
+    expect(settled.facts.reauthorizationOutcome).toBe('failed');
+    expect(settled.status).toBe('authorized');
+    const replacement = await h.orchestrator.payments.get(settled.facts.reauthorizedAs as string);
+    expect(replacement.status).toBe('refused');
+    const alerts = await h.orchestrator.ops.alerts();
+    expect(
+      alerts.some((alert) => alert.paymentId === id && alert.kind === 'reauthorization_failed'),
+    ).toBe(true);
+    await expect.poll(() => eventTypes(h, id)).toContain('payment.reauthorization_settled');
+
+    await h.orchestrator.payments.capture(id, { amount: 99_005 });
+    const captured = await h.waitFor(id, (p) => p.status === 'captured');
+    expect(captured.amounts.captured).toBe(99_005);
   });
 
   it('only alerts when the payment chose no policy, and never moves money', async () => {
