@@ -61,6 +61,8 @@ export interface PipelineOptions {
   warmupPayments?: number;
   /** Take the worker's memory (after a full GC, a short pause) once the warm-up settled. */
   memoryAfterWarmup?: boolean;
+  /** With `memoryAfterWarmup`: take it again every this many payments settled after that. */
+  memorySampleEvery?: number;
   /**
    * Unmeasured warm-up: this many payments are created (same producer, same
    * concurrency, unpaced) and settled before the clock and the CPU counters
@@ -106,6 +108,8 @@ export interface PipelineResult {
       warmupPayments: number;
       rssMb: { idle: number; afterWarmup: number; end: number; peak: number };
       heapUsedMb: { idle: number; afterWarmup: number; end: number };
+      /** Every sample after a full GC, from the warm-up one to the end one. */
+      samples: MemorySample[];
     };
   };
   simulator: { latencyMs: number; rssMbEnd: number };
@@ -145,13 +149,13 @@ const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
 const round1 = (value: number): number => Number(value.toFixed(1));
 
 /** CPU seconds Redis used so far (INFO cpu: main thread and children, user + system). */
-async function redisCpuSeconds(redis: Redis): Promise<number> {
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
   return field('used_cpu_user') + field('used_cpu_sys');
 }
 
-const producerCpuSeconds = (): number => {
+export const producerCpuSeconds = (): number => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 };
@@ -194,7 +198,28 @@ export interface Probe {
   elu: number;
   rssMb: number;
   heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
 }
+
+/** The worker's memory after a full GC once `settled` payments of the run had settled. */
+export interface MemorySample {
+  settled: number;
+  rssMb: number;
+  heapUsedMb: number;
+  /** V8 heap committed (used or not). */
+  heapTotalMb: number;
+  /** Memory of C++ objects bound to JavaScript ones (buffers, crypto contexts...). */
+  externalMb: number;
+}
+
+const sampleOf = (settled: number, probe: Probe): MemorySample => ({
+  settled,
+  rssMb: probe.rssMb,
+  heapUsedMb: probe.heapUsedMb,
+  heapTotalMb: probe.heapTotalMb,
+  externalMb: probe.externalMb,
+});
 
 /** Asks the worker's probe (worker-probe.ts) for its numbers; `gc` collects first. */
 export async function probeWorker(worker: BenchChild, command: 'probe' | 'gc'): Promise<Probe> {
@@ -293,7 +318,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const warmupPayments = options.warmupPayments ?? 0;
     const idle = await probeWorker(workerChild, 'gc');
     let afterWarmup: Probe | undefined;
-    let warmupProbe: Promise<Probe> | undefined;
+    let memoryProbe: Promise<Probe> | undefined;
+    const memorySamples: MemorySample[] = [];
+    let nextMemorySample = warmupPayments;
     let peakRss = workerChild.rssMb();
 
     const statusKeys = SETTLED.map((status) => keyspace.statusIndexKey(0, status));
@@ -402,11 +429,21 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       peakRss = Math.max(peakRss, workerChild.rssMb());
       if (
         options.memoryAfterWarmup === true &&
-        warmupProbe === undefined &&
+        memoryProbe === undefined &&
         warmupPayments > 0 &&
-        settled >= warmupPayments
+        settled >= nextMemorySample &&
+        settled < total
       ) {
-        warmupProbe = probeWorker(workerChild, 'gc').then((probe) => (afterWarmup = probe));
+        const at = settled;
+        memoryProbe = probeWorker(workerChild, 'gc').then((probe) => {
+          afterWarmup ??= probe;
+          memorySamples.push(sampleOf(at, probe));
+          memoryProbe = undefined;
+          return probe;
+        });
+        nextMemorySample = options.memorySampleEvery
+          ? at + options.memorySampleEvery
+          : Number.POSITIVE_INFINITY;
       }
       if (settled >= total) break;
       if (settled !== lastSettled) {
@@ -427,9 +464,10 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       redis: await redisCpuSeconds(redis),
     };
     const producerSeconds = await producerDone;
-    await warmupProbe;
+    await memoryProbe;
     const runProbe = await probeWorker(workerChild, 'probe');
     const end = await probeWorker(workerChild, 'gc');
+    if (options.memoryAfterWarmup === true) memorySamples.push(sampleOf(total, end));
 
     // Latencies, read after the clock stopped; ids are in creation order.
     const latencies: number[] = [];
@@ -552,6 +590,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
             afterWarmup: afterWarmup?.heapUsedMb ?? Number.NaN,
             end: end.heapUsedMb,
           },
+          samples: memorySamples,
         },
       },
       simulator: { latencyMs: options.latencyMs, rssMbEnd: round1(simulatorRss) },

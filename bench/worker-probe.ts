@@ -1,7 +1,7 @@
 /**
  * Loaded into the worker process with `--import` (the worker entry point stays
  * as deployed). Answers one JSON line on stdout per `probe` line on stdin:
- * `{"probe":{"elu":…,"rssMb":…,"heapUsedMb":…}}`, where `elu` is the event
+ * `{"probe":{"elu":…,"rssMb":…,"heapUsedMb":…,"heapTotalMb":…,"externalMb":…}}`, where `elu` is the event
  * loop utilisation since the previous probe (1 = the loop never waited).
  * With `--expose-gc`, a `gc` line runs a full collection first. When stdin
  * closes, the process sends itself SIGTERM.
@@ -25,6 +25,8 @@ createInterface({ input: process.stdin })
       elu: Number(elu.toFixed(3)),
       rssMb: Number((memory.rss / 2 ** 20).toFixed(1)),
       heapUsedMb: Number((memory.heapUsed / 2 ** 20).toFixed(1)),
+      heapTotalMb: Number((memory.heapTotal / 2 ** 20).toFixed(1)),
+      externalMb: Number((memory.external / 2 ** 20).toFixed(1)),
       gc: command === 'gc' && gc !== undefined,
     };
     process.stdout.write(`${JSON.stringify({ probe })}\n`);
