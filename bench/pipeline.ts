@@ -101,12 +101,21 @@ export interface PipelineResult {
     activeJobs: { mean: number; max: number };
     /**
      * VmRSS from /proc at each point (after a full GC in the worker, except
-     * `peak`, the largest value sampled during the run), and the V8 heap in
+     * the peaks, the largest values sampled every 25 ms), and the V8 heap in
      * use after that GC. `afterWarmup` is taken once `warmupPayments` settled.
      */
     memory: {
       warmupPayments: number;
-      rssMb: { idle: number; afterWarmup: number; end: number; peak: number };
+      rssMb: {
+        idle: number;
+        afterWarmup: number;
+        end: number;
+        peak: number;
+        /** The largest sampled from the end of the warm-up to half the run. */
+        peakFirstHalf: number;
+        /** The largest sampled from half the run to its end. */
+        peakSecondHalf: number;
+      };
       heapUsedMb: { idle: number; afterWarmup: number; end: number };
       /** Every sample after a full GC, from the warm-up one to the end one. */
       samples: MemorySample[];
@@ -322,6 +331,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const memorySamples: MemorySample[] = [];
     let nextMemorySample = warmupPayments;
     let peakRss = workerChild.rssMb();
+    /** Largest VmRSS sampled from the warm-up to half the run, and from there to the end. */
+    const peakRssByHalf: [number, number] = [0, 0];
 
     const statusKeys = SETTLED.map((status) => keyspace.statusIndexKey(0, status));
     // BullMQ's list of the jobs the worker holds: each is a Sips call in flight or about to be.
@@ -426,7 +437,12 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         active.max = Math.max(active.max, sample.active);
       }
       const now = performance.now();
-      peakRss = Math.max(peakRss, workerChild.rssMb());
+      const rss = workerChild.rssMb();
+      peakRss = Math.max(peakRss, rss);
+      if (settled >= warmupPayments && settled < total) {
+        const half = settled < total / 2 ? 0 : 1;
+        peakRssByHalf[half] = Math.max(peakRssByHalf[half] ?? 0, rss);
+      }
       if (
         options.memoryAfterWarmup === true &&
         memoryProbe === undefined &&
@@ -584,6 +600,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
             afterWarmup: afterWarmup?.rssMb ?? Number.NaN,
             end: end.rssMb,
             peak: round1(peakRss),
+            peakFirstHalf: round1(peakRssByHalf[0]),
+            peakSecondHalf: round1(peakRssByHalf[1]),
           },
           heapUsedMb: {
             idle: idle.heapUsedMb,
