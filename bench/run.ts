@@ -11,10 +11,14 @@
  *   BENCH_WORKER_NODE_ARGS extra Node flags for the worker process (e.g. GC settings)
  *
  * Sections:
- * - ceiling: a bare BullMQ worker whose processor does nothing (measured
- *   right before and right after the pipeline section, which uses the mean);
+ * - ceiling: a bare BullMQ worker whose processor does nothing, fed (jobs
+ *   added one at a time while a worker process runs them, timed from the
+ *   first add) and preloaded (jobs added beforehand, only the running timed);
+ *   both measured right before and right after the pipeline section, which
+ *   uses the means (see bullmq-ceiling.ts);
  * - pipeline: payments through the whole pipeline against a simulator
- *   answering at once, as a share of the ceiling;
+ *   answering at once, as a share of the fed ceiling (the goal) and of the
+ *   preloaded one;
  *   both run the same unmeasured warm-up first (UNMEASURED_WARMUP jobs or
  *   payments through the very processes that are then measured), so that
  *   neither is timed with cold code;
@@ -22,8 +26,9 @@
  *   as fast as the producer goes (throughput), then paced at half the goal
  *   rate and at the goal rate (latency of a worker that keeps up, not time
  *   spent queued);
- * - memory: 100 000 payments through one worker process, its RSS and heap
- *   after warm-up and at the end, and what Redis kept.
+ * - memory: 100 000 payments through one worker process: its RSS and heap
+ *   after a full GC once warmed up, every 10 000 payments and at the end, the
+ *   largest RSS of each half of the run, and what Redis kept.
  */
 import { loadavg } from 'node:os';
 import { startRedisServer, type RedisServerHandle } from '../src/platform/redis-server.ts';
