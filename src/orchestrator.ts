@@ -545,16 +545,23 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           return view(id);
         }
       }
-      const replacement =
-        event.type === 'capture' || event.type === 'cancel'
-          ? replacementInProgress(engineDataOf(record).facts)
-          : undefined;
+      const onAuthorisation = event.type === 'capture' || event.type === 'cancel';
+      const facts = engineDataOf(record).facts;
+      if (onAuthorisation && facts.reauthorizationOutcome === 'replaced') {
+        throw new CommandError(
+          'command_not_allowed',
+          `${event.type} is not allowed: this authorisation was replaced at its capture limit by ${facts.reauthorizedAs}; capture that payment`,
+        );
+      }
+      const replacement = onAuthorisation ? replacementInProgress(facts) : undefined;
       if (replacement !== undefined) {
         // Checked on the record the compare-and-set below is made against: a
         // claim written in between fails the write, and the retry lands here.
+        // A new authorisation that settled without its notice hands over now.
+        if (await built.handOverIfSettled(record)) continue;
         throw new CommandError(
           'reauthorization_in_progress',
-          `this authorisation is being replaced at its capture limit by ${replacement}; once that one settles, capture it, or send this command again if it failed`,
+          `this authorisation is being replaced at its capture limit by ${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it, or send this command again if it failed`,
         );
       }
       const applied = await engine.apply(record, event, {

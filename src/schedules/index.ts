@@ -58,6 +58,11 @@ export interface Schedules {
   queues: ScheduleQueues;
   /** One janitor pass, then the scheduled payments whose settled notice was lost. */
   runJanitor(): Promise<JanitorReport>;
+  /**
+   * For an authorisation being replaced at its capture limit whose new
+   * authorisation settled with its notice lost: hands over now; true if it did.
+   */
+  handOverIfSettled(record: PaymentRecord): Promise<boolean>;
   /** Runs a timer job of the step queue (deferred capture, capture limit). */
   runTimer(job: TimerJob, context: { jobId: string }): Promise<void>;
   /** Starts the schedules workers and the janitor's scheduler. */
@@ -125,6 +130,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       clock,
       logger,
       shardOf: keyspace.shardOf,
+      handOverIfSettled: (record) => timers.handOverIfSettled(record),
       cursor: {
         async get() {
           const value = await redis.get(janitorCursorKey);
@@ -226,6 +232,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     queues,
     runJanitor,
     runTimer: (job, context) => timers.run(job, context),
+    handOverIfSettled: (record) => timers.handOverIfSettled(record),
     async startWorkers(workerOptions = {}) {
       workers = startScheduleWorkers({
         connection: redis,

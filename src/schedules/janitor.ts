@@ -84,6 +84,11 @@ export interface JanitorDeps {
   clock: Clock;
   logger: Logger;
   shardOf(paymentId: string): number;
+  /**
+   * Hands an authorisation over to its replacement (capture-limit policy
+   * `reauthorize`) when the replacement settled and its notice was lost.
+   */
+  handOverIfSettled(record: PaymentRecord): Promise<boolean>;
   /** Where the sweep of authorised payments stopped (kept in Redis between runs). */
   cursor: { get(): Promise<number | undefined>; set(value: number | undefined): Promise<void> };
 }
@@ -221,6 +226,10 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
       const record = await store.get(entry.id, { timeline: false });
       if (!record || record.status !== 'authorized') continue;
       try {
+        if (await deps.handOverIfSettled(record)) {
+          note(record, 'reconciled', 'its new authorisation settled: handed over');
+          continue;
+        }
         const verdict = await checkRemittance(record);
         if (verdict !== 'skipped') note(record, verdict);
       } catch (error) {

@@ -35,10 +35,12 @@ export interface PaymentTimersDeps {
  * one is authorised and this one's remainder was cancelled; `failed`: the new
  * one was not authorised and this one is capturable again until it lapses).
  */
-export function replacementInProgress(facts: Readonly<Record<string, string>>): string | undefined {
+export function replacementInProgress(
+  facts: Readonly<Record<string, string>>,
+): { paymentId?: string } | undefined {
   if (facts.reauthorizationOutcome !== undefined) return undefined;
-  if (facts.reauthorizedAs !== undefined) return facts.reauthorizedAs;
-  return facts.reauthorizing === 'true' ? 'a new authorisation being made' : undefined;
+  if (facts.reauthorizedAs !== undefined) return { paymentId: facts.reauthorizedAs };
+  return facts.reauthorizing === 'true' ? {} : undefined;
 }
 
 /** Statuses of the new authorisation after which the old one is released. */
@@ -283,7 +285,26 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     }
   }
 
-  return { run, onReplacementSettled };
+  /**
+   * The hand-over again, for a payment whose new authorisation settled but
+   * whose notice was lost (a crash between that step and its notice): true
+   * when the new one has settled and the hand-over ran.
+   */
+  async function handOverIfSettled(record: PaymentRecord): Promise<boolean> {
+    const replacementId = replacementInProgress(engineDataOf(record).facts)?.paymentId;
+    if (replacementId === undefined) return false;
+    const replacement = await store.get(replacementId, { timeline: false });
+    if (
+      !replacement ||
+      !(REPLACED_BY.has(replacement.status) || REPLACEMENT_FAILED.has(replacement.status))
+    ) {
+      return false;
+    }
+    await onReplacementSettled(record.id, replacement);
+    return true;
+  }
+
+  return { run, onReplacementSettled, handOverIfSettled };
 }
 
 export type PaymentTimers = ReturnType<typeof createPaymentTimers>;

@@ -195,6 +195,57 @@ describe('capture limit', () => {
     expect(captured.amounts.captured).toBe(99_005);
   });
 
+  it('hands over when the new authorisation settled but its notice was lost: at the next command, or in the janitor sweep', async () => {
+    harness = await startOrchestratorHarness({
+      orchestrator: { janitor: { intervalMs: 0, remittanceCheckAfterMs: 0 } },
+    });
+    const h = harness;
+    const { engine, store } = h.orchestrator.internals;
+    const ids: string[] = [];
+    for (let k = 0; k < 4; k++) {
+      const { payment } = await h.orchestrator.payments.create(
+        validationPayment({ captureDay: 3 }),
+      );
+      ids.push(payment.id);
+    }
+    for (const id of ids) await h.waitFor(id, authorised);
+    const [a, b, c, d] = ids as [string, string, string, string];
+    // What the policy notes once the new authorisation exists; the new ones
+    // here carry no link, as if their settled notices had been lost.
+    for (const [old, replacement] of [
+      [a, b],
+      [c, d],
+    ] as const) {
+      const noted = await engine.annotate((await store.get(old))!, {
+        timeline: [{ at: Date.now(), kind: 'capture_limit.reauthorizing' }],
+        update: (data) => {
+          data.facts.reauthorizedAs = replacement;
+        },
+      });
+      expect(noted.ok).toBe(true);
+    }
+
+    await expect(h.orchestrator.payments.capture(a, { amount: 2_500 })).rejects.toMatchObject({
+      code: 'command_not_allowed',
+    });
+    const releasedA = await h.waitFor(a, (p) => p.status === 'cancelled');
+    expect(releasedA.facts.reauthorizationOutcome).toBe('replaced');
+    await expect(h.orchestrator.payments.capture(a, { amount: 2_500 })).rejects.toThrow(
+      new RegExp(`replaced at its capture limit by ${b}`),
+    );
+
+    const report = await h.orchestrator.ops.runJanitor();
+    expect(report.payments).toContainEqual(
+      expect.objectContaining({ id: c, verdict: 'reconciled' }),
+    );
+    const releasedC = await h.waitFor(c, (p) => p.status === 'cancelled');
+    expect(releasedC.facts.reauthorizationOutcome).toBe('replaced');
+    // The new authorisations are untouched.
+    for (const replacement of [b, d]) {
+      expect((await h.orchestrator.payments.get(replacement)).status).toBe('authorized');
+    }
+  });
+
   it('only alerts when the payment chose no policy, and never moves money', async () => {
     const { h, id } = await nearLimit('none');
     await expect.poll(() => eventTypes(h, id)).toContain('payment.authorisation_limit_reached');
