@@ -131,6 +131,20 @@ function withOccurrence(subscription: Subscription, occurrence: Occurrence): Sub
   };
 }
 
+/** The subscription with a retrying occurrence given up (failed), and the event that says so. */
+function withRetryGivenUp(
+  subscription: Subscription,
+  occurrence: Occurrence,
+  reason: string,
+): { record: Subscription; event: EventSpec } {
+  const given: Occurrence = { ...occurrence, status: 'failed' };
+  delete given.nextRetryAt;
+  return {
+    record: withOccurrence(subscription, given),
+    event: { type: 'occurrence_failed', data: { period: occurrence.period, reason } },
+  };
+}
+
 export function schedulerIdOf(subscriptionId: string): string {
   return `subscription-${subscriptionId}`;
 }
@@ -372,10 +386,21 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
       const cancelled = await change(id, (subscription) => {
         if (subscription.status === 'cancelled') return undefined;
         if (subscription.status === 'failed') notAllowed(subscription, 'cancel');
-        return {
-          record: { ...subscription, status: 'cancelled', reason: 'cancelled by the merchant' },
-          events: [{ type: 'cancelled' }],
+        // A declined occurrence waiting for its retry is given up now, in the
+        // same write: its retry job then finds nothing to do.
+        let record: Subscription = {
+          ...subscription,
+          status: 'cancelled',
+          reason: 'cancelled by the merchant',
         };
+        const events: EventSpec[] = [{ type: 'cancelled' }];
+        for (const occurrence of subscription.occurrences) {
+          if (occurrence.status !== 'retrying') continue;
+          const givenUp = withRetryGivenUp(record, occurrence, 'subscription cancelled');
+          record = givenUp.record;
+          events.push(givenUp.event);
+        }
+        return { record, events };
       });
       await stopScheduler(cancelled);
       return view(cancelled);
@@ -441,17 +466,12 @@ export function createSubscriptions(deps: SubscriptionsDeps): Subscriptions {
         if (occurrence.paymentIds.length >= job.attempt) return undefined;
         if (current.status !== 'active') {
           // Paused or cancelled since the decline: the customer is not charged again.
-          const given: Occurrence = { ...occurrence, status: 'failed' };
-          delete given.nextRetryAt;
-          return {
-            record: withOccurrence(current, given),
-            events: [
-              {
-                type: 'occurrence_failed',
-                data: { period: job.period, reason: `subscription ${current.status}` },
-              },
-            ],
-          };
+          const { record, event } = withRetryGivenUp(
+            current,
+            occurrence,
+            `subscription ${current.status}`,
+          );
+          return { record, events: [event] };
         }
         const next: Occurrence = {
           ...occurrence,

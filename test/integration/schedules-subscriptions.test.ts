@@ -217,7 +217,9 @@ describe('subscriptions', () => {
     await waitForSubscription(h, id, (s) =>
       s.occurrences.some((entry) => entry.period === 1 && entry.status === 'retrying'),
     );
-    await h.orchestrator.subscriptions.cancel(id);
+    const cancelled = await h.orchestrator.subscriptions.cancel(id);
+    // Given up at once, not when its retry date comes.
+    expect(cancelled.occurrences.find((entry) => entry.period === 1)?.status).toBe('failed');
     // The retry falls due (a day early here): it charges nothing.
     await h.promoteDelayed((data) => data.task === 'retry');
     const ended = await waitForSubscription(h, id, (s) =>
