@@ -74,6 +74,9 @@ export interface Schedules {
   close(): Promise<void>;
 }
 
+/** Occurrence and instalment statuses that wait for their payment to settle. */
+const WAITING: ReadonlySet<string> = new Set(['processing', 'in_review']);
+
 export function createSchedules(options: SchedulesOptions): Schedules {
   const { redis, keyspace, clock, ids, logger, store } = options;
   const queues = createScheduleQueues({ connection: redis, keyspace });
@@ -89,11 +92,14 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     ...common,
     kind: 'subscription',
     idPrefix: 'sub',
+    waitsOnPayment: (subscription) =>
+      subscription.occurrences.some((entry) => WAITING.has(entry.status)),
   });
   const planStore = createRecordStore<InstalmentPlan>({
     ...common,
     kind: 'instalment_plan',
     idPrefix: 'plan',
+    waitsOnPayment: (plan) => plan.instalments.some((entry) => WAITING.has(entry.status)),
   });
   const janitorCursorKey = `${keyspace.hashTag(0)}:janitor:authorized-cursor`;
   const subscriptions = createSubscriptions({
@@ -175,16 +181,16 @@ export function createSchedules(options: SchedulesOptions): Schedules {
    */
   async function handleLostNotices(): Promise<number> {
     const waiting: { paymentId: string; inReview: boolean }[] = [];
-    for (const subscription of await subscriptionStore.list({ limit: 200 })) {
+    for (const subscription of await subscriptionStore.listWaiting({ limit: 200 })) {
       for (const occurrence of subscription.occurrences) {
-        if (occurrence.status !== 'processing' && occurrence.status !== 'in_review') continue;
+        if (!WAITING.has(occurrence.status)) continue;
         const paymentId = occurrence.paymentIds.at(-1);
         if (paymentId) waiting.push({ paymentId, inReview: occurrence.status === 'in_review' });
       }
     }
-    for (const plan of await planStore.list({ limit: 200 })) {
+    for (const plan of await planStore.listWaiting({ limit: 200 })) {
       for (const instalment of plan.instalments) {
-        if (instalment.status !== 'processing' && instalment.status !== 'in_review') continue;
+        if (!WAITING.has(instalment.status)) continue;
         waiting.push({
           paymentId: instalment.paymentId,
           inReview: instalment.status === 'in_review',

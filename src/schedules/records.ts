@@ -9,6 +9,7 @@
  * |---|---|---|
  * | `{sog:s2}:subscription:<id>` | hash | `version`, `record` (JSON) |
  * | `{sog:s2}:subscriptions` | sorted set | ids by creation time (ms) |
+ * | `{sog:s2}:subscriptions:waiting` | sorted set | ids of records waiting for a payment to settle, by last write (ms) |
  */
 import { createHash } from 'node:crypto';
 import type { Keyspace } from '../payments/keys.ts';
@@ -52,6 +53,8 @@ export interface RecordStore<T extends VersionedRecord> {
   get(id: string): Promise<T | undefined>;
   /** Newest first, across shards. */
   list(options?: { limit?: number }): Promise<T[]>;
+  /** Records waiting for a payment to settle (`waitsOnPayment`), least recently written first. */
+  listWaiting(options?: { limit?: number }): Promise<T[]>;
   /** Applies `change` to the record read at `expected.version`; retried by the caller on conflict. */
   update(expected: T, change: (record: T) => T, events?: EventSpec[]): Promise<UpdateResult<T>>;
 }
@@ -62,13 +65,18 @@ export interface EventSpec {
   data?: Record<string, unknown>;
 }
 
+/*
+ * Both scripts keep the waiting index with the record: ARGV[5] is '1' when
+ * the record waits for a payment to settle.
+ */
 const CREATE = defineScript(
   'schedule-record-create',
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-for k = 5, #ARGV, 2 do
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
+for k = 6, #ARGV, 2 do
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'type', ARGV[k], 'subject', ARGV[3],
     'sequence', '1', 'event', ARGV[k + 1])
 end
@@ -84,7 +92,12 @@ if not current then return -1 end
 if current ~= ARGV[1] then return -2 end
 local next = tostring(tonumber(current) + 1)
 redis.call('HSET', KEYS[1], 'version', next, 'record', ARGV[2])
-for k = 5, #ARGV, 2 do
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[3])
+else
+  redis.call('ZREM', KEYS[3], ARGV[3])
+end
+for k = 7, #ARGV, 2 do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', ARGV[k], 'subject', ARGV[3],
     'sequence', next, 'event', ARGV[k + 1])
 end
@@ -92,7 +105,7 @@ return tonumber(next)
 `,
 );
 
-export interface RecordStoreOptions {
+export interface RecordStoreOptions<T> {
   redis: RedisClient;
   keyspace: Keyspace;
   clock: Clock;
@@ -103,10 +116,16 @@ export interface RecordStoreOptions {
   eventSource?: string;
   /** @defaultValue 1 000 000 */
   streamMaxLen?: number;
+  /**
+   * Whether a record waits for a payment to settle (an occurrence or an
+   * instalment in progress): such records are listed by `listWaiting`, which
+   * the janitor reads to find settled notices lost in a crash.
+   */
+  waitsOnPayment?: (record: T) => boolean;
 }
 
 export function createRecordStore<T extends VersionedRecord>(
-  options: RecordStoreOptions,
+  options: RecordStoreOptions<T>,
 ): RecordStore<T> {
   const { redis, keyspace, clock, kind, idPrefix } = options;
   const pattern = new RegExp(`^${idPrefix}_(\\d{1,4})_[A-Za-z0-9]{1,40}$`);
@@ -114,6 +133,17 @@ export function createRecordStore<T extends VersionedRecord>(
   const shardOf = (id: string): number => Number(pattern.exec(id)?.[1] ?? -1);
   const recordKey = (id: string): string => `${keyspace.hashTag(shardOf(id))}:${kind}:${id}`;
   const indexKey = (shard: number): string => `${keyspace.hashTag(shard)}:${kind}s`;
+  const waitingKey = (shard: number): string => `${indexKey(shard)}:waiting`;
+  const waitingFlag = (record: T): string => (options.waitsOnPayment?.(record) ? '1' : '0');
+
+  async function readAll(ids: readonly string[]): Promise<T[]> {
+    const records: T[] = [];
+    for (const id of ids) {
+      const record = await get(id);
+      if (record) records.push(record);
+    }
+    return records;
+  }
 
   function eventArgs(id: string, sequence: number, events: EventSpec[]): string[] {
     const args: string[] = [];
@@ -168,8 +198,16 @@ export function createRecordStore<T extends VersionedRecord>(
           recordKey(record.id),
           indexKey(shardOf(record.id)),
           keyspace.eventsStream(shardOf(record.id)),
+          waitingKey(shardOf(record.id)),
         ],
-        [JSON.stringify(record), now, record.id, maxLen, ...eventArgs(record.id, 1, events)],
+        [
+          JSON.stringify(record),
+          now,
+          record.id,
+          maxLen,
+          waitingFlag(record),
+          ...eventArgs(record.id, 1, events),
+        ],
       );
       if (created !== 1) {
         const existing = await get(record.id);
@@ -189,12 +227,19 @@ export function createRecordStore<T extends VersionedRecord>(
         }
       }
       ids.sort((a, b) => b.at - a.at);
-      const records: T[] = [];
-      for (const { id } of ids.slice(0, limit)) {
-        const record = await get(id);
-        if (record) records.push(record);
+      return readAll(ids.slice(0, limit).map(({ id }) => id));
+    },
+    async listWaiting(listOptions = {}) {
+      const limit = listOptions.limit ?? 100;
+      const ids: { id: string; at: number }[] = [];
+      for (const shard of keyspace.allShards) {
+        const entries = await redis.zrange(waitingKey(shard), 0, limit - 1, 'WITHSCORES');
+        for (let k = 0; k < entries.length; k += 2) {
+          ids.push({ id: entries[k] as string, at: Number(entries[k + 1]) });
+        }
       }
-      return records;
+      ids.sort((a, b) => a.at - b.at);
+      return readAll(ids.slice(0, limit).map(({ id }) => id));
     },
     async update(expected, change, events = []) {
       const next = {
@@ -205,12 +250,18 @@ export function createRecordStore<T extends VersionedRecord>(
       const written = await runScript(
         redis,
         UPDATE,
-        [recordKey(expected.id), keyspace.eventsStream(shardOf(expected.id))],
+        [
+          recordKey(expected.id),
+          keyspace.eventsStream(shardOf(expected.id)),
+          waitingKey(shardOf(expected.id)),
+        ],
         [
           String(expected.version),
           JSON.stringify(next),
           expected.id,
           maxLen,
+          waitingFlag(next),
+          next.updatedAt,
           ...eventArgs(expected.id, next.version, events),
         ],
       );

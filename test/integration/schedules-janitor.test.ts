@@ -172,12 +172,18 @@ describe('lost settled notices', () => {
     for (const job of await notices.getJobs(['waiting'])) await job?.remove();
     await notices.resume();
     expect((await h.orchestrator.subscriptions.get(subscription.id)).status).toBe('pending');
+    // The janitor reads only the records waiting on a payment, however many others there are.
+    const { keyspace, redis } = h.orchestrator.internals;
+    const shard = Number(subscription.id.split('_')[1]);
+    const waitingKey = `${keyspace.hashTag(shard)}:subscriptions:waiting`;
+    expect(await redis.zscore(waitingKey, subscription.id)).not.toBeNull();
 
     const report = await h.orchestrator.ops.runJanitor();
     expect(report.noticesHandled).toBe(1);
     const active = await h.orchestrator.subscriptions.get(subscription.id);
     expect(active.status).toBe('active');
     expect(active.nextRunAt).toBeDefined();
+    expect(await redis.zscore(waitingKey, subscription.id)).toBeNull();
     expect((await h.orchestrator.ops.runJanitor()).noticesHandled).toBeUndefined();
   });
 });
