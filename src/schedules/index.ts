@@ -179,16 +179,37 @@ export function createSchedules(options: SchedulesOptions): Schedules {
    * payment runs again (commands, janitor inquiries). Entries still waiting
    * for a payment that has settled are handled here instead.
    */
+  /**
+   * The next page of a store's waiting records: a run goes on where the last
+   * one stopped (a cursor in Redis), so records that wait for long (a payment
+   * in review) never hide the ones behind them; the end wraps to the start.
+   */
+  async function nextWaiting<T extends { updatedAt: number }>(
+    recordStore: { listWaiting(options: { limit: number; after?: number }): Promise<T[]> },
+    cursorKey: string,
+  ): Promise<T[]> {
+    const limit = options.janitor?.batch ?? 200;
+    const cursor = await redis.get(cursorKey);
+    const page = await recordStore.listWaiting({
+      limit,
+      ...(cursor === null ? {} : { after: Number(cursor) }),
+    });
+    if (page.length < limit) await redis.del(cursorKey);
+    else await redis.set(cursorKey, String(page.at(-1)?.updatedAt));
+    return page;
+  }
+
   async function handleLostNotices(): Promise<number> {
     const waiting: { paymentId: string; inReview: boolean }[] = [];
-    for (const subscription of await subscriptionStore.listWaiting({ limit: 200 })) {
+    const cursorOf = (kind: string) => `${keyspace.hashTag(0)}:janitor:waiting-cursor:${kind}`;
+    for (const subscription of await nextWaiting(subscriptionStore, cursorOf('subscription'))) {
       for (const occurrence of subscription.occurrences) {
         if (!WAITING.has(occurrence.status)) continue;
         const paymentId = occurrence.paymentIds.at(-1);
         if (paymentId) waiting.push({ paymentId, inReview: occurrence.status === 'in_review' });
       }
     }
-    for (const plan of await planStore.listWaiting({ limit: 200 })) {
+    for (const plan of await nextWaiting(planStore, cursorOf('instalment_plan'))) {
       for (const instalment of plan.instalments) {
         if (!WAITING.has(instalment.status)) continue;
         waiting.push({

@@ -53,8 +53,11 @@ export interface RecordStore<T extends VersionedRecord> {
   get(id: string): Promise<T | undefined>;
   /** Newest first, across shards. */
   list(options?: { limit?: number }): Promise<T[]>;
-  /** Records waiting for a payment to settle (`waitsOnPayment`), least recently written first. */
-  listWaiting(options?: { limit?: number }): Promise<T[]>;
+  /**
+   * Records waiting for a payment to settle (`waitsOnPayment`), least
+   * recently written first; `after` (epoch ms) keeps those written after it.
+   */
+  listWaiting(options?: { limit?: number; after?: number }): Promise<T[]>;
   /** Applies `change` to the record read at `expected.version`; retried by the caller on conflict. */
   update(expected: T, change: (record: T) => T, events?: EventSpec[]): Promise<UpdateResult<T>>;
 }
@@ -233,7 +236,16 @@ export function createRecordStore<T extends VersionedRecord>(
       const limit = listOptions.limit ?? 100;
       const ids: { id: string; at: number }[] = [];
       for (const shard of keyspace.allShards) {
-        const entries = await redis.zrange(waitingKey(shard), 0, limit - 1, 'WITHSCORES');
+        const from = listOptions.after === undefined ? '-inf' : `(${listOptions.after}`;
+        const entries = await redis.zrangebyscore(
+          waitingKey(shard),
+          from,
+          '+inf',
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          limit,
+        );
         for (let k = 0; k < entries.length; k += 2) {
           ids.push({ id: entries[k] as string, at: Number(entries[k + 1]) });
         }

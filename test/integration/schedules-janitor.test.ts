@@ -188,6 +188,34 @@ describe('lost settled notices', () => {
   });
 });
 
+describe('lost settled notices behind records that wait for long', () => {
+  it('are reached: each janitor run goes on where the last one stopped', async () => {
+    harness = await startOrchestratorHarness({
+      orchestrator: { inquiryScheduleMs: [60_000], janitor: { intervalMs: 0, batch: 1 } },
+    });
+    const h = harness;
+    // X waits for long: its first payment's outcome is unknown for a minute.
+    h.sim.faults.add({ type: 'dropAfterProcessing', match: { amount: 991 }, times: 1 });
+    const x = await h.orchestrator.subscriptions.create({ amount: 991, interval: '30s', card });
+    await h.waitFor(x.firstPayment.id, (p) => p.status === 'outcome_unknown');
+    // Y's first payment is authorised, and its notice is lost.
+    const notices = h.orchestrator.internals.schedules.queues.queue(0);
+    await notices.pause();
+    const y = await h.orchestrator.subscriptions.create({ amount: 992, interval: '30s', card });
+    await h.waitFor(y.firstPayment.id, (p) => p.status === 'authorized');
+    await expect.poll(async () => (await notices.getJobs(['waiting'])).length).toBe(1);
+    for (const job of await notices.getJobs(['waiting'])) await job?.remove();
+    await notices.resume();
+
+    // One record a run: the first run reads X (still waiting), the next one Y.
+    expect((await h.orchestrator.ops.runJanitor()).noticesHandled).toBeUndefined();
+    expect((await h.orchestrator.subscriptions.get(y.subscription.id)).status).toBe('pending');
+    expect((await h.orchestrator.ops.runJanitor()).noticesHandled).toBe(1);
+    expect((await h.orchestrator.subscriptions.get(y.subscription.id)).status).toBe('active');
+    expect((await h.orchestrator.subscriptions.get(x.subscription.id)).status).toBe('pending');
+  });
+});
+
 describe('a command on an unknown outcome', () => {
   it('asks Sips first: a capture whose answer was lost is not sent again', async () => {
     const h = await start();
