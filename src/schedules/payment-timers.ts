@@ -83,6 +83,12 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     const limitAt = data.facts.captureLimitAt ?? 'unknown';
     switch (job.timer) {
       case 'capture':
+        // A capture held up past the policy time must not take the old
+        // authorisation while a new one is being made: it waits, like a
+        // merchant capture, and finds the old one cancelled if it was replaced.
+        if (replacementInProgress(data.facts)) {
+          throw new StepRetryError('capture timer waits: the authorisation is being replaced');
+        }
         await act(record, { type: 'capture', amount: remainder }, 'schedule.capture', consume);
         return;
       case 'limit_warning': {

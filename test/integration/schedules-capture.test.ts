@@ -72,6 +72,50 @@ describe('deferred capture', () => {
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(1);
   });
 
+  it('waits while the authorisation is being replaced at its limit, then captures if the replacement failed', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const { engine, store } = h.orchestrator.internals;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
+    );
+    await h.waitFor(payment.id, authorised);
+    const note = async (update: (facts: Record<string, string>) => void) => {
+      const noted = await engine.annotate((await store.get(payment.id))!, {
+        timeline: [{ at: Date.now(), kind: 'test.facts' }],
+        update: (data) => update(data.facts),
+      });
+      expect(noted.ok).toBe(true);
+    };
+    // A capture timer held up past the policy time meets a claimed reauthorisation.
+    await note((facts) => {
+      facts.reauthorizing = 'true';
+    });
+    const capture = (data: Record<string, unknown>) =>
+      data.task === 'timer' && data.timer === 'capture' && data.paymentId === payment.id;
+    expect(await h.promoteDelayed(capture)).toBe(1);
+    const { queues } = h.orchestrator.internals;
+    await expect
+      .poll(
+        async () =>
+          (await queues.queue(0).getDelayed()).filter((job) =>
+            capture(job.data as unknown as Record<string, unknown>),
+          ).length,
+      )
+      .toBe(1); // tried, and waiting to be tried again
+    expect((await h.orchestrator.payments.get(payment.id)).status).toBe('authorized');
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
+
+    await note((facts) => {
+      delete facts.reauthorizing;
+      facts.reauthorizationOutcome = 'failed';
+    });
+    await h.promoteDelayed(capture);
+    const captured = await h.waitFor(payment.id, (p) => p.status === 'captured');
+    expect(captured.amounts.captured).toBe(2_500);
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(1);
+  });
+
   it('rejects a capture date after the capture limit and a schedule on AUTHOR_CAPTURE, naming the field', async () => {
     harness = await startOrchestratorHarness();
     await expect(
