@@ -4,7 +4,7 @@
  * `application/problem+json` answer with a stable code (and the faulty field
  * where there is one), never a 500.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { IN_FLIGHT_STATUSES } from '../../machines/model.ts';
@@ -103,6 +103,38 @@ function refuseCrossSite(request: FastifyRequest): void {
   }
   if (host === undefined || host !== request.headers.host) {
     throw new ApiError('forbidden', 'a console action must come from the console itself');
+  }
+}
+
+/** Body types an HTML form (or a no-CORS fetch) can send from another site. */
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
+
+/** The console's form token of an ops key: the same on every instance that has the key. */
+function formTokenOf(key: ApiKey): string {
+  return createHmac('sha256', key.hash).update('sogenactif console form').digest('base64url');
+}
+
+/**
+ * A console form carries the token of the key that loaded it (a synchronizer
+ * token): another site can make the browser post a form with its credentials,
+ * but cannot read the page to learn the token. Checked on every body a form
+ * can send; JSON needs a CORS preflight, which the API never grants.
+ */
+function refuseFormWithoutToken(request: FastifyRequest, key: ApiKey): void {
+  if (request.method === 'GET' || request.method === 'HEAD') return;
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!FORM_TYPES.includes(type)) return;
+  const body = request.body as Record<string, unknown> | undefined;
+  const presented = typeof body?.formToken === 'string' ? body.formToken : '';
+  const expected = formTokenOf(key);
+  if (
+    presented.length !== expected.length ||
+    !timingSafeEqual(Buffer.from(presented), Buffer.from(expected))
+  ) {
+    throw new ApiError(
+      'forbidden',
+      'a console form must carry its form token: reload the page and submit again',
+    );
   }
 }
 
@@ -233,7 +265,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
   }
 
-  function authorize(request: FastifyRequest, scope: Scope): void {
+  function authorize(request: FastifyRequest, scope: Scope): ApiKey {
     const presented = presentedKey(request);
     if (!presented) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
     const hash = hashSecret(presented);
@@ -246,6 +278,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (!found.scopes.has(scope)) {
       throw new ApiError('forbidden', `this API key lacks the ${scope} scope`);
     }
+    return found;
   }
 
   /**
@@ -375,9 +408,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     orchestrator,
     ...(metrics ? { metrics } : {}),
     authorize: (request) => {
-      authorize(request, 'ops');
+      const key = authorize(request, 'ops');
       refuseCrossSite(request);
+      refuseFormWithoutToken(request, key);
     },
+    formToken: (request) => formTokenOf(authorize(request, 'ops')),
     sendError: (reply, error, request) => sendError(reply, error as Error, request),
   });
 

@@ -30,3 +30,8 @@ ${body}
 export function html(reply: FastifyReply, text: string): FastifyReply {
   return reply.type('text/html; charset=utf-8').send(text);
 }
+
+/** The hidden field that carries the console's form token (see app.ts). */
+export function tokenField(token: string): string {
+  return `<input type="hidden" name="formToken" value="${escapeHtml(token)}">`;
+}

@@ -11,7 +11,7 @@ import type { ScheduledItem } from '../orchestrator.ts';
 import { escapeHtml } from '../platform/html.ts';
 import type { InstalmentPlan, JanitorReport, SubscriptionView } from '../schedules/index.ts';
 import type { ConsoleOptions } from './console.ts';
-import { html, page } from './console-layout.ts';
+import { html, page, tokenField } from './console-layout.ts';
 import { PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
 
 /** Any value as escaped text. */
@@ -74,9 +74,9 @@ ${rows.join('\n')}</table>`;
 const row = (cells: string[]): string =>
   `<tr>${cells.map((cell) => `<td>${cell}</td>`).join('')}</tr>`;
 
-/** One POST button; the form needs no JavaScript. */
-const button = (action: string, label: string): string =>
-  `<form class="inline" method="POST" action="${escapeHtml(action)}"><button>${escapeHtml(label)}</button></form>`;
+/** One POST button carrying the form token; the form needs no JavaScript. */
+const button = (action: string, label: string, token: string): string =>
+  `<form class="inline" method="POST" action="${escapeHtml(action)}">${tokenField(token)}<button>${escapeHtml(label)}</button></form>`;
 
 function notFound(reply: FastifyReply, what: string, id: string): FastifyReply {
   return html(
@@ -151,11 +151,12 @@ export function registerScheduleConsole(app: FastifyInstance, options: ConsoleOp
       throw error;
     }
     const base = `/ops/subscriptions/${encodeURIComponent(subscription.id)}`;
+    const token = options.formToken(request);
     const buttons = [
-      subscription.status === 'active' ? button(`${base}/pause`, 'Pause') : '',
-      subscription.status === 'paused' ? button(`${base}/resume`, 'Resume') : '',
+      subscription.status === 'active' ? button(`${base}/pause`, 'Pause', token) : '',
+      subscription.status === 'paused' ? button(`${base}/resume`, 'Resume', token) : '',
       subscription.status !== 'cancelled' && subscription.status !== 'failed'
-        ? button(`${base}/cancel`, 'Cancel the subscription')
+        ? button(`${base}/cancel`, 'Cancel the subscription', token)
         : '',
     ].join('');
     const occurrences = [...subscription.occurrences]
@@ -270,9 +271,14 @@ ${table(['period', 'scheduled', 'amount', 'status', 'payments (attempts)', 'next
         text(entry.transactionReference),
       ]),
     );
+    const token = options.formToken(request);
     const cancel =
       plan.status === 'active'
-        ? button(`/ops/instalment-plans/${encodeURIComponent(plan.id)}/cancel`, 'Cancel the plan')
+        ? button(
+            `/ops/instalment-plans/${encodeURIComponent(plan.id)}/cancel`,
+            'Cancel the plan',
+            token,
+          )
         : '';
     return html(
       reply,
@@ -350,7 +356,7 @@ ${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, 'Nothing scheduled.')
     );
   });
 
-  const janitorForm = button('/ops/janitor/runs', 'Run the janitor now');
+  const janitorForm = (token: string) => button('/ops/janitor/runs', 'Run the janitor now', token);
 
   app.get('/ops/janitor', async (request, reply) => {
     options.authorize(request);
@@ -361,7 +367,7 @@ ${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, 'Nothing scheduled.')
         `<p>The janitor settles payments stuck in a status that should not last (a call in flight,
 an unknown outcome, a customer who never came back, an authorisation past its remittance date).
 It runs on its schedule; this runs one pass now.</p>
-${janitorForm}`,
+${janitorForm(options.formToken(request))}`,
       ),
     );
   });
@@ -369,6 +375,9 @@ ${janitorForm}`,
   app.post('/ops/janitor/runs', async (request, reply) => {
     options.authorize(request);
     const report = await orchestrator.ops.runJanitor();
-    return html(reply, page('Janitor run', `${janitorReport(report)}\n${janitorForm}`));
+    return html(
+      reply,
+      page('Janitor run', `${janitorReport(report)}\n${janitorForm(options.formToken(request))}`),
+    );
   });
 }

@@ -12,7 +12,7 @@ import { FINAL_STATUSES, PAYMENT_STATUSES, type PaymentStatus } from '../../mach
 import type { ReviewItem } from '../payments/review.ts';
 import type { Orchestrator, PaymentView } from '../orchestrator.ts';
 import { escapeHtml } from '../platform/html.ts';
-import { html, page } from './console-layout.ts';
+import { html, page, tokenField } from './console-layout.ts';
 import { registerScheduleConsole } from './console-schedules.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -21,6 +21,8 @@ export interface ConsoleOptions {
   metrics?: Metrics;
   /** Checks the request's credentials for the ops scope; throws when they are missing or wrong. */
   authorize(request: FastifyRequest): void;
+  /** The form token the console's forms carry (hidden field `formToken`), for the request's key. */
+  formToken(request: FastifyRequest): string;
   /** Answers an error thrown by `authorize` (for routes whose plugin has its own error handler). */
   sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply;
   /** A payment not final after this long is listed as stuck. @defaultValue 5 min */
@@ -164,13 +166,15 @@ ${
     }
     const action = `/ops/reviews/${encodeURIComponent(item.jobId)}/resolve`;
     const resolved = item.state === 'resolved';
+    const open = (value: string) =>
+      `<form class="inline" method="POST" action="${action}">${tokenField(options.formToken(request))}<input type="hidden" name="action" value="${value}">`;
     const forms = resolved
       ? `<p>Resolved: <code>${escapeHtml(JSON.stringify(item.resolution ?? {}))}</code></p>`
-      : `<form class="inline" method="POST" action="${action}"><input type="hidden" name="action" value="adopt">
+      : `${open('adopt')}
 <label>Note <input name="note" required></label> <button>Ask Sips and adopt its status</button></form>
-<form class="inline" method="POST" action="${action}"><input type="hidden" name="action" value="reinquire">
+${open('reinquire')}
 <input type="hidden" name="note" value="inquiry from the console"><button>Run the inquiry again</button></form>
-<form class="inline" method="POST" action="${action}"><input type="hidden" name="action" value="mark">
+${open('mark')}
 <label>Decide <select name="status">${MARKABLE.map((status) => `<option>${status}</option>`).join('')}</select></label>
 <label>Note <input name="note" required></label> <button>Mark</button></form>`;
     return html(

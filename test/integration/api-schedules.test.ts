@@ -593,17 +593,29 @@ describe('ops console for scheduled money', () => {
     }
     expect((await h.orchestrator.subscriptions.get(id)).status).toBe('active');
 
-    const pause = await send({
-      method: 'POST',
-      url: `/ops/subscriptions/${id}/pause`,
-      headers: {
-        ...BASIC,
-        host: 'ops.shop.example',
-        origin: 'https://ops.shop.example',
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      payload: '',
-    });
+    // A form must carry the token of the page it came from (the page is
+    // readable only by the console itself, not by another site).
+    const formToken = /name="formToken" value="([^"]+)"/.exec(one.body)?.[1];
+    expect(formToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const postForm = (payload: string) =>
+      send({
+        method: 'POST',
+        url: `/ops/subscriptions/${id}/pause`,
+        headers: {
+          ...BASIC,
+          host: 'ops.shop.example',
+          origin: 'https://ops.shop.example',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        payload,
+      });
+    for (const payload of ['', 'formToken=', `formToken=${formToken}x`]) {
+      const refused = await postForm(payload);
+      expect(refused.status, payload).toBe(403);
+      expect(refused.body).toContain('form token');
+    }
+    expect((await h.orchestrator.subscriptions.get(id)).status).toBe('active');
+    const pause = await postForm(`formToken=${formToken}`);
     expect(pause.status, pause.body).toBe(303);
     expect(pause.headers.location).toBe(`/ops/subscriptions/${id}`);
     expect((await waitForSubscription(id, () => true)).status).toBe('paused');
