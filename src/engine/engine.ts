@@ -304,10 +304,14 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     // A capture due at or after the policy time is the action at the limit:
     // no policy beside it to race it.
     const captureIsPolicy = captureAt !== undefined && captureAt >= policyAt;
+    const warnAt = limitAt - (limit.warnBeforeMs ?? 24 * 3_600_000);
     const timers: [TimerName, number][] = [
-      ['limit_warning', limitAt - (limit.warnBeforeMs ?? 24 * 3_600_000)],
       captureIsPolicy ? ['capture', policyAt] : ['limit_policy', policyAt],
     ];
+    // An authorisation that lapses sooner than the warning window (captureDay
+    // 0 lapses the same day) would be warned about as it is made, for every
+    // such payment: the policy time is its only reminder.
+    if (warnAt > clock.now()) timers.push(['limit_warning', warnAt]);
     if (captureAt !== undefined && !captureIsPolicy) timers.push(['capture', captureAt]);
     data.timers = {};
     for (const [timer, at] of timers) {

@@ -132,11 +132,14 @@ describe('deferred capture', () => {
 });
 
 describe('capture limit', () => {
-  async function nearLimit(atLimit: string): Promise<{ h: OrchestratorHarness; id: string }> {
+  async function nearLimit(
+    atLimit: string,
+    captureDay = 0,
+  ): Promise<{ h: OrchestratorHarness; id: string }> {
     harness = await startOrchestratorHarness();
     const h = harness;
     const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ captureDay: 0, capture: { atLimit } }),
+      validationPayment({ captureDay, capture: { atLimit } }),
     );
     const authorisedPayment = await h.waitFor(payment.id, authorised);
     expect(authorisedPayment.facts.captureLimitAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
@@ -146,7 +149,8 @@ describe('capture limit', () => {
   }
 
   it('warns with an event and an ops alert, then captures under the capture policy', async () => {
-    const { h, id } = await nearLimit('capture');
+    // captureDay 1: the limit is more than the 24 h warning window away.
+    const { h, id } = await nearLimit('capture', 1);
     const captured = await h.waitFor(id, (p) => p.status === 'captured');
     expect(captured.amounts.captured).toBe(2_500);
     await expect.poll(() => eventTypes(h, id)).toContain('payment.authorisation_expiring');
@@ -300,5 +304,11 @@ describe('capture limit', () => {
     const payment = await h.orchestrator.payments.get(id);
     expect(payment.status).toBe('authorized');
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
+    // captureDay 0 lapses the same day, sooner than the 24 h warning window:
+    // no warning as it is authorised, the policy time is the reminder.
+    expect(await eventTypes(h, id)).not.toContain('payment.authorisation_expiring');
+    expect(
+      alerts.some((alert) => alert.paymentId === id && alert.kind === 'capture_limit_near'),
+    ).toBe(false);
   });
 });
