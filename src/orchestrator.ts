@@ -54,6 +54,7 @@ import { inquiryAnswer } from './sips/translate.ts';
 import {
   createPaymentEngine,
   engineDataOf,
+  StepRetryError,
   type ApplyOptions,
   type PaymentEngine,
 } from './engine/engine.ts';
@@ -557,8 +558,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (replacement !== undefined) {
         // Checked on the record the compare-and-set below is made against: a
         // claim written in between fails the write, and the retry lands here.
-        // A new authorisation that settled without its notice hands over now.
-        if (await built.handOverIfSettled(record)) continue;
+        // A new authorisation that settled without its notice hands over now
+        // (or, when this payment is busy, at the notice's next try).
+        const handedOver = await built.handOverIfSettled(record).catch((error: unknown) => {
+          if (error instanceof StepRetryError) return false;
+          throw error;
+        });
+        if (handedOver) continue;
         throw new CommandError(
           'reauthorization_in_progress',
           `this authorisation is being replaced at its capture limit by ${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it, or send this command again if it failed`,

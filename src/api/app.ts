@@ -106,34 +106,32 @@ function refuseCrossSite(request: FastifyRequest): void {
   }
 }
 
-/** Body types an HTML form (or a no-CORS fetch) can send from another site. */
-const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
-
 /** The console's form token of an ops key: the same on every instance that has the key. */
 function formTokenOf(key: ApiKey): string {
   return createHmac('sha256', key.hash).update('sogenactif console form').digest('base64url');
 }
 
 /**
- * A console form carries the token of the key that loaded it (a synchronizer
- * token): another site can make the browser post a form with its credentials,
- * but cannot read the page to learn the token. Checked on every body a form
- * can send; JSON needs a CORS preflight, which the API never grants.
+ * A console action carries the token of the key that loaded its page (a
+ * synchronizer token): another site can make the browser post a form, or a
+ * body-less fetch, with its credentials, but cannot read the page to learn
+ * the token. Only JSON goes without it: a browser sends JSON across sites
+ * after a CORS preflight, which the API never grants. Bull Board (under
+ * /ops/queues) speaks JSON and body-less calls from its own page and is left
+ * to the same-origin check.
  */
-function refuseFormWithoutToken(request: FastifyRequest, key: ApiKey): void {
+function refuseActionWithoutToken(request: FastifyRequest, key: ApiKey): void {
   if (request.method === 'GET' || request.method === 'HEAD') return;
+  if (request.url.startsWith('/ops/queues')) return;
   const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (!FORM_TYPES.includes(type)) return;
+  if (type === 'application/json') return;
   const body = request.body as Record<string, unknown> | undefined;
-  const presented = typeof body?.formToken === 'string' ? body.formToken : '';
-  const expected = formTokenOf(key);
-  if (
-    presented.length !== expected.length ||
-    !timingSafeEqual(Buffer.from(presented), Buffer.from(expected))
-  ) {
+  const presented = Buffer.from(typeof body?.formToken === 'string' ? body.formToken : '');
+  const expected = Buffer.from(formTokenOf(key));
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
     throw new ApiError(
       'forbidden',
-      'a console form must carry its form token: reload the page and submit again',
+      'a console action must carry its form token: reload the page and submit again',
     );
   }
 }
@@ -410,7 +408,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     authorize: (request) => {
       const key = authorize(request, 'ops');
       refuseCrossSite(request);
-      refuseFormWithoutToken(request, key);
+      refuseActionWithoutToken(request, key);
     },
     formToken: (request) => formTokenOf(authorize(request, 'ops')),
     sendError: (reply, error, request) => sendError(reply, error as Error, request),

@@ -20,7 +20,12 @@ import { createAlerts, type Alerts } from './alerts.ts';
 import { createInstalmentPlans, type InstalmentPlan, type InstalmentPlans } from './instalments.ts';
 import { createJanitor, type Janitor, type JanitorOptions, type JanitorReport } from './janitor.ts';
 import { createPaymentTimers } from './payment-timers.ts';
-import { createRecordStore } from './records.ts';
+import {
+  createRecordStore,
+  type RecordStore,
+  type VersionedRecord,
+  type WaitingCursor,
+} from './records.ts';
 import {
   createScheduleQueues,
   scheduledAtOf,
@@ -184,19 +189,18 @@ export function createSchedules(options: SchedulesOptions): Schedules {
    * one stopped (a cursor in Redis), so records that wait for long (a payment
    * in review) never hide the ones behind them; the end wraps to the start.
    */
-  async function nextWaiting<T extends { updatedAt: number }>(
-    recordStore: { listWaiting(options: { limit: number; after?: number }): Promise<T[]> },
+  async function nextWaiting<T extends VersionedRecord>(
+    recordStore: RecordStore<T>,
     cursorKey: string,
   ): Promise<T[]> {
-    const limit = options.janitor?.batch ?? 200;
-    const cursor = await redis.get(cursorKey);
+    const saved = await redis.get(cursorKey);
     const page = await recordStore.listWaiting({
-      limit,
-      ...(cursor === null ? {} : { after: Number(cursor) }),
+      limit: options.janitor?.batch ?? 200,
+      ...(saved === null ? {} : { after: JSON.parse(saved) as WaitingCursor }),
     });
-    if (page.length < limit) await redis.del(cursorKey);
-    else await redis.set(cursorKey, String(page.at(-1)?.updatedAt));
-    return page;
+    if (page.next) await redis.set(cursorKey, JSON.stringify(page.next));
+    else await redis.del(cursorKey);
+    return page.records;
   }
 
   async function handleLostNotices(): Promise<number> {
@@ -223,8 +227,13 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       const record = await store.get(paymentId, { timeline: false });
       if (!record || !SETTLED_FOR_SCHEDULES.has(record.status)) continue;
       if (inReview && record.status === 'in_review') continue;
-      await onSettled(paymentId);
-      handled++;
+      try {
+        await onSettled(paymentId);
+        handled++;
+      } catch (error) {
+        // One that cannot be handled now (a busy record) waits for the next pass.
+        logger.warn({ err: error, paymentId }, 'janitor could not handle a settled notice');
+      }
     }
     return handled;
   }

@@ -9,6 +9,7 @@
 import { isChallenged } from '../../machines/index.ts';
 import { uncapturedRemainder } from '../../machines/model.ts';
 import { engineDataOf, StepRetryError, type PaymentEngine } from '../engine/engine.ts';
+import { CommandError } from '../engine/errors.ts';
 import type { EngineData, LimitPolicy } from '../engine/engine-data.ts';
 import type { TimerJob } from '../engine/jobs.ts';
 import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
@@ -43,10 +44,21 @@ export function replacementInProgress(
   return facts.reauthorizing === 'true' ? {} : undefined;
 }
 
-/** Statuses of the new authorisation after which the old one is released. */
-const REPLACED_BY = new Set(['authorized', 'captured', 'capturing']);
-/** Statuses in which the new authorisation failed: the old one is capturable again. */
+/** Statuses in which a new authorisation that never authorised has failed for good. */
 const REPLACEMENT_FAILED = new Set(['refused', 'failed', 'expired', 'cancelled']);
+
+/**
+ * What became of a new authorisation. Judged on whether it ever authorised,
+ * not on its status now: one handled late may be captured, refunded or even
+ * cancelled by the merchant since, and is still the one that replaced the old.
+ */
+function replacementVerdict(
+  replacement: Pick<PaymentRecord, 'status' | 'amounts'>,
+): 'replaced' | 'failed' | 'in_review' | 'pending' {
+  if (replacement.amounts.authorized > 0) return 'replaced';
+  if (REPLACEMENT_FAILED.has(replacement.status)) return 'failed';
+  return replacement.status === 'in_review' ? 'in_review' : 'pending';
+}
 
 /**
  * Statuses in which a timer waits (its job is tried again with backoff, for
@@ -78,6 +90,9 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     };
     // Captured, cancelled, expired, in review...: nothing left to protect.
     if (record.status !== 'authorized' || isChallenged(record.snapshot)) return;
+    // Replaced at its limit (its release may have been declined by Sips): the
+    // new authorisation is the one to capture; this one is left to lapse.
+    if (data.facts.reauthorizationOutcome === 'replaced') return;
     const remainder = uncapturedRemainder(record.amounts);
     if (remainder <= 0) return;
     const limitAt = data.facts.captureLimitAt ?? 'unknown';
@@ -146,7 +161,32 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         }
         current = claimed.record;
       }
-      const newPaymentId = await deps.reauthorize(current);
+      let newPaymentId: string;
+      try {
+        newPaymentId = await deps.reauthorize(current);
+      } catch (error) {
+        // Refused for good (not a race, not Redis): the claim is released, so
+        // the merchant can still capture this one before it lapses.
+        if (!(error instanceof CommandError) || error.retryable) throw error;
+        await alerts.raise(deps.shardOf(record.id), {
+          kind: 'reauthorization_failed',
+          paymentId: record.id,
+          message: `the new authorisation could not be made (${error.code}: ${error.message}); ${record.id} can be captured until its limit ${limitAt}`,
+        });
+        await annotate(
+          current,
+          (data) => {
+            consume(data);
+            delete data.facts.reauthorizing;
+            data.facts.reauthorizationOutcome = 'failed';
+          },
+          {
+            name: 'payment.reauthorization_settled',
+            data: { outcome: 'failed', reason: error.code },
+          },
+        );
+        return;
+      }
       await annotate(
         current,
         (data) => {
@@ -210,7 +250,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
    */
   async function onReplacementSettled(
     replacedId: string,
-    replacement: Pick<PaymentRecord, 'id' | 'status'>,
+    replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
   ): Promise<void> {
     const record = await store.get(replacedId, { timeline: false });
     if (!record) return;
@@ -225,7 +265,8 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     }
     if (facts.reauthorizedAs !== replacement.id) return;
     const shard = deps.shardOf(record.id);
-    if (REPLACED_BY.has(replacement.status)) {
+    const verdict = replacementVerdict(replacement);
+    if (verdict === 'replaced') {
       if (BUSY.has(record.status)) {
         throw new StepRetryError(`the replaced payment waits: it is ${record.status}`);
       }
@@ -264,7 +305,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       });
       return;
     }
-    if (REPLACEMENT_FAILED.has(replacement.status)) {
+    if (verdict === 'failed') {
       await alerts.raise(shard, {
         kind: 'reauthorization_failed',
         paymentId: record.id,
@@ -282,7 +323,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       );
       return;
     }
-    if (replacement.status === 'in_review') {
+    if (verdict === 'in_review') {
       await alerts.raise(shard, {
         kind: 'reauthorization_in_review',
         paymentId: record.id,
@@ -300,12 +341,9 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     const replacementId = replacementInProgress(engineDataOf(record).facts)?.paymentId;
     if (replacementId === undefined) return false;
     const replacement = await store.get(replacementId, { timeline: false });
-    if (
-      !replacement ||
-      !(REPLACED_BY.has(replacement.status) || REPLACEMENT_FAILED.has(replacement.status))
-    ) {
-      return false;
-    }
+    if (!replacement) return false;
+    const verdict = replacementVerdict(replacement);
+    if (verdict !== 'replaced' && verdict !== 'failed') return false;
     await onReplacementSettled(record.id, replacement);
     return true;
   }

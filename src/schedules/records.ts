@@ -55,11 +55,21 @@ export interface RecordStore<T extends VersionedRecord> {
   list(options?: { limit?: number }): Promise<T[]>;
   /**
    * Records waiting for a payment to settle (`waitsOnPayment`), least
-   * recently written first; `after` (epoch ms) keeps those written after it.
+   * recently written first (ties by id); a page starts after `after`, and
+   * `next` (when the page is full) is where the following one starts.
    */
-  listWaiting(options?: { limit?: number; after?: number }): Promise<T[]>;
+  listWaiting(options?: {
+    limit?: number;
+    after?: WaitingCursor;
+  }): Promise<{ records: T[]; next?: WaitingCursor }>;
   /** Applies `change` to the record read at `expected.version`; retried by the caller on conflict. */
   update(expected: T, change: (record: T) => T, events?: EventSpec[]): Promise<UpdateResult<T>>;
+}
+
+/** A place in the waiting index: the entry's score (its last write, ms) and id. */
+export interface WaitingCursor {
+  score: number;
+  id: string;
 }
 
 /** An event to append with a write: its type suffix and data. */
@@ -234,24 +244,44 @@ export function createRecordStore<T extends VersionedRecord>(
     },
     async listWaiting(listOptions = {}) {
       const limit = listOptions.limit ?? 100;
-      const ids: { id: string; at: number }[] = [];
-      for (const shard of keyspace.allShards) {
-        const from = listOptions.after === undefined ? '-inf' : `(${listOptions.after}`;
-        const entries = await redis.zrangebyscore(
-          waitingKey(shard),
-          from,
-          '+inf',
-          'WITHSCORES',
-          'LIMIT',
-          0,
-          limit,
-        );
-        for (let k = 0; k < entries.length; k += 2) {
-          ids.push({ id: entries[k] as string, at: Number(entries[k + 1]) });
+      const after = listOptions.after;
+      const entries: WaitingCursor[] = [];
+      const collect = (flat: string[], keep: (entry: WaitingCursor) => boolean = () => true) => {
+        for (let k = 0; k < flat.length; k += 2) {
+          const entry = { id: flat[k] as string, score: Number(flat[k + 1]) };
+          if (keep(entry)) entries.push(entry);
         }
+      };
+      for (const shard of keyspace.allShards) {
+        const key = waitingKey(shard);
+        if (after === undefined) {
+          collect(await redis.zrangebyscore(key, '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit));
+          continue;
+        }
+        // Entries of the cursor's own score that sort after it, then the later scores.
+        collect(
+          await redis.zrangebyscore(key, after.score, after.score, 'WITHSCORES'),
+          (entry) => entry.id > after.id,
+        );
+        collect(
+          await redis.zrangebyscore(
+            key,
+            `(${after.score}`,
+            '+inf',
+            'WITHSCORES',
+            'LIMIT',
+            0,
+            limit,
+          ),
+        );
       }
-      ids.sort((a, b) => a.at - b.at);
-      return readAll(ids.slice(0, limit).map(({ id }) => id));
+      entries.sort((a, b) => a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const page = entries.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        records: await readAll(page.map(({ id }) => id)),
+        ...(entries.length >= limit && last ? { next: last } : {}),
+      };
     },
     async update(expected, change, events = []) {
       const next = {

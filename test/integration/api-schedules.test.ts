@@ -622,19 +622,27 @@ describe('ops console for scheduled money', () => {
     const paused = await get(`/ops/subscriptions/${id}`);
     expect(paused.body).toContain(`action="/ops/subscriptions/${id}/resume"`);
     expect(paused.body).not.toContain(`action="/ops/subscriptions/${id}/pause"`);
-    // Pausing again changes nothing; a refused action is a page saying why, not a 500.
-    const pausedAgain = await send({
-      method: 'POST',
-      url: `/ops/subscriptions/${id}/pause`,
-      headers: BASIC,
-    });
-    expect(pausedAgain.status).toBe(303);
-    await send({ method: 'POST', url: `/ops/subscriptions/${id}/cancel`, headers: BASIC });
-    const notAllowed = await send({
+    // A body-less action (a script, or a no-CORS fetch from another site) needs the token too.
+    const bodyless = await send({
       method: 'POST',
       url: `/ops/subscriptions/${id}/resume`,
       headers: BASIC,
     });
+    expect(bodyless.status).toBe(403);
+    expect((await h.orchestrator.subscriptions.get(id)).status).toBe('paused');
+    /** A console action as the console's own forms post it. */
+    const action = (url: string) =>
+      send({
+        method: 'POST',
+        url,
+        headers: { ...BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `formToken=${formToken}`,
+      });
+    // Pausing again changes nothing; a refused action is a page saying why, not a 500.
+    const pausedAgain = await action(`/ops/subscriptions/${id}/pause`);
+    expect(pausedAgain.status).toBe(303);
+    await action(`/ops/subscriptions/${id}/cancel`);
+    const notAllowed = await action(`/ops/subscriptions/${id}/resume`);
     expect(notAllowed.status).toBe(409);
     expect(notAllowed.headers['content-type']).toContain('text/html');
     expect(notAllowed.body).toContain('cancelled');
@@ -653,18 +661,14 @@ describe('ops console for scheduled money', () => {
     expect(scheduled.status).toBe(200);
     expect(scheduled.body).toContain(`href="/ops/instalment-plans/${plan.id}"`);
 
-    const cancelPlan = await send({
-      method: 'POST',
-      url: `/ops/instalment-plans/${plan.id}/cancel`,
-      headers: BASIC,
-    });
+    const cancelPlan = await action(`/ops/instalment-plans/${plan.id}/cancel`);
     expect(cancelPlan.status).toBe(303);
     expect((await waitForPlan(plan.id, () => true)).status).toBe('cancelled');
 
     expect((await get('/ops/alerts')).status).toBe(200);
     const janitor = await get('/ops/janitor');
     expect(janitor.body).toContain('action="/ops/janitor/runs"');
-    const run = await send({ method: 'POST', url: '/ops/janitor/runs', headers: BASIC });
+    const run = await action('/ops/janitor/runs');
     expect(run.status).toBe(200);
     expect(run.body).toContain('Checked');
 
@@ -678,11 +682,7 @@ describe('ops console for scheduled money', () => {
       expect(missing.status, url).toBe(404);
       expect(missing.body).not.toContain('<script>');
     }
-    const missingPost = await send({
-      method: 'POST',
-      url: '/ops/subscriptions/sub_0_NOPE/pause',
-      headers: BASIC,
-    });
+    const missingPost = await action('/ops/subscriptions/sub_0_NOPE/pause');
     expect(missingPost.status).toBe(404);
   });
 

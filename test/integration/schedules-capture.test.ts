@@ -135,6 +135,7 @@ describe('capture limit', () => {
   async function nearLimit(
     atLimit: string,
     captureDay = 0,
+    timers: readonly string[] = ['limit_warning', 'limit_policy'],
   ): Promise<{ h: OrchestratorHarness; id: string }> {
     harness = await startOrchestratorHarness();
     const h = harness;
@@ -143,21 +144,30 @@ describe('capture limit', () => {
     );
     const authorisedPayment = await h.waitFor(payment.id, authorised);
     expect(authorisedPayment.facts.captureLimitAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
-    // The limit is hours away at most: run its timers now instead of waiting.
-    await h.promoteDelayed((data) => data.task === 'timer' && data.paymentId === payment.id);
+    // The limit is hours away: run its timers now instead of waiting.
+    await h.promoteDelayed(
+      (data) =>
+        data.task === 'timer' &&
+        data.paymentId === payment.id &&
+        timers.includes(data.timer as string),
+    );
     return { h, id: payment.id };
   }
 
   it('warns with an event and an ops alert, then captures under the capture policy', async () => {
     // captureDay 1: the limit is more than the 24 h warning window away.
-    const { h, id } = await nearLimit('capture', 1);
-    const captured = await h.waitFor(id, (p) => p.status === 'captured');
-    expect(captured.amounts.captured).toBe(2_500);
+    const { h, id } = await nearLimit('capture', 1, ['limit_warning']);
     await expect.poll(() => eventTypes(h, id)).toContain('payment.authorisation_expiring');
     const alerts = await h.orchestrator.ops.alerts();
     expect(
       alerts.some((alert) => alert.paymentId === id && alert.kind === 'capture_limit_near'),
     ).toBe(true);
+    expect((await h.orchestrator.payments.get(id)).status).toBe('authorized');
+    await h.promoteDelayed(
+      (data) => data.task === 'timer' && data.paymentId === id && data.timer === 'limit_policy',
+    );
+    const captured = await h.waitFor(id, (p) => p.status === 'captured');
+    expect(captured.amounts.captured).toBe(2_500);
     expect(h.sim.ledger.countMovements('validation', captured.transactionReference)).toBe(1);
   });
 
@@ -273,6 +283,11 @@ describe('capture limit', () => {
       expect(noted.ok).toBe(true);
     }
 
+    // Handled late, B has been cancelled by the merchant since: it still is
+    // the authorisation that replaced A, which must not come back.
+    await h.orchestrator.payments.cancel(b, { amount: 2_500 });
+    await h.waitFor(b, (p) => p.status === 'cancelled');
+
     await expect(h.orchestrator.payments.capture(a, { amount: 2_500 })).rejects.toMatchObject({
       code: 'command_not_allowed',
     });
@@ -289,9 +304,8 @@ describe('capture limit', () => {
     const releasedC = await h.waitFor(c, (p) => p.status === 'cancelled');
     expect(releasedC.facts.reauthorizationOutcome).toBe('replaced');
     // The new authorisations are untouched.
-    for (const replacement of [b, d]) {
-      expect((await h.orchestrator.payments.get(replacement)).status).toBe('authorized');
-    }
+    expect((await h.orchestrator.payments.get(b)).status).toBe('cancelled');
+    expect((await h.orchestrator.payments.get(d)).status).toBe('authorized');
   });
 
   it('only alerts when the payment chose no policy, and never moves money', async () => {
