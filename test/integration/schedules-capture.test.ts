@@ -4,6 +4,7 @@
  * warning (event and ops alert) and then applies its policy.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { engineDataOf } from '../../src/engine/engine.ts';
 import type { PaymentView } from '../../src/orchestrator.ts';
 import {
   ACCEPTED_CARD,
@@ -30,6 +31,31 @@ function validationPayment(extra: Record<string, unknown> = {}) {
 }
 
 const authorised = (payment: PaymentView) => payment.status === 'authorized';
+
+/**
+ * Runs now the timers the authorising step of a payment planned (all, or
+ * those named). Their delayed jobs are added right after that step's write,
+ * so they are waited for.
+ */
+async function runTimers(
+  h: OrchestratorHarness,
+  paymentId: string,
+  names?: readonly string[],
+): Promise<void> {
+  const wanted = (name: string) => names === undefined || names.includes(name);
+  const record = await h.orchestrator.internals.store.get(paymentId, { timeline: false });
+  const planned = Object.keys(engineDataOf(record!).timers ?? {}).filter(wanted);
+  let promoted = 0;
+  await expect
+    .poll(async () => {
+      promoted += await h.promoteDelayed(
+        (data) =>
+          data.task === 'timer' && data.paymentId === paymentId && wanted(data.timer as string),
+      );
+      return promoted;
+    })
+    .toBe(planned.length);
+}
 
 async function eventTypes(h: OrchestratorHarness, paymentId: string): Promise<string[]> {
   const { keyspace, redis } = h.orchestrator.internals;
@@ -93,7 +119,7 @@ describe('deferred capture', () => {
     });
     const capture = (data: Record<string, unknown>) =>
       data.task === 'timer' && data.timer === 'capture' && data.paymentId === payment.id;
-    expect(await h.promoteDelayed(capture)).toBe(1);
+    await runTimers(h, payment.id, ['capture']);
     const { queues } = h.orchestrator.internals;
     await expect
       .poll(
@@ -114,6 +140,39 @@ describe('deferred capture', () => {
     const captured = await h.waitFor(payment.id, (p) => p.status === 'captured');
     expect(captured.amounts.captured).toBe(2_500);
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(1);
+  });
+
+  it('leaves an authorisation alone once it was replaced, even if its release was declined', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const { engine, store } = h.orchestrator.internals;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
+    );
+    await h.waitFor(payment.id, authorised);
+    // Replaced, and still authorised: Sips declined the cancel of its remainder.
+    const noted = await engine.annotate((await store.get(payment.id))!, {
+      timeline: [{ at: Date.now(), kind: 'test.facts' }],
+      update: (data) => {
+        data.facts.reauthorizedAs = 'pay_0_NEWONE';
+        data.facts.reauthorizationOutcome = 'replaced';
+      },
+    });
+    expect(noted.ok).toBe(true);
+    await runTimers(h, payment.id, ['capture']);
+    const { queues } = h.orchestrator.internals;
+    await expect
+      .poll(async () =>
+        (await queues.queue(0).getCompleted()).some(
+          (job) => job.data.paymentId === payment.id && job.data.task === 'timer',
+        ),
+      )
+      .toBe(true);
+    expect((await h.orchestrator.payments.get(payment.id)).status).toBe('authorized');
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
+    await expect(h.orchestrator.payments.capture(payment.id, { amount: 2_500 })).rejects.toThrow(
+      /replaced at its capture limit by pay_0_NEWONE/,
+    );
   });
 
   it('rejects a capture date after the capture limit and a schedule on AUTHOR_CAPTURE, naming the field', async () => {
@@ -145,12 +204,7 @@ describe('capture limit', () => {
     const authorisedPayment = await h.waitFor(payment.id, authorised);
     expect(authorisedPayment.facts.captureLimitAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     // The limit is hours away: run its timers now instead of waiting.
-    await h.promoteDelayed(
-      (data) =>
-        data.task === 'timer' &&
-        data.paymentId === payment.id &&
-        timers.includes(data.timer as string),
-    );
+    await runTimers(h, payment.id, timers);
     return { h, id: payment.id };
   }
 
@@ -163,9 +217,7 @@ describe('capture limit', () => {
       alerts.some((alert) => alert.paymentId === id && alert.kind === 'capture_limit_near'),
     ).toBe(true);
     expect((await h.orchestrator.payments.get(id)).status).toBe('authorized');
-    await h.promoteDelayed(
-      (data) => data.task === 'timer' && data.paymentId === id && data.timer === 'limit_policy',
-    );
+    await runTimers(h, id, ['limit_policy']);
     const captured = await h.waitFor(id, (p) => p.status === 'captured');
     expect(captured.amounts.captured).toBe(2_500);
     expect(h.sim.ledger.countMovements('validation', captured.transactionReference)).toBe(1);
@@ -190,7 +242,7 @@ describe('capture limit', () => {
     const id = payment.id;
     await h.waitFor(id, authorised);
     const t0 = Date.now();
-    await h.promoteDelayed((data) => data.task === 'timer' && data.paymentId === id);
+    await runTimers(h, id);
 
     const claimed = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
     const replacementId = claimed.facts.reauthorizedAs as string;
@@ -235,7 +287,7 @@ describe('capture limit', () => {
     await h.waitFor(id, authorised);
     await h.orchestrator.payments.cancel(id, { amount: 100_005 });
     await h.waitFor(id, (p) => authorised(p) && p.amounts.cancelled === 100_005);
-    await h.promoteDelayed((data) => data.task === 'timer' && data.paymentId === id);
+    await runTimers(h, id);
 
     const settled = await h.waitFor(id, (p) => p.facts.reauthorizationOutcome !== undefined);
     expect(settled.facts.reauthorizationOutcome).toBe('failed');
@@ -251,6 +303,34 @@ describe('capture limit', () => {
     await h.orchestrator.payments.capture(id, { amount: 99_005 });
     const captured = await h.waitFor(id, (p) => p.status === 'captured');
     expect(captured.amounts.captured).toBe(99_005);
+  });
+
+  it('releases its claim when the new authorisation is refused for good before it is made', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
+    );
+    const id = payment.id;
+    await h.waitFor(id, authorised);
+    // The reauthorisation's idempotency key already names another command:
+    // the duplicate is refused (idempotency_conflict), not worth a retry.
+    await h.orchestrator.payments.create(validationPayment({ amount: 700 }), {
+      idempotencyKey: `reauthorize:${id}`,
+    });
+    await runTimers(h, id);
+
+    const released = await h.waitFor(id, (p) => p.facts.reauthorizationOutcome !== undefined);
+    expect(released.facts.reauthorizationOutcome).toBe('failed');
+    expect(released.facts.reauthorizing).toBeUndefined();
+    expect(released.facts.reauthorizedAs).toBeUndefined();
+    const alerts = await h.orchestrator.ops.alerts();
+    expect(
+      alerts.some((alert) => alert.paymentId === id && alert.kind === 'reauthorization_failed'),
+    ).toBe(true);
+    // Capturable again until it lapses.
+    await h.orchestrator.payments.capture(id, { amount: 2_500 });
+    expect((await h.waitFor(id, (p) => p.status === 'captured')).amounts.captured).toBe(2_500);
   });
 
   it('hands over when the new authorisation settled but its notice was lost: at the next command, or in the janitor sweep', async () => {
