@@ -79,6 +79,25 @@ export interface Schedules {
   close(): Promise<void>;
 }
 
+/** Where a paging pass stopped, kept in Redis between runs; unset, a pass starts at the beginning. */
+interface RedisCursor<T> {
+  get(): Promise<T | undefined>;
+  set(value: T | undefined): Promise<void>;
+}
+
+function redisCursor<T>(redis: Redis, key: string): RedisCursor<T> {
+  return {
+    async get() {
+      const value = await redis.get(key);
+      return value === null ? undefined : (JSON.parse(value) as T);
+    },
+    async set(value) {
+      if (value === undefined) await redis.del(key);
+      else await redis.set(key, JSON.stringify(value));
+    },
+  };
+}
+
 /** Occurrence and instalment statuses that wait for their payment to settle. */
 const WAITING: ReadonlySet<string> = new Set(['processing', 'in_review']);
 
@@ -106,7 +125,15 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     idPrefix: 'plan',
     waitsOnPayment: (plan) => plan.instalments.some((entry) => WAITING.has(entry.status)),
   });
-  const janitorCursorKey = `${keyspace.hashTag(0)}:janitor:authorized-cursor`;
+  const janitorKeys = `${keyspace.hashTag(0)}:janitor`;
+  const subscriptionsCursor = redisCursor<WaitingCursor>(
+    redis,
+    `${janitorKeys}:waiting-cursor:subscription`,
+  );
+  const plansCursor = redisCursor<WaitingCursor>(
+    redis,
+    `${janitorKeys}:waiting-cursor:instalment_plan`,
+  );
   const subscriptions = createSubscriptions({
     store: subscriptionStore,
     queues,
@@ -142,24 +169,14 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       logger,
       shardOf: keyspace.shardOf,
       handOverIfSettled: (record) => timers.handOverIfSettled(record),
-      cursor: {
-        async get() {
-          const value = await redis.get(janitorCursorKey);
-          return value === null ? undefined : Number(value);
-        },
-        async set(value) {
-          if (value === undefined) await redis.del(janitorCursorKey);
-          else await redis.set(janitorCursorKey, String(value));
-        },
-      },
+      cursor: redisCursor<number>(redis, `${janitorKeys}:authorized-cursor`),
     },
     options.janitor,
   );
   let workers: { close(): Promise<void> } | undefined;
 
-  async function onSettled(paymentId: string): Promise<void> {
-    const record = await store.get(paymentId, { timeline: false });
-    if (!record) return;
+  /** Tells the payment's schedule (or the payment it replaces) that it settled. */
+  async function notifySettled(record: PaymentRecord): Promise<void> {
     const data = engineDataOf(record);
     const link = data.request.link;
     if (!link) return;
@@ -178,42 +195,45 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     }
   }
 
+  async function onSettled(paymentId: string): Promise<void> {
+    const record = await store.get(paymentId, { timeline: false });
+    if (record) await notifySettled(record);
+  }
+
+  /**
+   * The next page of a store's waiting records: a run goes on where the last
+   * one stopped, so records that wait for long (a payment in review) never
+   * hide the ones behind them; the end wraps to the start.
+   */
+  async function nextWaiting<T extends VersionedRecord>(
+    recordStore: RecordStore<T>,
+    cursor: RedisCursor<WaitingCursor>,
+  ): Promise<T[]> {
+    const after = await cursor.get();
+    const page = await recordStore.listWaiting({
+      limit: options.janitor?.batch ?? 200,
+      ...(after === undefined ? {} : { after }),
+    });
+    await cursor.set(page.next);
+    return page.records;
+  }
+
   /**
    * A settled notice is a follow-up of the step that settled the payment; a
    * crash between that step and its dispatch loses it when no job of the
    * payment runs again (commands, janitor inquiries). Entries still waiting
    * for a payment that has settled are handled here instead.
    */
-  /**
-   * The next page of a store's waiting records: a run goes on where the last
-   * one stopped (a cursor in Redis), so records that wait for long (a payment
-   * in review) never hide the ones behind them; the end wraps to the start.
-   */
-  async function nextWaiting<T extends VersionedRecord>(
-    recordStore: RecordStore<T>,
-    cursorKey: string,
-  ): Promise<T[]> {
-    const saved = await redis.get(cursorKey);
-    const page = await recordStore.listWaiting({
-      limit: options.janitor?.batch ?? 200,
-      ...(saved === null ? {} : { after: JSON.parse(saved) as WaitingCursor }),
-    });
-    if (page.next) await redis.set(cursorKey, JSON.stringify(page.next));
-    else await redis.del(cursorKey);
-    return page.records;
-  }
-
   async function handleLostNotices(): Promise<number> {
     const waiting: { paymentId: string; inReview: boolean }[] = [];
-    const cursorOf = (kind: string) => `${keyspace.hashTag(0)}:janitor:waiting-cursor:${kind}`;
-    for (const subscription of await nextWaiting(subscriptionStore, cursorOf('subscription'))) {
+    for (const subscription of await nextWaiting(subscriptionStore, subscriptionsCursor)) {
       for (const occurrence of subscription.occurrences) {
         if (!WAITING.has(occurrence.status)) continue;
         const paymentId = occurrence.paymentIds.at(-1);
         if (paymentId) waiting.push({ paymentId, inReview: occurrence.status === 'in_review' });
       }
     }
-    for (const plan of await nextWaiting(planStore, cursorOf('instalment_plan'))) {
+    for (const plan of await nextWaiting(planStore, plansCursor)) {
       for (const instalment of plan.instalments) {
         if (!WAITING.has(instalment.status)) continue;
         waiting.push({
@@ -228,7 +248,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       if (!record || !SETTLED_FOR_SCHEDULES.has(record.status)) continue;
       if (inReview && record.status === 'in_review') continue;
       try {
-        await onSettled(paymentId);
+        await notifySettled(record);
         handled++;
       } catch (error) {
         // One that cannot be handled now (a busy record) waits for the next pass.

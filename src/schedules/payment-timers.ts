@@ -253,13 +253,20 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
   ): Promise<void> {
     const record = await store.get(replacedId, { timeline: false });
-    if (!record) return;
+    if (record) await handOver(record, replacement);
+  }
+
+  /** The hand-over from `record` (the replaced payment) once `replacement` settled. */
+  async function handOver(
+    record: PaymentRecord,
+    replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
+  ): Promise<void> {
     const facts = engineDataOf(record).facts;
     if (facts.reauthorizationOutcome !== undefined) return;
     if (facts.reauthorizedAs === undefined) {
       // The timer made the new payment but has not noted it yet: it will.
       if (facts.reauthorizing === 'true') {
-        throw new StepRetryError(`${replacedId} has not noted its new authorisation yet`);
+        throw new StepRetryError(`${record.id} has not noted its new authorisation yet`);
       }
       return;
     }
@@ -344,7 +351,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
     if (!replacement) return false;
     const verdict = replacementVerdict(replacement);
     if (verdict !== 'replaced' && verdict !== 'failed') return false;
-    await onReplacementSettled(record.id, replacement);
+    await handOver(record, replacement);
     return true;
   }
 

@@ -57,6 +57,31 @@ async function runTimers(
     .toBe(planned.length);
 }
 
+/**
+ * Writes facts on a payment the way the engine's own annotations do (a
+ * compare-and-set, with a timeline entry), to set up a state mid-way.
+ */
+async function noteFacts(
+  h: OrchestratorHarness,
+  paymentId: string,
+  update: (facts: Record<string, string>) => void,
+): Promise<void> {
+  const { engine, store } = h.orchestrator.internals;
+  const noted = await engine.annotate((await store.get(paymentId))!, {
+    timeline: [{ at: Date.now(), kind: 'test.facts' }],
+    update: (data) => update(data.facts),
+  });
+  expect(noted.ok).toBe(true);
+}
+
+/** A VALIDATION payment, authorised, whose deferred capture is a minute away. */
+async function authorisedWithCaptureTimer(h: OrchestratorHarness): Promise<PaymentView> {
+  const { payment } = await h.orchestrator.payments.create(
+    validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
+  );
+  return h.waitFor(payment.id, authorised);
+}
+
 async function eventTypes(h: OrchestratorHarness, paymentId: string): Promise<string[]> {
   const { keyspace, redis } = h.orchestrator.internals;
   const entries = await redis.xrange(keyspace.eventsStream(keyspace.shardOf(paymentId)), '-', '+');
@@ -101,20 +126,9 @@ describe('deferred capture', () => {
   it('waits while the authorisation is being replaced at its limit, then captures if the replacement failed', async () => {
     harness = await startOrchestratorHarness();
     const h = harness;
-    const { engine, store } = h.orchestrator.internals;
-    const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
-    );
-    await h.waitFor(payment.id, authorised);
-    const note = async (update: (facts: Record<string, string>) => void) => {
-      const noted = await engine.annotate((await store.get(payment.id))!, {
-        timeline: [{ at: Date.now(), kind: 'test.facts' }],
-        update: (data) => update(data.facts),
-      });
-      expect(noted.ok).toBe(true);
-    };
+    const payment = await authorisedWithCaptureTimer(h);
     // A capture timer held up past the policy time meets a claimed reauthorisation.
-    await note((facts) => {
+    await noteFacts(h, payment.id, (facts) => {
       facts.reauthorizing = 'true';
     });
     const capture = (data: Record<string, unknown>) =>
@@ -132,7 +146,7 @@ describe('deferred capture', () => {
     expect((await h.orchestrator.payments.get(payment.id)).status).toBe('authorized');
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
 
-    await note((facts) => {
+    await noteFacts(h, payment.id, (facts) => {
       delete facts.reauthorizing;
       facts.reauthorizationOutcome = 'failed';
     });
@@ -145,20 +159,12 @@ describe('deferred capture', () => {
   it('leaves an authorisation alone once it was replaced, even if its release was declined', async () => {
     harness = await startOrchestratorHarness();
     const h = harness;
-    const { engine, store } = h.orchestrator.internals;
-    const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
-    );
-    await h.waitFor(payment.id, authorised);
+    const payment = await authorisedWithCaptureTimer(h);
     // Replaced, and still authorised: Sips declined the cancel of its remainder.
-    const noted = await engine.annotate((await store.get(payment.id))!, {
-      timeline: [{ at: Date.now(), kind: 'test.facts' }],
-      update: (data) => {
-        data.facts.reauthorizedAs = 'pay_0_NEWONE';
-        data.facts.reauthorizationOutcome = 'replaced';
-      },
+    await noteFacts(h, payment.id, (facts) => {
+      facts.reauthorizedAs = 'pay_0_NEWONE';
+      facts.reauthorizationOutcome = 'replaced';
     });
-    expect(noted.ok).toBe(true);
     await runTimers(h, payment.id, ['capture']);
     const { queues } = h.orchestrator.internals;
     await expect
@@ -338,7 +344,6 @@ describe('capture limit', () => {
       orchestrator: { janitor: { intervalMs: 0, remittanceCheckAfterMs: 0 } },
     });
     const h = harness;
-    const { engine, store } = h.orchestrator.internals;
     const ids: string[] = [];
     for (let k = 0; k < 4; k++) {
       const { payment } = await h.orchestrator.payments.create(
@@ -354,13 +359,9 @@ describe('capture limit', () => {
       [a, b],
       [c, d],
     ] as const) {
-      const noted = await engine.annotate((await store.get(old))!, {
-        timeline: [{ at: Date.now(), kind: 'capture_limit.reauthorizing' }],
-        update: (data) => {
-          data.facts.reauthorizedAs = replacement;
-        },
+      await noteFacts(h, old, (facts) => {
+        facts.reauthorizedAs = replacement;
       });
-      expect(noted.ok).toBe(true);
     }
 
     // Handled late, B has been cancelled by the merchant since: it still is

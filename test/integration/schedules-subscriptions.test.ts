@@ -48,6 +48,20 @@ async function waitForSubscription(
   });
 }
 
+/**
+ * Once the subscription is active, fires its period 1 now at an amount the
+ * issuer refuses (51): the occurrence is declined.
+ */
+async function declinePeriodOne(h: OrchestratorHarness, id: string): Promise<void> {
+  await waitForSubscription(h, id, (s) => s.status === 'active');
+  await h.orchestrator.subscriptions.changeAmount(id, { amount: 99_051 });
+  await h.orchestrator.internals.schedules.queues.add(
+    Number(id.split('_')[1]),
+    { task: 'occurrence', subscriptionId: id, period: 1 },
+    { jobId: 'period-1' },
+  );
+}
+
 const paidPeriods = (subscription: SubscriptionView) =>
   subscription.occurrences
     .filter((occurrence) => occurrence.status === 'paid')
@@ -174,15 +188,7 @@ describe('subscriptions', () => {
       subscription({ interval: '30s', retryOnDeclineDays: [1, 2] }),
     );
     const id = created.id;
-    await waitForSubscription(h, id, (s) => s.status === 'active');
-    // The next period is charged an amount the issuer refuses (51).
-    await h.orchestrator.subscriptions.changeAmount(id, { amount: 99_051 });
-    const shard = Number(id.split('_')[1]);
-    await h.orchestrator.internals.schedules.queues.add(
-      shard,
-      { task: 'occurrence', subscriptionId: id, period: 1 },
-      { jobId: 'period-1' },
-    );
+    await declinePeriodOne(h, id);
     const failed = await waitForSubscription(h, id, (s) =>
       s.occurrences.some((entry) => entry.period === 1 && entry.status === 'failed'),
     );
@@ -206,14 +212,7 @@ describe('subscriptions', () => {
       subscription({ interval: '30s', retryOnDeclineDays: [1] }),
     );
     const id = created.id;
-    await waitForSubscription(h, id, (s) => s.status === 'active');
-    await h.orchestrator.subscriptions.changeAmount(id, { amount: 99_051 });
-    const shard = Number(id.split('_')[1]);
-    await h.orchestrator.internals.schedules.queues.add(
-      shard,
-      { task: 'occurrence', subscriptionId: id, period: 1 },
-      { jobId: 'period-1' },
-    );
+    await declinePeriodOne(h, id);
     await waitForSubscription(h, id, (s) =>
       s.occurrences.some((entry) => entry.period === 1 && entry.status === 'retrying'),
     );
