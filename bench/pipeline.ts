@@ -152,6 +152,12 @@ export interface RedisUse {
   keysOfRun: number;
   /** MEMORY USAGE of the stream and of one payment's keys and one completed job. */
   bytes: { eventsStream: number; paymentHash: number; timeline: number; completedJob: number };
+  /**
+   * INFO commandstats over the measured run, per payment: calls and the
+   * microseconds Redis spent in each command (EVALSHA: every Lua script,
+   * BullMQ's and ours), the costliest first. Includes the benchmark's own polling.
+   */
+  commandsPerPayment: Record<string, { calls: number; usec: number }>;
 }
 
 const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
@@ -162,6 +168,37 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
   const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
   return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+type CommandStats = Map<string, { calls: number; usec: number }>;
+
+/** INFO commandstats: calls and microseconds per command (EVALSHA holds every Lua script). */
+async function redisCommandStats(redis: Redis): Promise<CommandStats> {
+  const stats: CommandStats = new Map();
+  const info = await redis.info('commandstats');
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(match[1] as string, { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return stats;
+}
+
+/** Commands Redis ran per payment between two samples, the costliest first. */
+function commandsPerPayment(
+  before: CommandStats,
+  after: CommandStats,
+  payments: number,
+): Record<string, { calls: number; usec: number }> {
+  const rows = [...after].map(([name, { calls, usec }]) => {
+    const base = before.get(name) ?? { calls: 0, usec: 0 };
+    const perPayment = {
+      calls: Number(((calls - base.calls) / payments).toFixed(2)),
+      usec: Number(((usec - base.usec) / payments).toFixed(1)),
+    };
+    return [name, perPayment] as const;
+  });
+  return Object.fromEntries(
+    rows.filter(([, row]) => row.calls > 0).sort((a, b) => b[1].usec - a[1].usec),
+  );
 }
 
 export const producerCpuSeconds = (): number => {
@@ -382,6 +419,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     const ids: string[] = new Array<string>(total);
     await probeWorker(workerChild, 'probe');
     const machineAtStart = machineBusySeconds();
+    const commandsAtStart = await redisCommandStats(redis);
     const cpuAtStart = {
       producer: producerCpuSeconds(),
       worker: workerChild.cpuSeconds(),
@@ -479,6 +517,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       simulator: simulator.cpuSeconds(),
       redis: await redisCpuSeconds(redis),
     };
+    const commandsAtEnd = await redisCommandStats(redis);
     const producerSeconds = await producerDone;
     await memoryProbe;
     const runProbe = await probeWorker(workerChild, 'probe');
@@ -620,6 +659,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         completedJobsKept: completedKept,
         keysOfRun,
         bytes,
+        commandsPerPayment: commandsPerPayment(commandsAtStart, commandsAtEnd, total),
       },
       cpu,
       machineCpu,

@@ -29,6 +29,7 @@ import {
   type EventConsumer,
 } from './payments/event-consumer.ts';
 import { buildEvent, type EventDeps, type PaymentCloudEvent } from './payments/events.ts';
+import { PaymentsError } from './payments/errors.ts';
 import { createKeyspace, type Keyspace } from './payments/keys.ts';
 import {
   createReviewQueues,
@@ -424,7 +425,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         return { created: result.created, paymentId: result.payment.id };
       },
     },
-    reauthorize: reauthorize,
+    reauthorization: {
+      newPaymentId: (replacedId) => keyspace.newPaymentId(ids, reauthorizationKey(replacedId)),
+      make: reauthorize,
+    },
     ...(options.eventSource ? { eventSource: options.eventSource } : {}),
     ...(options.captureLimit?.defaultPolicy
       ? { captureLimitPolicy: options.captureLimit.defaultPolicy }
@@ -459,11 +463,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     });
   }
 
+  const reauthorizationKey = (replacedId: string): string => `reauthorize:${replacedId}`;
+
   /**
    * The capture-limit policy `reauthorize`: a new authorisation of what is
-   * still uncaptured, from the same card (a duplicate), made once per payment.
+   * still uncaptured, from the same card (a duplicate), made once per payment:
+   * under the id the claim recorded (found again however late a retry comes)
+   * and an idempotency key (the same request within its window).
    */
-  async function reauthorize(record: PaymentRecord): Promise<string> {
+  async function reauthorize(record: PaymentRecord, newPaymentId?: string): Promise<string> {
     const data = engineDataOf(record);
     const result = await createPayment(
       'duplicate',
@@ -484,7 +492,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         },
       },
       { reauthorizes: record.id },
-      { idempotencyKey: `reauthorize:${record.id}` },
+      { idempotencyKey: reauthorizationKey(record.id) },
+      newPaymentId,
     );
     return result.payment.id;
   }
@@ -704,15 +713,30 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         ? { card: vault.seal(id, fields.card), maskedPan: maskPan(fields.card.pan) }
         : {}),
     } satisfies NewPayment;
-    const result = await store.create(payment, {
-      events,
-      ...(commandOptions.idempotencyKey !== undefined
-        ? {
-            idempotencyKey: commandOptions.idempotencyKey,
-            requestHash: hashRequest(requestForHash),
-          }
-        : {}),
-    });
+    const result = await store
+      .create(payment, {
+        events,
+        ...(commandOptions.idempotencyKey !== undefined
+          ? {
+              idempotencyKey: commandOptions.idempotencyKey,
+              requestHash: hashRequest(requestForHash),
+            }
+          : {}),
+      })
+      .catch((error: unknown) => {
+        // A preset id was recorded by its caller before this create (a
+        // schedule, a reauthorisation): a payment already there under it is
+        // that caller's, made by an earlier try whose idempotency record has
+        // since expired. It is the same payment, never a second one.
+        if (
+          presetId !== undefined &&
+          error instanceof PaymentsError &&
+          error.code === 'PAYMENT_ID_TAKEN'
+        ) {
+          return { created: false, conflict: false, id: presetId } as const;
+        }
+        throw error;
+      });
     if (result.conflict) {
       throw new CommandError(
         'idempotency_conflict',

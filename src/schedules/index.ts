@@ -19,7 +19,7 @@ import type { StepQueues } from '../../workers/payment-worker.ts';
 import { createAlerts, type Alerts } from './alerts.ts';
 import { createInstalmentPlans, type InstalmentPlan, type InstalmentPlans } from './instalments.ts';
 import { createJanitor, type Janitor, type JanitorOptions, type JanitorReport } from './janitor.ts';
-import { createPaymentTimers } from './payment-timers.ts';
+import { createPaymentTimers, type Reauthorization } from './payment-timers.ts';
 import {
   createRecordStore,
   type RecordStore,
@@ -46,7 +46,7 @@ export interface SchedulesOptions {
   engine: PaymentEngine;
   stepQueues: StepQueues;
   payments: ScheduledPayments & { referenceOf(paymentId: string): string };
-  reauthorize(record: PaymentRecord): Promise<string>;
+  reauthorization: Reauthorization;
   eventSource?: string;
   /** Policy at the capture limit for payments that chose none. @defaultValue `none` */
   captureLimitPolicy?: LimitPolicy;
@@ -157,7 +157,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     logger,
     shardOf: keyspace.shardOf,
     defaultPolicy: options.captureLimitPolicy ?? 'none',
-    reauthorize: options.reauthorize,
+    reauthorization: options.reauthorization,
   });
   const janitor = createJanitor(
     {

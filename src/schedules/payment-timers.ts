@@ -25,8 +25,19 @@ export interface PaymentTimersDeps {
   logger: Logger;
   shardOf(paymentId: string): number;
   defaultPolicy: LimitPolicy;
-  /** Authorises the same card again (a duplicate); returns the new payment's id. */
-  reauthorize(record: PaymentRecord): Promise<string>;
+  reauthorization: Reauthorization;
+}
+
+/** The new authorisation of the capture-limit policy `reauthorize`. */
+export interface Reauthorization {
+  /** The id the new payment will have, recorded with the claim before it is made. */
+  newPaymentId(replacedId: string): string;
+  /**
+   * Authorises the same card again (a duplicate) under `newPaymentId`, or
+   * finds the payment an earlier try made; returns its id. Without an id
+   * (a claim recorded before ids were), one is made up.
+   */
+  make(record: PaymentRecord, newPaymentId: string | undefined): Promise<string>;
 }
 
 /**
@@ -148,12 +159,19 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       // so the customer's card never carries two capturable authorisations.
       // The timer stays until the end, so a crash after the claim resumes
       // here, and the new authorisation is made once (its idempotency key).
+      // The new payment's id is recorded with the claim: a try that resumes
+      // after its idempotency record lapsed (the payment busy for days
+      // between the claim and the note) finds it instead of making a second.
       let current = record;
       if (!reauthorizationClaimed) {
+        const newPaymentId = deps.reauthorization.newPaymentId(record.id);
         const claimed = await engine.annotate(record, {
-          timeline: [{ at: clock.now(), kind: 'capture_limit.reauthorizing' }],
+          timeline: [
+            { at: clock.now(), kind: 'capture_limit.reauthorizing', detail: { newPaymentId } },
+          ],
           update: (data) => {
             data.facts.reauthorizing = 'true';
+            data.facts.reauthorizationId = newPaymentId;
           },
         });
         if (!claimed.ok) {
@@ -163,7 +181,10 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       }
       let newPaymentId: string;
       try {
-        newPaymentId = await deps.reauthorize(current);
+        newPaymentId = await deps.reauthorization.make(
+          current,
+          engineDataOf(current).facts.reauthorizationId,
+        );
       } catch (error) {
         // Refused for good (not a race, not Redis): the claim is released, so
         // the merchant can still capture this one before it lapses.
@@ -178,6 +199,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
           (data) => {
             consume(data);
             delete data.facts.reauthorizing;
+            delete data.facts.reauthorizationId;
             data.facts.reauthorizationOutcome = 'failed';
           },
           {
@@ -192,6 +214,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         (data) => {
           consume(data);
           delete data.facts.reauthorizing;
+          delete data.facts.reauthorizationId;
           data.facts.reauthorizedAs = newPaymentId;
         },
         { name: 'payment.reauthorized', data: { newPaymentId, captureLimitAt: limitAt } },

@@ -311,6 +311,54 @@ describe('capture limit', () => {
     expect(captured.amounts.captured).toBe(99_005);
   });
 
+  it('makes the new authorisation once, even when a try resumes after its idempotency record lapsed', async () => {
+    harness = await startOrchestratorHarness();
+    const h = harness;
+    const { engine, keyspace, redis, schedules, store } = h.orchestrator.internals;
+    // The new authorisation's answer fails its seal: it waits in review, and
+    // the old one stays claimed meanwhile.
+    h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'corruptSeal' });
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
+    );
+    const id = payment.id;
+    await h.waitFor(id, authorised);
+    const policyTimer = engineDataOf((await store.get(id))!).timers?.limit_policy;
+    expect(policyTimer).toBeDefined();
+    await runTimers(h, id);
+    const noted = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
+    const replacementId = noted.facts.reauthorizedAs as string;
+    // The id was recorded with the claim, before the payment was made.
+    const claim = noted.timeline.find((entry) => entry.kind === 'capture_limit.reauthorizing');
+    expect(claim?.detail).toEqual({ newPaymentId: replacementId });
+    await h.waitFor(replacementId, (p) => p.status === 'in_review');
+
+    // What a crash between making the new payment and noting it leaves, found
+    // again days later: the claim and the policy timer stand, and the
+    // idempotency record of the new payment has expired.
+    const rewound = await engine.annotate((await store.get(id))!, {
+      timeline: [{ at: Date.now(), kind: 'test.rewind' }],
+      update: (data) => {
+        delete data.facts.reauthorizedAs;
+        data.facts.reauthorizing = 'true';
+        data.facts.reauthorizationId = replacementId;
+        data.timers = { ...data.timers, limit_policy: policyTimer! };
+      },
+    });
+    expect(rewound.ok).toBe(true);
+    expect(await redis.del(keyspace.idempotencyKey(`reauthorize:${id}`))).toBe(1);
+    await schedules.runTimer(
+      { task: 'timer', paymentId: id, timer: 'limit_policy' },
+      { jobId: policyTimer!.jobId },
+    );
+
+    const resumed = await h.orchestrator.payments.get(id);
+    expect(resumed.facts.reauthorizedAs).toBe(replacementId);
+    expect(resumed.facts.reauthorizing).toBeUndefined();
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(1);
+    expect((await h.orchestrator.payments.get(replacementId)).status).toBe('in_review');
+  });
+
   it('releases its claim when the new authorisation is refused for good before it is made', async () => {
     harness = await startOrchestratorHarness();
     const h = harness;
