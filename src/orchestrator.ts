@@ -574,9 +574,19 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           throw error;
         });
         if (handedOver) continue;
+        // A new authorisation in review waits for a person, not for a call:
+        // the client is told so, and to come back much later.
+        const pending =
+          replacement.paymentId === undefined
+            ? undefined
+            : await store.get(replacement.paymentId, { timeline: false });
+        const inReview = pending?.status === 'in_review';
         throw new CommandError(
           'reauthorization_in_progress',
-          `this authorisation is being replaced at its capture limit by ${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it, or send this command again if it failed`,
+          inReview
+            ? `this authorisation is being replaced at its capture limit by ${replacement.paymentId}, which is in review; once ops decide it, capture that one, or send this command again if it failed`
+            : `this authorisation is being replaced at its capture limit by ${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it, or send this command again if it failed`,
+          { retryAfterSeconds: inReview ? 300 : 2 },
         );
       }
       const applied = await engine.apply(record, event, {

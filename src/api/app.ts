@@ -302,8 +302,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return sendProblem(reply, error.code, error.message, error.field);
     }
     if (error instanceof CommandError) {
-      // payment_busy, request_in_progress: the same request may be sent again shortly.
-      if (error.retryable) void reply.header('retry-after', '1');
+      // payment_busy, request_in_progress...: the same request may be sent again.
+      if (error.retryable) void reply.header('retry-after', String(error.retryAfterSeconds));
       return sendProblem(reply, error.code, error.message, error.field);
     }
     if (

@@ -40,13 +40,20 @@ export class CommandError extends Error {
   readonly retryable: boolean;
   /** The faulty field, dotted, for `invalid_command`. */
   readonly field: string | undefined;
+  /** For a retryable error: how long to wait before sending the same request again. */
+  readonly retryAfterSeconds: number;
 
-  constructor(code: CommandErrorCode, message: string, options: { field?: string } = {}) {
+  constructor(
+    code: CommandErrorCode,
+    message: string,
+    options: { field?: string; retryAfterSeconds?: number } = {},
+  ) {
     super(message);
     this.name = 'CommandError';
     this.code = code;
     this.status = COMMAND_ERROR_CODES[code].status;
     this.retryable = COMMAND_ERROR_CODES[code].retryable;
     this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
   }
 }

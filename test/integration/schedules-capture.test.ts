@@ -256,6 +256,7 @@ describe('capture limit', () => {
       code: 'reauthorization_in_progress',
       status: 409,
       retryable: true,
+      retryAfterSeconds: 2,
     });
 
     const replacement = await h.waitFor(replacementId, authorised);
@@ -332,6 +333,12 @@ describe('capture limit', () => {
     const claim = noted.timeline.find((entry) => entry.kind === 'capture_limit.reauthorizing');
     expect(claim?.detail).toEqual({ newPaymentId: replacementId });
     await h.waitFor(replacementId, (p) => p.status === 'in_review');
+    // Blocked until ops decide the new one: the client is told to come back much later.
+    await expect(h.orchestrator.payments.capture(id, { amount: 2_500 })).rejects.toMatchObject({
+      code: 'reauthorization_in_progress',
+      message: expect.stringContaining(`${replacementId}, which is in review`),
+      retryAfterSeconds: 300,
+    });
 
     // What a crash between making the new payment and noting it leaves, found
     // again days later: the claim and the policy timer stand, and the
