@@ -668,7 +668,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     await worker?.stop();
     await orchestrator?.close();
     await simulator?.stop();
-    if (!process.env.ZZ_KEEP) await deleteRunKeys(redis, options.prefix).catch(() => 0);
+    if (!process.env.BENCH_KEEP_KEYS) await deleteRunKeys(redis, options.prefix).catch(() => 0);
     redis.disconnect();
   }
 }

@@ -9,6 +9,7 @@
  *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>,
  *                          and of each simulator process into dir/simulator
  *   BENCH_WORKER_NODE_ARGS extra Node flags for the worker process (e.g. GC settings)
+ *   BENCH_KEEP_KEYS=1      leaves each section's keys in Redis (with REDIS_URL, to look at them)
  *
  * Sections:
  * - ceiling: a bare BullMQ worker whose processor does nothing, fed (jobs
