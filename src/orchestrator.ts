@@ -485,7 +485,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           fromTransactionReference: record.transactionReference,
           fromPaymentId: record.id,
           // Its settling releases the old authorisation or unblocks it.
-          link: { type: 'reauthorization', id: record.id },
+          link: {
+            type: 'reauthorization',
+            id: record.id,
+            ...(data.facts.captureLimitAt ? { replacedLimitAt: data.facts.captureLimitAt } : {}),
+          },
           ...(data.request.capture?.atLimit
             ? { capture: { atLimit: data.request.capture.atLimit } }
             : {}),

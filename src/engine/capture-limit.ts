@@ -1,35 +1,58 @@
 /**
  * When a VALIDATION authorisation lapses. Sips gives the capture limit as a
- * date (captureLimitDate, YYYYMMDD) without a time; the authorisation is taken
- * to hold until the end of that day (UTC), and the warning and the policy are
- * set early enough before it (see CaptureLimitOptions) to act in time.
+ * date (captureLimitDate, YYYYMMDD) without a time, and runs its remittance
+ * "between 22h and 23h" Paris time: 20:00 to 22:00 UTC depending on summer
+ * time. An authorisation not validated by then lapses with that run, so it is
+ * taken to hold until the earliest the run can start, 20:00 UTC on its date;
+ * the warning and the policy are set early enough before it (see
+ * CaptureLimitOptions). Erring early costs a capture made a little sooner;
+ * erring late would cost the whole payment.
  */
 export const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+/** 22h in Paris in summer (UTC+2): the earliest the remittance run can start. */
+export const LAPSE_HOUR_UTC = 20;
 
 export function startOfUtcDay(epochMs: number): number {
   return Math.floor(epochMs / DAY_MS) * DAY_MS;
 }
 
-/** `YYYYMMDD` → epoch ms of the end of that day (UTC), or undefined when malformed. */
-export function endOfSipsDate(date: string | undefined): number | undefined {
+function utcDayOfSipsDate(date: string | undefined): number | undefined {
   const match = date === undefined ? null : /^(\d{4})(\d{2})(\d{2})$/.exec(date);
   if (!match) return undefined;
   const start = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-  return Number.isNaN(start) ? undefined : start + DAY_MS;
+  return Number.isNaN(start) ? undefined : start;
+}
+
+/**
+ * `YYYYMMDD` → epoch ms of the end of that day (UTC), or undefined when
+ * malformed: by then the day's remittance run is surely over.
+ */
+export function endOfSipsDate(date: string | undefined): number | undefined {
+  const start = utcDayOfSipsDate(date);
+  return start === undefined ? undefined : start + DAY_MS;
+}
+
+/** `YYYYMMDD` → epoch ms of 20:00 UTC that day (the lapse), or undefined when malformed. */
+export function lapseOfSipsDate(date: string | undefined): number | undefined {
+  const start = utcDayOfSipsDate(date);
+  return start === undefined ? undefined : start + LAPSE_HOUR_UTC * HOUR_MS;
 }
 
 /**
  * The capture limit: from Sips' captureLimitDate when it gave one, otherwise
- * the end of the day `captureDay` days after the authorisation.
+ * the first 20:00 UTC at or after `captureDay` days from the authorisation.
  */
 export function captureLimitAt(
   captureLimitDate: string | undefined,
   authorisedAt: number,
   captureDay: number,
 ): number {
-  return (
-    endOfSipsDate(captureLimitDate) ?? startOfUtcDay(authorisedAt + captureDay * DAY_MS) + DAY_MS
-  );
+  const given = lapseOfSipsDate(captureLimitDate);
+  if (given !== undefined) return given;
+  const from = authorisedAt + captureDay * DAY_MS;
+  const sameDay = startOfUtcDay(from) + LAPSE_HOUR_UTC * HOUR_MS;
+  return sameDay >= from ? sameDay : sameDay + DAY_MS;
 }
 
 /** `YYYYMMDD` of an instant (UTC), the format of Sips dates. */

@@ -30,7 +30,12 @@ export interface InstalmentData {
 export type ScheduleLink =
   | { type: 'subscription'; id: string; period: number; attempt: number }
   | { type: 'instalments'; id: string; index: number }
-  | { type: 'reauthorization'; id: string };
+  | {
+      type: 'reauthorization';
+      id: string;
+      /** The capture limit of the authorisation replaced (ISO), to tell whether this one gained time. */
+      replacedLimitAt?: string;
+    };
 
 export interface Redirection {
   /** Where the browser is sent (ACS or provider page); absent when no redirection is needed. */

@@ -299,7 +299,15 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
       data.request.captureDay,
     );
     data.facts.captureLimitAt = new Date(limitAt).toISOString();
-    const policyAt = limitAt - (limit.actBeforeMs ?? 6 * 3_600_000);
+    const now = clock.now();
+    // The policy acts `actBeforeMs` before the limit, but never sooner than
+    // halfway from the authorisation to the limit: a captureDay-0 payment
+    // authorised late in the day keeps time to be validated by the merchant
+    // instead of meeting its policy (a capture, an alert) as it is made.
+    const policyAt = Math.max(
+      limitAt - (limit.actBeforeMs ?? 6 * 3_600_000),
+      Math.min(limitAt, now + Math.floor((limitAt - now) / 2)),
+    );
     const captureAt = data.request.capture?.at;
     // A capture due at or after the policy time is the action at the limit:
     // no policy beside it to race it.
@@ -311,7 +319,7 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     // An authorisation that lapses sooner than the warning window (captureDay
     // 0 lapses the same day) would be warned about as it is made, for every
     // such payment: the policy time is its only reminder.
-    if (warnAt > clock.now()) timers.push(['limit_warning', warnAt]);
+    if (warnAt > now) timers.push(['limit_warning', warnAt]);
     if (captureAt !== undefined && !captureIsPolicy) timers.push(['capture', captureAt]);
     data.timers = {};
     for (const [timer, at] of timers) {

@@ -55,6 +55,17 @@ export function replacementInProgress(
   return facts.reauthorizing === 'true' ? {} : undefined;
 }
 
+/**
+ * Whether an authorisation made by the policy `reauthorize` lapses later than
+ * the one it replaced (always true of any other authorisation).
+ */
+function gainedTime(data: EngineData): boolean {
+  const link = data.request.link;
+  if (link?.type !== 'reauthorization' || link.replacedLimitAt === undefined) return true;
+  const limitAt = data.facts.captureLimitAt;
+  return limitAt === undefined || Date.parse(limitAt) > Date.parse(link.replacedLimitAt);
+}
+
 /** Statuses in which a new authorisation that never authorised has failed for good. */
 const REPLACEMENT_FAILED = new Set(['refused', 'failed', 'expired', 'cancelled']);
 
@@ -131,8 +142,21 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         return;
       }
       case 'limit_policy': {
-        const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
         const claimed = data.facts.reauthorizing === 'true';
+        const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
+        if (policy === 'reauthorize' && !claimed && !gainedTime(data)) {
+          // This authorisation replaced one that lapses no sooner (both made
+          // on the same capture-limit day): another would gain nothing, and
+          // a chain of them would run until the day ends. Ops are told.
+          await limitReached(
+            record,
+            remainder,
+            limitAt,
+            consume,
+            'a new authorisation made now would lapse no later',
+          );
+          return;
+        }
         await applyPolicy(record, policy, remainder, limitAt, consume, claimed);
         return;
       }
@@ -220,16 +244,27 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         { name: 'payment.reauthorized', data: { newPaymentId, captureLimitAt: limitAt } },
       );
     } else {
-      await alerts.raise(deps.shardOf(record.id), {
-        kind: 'capture_limit_reached',
-        paymentId: record.id,
-        message: `capture limit ${limitAt} reached with ${remainder} minor units uncaptured and no policy: capture or cancel now`,
-      });
-      await annotate(record, consume, {
-        name: 'payment.authorisation_limit_reached',
-        data: { captureLimitAt: limitAt, uncaptured: remainder },
-      });
+      await limitReached(record, remainder, limitAt, consume, 'no policy');
     }
+  }
+
+  /** The limit is near and nothing will be done about it: an event and an ops alert. */
+  async function limitReached(
+    record: PaymentRecord,
+    remainder: number,
+    limitAt: string,
+    consume: (data: EngineData) => void,
+    why: string,
+  ): Promise<void> {
+    await alerts.raise(deps.shardOf(record.id), {
+      kind: 'capture_limit_reached',
+      paymentId: record.id,
+      message: `capture limit ${limitAt} reached with ${remainder} minor units uncaptured and ${why}: capture or cancel now`,
+    });
+    await annotate(record, consume, {
+      name: 'payment.authorisation_limit_reached',
+      data: { captureLimitAt: limitAt, uncaptured: remainder },
+    });
   }
 
   async function act(

@@ -136,13 +136,22 @@ export function failureAnswer(
   return answer;
 }
 
-/** Drops absent fields (they would not be sent) and seals the rest. */
-export function sealAnswer(answer: SipsAnswer, key: SecretKey | undefined): SipsAnswer {
+/**
+ * Drops absent fields (they would not be sent) and seals the rest, with the
+ * algorithm the request named (the answer is sealed "with the same
+ * algorithm"; HMAC-SHA-256 when it named none or one that is not known).
+ */
+export function sealAnswer(
+  answer: SipsAnswer,
+  key: SecretKey | undefined,
+  request?: Readonly<Record<string, unknown>>,
+): SipsAnswer {
   const clean: SipsAnswer = {};
   for (const [name, value] of Object.entries(answer)) {
     if (value !== undefined && value !== null) clean[name] = value;
   }
-  if (key) clean.seal = computeSeal(clean, key);
+  const named = request?.sealAlgorithm;
+  if (key) clean.seal = computeSeal(clean, key, isSealAlgorithm(named) ? named : undefined);
   return clean;
 }
 

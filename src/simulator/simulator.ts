@@ -398,7 +398,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
             merchant && keyFor(merchant, body),
             false,
           );
-          const payload = sealAnswer(technical.answer, technical.key);
+          const payload = sealAnswer(technical.answer, technical.key, body);
           ledger.recordRequest({ ...record, responseCode: fault.responseCode, httpStatus: 200 });
           await answer(res, decision, (r) => sendJson(r, 200, payload));
           return;
@@ -418,7 +418,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     }
 
     const outcome = processCall(service, body, raw);
-    const payload = sealAnswer(outcome.answer, outcome.key);
+    const payload = sealAnswer(outcome.answer, outcome.key, body);
     if (fault?.type === 'corruptSeal') {
       payload.seal = corrupt(typeof payload.seal === 'string' ? payload.seal : '0'.repeat(64));
     }

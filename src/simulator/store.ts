@@ -175,6 +175,7 @@ export function currentAmount(tx: Transaction): number {
       return tx.capturedAmount - tx.refundedAmount;
     case 'REFUSED':
     case 'CANCELLED':
+    case 'EXPIRED':
       return 0;
     default:
       return tx.amount - tx.cancelledAmount;

@@ -25,7 +25,8 @@ import {
   DEFAULT_SEAL_ALGORITHM,
   isSealAlgorithm,
   sealDataString,
-  verifySeal,
+  verifyAnswerSeal,
+  ANSWER_UNSEALED_FIELDS,
   type SealAlgorithm,
 } from './seal.ts';
 import type { SecretKey } from './secret-key.ts';
@@ -290,14 +291,14 @@ export function createSipsClient(options: SipsClientOptions): SipsClient {
     const unsealed = received === undefined || received === null || received === '';
     if (!(unsealed && options.allowUnsealedResponses)) {
       const chosen = isSealAlgorithm(raw.sealAlgorithm) ? raw.sealAlgorithm : algorithm;
-      const check = verifySeal(raw, secretKey, chosen);
+      const check = verifyAnswerSeal(raw, secretKey, chosen);
       if (!check.valid) {
         const masked = maskCardData(raw);
         return {
           kind: 'seal_mismatch',
           response: masked,
           seal: {
-            data: sealDataString(masked),
+            data: sealDataString(masked, ANSWER_UNSEALED_FIELDS),
             expected: check.expected,
             reason: check.reason,
             ...(check.received === undefined ? {} : { received: check.received }),

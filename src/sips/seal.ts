@@ -88,17 +88,21 @@ function appendValue(parts: string[], value: unknown): void {
       parts.push(String(value));
       return;
     case 'object':
-      appendObject(parts, value as Record<string, unknown>, false);
+      appendObject(parts, value as Record<string, unknown>, undefined);
       return;
     default:
       throw new TypeError(`cannot seal a value of type ${typeof value}`);
   }
 }
 
-function appendObject(parts: string[], object: Record<string, unknown>, topLevel: boolean): void {
+function appendObject(
+  parts: string[],
+  object: Record<string, unknown>,
+  excluded: ReadonlySet<string> | undefined,
+): void {
   const names = sortedNames(Object.keys(object));
   for (const name of names) {
-    if (topLevel && UNSEALED_FIELDS.has(name)) continue;
+    if (excluded?.has(name)) continue;
     const value = object[name];
     // Most values are strings: keep that path free of calls.
     if (typeof value === 'string') parts.push(value);
@@ -107,10 +111,13 @@ function appendObject(parts: string[], object: Record<string, unknown>, topLevel
 }
 
 /** The exact string the seal is computed over. */
-export function sealDataString(message: Readonly<Record<string, unknown>>): string {
+export function sealDataString(
+  message: Readonly<Record<string, unknown>>,
+  excluded: ReadonlySet<string> = UNSEALED_FIELDS,
+): string {
   // join() builds one flat string, which the HMAC reads without flattening a rope first.
   const parts: string[] = [];
-  appendObject(parts, message as Record<string, unknown>, true);
+  appendObject(parts, message as Record<string, unknown>, excluded);
   return parts.join('');
 }
 
@@ -175,14 +182,37 @@ export type SealCheck =
     };
 
 /** Verifies the `seal` of a received message; the algorithm is the message's own when named. */
+/** An answer is sealed over every field but `seal` (reference 4.2). */
+export const ANSWER_UNSEALED_FIELDS: ReadonlySet<string> = new Set(['seal']);
+
+/**
+ * The seal of a Sips answer. Answers are sealed over every field but `seal`;
+ * they normally carry no `keyVersion` or `sealAlgorithm`, and when one does,
+ * a seal computed the request's way (without them) is accepted too: both
+ * need the secret key, and which way the platform seals such an answer is
+ * not documented.
+ */
+export function verifyAnswerSeal(
+  answer: Readonly<Record<string, unknown>>,
+  key: SecretKey,
+  algorithm?: SealAlgorithm,
+): SealCheck {
+  const check = verifySeal(answer, key, algorithm, ANSWER_UNSEALED_FIELDS);
+  if (check.valid || check.reason === 'missing') return check;
+  if (answer.keyVersion === undefined && answer.sealAlgorithm === undefined) return check;
+  const requestWay = verifySeal(answer, key, algorithm);
+  return requestWay.valid ? requestWay : check;
+}
+
 export function verifySeal(
   message: Readonly<Record<string, unknown>>,
   key: SecretKey,
   algorithm?: SealAlgorithm,
+  excluded: ReadonlySet<string> = UNSEALED_FIELDS,
 ): SealCheck {
   const named = message.sealAlgorithm;
   const chosen = algorithm ?? (isSealAlgorithm(named) ? named : DEFAULT_SEAL_ALGORITHM);
-  const data = sealDataString(message);
+  const data = sealDataString(message, excluded);
   const expected = computeSealOfData(data, key, chosen);
   const received = message.seal;
   if (typeof received !== 'string' || received.length === 0) {

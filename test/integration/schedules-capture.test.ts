@@ -1,13 +1,16 @@
 /**
  * Scheduled money on one payment: a deferred capture runs once, at its time,
  * across a restart; an authorisation near its capture limit raises the
- * warning (event and ops alert) and then applies its policy.
+ * warning (event and ops alert) and then applies its policy. The capture-limit
+ * tests run at 09:00 UTC whatever the hour: a captureDay-0 authorisation
+ * lapses at 20:00 UTC the same day, its policy hours away.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineDataOf } from '../../src/engine/engine.ts';
 import type { PaymentView } from '../../src/orchestrator.ts';
 import {
   ACCEPTED_CARD,
+  clockFrom,
   EXPIRY,
   startOrchestratorHarness,
   type OrchestratorHarness,
@@ -202,7 +205,7 @@ describe('capture limit', () => {
     captureDay = 0,
     timers: readonly string[] = ['limit_warning', 'limit_policy'],
   ): Promise<{ h: OrchestratorHarness; id: string }> {
-    harness = await startOrchestratorHarness();
+    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
     const h = harness;
     const { payment } = await h.orchestrator.payments.create(
       validationPayment({ captureDay, capture: { atLimit } }),
@@ -237,7 +240,7 @@ describe('capture limit', () => {
   });
 
   it('authorises again with a duplicate under the reauthorize policy, then releases the old authorisation', async () => {
-    harness = await startOrchestratorHarness();
+    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
     const h = harness;
     // The duplicate answers late (within the harness's 1 s call timeout): the
     // old authorisation is blocked meanwhile.
@@ -278,12 +281,27 @@ describe('capture limit', () => {
     await expect(h.orchestrator.payments.capture(id, { amount: 2_500 })).rejects.toMatchObject({
       code: 'command_not_allowed',
     });
+
+    // Made the same day, the new one lapses no later than the old: its own
+    // policy makes no third authorisation, and tells ops instead.
+    await runTimers(h, replacementId, ['limit_policy']);
+    await expect
+      .poll(async () =>
+        (await h.orchestrator.ops.alerts()).some(
+          (alert) =>
+            alert.paymentId === replacementId &&
+            alert.kind === 'capture_limit_reached' &&
+            alert.message.includes('would lapse no later'),
+        ),
+      )
+      .toBe(true);
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(1);
     const captured = await h.orchestrator.payments.capture(replacementId, { amount: 2_500 });
     expect(['capturing', 'captured']).toContain(captured.status);
   });
 
   it('leaves the old authorisation capturable, and tells ops, when the new one is refused', async () => {
-    harness = await startOrchestratorHarness();
+    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
     const h = harness;
     // 199 010 is accepted; once 100 005 is cancelled, the 99 005 left is
     // refused (05) by the simulator's amount rule when authorised again.
@@ -313,7 +331,7 @@ describe('capture limit', () => {
   });
 
   it('makes the new authorisation once, even when a try resumes after its idempotency record lapsed', async () => {
-    harness = await startOrchestratorHarness();
+    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
     const h = harness;
     const { engine, keyspace, redis, schedules, store } = h.orchestrator.internals;
     // The new authorisation's answer fails its seal: it waits in review, and
@@ -367,7 +385,7 @@ describe('capture limit', () => {
   });
 
   it('releases its claim when the new authorisation is refused for good before it is made', async () => {
-    harness = await startOrchestratorHarness();
+    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
     const h = harness;
     const { payment } = await h.orchestrator.payments.create(
       validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
@@ -396,6 +414,7 @@ describe('capture limit', () => {
 
   it('hands over when the new authorisation settled but its notice was lost: at the next command, or in the janitor sweep', async () => {
     harness = await startOrchestratorHarness({
+      clock: clockFrom(9),
       orchestrator: { janitor: { intervalMs: 0, remittanceCheckAfterMs: 0 } },
     });
     const h = harness;
@@ -442,6 +461,27 @@ describe('capture limit', () => {
     // The new authorisations are untouched.
     expect((await h.orchestrator.payments.get(b)).status).toBe('cancelled');
     expect((await h.orchestrator.payments.get(d)).status).toBe('authorized');
+  });
+
+  it('acts halfway to a limit nearer than its margin, and warns of none, for a payment authorised late in the day', async () => {
+    const clock = clockFrom(19);
+    harness = await startOrchestratorHarness({ clock });
+    const h = harness;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit: 'capture' } }),
+    );
+    const authorisedPayment = await h.waitFor(payment.id, authorised);
+    const limitAt = Date.parse(authorisedPayment.facts.captureLimitAt as string);
+    const start = new Date(clock.now());
+    expect(limitAt).toBe(start.setUTCHours(20, 0, 0, 0));
+    const record = await h.orchestrator.internals.store.get(payment.id);
+    const timers = engineDataOf(record!).timers ?? {};
+    expect(Object.keys(timers)).toEqual(['limit_policy']);
+    // About 30 min after 19:00, not 14:00 (six hours before the limit, already past).
+    const policyIn = (timers.limit_policy?.at ?? 0) - clock.now();
+    expect(policyIn).toBeGreaterThan(25 * 60_000);
+    expect(policyIn).toBeLessThanOrEqual(30 * 60_000);
+    expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
   });
 
   it('only alerts when the payment chose no policy, and never moves money', async () => {

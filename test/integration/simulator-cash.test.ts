@@ -121,6 +121,13 @@ describe('validate, cancel, refund', () => {
   it('validates only from TO_VALIDATE and never above what remains', async () => {
     const tx = await order({ captureMode: 'VALIDATION', captureDay: 5 });
     expect(answered(await h.client.validate(op(tx, 10_001))).responseCode).toBe('51');
+    // Validating nothing would release the whole authorisation: refused, nothing moves.
+    expect(answered(await h.client.validate(op(tx, 0)))).toMatchObject({
+      responseCode: '12',
+      errorFieldName: 'operationAmount',
+    });
+    expect(answered(await h.client.cancel(op(tx, 0))).responseCode).toBe('12');
+    expect(h.sim.ledger.movements(tx).map((movement) => movement.kind)).toEqual(['authorisation']);
     expect(answered(await h.client.validate(op(tx, 10_000)))).toMatchObject({
       responseCode: '00',
       newAmount: 10_000,
@@ -212,6 +219,7 @@ describe('time', () => {
     expect(await read(tx)).toMatchObject({
       transactionStatus: 'EXPIRED',
       remainingAmount: 0,
+      currentAmount: 0,
       lastOperationName: 'EXPIRY',
     });
     expect(answered(await h.client.validate(op(tx, 100)))).toMatchObject({

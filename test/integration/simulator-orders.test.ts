@@ -565,6 +565,21 @@ describe('payment in instalments', () => {
     expect(tx).toMatchObject({ paymentPattern: 'INSTALMENT', originAmount: 3_334 });
   });
 
+  it('reads a count and amounts sent as digits like numbers', async () => {
+    const fields = card('4000000000000002', { amount: 10_000, paymentPattern: 'INSTALMENT' });
+    const response = answered(
+      await h.client.cardOrder({
+        ...fields,
+        instalmentData: plan(fields.transactionReference, {
+          number: '3',
+          amountsList: ['3334', '3333', '3333'],
+        }),
+      }),
+    );
+    expect(response.responseCode).toBe('00');
+    expect(await status(fields.transactionReference)).toMatchObject({ originAmount: 3_334 });
+  });
+
   it.each([
     [
       'amounts that do not sum to the amount',
@@ -577,6 +592,7 @@ describe('payment in instalments', () => {
       'instalmentData.datesList',
     ],
     ['a number unlike the lists', { number: 4 }, 'instalmentData.amountsList'],
+    ['a single instalment, sent as digits', { number: '1' }, 'instalmentData.number'],
     [
       'a first reference not the order own',
       { transactionReferencesList: ['OTHER1', 'B', 'C'] },

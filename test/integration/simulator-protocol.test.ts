@@ -152,7 +152,7 @@ describe('merchant, key and seal', () => {
     expect(answer.body.responseCode).toBe('34');
   });
 
-  it('accepts HMAC-SHA-256 (default), SHA-256 and HMAC-SHA-512 request seals', async () => {
+  it('accepts HMAC-SHA-256 (default), SHA-256 and HMAC-SHA-512 request seals, and answers with the same algorithm', async () => {
     for (const [ref, sealAlgorithm] of [
       ['ALGODEFAULT', undefined],
       ['ALGOSHA256', 'SHA-256'],
@@ -160,7 +160,10 @@ describe('merchant, key and seal', () => {
     ] as const) {
       const answer = await h.raw('cardOrder', order(ref), sealAlgorithm ? { sealAlgorithm } : {});
       expect(answer.body.responseCode, ref).toBe('00');
-      expect(answer.sealValid).toBe(true);
+      expect(verifySeal(answer.body, KEY, sealAlgorithm ?? 'HMAC-SHA-256').valid, ref).toBe(true);
+      if (sealAlgorithm !== undefined) {
+        expect(verifySeal(answer.body, KEY, 'HMAC-SHA-256').valid, ref).toBe(false);
+      }
     }
   });
 

@@ -10,6 +10,7 @@ import {
   type OrchestratorOptions,
   type PaymentView,
 } from '../../src/orchestrator.ts';
+import type { Clock } from '../../src/platform/clock.ts';
 import { SEED_TEST_MERCHANT_ID, SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
 import {
@@ -45,6 +46,18 @@ export interface OrchestratorHarness {
   close(): Promise<void>;
 }
 
+/**
+ * A clock that runs at the real pace from `hourUtc` o'clock (UTC) today, for
+ * tests whose outcome depends on the time of day (capture limits lapse at
+ * 20:00 UTC): give it to both the simulator and the orchestrator.
+ */
+export function clockFrom(hourUtc: number): Clock {
+  const start = new Date();
+  start.setUTCHours(hourUtc, 0, 0, 0);
+  const offset = start.getTime() - Date.now();
+  return { now: () => Date.now() + offset };
+}
+
 export function settled(payment: PaymentView): boolean {
   return !IN_FLIGHT_STATUSES.has(payment.status) && payment.status !== 'outcome_unknown';
 }
@@ -53,10 +66,13 @@ export async function startOrchestratorHarness(
   options: {
     simulator?: SimulatorOptions;
     orchestrator?: Partial<OrchestratorOptions>;
+    /** One clock for the simulator and the orchestrator. */
+    clock?: Clock;
   } = {},
 ): Promise<OrchestratorHarness> {
   const ns = openTestNamespace('orc');
-  const sim = await startSimulator({ control: true, ...options.simulator });
+  const clock = options.clock ? { clock: options.clock } : {};
+  const sim = await startSimulator({ control: true, ...clock, ...options.simulator });
   const redis = ns.redis({ forBullmq: true });
   let orchestratorOptions: OrchestratorOptions = {
     redis,
@@ -76,6 +92,7 @@ export async function startOrchestratorHarness(
     concurrency: 20,
     // Tests run the janitor when they mean to (ops.runJanitor).
     janitor: { intervalMs: 0 },
+    ...clock,
     ...options.orchestrator,
   };
   let orchestrator = await createOrchestrator(orchestratorOptions);

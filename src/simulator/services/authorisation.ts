@@ -104,7 +104,11 @@ function instalmentPlan(
     throw new SipsFailure('12', { errorFieldName: field });
   };
   if (!plan || typeof plan !== 'object') return fail('instalmentData');
-  const number = plan.number;
+  // A count sent as digits ("3") is as good as a JSON number, like every numeric field.
+  const number =
+    typeof plan.number === 'string' && /^\d{1,3}$/.test(plan.number)
+      ? Number(plan.number)
+      : plan.number;
   const amounts = plan.amountsList;
   const dates = plan.datesList;
   const references = plan.transactionReferencesList;

@@ -26,6 +26,9 @@ function operationAmount(ctx: ServiceContext, tx: Transaction): number {
     throw new SipsFailure('12', { errorFieldName: 'currencyCode' });
   }
   const amount = int(ctx.body, 'operationAmount') ?? 0;
+  // Undocumented; refused here because a validation of 0 would release the
+  // whole authorisation and capture nothing, a silent loss for the merchant.
+  if (amount <= 0) throw new SipsFailure('12', { errorFieldName: 'operationAmount' });
   if (amount > remainingAmount(tx)) throw new SipsFailure('51');
   return amount;
 }

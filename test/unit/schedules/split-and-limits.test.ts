@@ -4,7 +4,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { captureLimitAt, endOfSipsDate, sipsDate } from '../../../src/engine/capture-limit.ts';
+import {
+  captureLimitAt,
+  endOfSipsDate,
+  lapseOfSipsDate,
+  sipsDate,
+} from '../../../src/engine/capture-limit.ts';
 import { cronPattern, splitAmount, interval } from '../../../src/schedules/commands.ts';
 
 describe('splitAmount', () => {
@@ -28,18 +33,23 @@ describe('splitAmount', () => {
 });
 
 describe('capture limit', () => {
-  it('holds until the end of captureLimitDate (UTC)', () => {
+  it('lapses at 20:00 UTC on captureLimitDate, the earliest start of the remittance run', () => {
+    expect(lapseOfSipsDate('20261231')).toBe(Date.UTC(2026, 11, 31, 20));
+    expect(lapseOfSipsDate('2026-12-31')).toBeUndefined();
+    expect(lapseOfSipsDate(undefined)).toBeUndefined();
+    // The day's run is surely over by its end.
     expect(endOfSipsDate('20261231')).toBe(Date.UTC(2027, 0, 1));
     expect(endOfSipsDate('2026-12-31')).toBeUndefined();
-    expect(endOfSipsDate(undefined)).toBeUndefined();
   });
 
-  it('falls back to the end of the day captureDay days after the authorisation', () => {
-    const authorisedAt = Date.UTC(2026, 10, 27, 15, 30);
-    expect(captureLimitAt(undefined, authorisedAt, 0)).toBe(Date.UTC(2026, 10, 28));
-    expect(captureLimitAt(undefined, authorisedAt, 6)).toBe(Date.UTC(2026, 11, 4));
-    expect(captureLimitAt('20261130', authorisedAt, 6)).toBe(Date.UTC(2026, 11, 1));
-    expect(sipsDate(authorisedAt)).toBe('20261127');
+  it('falls back to the first 20:00 UTC captureDay days after the authorisation', () => {
+    const afternoon = Date.UTC(2026, 10, 27, 15, 30);
+    expect(captureLimitAt(undefined, afternoon, 0)).toBe(Date.UTC(2026, 10, 27, 20));
+    expect(captureLimitAt(undefined, afternoon, 6)).toBe(Date.UTC(2026, 11, 3, 20));
+    const evening = Date.UTC(2026, 10, 27, 21);
+    expect(captureLimitAt(undefined, evening, 0)).toBe(Date.UTC(2026, 10, 28, 20));
+    expect(captureLimitAt('20261130', afternoon, 6)).toBe(Date.UTC(2026, 10, 30, 20));
+    expect(sipsDate(afternoon)).toBe('20261127');
   });
 });
 
