@@ -770,12 +770,33 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           updatedAt: result.createdAt,
         }
       : await load(result.id, true);
+    if (!result.created && presetId !== undefined && !madeFor(record, kind, fields)) {
+      // Only with an id generator that repeats itself (random ids do not):
+      // never take another payment for this one.
+      throw new PaymentsError('PAYMENT_ID_TAKEN', `payment id ${presetId} is already used`);
+    }
     // A replay also re-enqueues the first step, in case the first request
     // died between storing the payment and enqueueing its job.
     // A new record's engine data is `data`, as written.
     const written = result.created ? data : engineDataOf(record);
     await engine.dispatch(record, written);
     return { created: result.created, payment: toView(record, written) };
+  }
+
+  /** Whether a payment found under a preset id is the one these fields describe. */
+  function madeFor(
+    record: PaymentRecord,
+    kind: PaymentKind,
+    fields: { amount: number; request: EngineData['request'] },
+  ): boolean {
+    const link = engineDataOf(record).request.link;
+    const wanted = fields.request.link;
+    return (
+      record.kind === kind &&
+      record.amount === fields.amount &&
+      link?.type === wanted?.type &&
+      link?.id === wanted?.id
+    );
   }
 
   function captureScheduleOf(

@@ -67,6 +67,9 @@ export interface JobSink {
   enqueueSettled(paymentId: string, jobId: string): Promise<void>;
 }
 
+/** The least time a capture-limit policy keeps in hand before the limit. */
+const POLICY_MARGIN_MS = 30 * 60_000;
+
 /** How the capture limit of a VALIDATION authorisation is watched. */
 export interface CaptureLimitOptions {
   /** The warning (event and ops alert) fires this long before the limit. @defaultValue 24 h */
@@ -303,10 +306,12 @@ export function createPaymentEngine(deps: EngineDeps): PaymentEngine {
     // The policy acts `actBeforeMs` before the limit, but never sooner than
     // halfway from the authorisation to the limit: a captureDay-0 payment
     // authorised late in the day keeps time to be validated by the merchant
-    // instead of meeting its policy (a capture, an alert) as it is made.
+    // instead of meeting its policy (a capture, an alert) as it is made. It
+    // keeps half an hour in hand all the same (a retry, a busy payment), and
+    // acts at once when less is left.
     const policyAt = Math.max(
       limitAt - (limit.actBeforeMs ?? 6 * 3_600_000),
-      Math.min(limitAt, now + Math.floor((limitAt - now) / 2)),
+      Math.min(now + Math.floor((limitAt - now) / 2), limitAt - POLICY_MARGIN_MS),
     );
     const captureAt = data.request.capture?.at;
     // A capture due at or after the policy time is the action at the limit:

@@ -170,9 +170,11 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
   async function checkRemittance(record: PaymentRecord): Promise<JanitorVerdict> {
     const data = engineDataOf(record);
     const limitAt = data.facts.captureLimitAt ? Date.parse(data.facts.captureLimitAt) : undefined;
+    // The end of the limit day, when the remittance run is surely over (the
+    // lapse estimate, 20:00 UTC, may come before the run in winter).
     const dueAt =
-      (record.captureMode === 'validation' ? limitAt : undefined) ??
       endOfSipsDate(data.facts.captureLimitDate) ??
+      (record.captureMode === 'validation' ? limitAt : undefined) ??
       record.updatedAt + (data.request.captureDay + 1) * DAY_MS;
     if (clock.now() < dueAt + remittanceAfterMs) return 'skipped';
     const result = await engine.inquireNow(record, 'janitor: past the remittance or capture limit');

@@ -8,6 +8,7 @@
  */
 import { isChallenged } from '../../machines/index.ts';
 import { uncapturedRemainder } from '../../machines/model.ts';
+import { captureLimitAt } from '../engine/capture-limit.ts';
 import { engineDataOf, StepRetryError, type PaymentEngine } from '../engine/engine.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { EngineData, LimitPolicy } from '../engine/engine-data.ts';
@@ -42,17 +43,20 @@ export interface Reauthorization {
 
 /**
  * Facts of a payment being replaced at its capture limit (policy
- * `reauthorize`): `reauthorizing` is the claim, `reauthorizedAs` the new
- * payment, `reauthorizationOutcome` what became of it (`replaced`: the new
- * one is authorised and this one's remainder was cancelled; `failed`: the new
- * one was not authorised and this one is capturable again until it lapses).
+ * `reauthorize`): `reauthorizing` is the claim and `reauthorizationId` the id
+ * the new payment gets (recorded with the claim, before it exists),
+ * `reauthorizedAs` the new payment once made and noted,
+ * `reauthorizationOutcome` what became of it (`replaced`: the new one is
+ * authorised and this one's remainder was cancelled; `failed`: the new one was
+ * not authorised and this one is capturable again until it lapses).
  */
 export function replacementInProgress(
   facts: Readonly<Record<string, string>>,
 ): { paymentId?: string } | undefined {
   if (facts.reauthorizationOutcome !== undefined) return undefined;
   if (facts.reauthorizedAs !== undefined) return { paymentId: facts.reauthorizedAs };
-  return facts.reauthorizing === 'true' ? {} : undefined;
+  if (facts.reauthorizing !== 'true') return undefined;
+  return facts.reauthorizationId === undefined ? {} : { paymentId: facts.reauthorizationId };
 }
 
 /**
@@ -64,6 +68,17 @@ function gainedTime(data: EngineData): boolean {
   if (link?.type !== 'reauthorization' || link.replacedLimitAt === undefined) return true;
   const limitAt = data.facts.captureLimitAt;
   return limitAt === undefined || Date.parse(limitAt) > Date.parse(link.replacedLimitAt);
+}
+
+/**
+ * Whether a new authorisation made at `now` would lapse later than this one:
+ * not when both fall on the same capture-limit day (captureDay 0, or a policy
+ * run late). Estimated with the same rule as the limits themselves.
+ */
+function newOneWouldGain(data: EngineData, now: number): boolean {
+  const limitAt = data.facts.captureLimitAt;
+  if (limitAt === undefined) return true;
+  return captureLimitAt(undefined, now, data.request.captureDay) > Date.parse(limitAt);
 }
 
 /** Statuses in which a new authorisation that never authorised has failed for good. */
@@ -142,12 +157,20 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         return;
       }
       case 'limit_policy': {
+        // Applied already: its new authorisation failed (the outcome was
+        // written by the hand-over before this job, resumed, got here).
+        if (data.facts.reauthorizationOutcome !== undefined) return;
         const claimed = data.facts.reauthorizing === 'true';
         const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
-        if (policy === 'reauthorize' && !claimed && !gainedTime(data)) {
-          // This authorisation replaced one that lapses no sooner (both made
-          // on the same capture-limit day): another would gain nothing, and
-          // a chain of them would run until the day ends. Ops are told.
+        if (
+          policy === 'reauthorize' &&
+          !claimed &&
+          (!newOneWouldGain(data, clock.now()) || !gainedTime(data))
+        ) {
+          // A new authorisation would lapse no later than this one (made on
+          // the same capture-limit day), or this one is a replacement that
+          // gained no time: another would only put a second hold on the card,
+          // and a chain of them would run until the day ends. Ops are told.
           await limitReached(
             record,
             remainder,
@@ -321,14 +344,25 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
   ): Promise<void> {
     const facts = engineDataOf(record).facts;
     if (facts.reauthorizationOutcome !== undefined) return;
-    if (facts.reauthorizedAs === undefined) {
-      // The timer made the new payment but has not noted it yet: it will.
-      if (facts.reauthorizing === 'true') {
+    // Made under the id recorded with the claim, but not noted yet (the timer
+    // job that made it stopped before its note): it is the new one all the
+    // same, and the hand-over notes it with the outcome.
+    const ours =
+      facts.reauthorizedAs === replacement.id ||
+      (facts.reauthorizedAs === undefined && facts.reauthorizationId === replacement.id);
+    if (!ours) {
+      // A new payment made without a recorded id (a claim older than them)
+      // is noted by its timer, which will.
+      if (facts.reauthorizedAs === undefined && facts.reauthorizing === 'true') {
         throw new StepRetryError(`${record.id} has not noted its new authorisation yet`);
       }
       return;
     }
-    if (facts.reauthorizedAs !== replacement.id) return;
+    const noted = (data: EngineData): void => {
+      delete data.facts.reauthorizing;
+      delete data.facts.reauthorizationId;
+      data.facts.reauthorizedAs = replacement.id;
+    };
     const shard = deps.shardOf(record.id);
     const verdict = replacementVerdict(replacement);
     if (verdict === 'replaced') {
@@ -337,6 +371,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       }
       const remainder = uncapturedRemainder(record.amounts);
       const settle = (data: EngineData): void => {
+        noted(data);
         data.facts.reauthorizationOutcome = 'replaced';
       };
       if (record.status === 'authorized' && !isChallenged(record.snapshot) && remainder > 0) {
@@ -379,6 +414,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       await annotate(
         record,
         (data) => {
+          noted(data);
           data.facts.reauthorizationOutcome = 'failed';
         },
         {

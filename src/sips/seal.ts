@@ -181,7 +181,6 @@ export type SealCheck =
       received?: string;
     };
 
-/** Verifies the `seal` of a received message; the algorithm is the message's own when named. */
 /** An answer is sealed over every field but `seal` (reference 4.2). */
 export const ANSWER_UNSEALED_FIELDS: ReadonlySet<string> = new Set(['seal']);
 
@@ -204,6 +203,10 @@ export function verifyAnswerSeal(
   return requestWay.valid ? requestWay : check;
 }
 
+/**
+ * Verifies the `seal` of a message sealed the request's way (or over every
+ * field but those `excluded`); the algorithm is the message's own when named.
+ */
 export function verifySeal(
   message: Readonly<Record<string, unknown>>,
   key: SecretKey,

@@ -351,6 +351,35 @@ describe('authentication and idempotency keys', () => {
     expect(later.headers['idempotent-replayed']).toBe('true');
   });
 
+  it('tells a capture of an authorisation being replaced when to come back (Retry-After)', async () => {
+    const { h, app } = await start();
+    const { payment } = await h.orchestrator.payments.create({
+      amount: 1_200,
+      captureMode: 'validation',
+      captureDay: 5,
+      card: card(ACCEPTED_CARD),
+    });
+    await h.waitFor(payment.id);
+    // Claimed by the capture-limit policy, as its own write would.
+    const { engine, store } = h.orchestrator.internals;
+    const claimed = await engine.annotate((await store.get(payment.id))!, {
+      timeline: [{ at: Date.now(), kind: 'capture_limit.reauthorizing' }],
+      update: (data) => {
+        data.facts.reauthorizing = 'true';
+      },
+    });
+    expect(claimed.ok).toBe(true);
+    const answer = await app.inject({
+      method: 'POST',
+      url: `/v1/payments/${payment.id}/captures`,
+      headers: { ...PAY, 'idempotency-key': 'capture-while-replaced' },
+      payload: { amount: 1_200 },
+    });
+    expect(answer.statusCode).toBe(409);
+    expect(answer.json()).toMatchObject({ code: 'reauthorization_in_progress' });
+    expect(answer.headers['retry-after']).toBe('2');
+  });
+
   it('parses API_KEYS without ever repeating a secret in an error', () => {
     const keys = parseApiKeys(' a:s1:payments , b:s2:payments|ops ,c:s3');
     expect(keys.map((key) => [key.name, [...key.scopes]])).toEqual([

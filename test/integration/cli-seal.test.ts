@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
-import { computeSeal } from '../../src/sips/seal.ts';
+import { computeSeal, computeSealOfData, sealDataString } from '../../src/sips/seal.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
 import {
   SEED_EXAMPLE_DATA,
@@ -118,6 +118,20 @@ describe('sogenactif seal', () => {
     });
     expect(result.code).toBe(0);
     expect(result.stdout + result.stderr).not.toContain(SEED_TEST_SECRET_KEY);
+  });
+
+  it('verifies an answer sealed over its keyVersion too, and says it is sealed as an answer', async () => {
+    const answer = { ...response, keyVersion: '1' };
+    const seal = computeSealOfData(
+      sealDataString(answer, new Set(['seal'])),
+      new SecretKey(SEED_KEY),
+    );
+    const result = await run(
+      ['seal', '--verify', '--key', SEED_KEY],
+      JSON.stringify({ ...answer, seal }),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^seal ok as an answer/);
   });
 
   it('reports a tampered response with expected and received seals, exit 1', async () => {

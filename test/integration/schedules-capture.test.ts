@@ -85,6 +85,35 @@ async function authorisedWithCaptureTimer(h: OrchestratorHarness): Promise<Payme
   return h.waitFor(payment.id, authorised);
 }
 
+/**
+ * A VALIDATION payment with the policy `reauthorize` (captureDay 1),
+ * authorised, and the clock moved just past its policy time, as when its
+ * timer fires: a new authorisation made then lapses a day later.
+ */
+async function reauthorizeAtPolicyTime(
+  h: OrchestratorHarness,
+  clock: ReturnType<typeof clockFrom>,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const { payment } = await h.orchestrator.payments.create(
+    validationPayment({ captureDay: 1, capture: { atLimit: 'reauthorize' }, ...extra }),
+  );
+  await h.waitFor(payment.id, authorised);
+  const record = await h.orchestrator.internals.store.get(payment.id, { timeline: false });
+  const policyAt = engineDataOf(record!).timers?.limit_policy?.at;
+  expect(policyAt).toBeGreaterThan(clock.now());
+  clock.advance((policyAt as number) - clock.now() + 60_000);
+  return payment.id;
+}
+
+const lapsesNoLater = (paymentId: string) => async () =>
+  (await harness!.orchestrator.ops.alerts()).some(
+    (alert) =>
+      alert.paymentId === paymentId &&
+      alert.kind === 'capture_limit_reached' &&
+      alert.message.includes('would lapse no later'),
+  );
+
 async function eventTypes(h: OrchestratorHarness, paymentId: string): Promise<string[]> {
   const { keyspace, redis } = h.orchestrator.internals;
   const entries = await redis.xrange(keyspace.eventsStream(keyspace.shardOf(paymentId)), '-', '+');
@@ -136,16 +165,18 @@ describe('deferred capture', () => {
     });
     const capture = (data: Record<string, unknown>) =>
       data.task === 'timer' && data.timer === 'capture' && data.paymentId === payment.id;
+    const { queues, store } = h.orchestrator.internals;
+    const record = await store.get(payment.id, { timeline: false });
+    const captureJobId = engineDataOf(record!).timers?.capture?.jobId as string;
     await runTimers(h, payment.id, ['capture']);
-    const { queues } = h.orchestrator.internals;
+    // Tried, and to be tried again (it goes back and forth between delayed and
+    // active meanwhile, so its attempts are what is watched).
     await expect
-      .poll(
-        async () =>
-          (await queues.queue(0).getDelayed()).filter((job) =>
-            capture(job.data as unknown as Record<string, unknown>),
-          ).length,
-      )
-      .toBe(1); // tried, and waiting to be tried again
+      .poll(async () => {
+        const job = await queues.queue(0).getJob(captureJobId);
+        return job === undefined ? undefined : [job.attemptsMade > 0, job.failedReason];
+      })
+      .toEqual([true, expect.stringContaining('the authorisation is being replaced')]);
     expect((await h.orchestrator.payments.get(payment.id)).status).toBe('authorized');
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
 
@@ -240,16 +271,13 @@ describe('capture limit', () => {
   });
 
   it('authorises again with a duplicate under the reauthorize policy, then releases the old authorisation', async () => {
-    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
+    const clock = clockFrom(9);
+    harness = await startOrchestratorHarness({ clock });
     const h = harness;
     // The duplicate answers late (within the harness's 1 s call timeout): the
     // old authorisation is blocked meanwhile.
     h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'latency', ms: 700 });
-    const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
-    );
-    const id = payment.id;
-    await h.waitFor(id, authorised);
+    const id = await reauthorizeAtPolicyTime(h, clock);
     const t0 = Date.now();
     await runTimers(h, id);
 
@@ -282,34 +310,21 @@ describe('capture limit', () => {
       code: 'command_not_allowed',
     });
 
-    // Made the same day, the new one lapses no later than the old: its own
-    // policy makes no third authorisation, and tells ops instead.
-    await runTimers(h, replacementId, ['limit_policy']);
-    await expect
-      .poll(async () =>
-        (await h.orchestrator.ops.alerts()).some(
-          (alert) =>
-            alert.paymentId === replacementId &&
-            alert.kind === 'capture_limit_reached' &&
-            alert.message.includes('would lapse no later'),
-        ),
-      )
-      .toBe(true);
-    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(1);
+    // A day gained: the new one lapses a day after the old.
+    expect(Date.parse(replacement.facts.captureLimitAt as string)).toBe(
+      Date.parse(released.facts.captureLimitAt as string) + 86_400_000,
+    );
     const captured = await h.orchestrator.payments.capture(replacementId, { amount: 2_500 });
     expect(['capturing', 'captured']).toContain(captured.status);
   });
 
   it('leaves the old authorisation capturable, and tells ops, when the new one is refused', async () => {
-    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
+    const clock = clockFrom(9);
+    harness = await startOrchestratorHarness({ clock });
     const h = harness;
     // 199 010 is accepted; once 100 005 is cancelled, the 99 005 left is
     // refused (05) by the simulator's amount rule when authorised again.
-    const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ amount: 199_010, captureDay: 0, capture: { atLimit: 'reauthorize' } }),
-    );
-    const id = payment.id;
-    await h.waitFor(id, authorised);
+    const id = await reauthorizeAtPolicyTime(h, clock, { amount: 199_010 });
     await h.orchestrator.payments.cancel(id, { amount: 100_005 });
     await h.waitFor(id, (p) => authorised(p) && p.amounts.cancelled === 100_005);
     await runTimers(h, id);
@@ -331,17 +346,14 @@ describe('capture limit', () => {
   });
 
   it('makes the new authorisation once, even when a try resumes after its idempotency record lapsed', async () => {
-    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
+    const clock = clockFrom(9);
+    harness = await startOrchestratorHarness({ clock });
     const h = harness;
     const { engine, keyspace, redis, schedules, store } = h.orchestrator.internals;
     // The new authorisation's answer fails its seal: it waits in review, and
     // the old one stays claimed meanwhile.
     h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'corruptSeal' });
-    const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
-    );
-    const id = payment.id;
-    await h.waitFor(id, authorised);
+    const id = await reauthorizeAtPolicyTime(h, clock);
     const policyTimer = engineDataOf((await store.get(id))!).timers?.limit_policy;
     expect(policyTimer).toBeDefined();
     await runTimers(h, id);
@@ -385,13 +397,10 @@ describe('capture limit', () => {
   });
 
   it('releases its claim when the new authorisation is refused for good before it is made', async () => {
-    harness = await startOrchestratorHarness({ clock: clockFrom(9) });
+    const clock = clockFrom(9);
+    harness = await startOrchestratorHarness({ clock });
     const h = harness;
-    const { payment } = await h.orchestrator.payments.create(
-      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
-    );
-    const id = payment.id;
-    await h.waitFor(id, authorised);
+    const id = await reauthorizeAtPolicyTime(h, clock);
     // The reauthorisation's idempotency key already names another command:
     // the duplicate is refused (idempotency_conflict), not worth a retry.
     await h.orchestrator.payments.create(validationPayment({ amount: 700 }), {
@@ -419,14 +428,14 @@ describe('capture limit', () => {
     });
     const h = harness;
     const ids: string[] = [];
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < 6; k++) {
       const { payment } = await h.orchestrator.payments.create(
         validationPayment({ captureDay: 3 }),
       );
       ids.push(payment.id);
     }
     for (const id of ids) await h.waitFor(id, authorised);
-    const [a, b, c, d] = ids as [string, string, string, string];
+    const [a, b, c, d, e, f] = ids as [string, string, string, string, string, string];
     // What the policy notes once the new authorisation exists; the new ones
     // here carry no link, as if their settled notices had been lost.
     for (const [old, replacement] of [
@@ -437,6 +446,12 @@ describe('capture limit', () => {
         facts.reauthorizedAs = replacement;
       });
     }
+    // E's timer made F under the id recorded with the claim, then stopped
+    // for good before noting it.
+    await noteFacts(h, e, (facts) => {
+      facts.reauthorizing = 'true';
+      facts.reauthorizationId = f;
+    });
 
     // Handled late, B has been cancelled by the merchant since: it still is
     // the authorisation that replaced A, which must not come back.
@@ -458,9 +473,19 @@ describe('capture limit', () => {
     );
     const releasedC = await h.waitFor(c, (p) => p.status === 'cancelled');
     expect(releasedC.facts.reauthorizationOutcome).toBe('replaced');
+    expect(report.payments).toContainEqual(
+      expect.objectContaining({ id: e, verdict: 'reconciled' }),
+    );
+    const releasedE = await h.waitFor(e, (p) => p.status === 'cancelled');
+    expect(releasedE.facts).toMatchObject({
+      reauthorizedAs: f,
+      reauthorizationOutcome: 'replaced',
+    });
+    expect(releasedE.facts.reauthorizing).toBeUndefined();
     // The new authorisations are untouched.
     expect((await h.orchestrator.payments.get(b)).status).toBe('cancelled');
     expect((await h.orchestrator.payments.get(d)).status).toBe('authorized');
+    expect((await h.orchestrator.payments.get(f)).status).toBe('authorized');
   });
 
   it('acts halfway to a limit nearer than its margin, and warns of none, for a payment authorised late in the day', async () => {
@@ -482,6 +507,37 @@ describe('capture limit', () => {
     expect(policyIn).toBeGreaterThan(25 * 60_000);
     expect(policyIn).toBeLessThanOrEqual(30 * 60_000);
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
+  });
+
+  it('does not reauthorise on the day of the limit when a new authorisation would lapse that same day', async () => {
+    // captureDay 0 at 09:00: the limit is 20:00 today, and so would be a new one's.
+    const { h, id } = await nearLimit('reauthorize', 0, ['limit_policy']);
+    await expect.poll(lapsesNoLater(id)).toBe(true);
+    const payment = await h.orchestrator.payments.get(id);
+    expect(payment.status).toBe('authorized');
+    expect(payment.facts.reauthorizing).toBeUndefined();
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
+  });
+
+  it('reauthorises once, not in a chain, when the new authorisation lapses no later after all', async () => {
+    // 21:00 UTC: past the 20:00 lapse estimate, before the simulator's 22:00
+    // run. A new authorisation is expected to lapse tomorrow, but Sips dates
+    // it today: the replacement gained nothing and does not reauthorise again.
+    harness = await startOrchestratorHarness({ clock: clockFrom(21) });
+    const h = harness;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
+    );
+    const id = payment.id;
+    // Its limit already passed by the estimate: the policy runs at once.
+    const noted = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
+    const replacementId = noted.facts.reauthorizedAs as string;
+    const replacement = await h.waitFor(replacementId, authorised);
+    expect(replacement.facts.captureLimitAt).toBe(noted.facts.captureLimitAt);
+    await h.waitFor(id, (p) => p.status === 'cancelled');
+    await expect.poll(lapsesNoLater(replacementId)).toBe(true);
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(1);
+    expect((await h.orchestrator.payments.get(replacementId)).status).toBe('authorized');
   });
 
   it('only alerts when the payment chose no policy, and never moves money', async () => {

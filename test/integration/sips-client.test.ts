@@ -19,7 +19,7 @@ import {
   SEED_TEST_MERCHANT_ID,
   SEED_TEST_SECRET_KEY,
 } from '../../src/sips/environments.ts';
-import { computeSeal, verifySeal } from '../../src/sips/seal.ts';
+import { computeSeal, computeSealOfData, sealDataString, verifySeal } from '../../src/sips/seal.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
 
 const KEY = new SecretKey(SEED_TEST_SECRET_KEY);
@@ -277,6 +277,28 @@ describe('Sips client over HTTP', () => {
     // Sealed without the unknown field, then the field added: the seal must fail.
     handler = (_request, res) => answerJson(res, { ...sealed(orderAnswer), brandNewField: 'NEW' });
     expect((await client().cardOrder(cardOrder)).kind).toBe('seal_mismatch');
+  });
+
+  it('checks an answer that carries keyVersion and sealAlgorithm over every field but the seal, or the request way', async () => {
+    const carrying = { ...orderAnswer, keyVersion: '1', sealAlgorithm: 'HMAC-SHA-256' };
+    const allButSeal = computeSealOfData(sealDataString(carrying, new Set(['seal'])), KEY);
+    handler = (_request, res) => answerJson(res, { ...carrying, seal: allButSeal });
+    expect((await client().cardOrder(cardOrder)).kind).toBe('ok');
+
+    handler = (_request, res) => answerJson(res, { ...carrying, seal: computeSeal(carrying, KEY) });
+    expect((await client().cardOrder(cardOrder)).kind).toBe('ok');
+
+    // Either way, a field changed after sealing fails.
+    handler = (_request, res) =>
+      answerJson(res, { ...carrying, responseCode: '05', seal: allButSeal });
+    const tampered = await client().cardOrder(cardOrder);
+    expect(tampered.kind).toBe('seal_mismatch');
+    if (tampered.kind === 'seal_mismatch') {
+      // The evidence is the answer's data string: its keyVersion and algorithm included.
+      expect(tampered.seal.data).toBe(
+        sealDataString({ ...carrying, responseCode: '05' }, new Set(['seal'])),
+      );
+    }
   });
 
   it('reads walletResponseCode for wallet functions', async () => {

@@ -49,13 +49,19 @@ export interface OrchestratorHarness {
 /**
  * A clock that runs at the real pace from `hourUtc` o'clock (UTC) today, for
  * tests whose outcome depends on the time of day (capture limits lapse at
- * 20:00 UTC): give it to both the simulator and the orchestrator.
+ * 20:00 UTC): give it to both the simulator and the orchestrator. `advance`
+ * jumps it forward (delayed jobs then still need promoting).
  */
-export function clockFrom(hourUtc: number): Clock {
+export function clockFrom(hourUtc: number): Clock & { advance(ms: number): void } {
   const start = new Date();
   start.setUTCHours(hourUtc, 0, 0, 0);
-  const offset = start.getTime() - Date.now();
-  return { now: () => Date.now() + offset };
+  let offset = start.getTime() - Date.now();
+  return {
+    now: () => Date.now() + offset,
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
 }
 
 export function settled(payment: PaymentView): boolean {
