@@ -59,6 +59,13 @@ export function replacementInProgress(
   return facts.reauthorizationId === undefined ? {} : { paymentId: facts.reauthorizationId };
 }
 
+/** Writes down the new payment of a claim, which ends the claim. */
+function noteReplacement(facts: Record<string, string>, newPaymentId: string): void {
+  delete facts.reauthorizing;
+  delete facts.reauthorizationId;
+  facts.reauthorizedAs = newPaymentId;
+}
+
 /**
  * Whether an authorisation made by the policy `reauthorize` lapses later than
  * the one it replaced (always true of any other authorisation).
@@ -205,10 +212,9 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       // (`reauthorization_in_progress`) until the new authorisation settles,
       // so the customer's card never carries two capturable authorisations.
       // The timer stays until the end, so a crash after the claim resumes
-      // here, and the new authorisation is made once (its idempotency key).
-      // The new payment's id is recorded with the claim: a try that resumes
-      // after its idempotency record lapsed (the payment busy for days
-      // between the claim and the note) finds it instead of making a second.
+      // here, and the new authorisation is made once: under the id recorded
+      // with the claim, which a try resuming however late (its idempotency
+      // record lapsed) finds instead of making a second.
       let current = record;
       if (!reauthorizationClaimed) {
         const newPaymentId = deps.reauthorization.newPaymentId(record.id);
@@ -260,9 +266,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         current,
         (data) => {
           consume(data);
-          delete data.facts.reauthorizing;
-          delete data.facts.reauthorizationId;
-          data.facts.reauthorizedAs = newPaymentId;
+          noteReplacement(data.facts, newPaymentId);
         },
         { name: 'payment.reauthorized', data: { newPaymentId, captureLimitAt: limitAt } },
       );
@@ -358,11 +362,6 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       }
       return;
     }
-    const noted = (data: EngineData): void => {
-      delete data.facts.reauthorizing;
-      delete data.facts.reauthorizationId;
-      data.facts.reauthorizedAs = replacement.id;
-    };
     const shard = deps.shardOf(record.id);
     const verdict = replacementVerdict(replacement);
     if (verdict === 'replaced') {
@@ -371,7 +370,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       }
       const remainder = uncapturedRemainder(record.amounts);
       const settle = (data: EngineData): void => {
-        noted(data);
+        noteReplacement(data.facts, replacement.id);
         data.facts.reauthorizationOutcome = 'replaced';
       };
       if (record.status === 'authorized' && !isChallenged(record.snapshot) && remainder > 0) {
@@ -414,7 +413,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       await annotate(
         record,
         (data) => {
-          noted(data);
+          noteReplacement(data.facts, replacement.id);
           data.facts.reauthorizationOutcome = 'failed';
         },
         {
