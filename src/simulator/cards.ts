@@ -175,11 +175,16 @@ export interface AuthorisationDecision {
   challenge: boolean;
 }
 
+/**
+ * The recette platform's rule, from the original page: the expiry date "doit
+ * être supérieure au mois en cours" (must be after the current month), so a
+ * card that expires this month is refused like one already expired.
+ */
 function expired(expiry: string | undefined, now: number): boolean {
   if (!expiry || !/^\d{6}$/.test(expiry)) return false;
   const date = new Date(now);
   const current = date.getUTCFullYear() * 100 + date.getUTCMonth() + 1;
-  return Number(expiry) < current;
+  return Number(expiry) <= current;
 }
 
 /** The acquirer code that goes with a refusal code. */

@@ -105,6 +105,18 @@ describe('test cards', () => {
     expect(response.responseCode).toBe('54');
   });
 
+  it('refuses a card expiring this month, as recette does, and takes one expiring next month', async () => {
+    // The harness clock is 15 January 2026.
+    const thisMonth = answered(
+      await h.client.cardOrder(card('4000000000000002', { cardExpiryDate: '202601' })),
+    );
+    expect(thisMonth.responseCode).toBe('54');
+    const nextMonth = answered(
+      await h.client.cardOrder(card('4000000000000002', { cardExpiryDate: '202602' })),
+    );
+    expect(nextMonth.responseCode).toBe('00');
+  });
+
   it.each([
     [99051, '51'],
     [99005, '05'],
