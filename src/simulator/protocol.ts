@@ -112,6 +112,9 @@ export function checkEnvelope(
   return { ok: true, merchant, key };
 }
 
+/** The values redirectionStatusCode takes (reference 6, from the Worldline SDKs). */
+const REDIRECTION_STATUS_CODES = new Set(['00', '03', '12', '30', '34', '94', '99']);
+
 /** The answer to a refused call, in the function's own vocabulary. */
 export function failureAnswer(
   service: SipsServiceName,
@@ -129,7 +132,9 @@ export function failureAnswer(
     answer.responseCode = code;
   } else {
     answer.responseCode = code;
-    if (INITIALISATIONS.has(service)) answer.redirectionStatusCode = code;
+    if (INITIALISATIONS.has(service) && REDIRECTION_STATUS_CODES.has(code)) {
+      answer.redirectionStatusCode = code;
+    }
   }
   if (failure.fields.errorFieldName) answer.errorFieldName = failure.fields.errorFieldName;
   if (failure.fields.newStatus) answer.newStatus = failure.fields.newStatus;

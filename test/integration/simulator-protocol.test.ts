@@ -290,13 +290,23 @@ describe('answers per function family', () => {
     expect(answer.body).toMatchObject({ getTransDataResponseCode: '25', responseCode: '25' });
   });
 
-  it('enrolment refusals also carry redirectionStatusCode', async () => {
+  it('enrolment refusals also carry redirectionStatusCode, when it has such a value', async () => {
     const answer = await h.raw('cardCheckEnrollment', order('ENROLBAD', { cardNumber: undefined }));
     expect(answer.body).toMatchObject({
       responseCode: '12',
       redirectionStatusCode: '12',
       errorFieldName: 'cardNumber',
     });
+    // 90 is not one of its values (00, 03, 12, 30, 34, 94, 99).
+    h.sim.faults.add({
+      match: { service: 'cardCheckEnrollment' },
+      times: 1,
+      type: 'responseCode',
+      responseCode: '90',
+    });
+    const unavailable = await h.raw('cardCheckEnrollment', order('ENROLBUSY'));
+    expect(unavailable.body.responseCode).toBe('90');
+    expect(unavailable.body).not.toHaveProperty('redirectionStatusCode');
   });
 
   it('every answer verifies with the shop key', async () => {
