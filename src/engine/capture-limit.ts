@@ -55,6 +55,16 @@ export function captureLimitAt(
   return sameDay >= from ? sameDay : sameDay + DAY_MS;
 }
 
+/**
+ * The earliest a new authorisation made at `now` can lapse: 20:00 UTC on the
+ * day `captureDay` days ahead, even past 20:00 (Sips may still date it that
+ * day until its run). Used to tell whether reauthorising gains time: erring
+ * early here means not reauthorising, never a second hold for nothing.
+ */
+export function earliestLimitOfNew(now: number, captureDay: number): number {
+  return startOfUtcDay(now + captureDay * DAY_MS) + LAPSE_HOUR_UTC * HOUR_MS;
+}
+
 /** `YYYYMMDD` of an instant (UTC), the format of Sips dates. */
 export function sipsDate(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 10).replace(/-/g, '');

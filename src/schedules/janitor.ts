@@ -17,7 +17,7 @@
  */
 import type { PaymentStatus } from '../../machines/contract.ts';
 import { engineDataOf, type PaymentEngine } from '../engine/engine.ts';
-import { DAY_MS, endOfSipsDate } from '../engine/capture-limit.ts';
+import { DAY_MS, endOfSipsDate, startOfUtcDay } from '../engine/capture-limit.ts';
 import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -174,7 +174,9 @@ export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
     // lapse estimate, 20:00 UTC, may come before the run in winter).
     const dueAt =
       endOfSipsDate(data.facts.captureLimitDate) ??
-      (record.captureMode === 'validation' ? limitAt : undefined) ??
+      (record.captureMode === 'validation' && limitAt !== undefined
+        ? startOfUtcDay(limitAt) + DAY_MS
+        : undefined) ??
       record.updatedAt + (data.request.captureDay + 1) * DAY_MS;
     if (clock.now() < dueAt + remittanceAfterMs) return 'skipped';
     const result = await engine.inquireNow(record, 'janitor: past the remittance or capture limit');

@@ -8,9 +8,10 @@
  */
 import { isChallenged } from '../../machines/index.ts';
 import { uncapturedRemainder } from '../../machines/model.ts';
-import { captureLimitAt } from '../engine/capture-limit.ts';
+import { earliestLimitOfNew } from '../engine/capture-limit.ts';
 import { engineDataOf, StepRetryError, type PaymentEngine } from '../engine/engine.ts';
 import { CommandError } from '../engine/errors.ts';
+import { PaymentsError } from '../payments/errors.ts';
 import type { EngineData, LimitPolicy } from '../engine/engine-data.ts';
 import type { TimerJob } from '../engine/jobs.ts';
 import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
@@ -78,14 +79,20 @@ function gainedTime(data: EngineData): boolean {
 }
 
 /**
- * Whether a new authorisation made at `now` would lapse later than this one:
- * not when both fall on the same capture-limit day (captureDay 0, or a policy
- * run late). Estimated with the same rule as the limits themselves.
+ * Whether a new authorisation made at `now` would surely lapse later than
+ * this one: not when both may fall on the same capture-limit day (captureDay
+ * 0, whose limit is the day it was made).
  */
 function newOneWouldGain(data: EngineData, now: number): boolean {
   const limitAt = data.facts.captureLimitAt;
   if (limitAt === undefined) return true;
-  return captureLimitAt(undefined, now, data.request.captureDay) > Date.parse(limitAt);
+  return earliestLimitOfNew(now, data.request.captureDay) > Date.parse(limitAt);
+}
+
+/** Whether `replacement` was made by the policy `reauthorize` of `replacedId`. */
+function replaces(replacement: PaymentRecord, replacedId: string): boolean {
+  const link = engineDataOf(replacement).request.link;
+  return link?.type === 'reauthorization' && link.id === replacedId;
 }
 
 /** Statuses in which a new authorisation that never authorised has failed for good. */
@@ -241,7 +248,9 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
       } catch (error) {
         // Refused for good (not a race, not Redis): the claim is released, so
         // the merchant can still capture this one before it lapses.
-        if (!(error instanceof CommandError) || error.retryable) throw error;
+        const forGood =
+          (error instanceof CommandError || error instanceof PaymentsError) && !error.retryable;
+        if (!forGood) throw error;
         await alerts.raise(deps.shardOf(record.id), {
           kind: 'reauthorization_failed',
           paymentId: record.id,
@@ -438,10 +447,14 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
    * when the new one has settled and the hand-over ran.
    */
   async function handOverIfSettled(record: PaymentRecord): Promise<boolean> {
-    const replacementId = replacementInProgress(engineDataOf(record).facts)?.paymentId;
+    const facts = engineDataOf(record).facts;
+    const replacementId = replacementInProgress(facts)?.paymentId;
     if (replacementId === undefined) return false;
     const replacement = await store.get(replacementId, { timeline: false });
     if (!replacement) return false;
+    // Under a recorded id not noted yet, only the payment made for this one
+    // (the note itself is written once the timer made it).
+    if (facts.reauthorizedAs === undefined && !replaces(replacement, record.id)) return false;
     const verdict = replacementVerdict(replacement);
     if (verdict !== 'replaced' && verdict !== 'failed') return false;
     await handOver(record, replacement);

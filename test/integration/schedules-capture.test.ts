@@ -454,6 +454,14 @@ describe('capture limit', () => {
       facts.reauthorizing = 'true';
       facts.reauthorizationId = f;
     });
+    const { engine, store } = h.orchestrator.internals;
+    const linked = await engine.annotate((await store.get(f))!, {
+      timeline: [{ at: Date.now(), kind: 'test.link' }],
+      update: (data) => {
+        data.request.link = { type: 'reauthorization', id: e };
+      },
+    });
+    expect(linked.ok).toBe(true);
 
     // Handled late, B has been cancelled by the merchant since: it still is
     // the authorisation that replaced A, which must not come back.
@@ -521,25 +529,78 @@ describe('capture limit', () => {
     expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
   });
 
-  it('reauthorises once, not in a chain, when the new authorisation lapses no later after all', async () => {
+  it('does not reauthorise late in the evening of the limit day either', async () => {
     // 21:00 UTC: past the 20:00 lapse estimate, before the simulator's 22:00
-    // run. A new authorisation is expected to lapse tomorrow, but Sips dates
-    // it today: the replacement gained nothing and does not reauthorise again.
+    // run, which would still date a new authorisation today.
     harness = await startOrchestratorHarness({ clock: clockFrom(21) });
     const h = harness;
     const { payment } = await h.orchestrator.payments.create(
       validationPayment({ captureDay: 0, capture: { atLimit: 'reauthorize' } }),
     );
-    const id = payment.id;
     // Its limit already passed by the estimate: the policy runs at once.
-    const noted = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
-    const replacementId = noted.facts.reauthorizedAs as string;
-    const replacement = await h.waitFor(replacementId, authorised);
-    expect(replacement.facts.captureLimitAt).toBe(noted.facts.captureLimitAt);
-    await h.waitFor(id, (p) => p.status === 'cancelled');
-    await expect.poll(lapsesNoLater(replacementId)).toBe(true);
-    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(1);
-    expect((await h.orchestrator.payments.get(replacementId)).status).toBe('authorized');
+    await expect.poll(lapsesNoLater(payment.id)).toBe(true);
+    expect((await h.orchestrator.payments.get(payment.id)).status).toBe('authorized');
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
+  });
+
+  it('does not reauthorise a replacement that gained no time, so no chain forms', async () => {
+    const clock = clockFrom(9);
+    harness = await startOrchestratorHarness({ clock });
+    const h = harness;
+    const id = await reauthorizeAtPolicyTime(h, clock);
+    // As if made by another payment's policy and dated the same day as it.
+    const { engine, store } = h.orchestrator.internals;
+    const record = (await store.get(id))!;
+    const linked = await engine.annotate(record, {
+      timeline: [{ at: Date.now(), kind: 'test.link' }],
+      update: (data) => {
+        data.request.link = {
+          type: 'reauthorization',
+          id: 'pay_0_REPLACEDONE',
+          replacedLimitAt: data.facts.captureLimitAt as string,
+        };
+      },
+    });
+    expect(linked.ok).toBe(true);
+    await runTimers(h, id, ['limit_policy']);
+    await expect.poll(lapsesNoLater(id)).toBe(true);
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
+  });
+
+  it('does not apply the policy again once its reauthorisation failed', async () => {
+    const clock = clockFrom(9);
+    harness = await startOrchestratorHarness({ clock });
+    const h = harness;
+    const id = await reauthorizeAtPolicyTime(h, clock);
+    const { queues, store } = h.orchestrator.internals;
+    const policyJobId = engineDataOf((await store.get(id))!).timers?.limit_policy?.jobId as string;
+    // The hand-over wrote the outcome before the policy's job, resumed, got here.
+    await noteFacts(h, id, (facts) => {
+      facts.reauthorizationOutcome = 'failed';
+    });
+    await runTimers(h, id, ['limit_policy']);
+    await expect
+      .poll(async () => (await queues.queue(0).getJob(policyJobId))?.finishedOn !== undefined)
+      .toBe(true);
+    const payment = await h.orchestrator.payments.get(id);
+    expect(payment.facts.reauthorizing).toBeUndefined();
+    expect(payment.timeline.some((entry) => entry.kind === 'capture_limit.reauthorizing')).toBe(
+      false,
+    );
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
+  });
+
+  it('acts at once when less than half an hour is left before the limit', async () => {
+    const clock = clockFrom(19);
+    clock.advance(40 * 60_000); // 19:40 UTC
+    harness = await startOrchestratorHarness({ clock });
+    const h = harness;
+    const { payment } = await h.orchestrator.payments.create(
+      validationPayment({ captureDay: 0, capture: { atLimit: 'capture' } }),
+    );
+    // No timer to promote: the capture policy runs on its own, now.
+    const captured = await h.waitFor(payment.id, (p) => p.status === 'captured');
+    expect(captured.amounts.captured).toBe(2_500);
   });
 
   it('only alerts when the payment chose no policy, and never moves money', async () => {
