@@ -98,7 +98,7 @@ describe('in a browser', () => {
     const page = await browser({ httpCredentials: { username: 'ops', password: 'ops-secret' } });
     await page.goto(`${api}/ops`);
     const link = page.locator(`a[href^="/ops/reviews/"]`, { hasText: payment.id });
-    for (let tries = 0; tries < 50 && (await link.count()) === 0; tries++) {
+    for (let tries = 0; tries < 200 && (await link.count()) === 0; tries++) {
       await page.waitForTimeout(50);
       await page.reload();
     }

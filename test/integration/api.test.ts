@@ -424,7 +424,7 @@ describe('ops CLI over the API', () => {
       return { code, out: out.join(''), err: err.join('') };
     };
     let listed = await run('review', 'list');
-    for (let tries = 0; tries < 50 && !listed.out.includes(payment.id); tries++) {
+    for (let tries = 0; tries < 500 && !listed.out.includes(payment.id); tries++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       listed = await run('review', 'list');
     }

@@ -219,13 +219,19 @@ describe('card payments', () => {
     const { payment } = await h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD));
     const done = await h.waitFor(payment.id);
     expect(done.status).toBe('in_review');
-    // The review item is enqueued right after the status is stored: wait for it.
+    // The review item is enqueued right after the status is stored: wait for it
+    // (generously: a loaded machine may take seconds).
     let item: Awaited<ReturnType<typeof h.orchestrator.reviews.list>>[number] | undefined;
-    for (let tries = 0; tries < 100 && !item; tries++) {
-      const items = await h.orchestrator.reviews.list();
-      item = items.find((candidate) => candidate.paymentId === payment.id);
-      if (!item) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await expect
+      .poll(
+        async () => {
+          const items = await h.orchestrator.reviews.list();
+          item = items.find((candidate) => candidate.paymentId === payment.id);
+          return item !== undefined;
+        },
+        { timeout: 10_000, interval: 20 },
+      )
+      .toBe(true);
     expect(item?.reason).toBe('seal_mismatch');
     expect(item?.evidence.seal?.expected).toMatch(/^[0-9a-f]{64}$/);
     expect(item?.evidence.seal?.received).toMatch(/^[0-9a-f]{64}$/);
