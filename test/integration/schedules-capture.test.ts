@@ -6,6 +6,7 @@
  * lapses at 20:00 UTC the same day, its policy hours away.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { EngineData } from '../../src/engine/engine-data.ts';
 import { engineDataOf } from '../../src/engine/engine.ts';
 import type { PaymentView } from '../../src/orchestrator.ts';
 import {
@@ -61,21 +62,27 @@ async function runTimers(
 }
 
 /**
- * Writes facts on a payment the way the engine's own annotations do (a
+ * Writes a payment's engine data the way the engine's own annotations do (a
  * compare-and-set, with a timeline entry), to set up a state mid-way.
  */
-async function noteFacts(
+async function noteData(
   h: OrchestratorHarness,
   paymentId: string,
-  update: (facts: Record<string, string>) => void,
+  update: (data: EngineData) => void,
 ): Promise<void> {
   const { engine, store } = h.orchestrator.internals;
   const noted = await engine.annotate((await store.get(paymentId))!, {
-    timeline: [{ at: Date.now(), kind: 'test.facts' }],
-    update: (data) => update(data.facts),
+    timeline: [{ at: Date.now(), kind: 'test.data' }],
+    update,
   });
   expect(noted.ok).toBe(true);
 }
+
+const noteFacts = (
+  h: OrchestratorHarness,
+  paymentId: string,
+  update: (facts: Record<string, string>) => void,
+): Promise<void> => noteData(h, paymentId, (data) => update(data.facts));
 
 /** A VALIDATION payment, authorised, whose deferred capture is a minute away. */
 async function authorisedWithCaptureTimer(h: OrchestratorHarness): Promise<PaymentView> {
@@ -349,7 +356,7 @@ describe('capture limit', () => {
     const clock = clockFrom(9);
     harness = await startOrchestratorHarness({ clock });
     const h = harness;
-    const { engine, keyspace, redis, schedules, store } = h.orchestrator.internals;
+    const { keyspace, redis, schedules, store } = h.orchestrator.internals;
     // The new authorisation's answer fails its seal: it waits in review, and
     // the old one stays claimed meanwhile.
     h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'corruptSeal' });
@@ -375,16 +382,12 @@ describe('capture limit', () => {
     // What a crash between making the new payment and noting it leaves, found
     // again days later: the claim and the policy timer stand, and the
     // idempotency record of the new payment has expired.
-    const rewound = await engine.annotate((await store.get(id))!, {
-      timeline: [{ at: Date.now(), kind: 'test.rewind' }],
-      update: (data) => {
-        delete data.facts.reauthorizedAs;
-        data.facts.reauthorizing = 'true';
-        data.facts.reauthorizationId = replacementId;
-        data.timers = { ...data.timers, limit_policy: policyTimer! };
-      },
+    await noteData(h, id, (data) => {
+      delete data.facts.reauthorizedAs;
+      data.facts.reauthorizing = 'true';
+      data.facts.reauthorizationId = replacementId;
+      data.timers = { ...data.timers, limit_policy: policyTimer! };
     });
-    expect(rewound.ok).toBe(true);
     expect(await redis.del(keyspace.idempotencyKey(`reauthorize:${id}`))).toBe(1);
     await schedules.runTimer(
       { task: 'timer', paymentId: id, timer: 'limit_policy' },
@@ -454,14 +457,9 @@ describe('capture limit', () => {
       facts.reauthorizing = 'true';
       facts.reauthorizationId = f;
     });
-    const { engine, store } = h.orchestrator.internals;
-    const linked = await engine.annotate((await store.get(f))!, {
-      timeline: [{ at: Date.now(), kind: 'test.link' }],
-      update: (data) => {
-        data.request.link = { type: 'reauthorization', id: e };
-      },
+    await noteData(h, f, (data) => {
+      data.request.link = { type: 'reauthorization', id: e };
     });
-    expect(linked.ok).toBe(true);
 
     // Handled late, B has been cancelled by the merchant since: it still is
     // the authorisation that replaced A, which must not come back.
@@ -549,19 +547,13 @@ describe('capture limit', () => {
     const h = harness;
     const id = await reauthorizeAtPolicyTime(h, clock);
     // As if made by another payment's policy and dated the same day as it.
-    const { engine, store } = h.orchestrator.internals;
-    const record = (await store.get(id))!;
-    const linked = await engine.annotate(record, {
-      timeline: [{ at: Date.now(), kind: 'test.link' }],
-      update: (data) => {
-        data.request.link = {
-          type: 'reauthorization',
-          id: 'pay_0_REPLACEDONE',
-          replacedLimitAt: data.facts.captureLimitAt as string,
-        };
-      },
+    await noteData(h, id, (data) => {
+      data.request.link = {
+        type: 'reauthorization',
+        id: 'pay_0_REPLACEDONE',
+        replacedLimitAt: data.facts.captureLimitAt as string,
+      };
     });
-    expect(linked.ok).toBe(true);
     await runTimers(h, id, ['limit_policy']);
     await expect.poll(lapsesNoLater(id)).toBe(true);
     expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
