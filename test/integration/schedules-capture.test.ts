@@ -93,15 +93,17 @@ async function authorisedWithCaptureTimer(h: OrchestratorHarness): Promise<Payme
 }
 
 /**
- * A VALIDATION payment with the policy `reauthorize` (captureDay 1),
- * authorised, and the clock moved just past its policy time, as when its
- * timer fires: a new authorisation made then lapses a day later.
+ * A harness at 09:00 UTC and a VALIDATION payment with the policy
+ * `reauthorize` (captureDay 1), authorised, with the clock moved just past its
+ * policy time, as when its timer fires: a new authorisation made then lapses
+ * a day later.
  */
-async function reauthorizeAtPolicyTime(
-  h: OrchestratorHarness,
-  clock: ReturnType<typeof clockFrom>,
+async function reauthorizingAtPolicyTime(
   extra: Record<string, unknown> = {},
-): Promise<string> {
+): Promise<{ h: OrchestratorHarness; id: string }> {
+  const clock = clockFrom(9);
+  const h = await startOrchestratorHarness({ clock });
+  harness = h;
   const { payment } = await h.orchestrator.payments.create(
     validationPayment({ captureDay: 1, capture: { atLimit: 'reauthorize' }, ...extra }),
   );
@@ -110,7 +112,7 @@ async function reauthorizeAtPolicyTime(
   const policyAt = engineDataOf(record!).timers?.limit_policy?.at;
   expect(policyAt).toBeGreaterThan(clock.now());
   clock.advance((policyAt as number) - clock.now() + 60_000);
-  return payment.id;
+  return { h, id: payment.id };
 }
 
 const lapsesNoLater = (paymentId: string) => async () =>
@@ -278,13 +280,10 @@ describe('capture limit', () => {
   });
 
   it('authorises again with a duplicate under the reauthorize policy, then releases the old authorisation', async () => {
-    const clock = clockFrom(9);
-    harness = await startOrchestratorHarness({ clock });
-    const h = harness;
+    const { h, id } = await reauthorizingAtPolicyTime();
     // The duplicate answers late (within the harness's 1 s call timeout): the
     // old authorisation is blocked meanwhile.
     h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'latency', ms: 700 });
-    const id = await reauthorizeAtPolicyTime(h, clock);
     const t0 = Date.now();
     await runTimers(h, id);
 
@@ -326,12 +325,9 @@ describe('capture limit', () => {
   });
 
   it('leaves the old authorisation capturable, and tells ops, when the new one is refused', async () => {
-    const clock = clockFrom(9);
-    harness = await startOrchestratorHarness({ clock });
-    const h = harness;
+    const { h, id } = await reauthorizingAtPolicyTime({ amount: 199_010 });
     // 199 010 is accepted; once 100 005 is cancelled, the 99 005 left is
     // refused (05) by the simulator's amount rule when authorised again.
-    const id = await reauthorizeAtPolicyTime(h, clock, { amount: 199_010 });
     await h.orchestrator.payments.cancel(id, { amount: 100_005 });
     await h.waitFor(id, (p) => authorised(p) && p.amounts.cancelled === 100_005);
     await runTimers(h, id);
@@ -353,14 +349,11 @@ describe('capture limit', () => {
   });
 
   it('makes the new authorisation once, even when a try resumes after its idempotency record lapsed', async () => {
-    const clock = clockFrom(9);
-    harness = await startOrchestratorHarness({ clock });
-    const h = harness;
+    const { h, id } = await reauthorizingAtPolicyTime();
     const { keyspace, redis, schedules, store } = h.orchestrator.internals;
     // The new authorisation's answer fails its seal: it waits in review, and
     // the old one stays claimed meanwhile.
     h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'corruptSeal' });
-    const id = await reauthorizeAtPolicyTime(h, clock);
     const policyTimer = engineDataOf((await store.get(id))!).timers?.limit_policy;
     expect(policyTimer).toBeDefined();
     // The policy alone: a warning job retrying after a lost race would write
@@ -402,10 +395,7 @@ describe('capture limit', () => {
   });
 
   it('releases its claim when the new authorisation is refused for good before it is made', async () => {
-    const clock = clockFrom(9);
-    harness = await startOrchestratorHarness({ clock });
-    const h = harness;
-    const id = await reauthorizeAtPolicyTime(h, clock);
+    const { h, id } = await reauthorizingAtPolicyTime();
     // The reauthorisation's idempotency key already names another command:
     // the duplicate is refused (idempotency_conflict), not worth a retry.
     await h.orchestrator.payments.create(validationPayment({ amount: 700 }), {
@@ -542,10 +532,7 @@ describe('capture limit', () => {
   });
 
   it('does not reauthorise a replacement that gained no time, so no chain forms', async () => {
-    const clock = clockFrom(9);
-    harness = await startOrchestratorHarness({ clock });
-    const h = harness;
-    const id = await reauthorizeAtPolicyTime(h, clock);
+    const { h, id } = await reauthorizingAtPolicyTime();
     // As if made by another payment's policy and dated the same day as it.
     await noteData(h, id, (data) => {
       data.request.link = {
@@ -560,10 +547,7 @@ describe('capture limit', () => {
   });
 
   it('does not apply the policy again once its reauthorisation failed', async () => {
-    const clock = clockFrom(9);
-    harness = await startOrchestratorHarness({ clock });
-    const h = harness;
-    const id = await reauthorizeAtPolicyTime(h, clock);
+    const { h, id } = await reauthorizingAtPolicyTime();
     const { queues, store } = h.orchestrator.internals;
     const policyJobId = engineDataOf((await store.get(id))!).timers?.limit_policy?.jobId as string;
     // The hand-over wrote the outcome before the policy's job, resumed, got here.
