@@ -133,6 +133,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       warnBeforeMs: config.CAPTURE_LIMIT_WARN_BEFORE[0] ?? 86_400_000,
       actBeforeMs: config.CAPTURE_LIMIT_ACT_BEFORE[0] ?? 21_600_000,
       defaultPolicy: config.CAPTURE_LIMIT_POLICY,
+      maxReauthorizations: config.CAPTURE_LIMIT_MAX_REAUTHORIZATIONS,
     },
     janitor: {
       intervalMs: config.JANITOR_INTERVAL[0] ?? 60_000,

@@ -73,7 +73,7 @@ import {
   type Schedules,
   type SubscriptionView,
 } from './schedules/index.ts';
-import { replacementInProgress } from './schedules/payment-timers.ts';
+import { reauthorizationGeneration, replacementInProgress } from './schedules/payment-timers.ts';
 import {
   ChangeSubscriptionCommand,
   CreateInstalmentPlanCommand,
@@ -433,6 +433,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     ...(options.captureLimit?.defaultPolicy
       ? { captureLimitPolicy: options.captureLimit.defaultPolicy }
       : {}),
+    ...(options.captureLimit?.maxReauthorizations !== undefined
+      ? { maxReauthorizations: options.captureLimit.maxReauthorizations }
+      : {}),
     ...(options.janitor ? { janitor: options.janitor } : {}),
     ...(options.scheduleDayMs !== undefined ? { dayMs: options.scheduleDayMs } : {}),
   });
@@ -488,6 +491,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           link: {
             type: 'reauthorization',
             id: record.id,
+            generation: reauthorizationGeneration(data) + 1,
             ...(data.facts.captureLimitAt ? { replacedLimitAt: data.facts.captureLimitAt } : {}),
           },
           ...(data.request.capture?.atLimit

@@ -90,6 +90,8 @@ const EnvSchema = z.object({
   CAPTURE_LIMIT_ACT_BEFORE: oneDuration.default([21_600_000]),
   /** The policy of payments that chose none: capture, cancel, reauthorize or none (alert only). */
   CAPTURE_LIMIT_POLICY: z.enum(['capture', 'cancel', 'reauthorize', 'none']).default('none'),
+  /** How many times `reauthorize` renews one payment's authorisation before it only alerts. */
+  CAPTURE_LIMIT_MAX_REAUTHORIZATIONS: whole(0, 100).default(6),
   /** How often the janitor runs (0s: never on its own). */
   JANITOR_INTERVAL: oneDuration.default([60_000]),
   /** Per-status thresholds, e.g. `authorizing=5m,outcome_unknown=30m`, over the defaults. */

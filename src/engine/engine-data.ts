@@ -35,6 +35,8 @@ export type ScheduleLink =
       id: string;
       /** The capture limit of the authorisation replaced (ISO), to tell whether this one gained time. */
       replacedLimitAt?: string;
+      /** 1 for the first new authorisation of a payment, 2 for the new one of that one... */
+      generation?: number;
     };
 
 export interface Redirection {

@@ -78,6 +78,12 @@ export interface CaptureLimitOptions {
   actBeforeMs?: number;
   /** The policy of payments that did not choose one. @defaultValue `none` (alert only) */
   defaultPolicy?: LimitPolicy;
+  /**
+   * How many times the policy `reauthorize` renews one payment's
+   * authorisation (each new one gains a day) before it only alerts.
+   * @defaultValue 6
+   */
+  maxReauthorizations?: number;
 }
 
 /** Statuses whose arrival is told to the payment's schedule. */

@@ -50,6 +50,8 @@ export interface SchedulesOptions {
   eventSource?: string;
   /** Policy at the capture limit for payments that chose none. @defaultValue `none` */
   captureLimitPolicy?: LimitPolicy;
+  /** See CaptureLimitOptions.maxReauthorizations. @defaultValue 6 */
+  maxReauthorizations?: number;
   janitor?: JanitorOptions & { intervalMs?: number };
   /** The length of a "day" in retry-on-decline and instalment schedules (shorter in tests). */
   dayMs?: number;
@@ -157,6 +159,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     logger,
     shardOf: keyspace.shardOf,
     defaultPolicy: options.captureLimitPolicy ?? 'none',
+    maxReauthorizations: wholeOrThrow(options.maxReauthorizations ?? 6, 'maxReauthorizations'),
     reauthorization: options.reauthorization,
   });
   const janitor = createJanitor(
@@ -320,3 +323,10 @@ export type { Subscription, SubscriptionView } from './subscriptions.ts';
 export type { InstalmentPlan } from './instalments.ts';
 export type { OpsAlert } from './alerts.ts';
 export type { JanitorReport, JanitorOptions } from './janitor.ts';
+
+function wholeOrThrow(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a whole number, 0 or more`);
+  }
+  return value;
+}

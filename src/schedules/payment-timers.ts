@@ -27,6 +27,8 @@ export interface PaymentTimersDeps {
   logger: Logger;
   shardOf(paymentId: string): number;
   defaultPolicy: LimitPolicy;
+  /** Renewals of one payment's authorisation by `reauthorize` before it only alerts. */
+  maxReauthorizations: number;
   reauthorization: Reauthorization;
 }
 
@@ -87,6 +89,12 @@ function newOneWouldGain(data: EngineData, now: number): boolean {
   const limitAt = data.facts.captureLimitAt;
   if (limitAt === undefined) return true;
   return earliestLimitOfNew(now, data.request.captureDay) > Date.parse(limitAt);
+}
+
+/** How many reauthorisations led to this authorisation (0: the payment's own). */
+export function reauthorizationGeneration(data: EngineData): number {
+  const link = data.request.link;
+  return link?.type === 'reauthorization' ? (link.generation ?? 1) : 0;
 }
 
 /** Whether `replacement` was made by the policy `reauthorize` of `replacedId`. */
@@ -191,6 +199,19 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
             limitAt,
             consume,
             'a new authorisation made now would lapse no later',
+          );
+          return;
+        }
+        const generation = reauthorizationGeneration(data);
+        if (policy === 'reauthorize' && !claimed && generation >= deps.maxReauthorizations) {
+          // Renewed every day for as long as nobody captures: bounded, so a
+          // forgotten order does not hold the customer's money for ever.
+          await limitReached(
+            record,
+            remainder,
+            limitAt,
+            consume,
+            `it was reauthorised ${generation} times already (CAPTURE_LIMIT_MAX_REAUTHORIZATIONS)`,
           );
           return;
         }

@@ -302,6 +302,12 @@ describe('capture limit', () => {
     expect(replacement.timeline.some((entry) => entry.kind === 'inquiry')).toBe(false);
     expect(replacement.kind).toBe('duplicate');
     expect(replacement.amount).toBe(2_500);
+    const replacementRecord = await h.orchestrator.internals.store.get(replacementId);
+    expect(engineDataOf(replacementRecord!).request.link).toMatchObject({
+      type: 'reauthorization',
+      id,
+      generation: 1,
+    });
     expect(
       h.sim.ledger.countMovements('duplicateAuthorisation', replacement.transactionReference),
     ).toBe(1);
@@ -544,6 +550,27 @@ describe('capture limit', () => {
     await runTimers(h, id, ['limit_policy']);
     await expect.poll(lapsesNoLater(id)).toBe(true);
     expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
+  });
+
+  it('stops renewing after CAPTURE_LIMIT_MAX_REAUTHORIZATIONS reauthorisations, and tells ops', async () => {
+    const { h, id } = await reauthorizingAtPolicyTime();
+    // As if it were the sixth renewal of an order nobody captured (default 6).
+    await noteData(h, id, (data) => {
+      data.request.link = { type: 'reauthorization', id: 'pay_0_FIFTHONE', generation: 6 };
+    });
+    await runTimers(h, id, ['limit_policy']);
+    await expect
+      .poll(async () =>
+        (await h.orchestrator.ops.alerts()).some(
+          (alert) =>
+            alert.paymentId === id &&
+            alert.kind === 'capture_limit_reached' &&
+            alert.message.includes('reauthorised 6 times already'),
+        ),
+      )
+      .toBe(true);
+    expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(0);
+    expect((await h.orchestrator.payments.get(id)).status).toBe('authorized');
   });
 
   it('does not apply the policy again once its reauthorisation failed', async () => {

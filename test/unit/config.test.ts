@@ -58,11 +58,17 @@ describe('loadConfig', () => {
     expect(config.CAPTURE_LIMIT_WARN_BEFORE).toEqual([43_200_000]);
     expect(config.JANITOR_INTERVAL).toEqual([30_000]);
     expect(config.JANITOR_THRESHOLDS).toEqual({ authorizing: 120_000, outcome_unknown: 3_600_000 });
+    expect(config.CAPTURE_LIMIT_MAX_REAUTHORIZATIONS).toBe(6);
+    expect(
+      loadConfig({ CAPTURE_LIMIT_MAX_REAUTHORIZATIONS: '0' }).CAPTURE_LIMIT_MAX_REAUTHORIZATIONS,
+    ).toBe(0);
     const problems = problemsOf({
       JANITOR_THRESHOLDS: 'sleeping=5m',
       CAPTURE_LIMIT_POLICY: 'pray',
+      CAPTURE_LIMIT_MAX_REAUTHORIZATIONS: '-1',
     });
     expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual([
+      'CAPTURE_LIMIT_MAX_REAUTHORIZATIONS',
       'CAPTURE_LIMIT_POLICY',
       'JANITOR_THRESHOLDS',
     ]);
