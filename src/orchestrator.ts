@@ -589,11 +589,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
             ? undefined
             : await store.get(replacement.paymentId, { timeline: false });
         const inReview = pending?.status === 'in_review';
+        const by = inReview
+          ? `${replacement.paymentId}, which is in review; once ops decide it, capture that one`
+          : `${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it`;
         throw new CommandError(
           'reauthorization_in_progress',
-          inReview
-            ? `this authorisation is being replaced at its capture limit by ${replacement.paymentId}, which is in review; once ops decide it, capture that one, or send this command again if it failed`
-            : `this authorisation is being replaced at its capture limit by ${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it, or send this command again if it failed`,
+          `this authorisation is being replaced at its capture limit by ${by}, or send this command again if it failed`,
           { retryAfterSeconds: inReview ? 300 : 2 },
         );
       }

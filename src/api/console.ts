@@ -166,8 +166,9 @@ ${
     }
     const action = `/ops/reviews/${encodeURIComponent(item.jobId)}/resolve`;
     const resolved = item.state === 'resolved';
+    const token = tokenField(options.formToken(request));
     const open = (value: string) =>
-      `<form class="inline" method="POST" action="${action}">${tokenField(options.formToken(request))}<input type="hidden" name="action" value="${value}">`;
+      `<form class="inline" method="POST" action="${action}">${token}<input type="hidden" name="action" value="${value}">`;
     const forms = resolved
       ? `<p>Resolved: <code>${escapeHtml(JSON.stringify(item.resolution ?? {}))}</code></p>`
       : `${open('adopt')}

@@ -17,6 +17,11 @@ export function startOfUtcDay(epochMs: number): number {
   return Math.floor(epochMs / DAY_MS) * DAY_MS;
 }
 
+/** 20:00 UTC on the (UTC) day of an instant. */
+function lapseOnDayOf(epochMs: number): number {
+  return startOfUtcDay(epochMs) + LAPSE_HOUR_UTC * HOUR_MS;
+}
+
 function utcDayOfSipsDate(date: string | undefined): number | undefined {
   const match = date === undefined ? null : /^(\d{4})(\d{2})(\d{2})$/.exec(date);
   if (!match) return undefined;
@@ -36,7 +41,7 @@ export function endOfSipsDate(date: string | undefined): number | undefined {
 /** `YYYYMMDD` → epoch ms of 20:00 UTC that day (the lapse), or undefined when malformed. */
 export function lapseOfSipsDate(date: string | undefined): number | undefined {
   const start = utcDayOfSipsDate(date);
-  return start === undefined ? undefined : start + LAPSE_HOUR_UTC * HOUR_MS;
+  return start === undefined ? undefined : lapseOnDayOf(start);
 }
 
 /**
@@ -51,7 +56,7 @@ export function captureLimitAt(
   const given = lapseOfSipsDate(captureLimitDate);
   if (given !== undefined) return given;
   const from = authorisedAt + captureDay * DAY_MS;
-  const sameDay = startOfUtcDay(from) + LAPSE_HOUR_UTC * HOUR_MS;
+  const sameDay = lapseOnDayOf(from);
   return sameDay >= from ? sameDay : sameDay + DAY_MS;
 }
 
@@ -62,7 +67,7 @@ export function captureLimitAt(
  * early here means not reauthorising, never a second hold for nothing.
  */
 export function earliestLimitOfNew(now: number, captureDay: number): number {
-  return startOfUtcDay(now + captureDay * DAY_MS) + LAPSE_HOUR_UTC * HOUR_MS;
+  return lapseOnDayOf(now + captureDay * DAY_MS);
 }
 
 /** `YYYYMMDD` of an instant (UTC), the format of Sips dates. */

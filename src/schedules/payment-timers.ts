@@ -62,10 +62,15 @@ export function replacementInProgress(
   return facts.reauthorizationId === undefined ? {} : { paymentId: facts.reauthorizationId };
 }
 
-/** Writes down the new payment of a claim, which ends the claim. */
-function noteReplacement(facts: Record<string, string>, newPaymentId: string): void {
+/** Ends a claim: its new payment was made (noted next) or will not be. */
+function endClaim(facts: Record<string, string>): void {
   delete facts.reauthorizing;
   delete facts.reauthorizationId;
+}
+
+/** Writes down the new payment of a claim, which ends the claim. */
+function noteReplacement(facts: Record<string, string>, newPaymentId: string): void {
+  endClaim(facts);
   facts.reauthorizedAs = newPaymentId;
 }
 
@@ -89,6 +94,29 @@ function newOneWouldGain(data: EngineData, now: number): boolean {
   const limitAt = data.facts.captureLimitAt;
   if (limitAt === undefined) return true;
   return earliestLimitOfNew(now, data.request.captureDay) > Date.parse(limitAt);
+}
+
+/**
+ * Why the policy `reauthorize` must not make a new authorisation of this one
+ * now, if it must not: another would only put a second hold on the card.
+ */
+function whyNotReauthorize(
+  data: EngineData,
+  now: number,
+  maxReauthorizations: number,
+): string | undefined {
+  // Made on the same capture-limit day, or a replacement that gained no time:
+  // a chain of them would run until the day ends.
+  if (!newOneWouldGain(data, now) || !gainedTime(data)) {
+    return 'a new authorisation made now would lapse no later';
+  }
+  // Renewed every day for as long as nobody captures: bounded, so a
+  // forgotten order does not hold the customer's money for ever.
+  const generation = reauthorizationGeneration(data);
+  if (generation >= maxReauthorizations) {
+    return `it was reauthorised ${generation} times already (CAPTURE_LIMIT_MAX_REAUTHORIZATIONS)`;
+  }
+  return undefined;
 }
 
 /** How many reauthorisations led to this authorisation (0: the payment's own). */
@@ -184,35 +212,12 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
         if (data.facts.reauthorizationOutcome !== undefined) return;
         const claimed = data.facts.reauthorizing === 'true';
         const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
-        if (
-          policy === 'reauthorize' &&
-          !claimed &&
-          (!newOneWouldGain(data, clock.now()) || !gainedTime(data))
-        ) {
-          // A new authorisation would lapse no later than this one (made on
-          // the same capture-limit day), or this one is a replacement that
-          // gained no time: another would only put a second hold on the card,
-          // and a chain of them would run until the day ends. Ops are told.
-          await limitReached(
-            record,
-            remainder,
-            limitAt,
-            consume,
-            'a new authorisation made now would lapse no later',
-          );
-          return;
-        }
-        const generation = reauthorizationGeneration(data);
-        if (policy === 'reauthorize' && !claimed && generation >= deps.maxReauthorizations) {
-          // Renewed every day for as long as nobody captures: bounded, so a
-          // forgotten order does not hold the customer's money for ever.
-          await limitReached(
-            record,
-            remainder,
-            limitAt,
-            consume,
-            `it was reauthorised ${generation} times already (CAPTURE_LIMIT_MAX_REAUTHORIZATIONS)`,
-          );
+        const whyNot =
+          policy === 'reauthorize' && !claimed
+            ? whyNotReauthorize(data, clock.now(), deps.maxReauthorizations)
+            : undefined;
+        if (whyNot !== undefined) {
+          await limitReached(record, remainder, limitAt, consume, whyNot);
           return;
         }
         await applyPolicy(record, policy, remainder, limitAt, consume, claimed);
@@ -281,8 +286,7 @@ export function createPaymentTimers(deps: PaymentTimersDeps) {
           current,
           (data) => {
             consume(data);
-            delete data.facts.reauthorizing;
-            delete data.facts.reauthorizationId;
+            endClaim(data.facts);
             data.facts.reauthorizationOutcome = 'failed';
           },
           {

@@ -84,12 +84,17 @@ const noteFacts = (
   update: (facts: Record<string, string>) => void,
 ): Promise<void> => noteData(h, paymentId, (data) => update(data.facts));
 
-/** A VALIDATION payment, authorised, whose deferred capture is a minute away. */
-async function authorisedWithCaptureTimer(h: OrchestratorHarness): Promise<PaymentView> {
+/** A harness and a VALIDATION payment, authorised, whose deferred capture is a minute away. */
+async function authorisedWithCaptureTimer(): Promise<{
+  h: OrchestratorHarness;
+  payment: PaymentView;
+}> {
+  const h = await startOrchestratorHarness();
+  harness = h;
   const { payment } = await h.orchestrator.payments.create(
     validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
   );
-  return h.waitFor(payment.id, authorised);
+  return { h, payment: await h.waitFor(payment.id, authorised) };
 }
 
 /**
@@ -165,9 +170,7 @@ describe('deferred capture', () => {
   });
 
   it('waits while the authorisation is being replaced at its limit, then captures if the replacement failed', async () => {
-    harness = await startOrchestratorHarness();
-    const h = harness;
-    const payment = await authorisedWithCaptureTimer(h);
+    const { h, payment } = await authorisedWithCaptureTimer();
     // A capture timer held up past the policy time meets a claimed reauthorisation.
     await noteFacts(h, payment.id, (facts) => {
       facts.reauthorizing = 'true';
@@ -200,9 +203,7 @@ describe('deferred capture', () => {
   });
 
   it('leaves an authorisation alone once it was replaced, even if its release was declined', async () => {
-    harness = await startOrchestratorHarness();
-    const h = harness;
-    const payment = await authorisedWithCaptureTimer(h);
+    const { h, payment } = await authorisedWithCaptureTimer();
     // Replaced, and still authorised: Sips declined the cancel of its remainder.
     await noteFacts(h, payment.id, (facts) => {
       facts.reauthorizedAs = 'pay_0_NEWONE';
