@@ -83,7 +83,10 @@ export interface Keyspace {
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const PAYMENT_ID_PATTERN = /^pay_(\d{1,5})_([A-Za-z0-9_-]{1,64})$/;
 /** Printable ASCII without spaces; braces are fine after the hash tag. */
-const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** The one rule for idempotency keys, wherever they arrive (API header, library call, schedule). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+export const IDEMPOTENCY_KEY_RULE =
+  'an idempotency key has 1 to 255 printable ASCII characters, no spaces';
 const MAX_SHARDS = 16_384;
 
 /** FNV-1a, 32 bits, over the UTF-8 bytes. Stable across processes and versions. */
@@ -128,10 +131,7 @@ export function createKeyspace(options: KeyspaceOptions = {}): Keyspace {
 
   const checkIdempotencyKey = (key: string): void => {
     if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-      throw new PaymentsError(
-        'IDEMPOTENCY_KEY_INVALID',
-        'an idempotency key has 1 to 255 printable ASCII characters, no spaces',
-      );
+      throw new PaymentsError('IDEMPOTENCY_KEY_INVALID', IDEMPOTENCY_KEY_RULE);
     }
   };
 

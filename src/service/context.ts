@@ -1,0 +1,37 @@
+/**
+ * What the service modules share: the dependencies built once by
+ * `createOrchestrator` (src/orchestrator.ts), handed to each module
+ * explicitly instead of captured by one large closure.
+ */
+import type { Redis } from 'ioredis';
+import type { CardVault } from '../payments/card-vault.ts';
+import type { EventDeps } from '../payments/events.ts';
+import type { Keyspace } from '../payments/keys.ts';
+import type { ReviewQueues } from '../payments/review.ts';
+import type { PaymentStore } from '../payments/store.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { IdGenerator } from '../platform/ids.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { SipsClient } from '../sips/client.ts';
+import type { PaymentEngine } from '../engine/engine.ts';
+
+export interface ServiceContext {
+  redis: Redis;
+  keyspace: Keyspace;
+  store: PaymentStore;
+  engine: PaymentEngine;
+  vault: CardVault;
+  client: SipsClient;
+  reviews: ReviewQueues;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  events: EventDeps;
+  /** Keyed hash of a request, to tell a replay from another command under one idempotency key. */
+  hashRequest(request: unknown): string;
+}
+
+/** Same key and same command: the same result; same key, other command: a conflict. */
+export interface CommandOptions {
+  idempotencyKey?: string;
+}

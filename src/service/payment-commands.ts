@@ -1,0 +1,136 @@
+/**
+ * Merchant commands on a payment (capture, cancel, refund, challenge
+ * decisions, the customer's return, review decisions): parsed, checked
+ * against the payment's idempotency keys and capture-limit replacement, then
+ * applied to the machine with compare-and-set, re-reading on a lost race.
+ */
+import type { PaymentEvent } from '../../machines/contract.ts';
+import { engineDataOf, StepRetryError, type ApplyOptions } from '../engine/engine.ts';
+import { CommandError } from '../engine/errors.ts';
+import type { PaymentRecord } from '../payments/store.ts';
+import { replacementInProgress } from '../schedules/payment-timers.ts';
+import type { CommandOptions, ServiceContext } from './context.ts';
+import { checkIdempotencyKey, commandKeyVerdict, rememberCommandKey } from './idempotency.ts';
+import { loadPayment, viewPayment, type PaymentView } from './views.ts';
+
+/** Tries of a command that keeps losing its compare-and-set to other writes. */
+const COMMAND_ATTEMPTS = 5;
+
+export interface CommandDeps extends ServiceContext {
+  /**
+   * Hands a payment replaced at its capture limit over to its new
+   * authorisation when that one settled without its notice: true when it did.
+   */
+  handOverIfSettled(record: PaymentRecord): Promise<boolean>;
+}
+
+/**
+ * Applies a merchant command with compare-and-set, re-reading on a lost
+ * race. An idempotency key is stored with the step in the same write, so a
+ * retried command is recognised and never applied twice (a refund sent
+ * twice by a nervous client is refunded once).
+ */
+export async function applyCommand(
+  ctx: CommandDeps,
+  id: string,
+  event: PaymentEvent,
+  options: CommandOptions = {},
+  extra: Pick<ApplyOptions, 'update'> = {},
+): Promise<PaymentView> {
+  const key =
+    options.idempotencyKey === undefined ? undefined : checkIdempotencyKey(options.idempotencyKey);
+  const hash = key === undefined ? undefined : ctx.hashRequest({ id, event });
+  for (let attempt = 0; attempt < COMMAND_ATTEMPTS; attempt++) {
+    const record = await settledBeforeCommand(ctx, await loadPayment(ctx, id), event);
+    const data = engineDataOf(record);
+    if (key !== undefined && hash !== undefined) {
+      if (commandKeyVerdict(data, key, hash) === 'replay') return viewPayment(ctx, id);
+    }
+    if (await waitsForReplacement(ctx, record, event)) continue;
+    const applied = await ctx.engine.apply(record, event, {
+      timeline: [{ at: ctx.clock.now(), kind: 'command', detail: { ...event } }],
+      update: (next) => {
+        extra.update?.(next);
+        if (key !== undefined && hash !== undefined) rememberCommandKey(next, key, hash);
+      },
+    });
+    if (applied.ok) return viewPayment(ctx, id);
+    if (applied.reason === 'not_allowed') {
+      throw new CommandError(
+        'command_not_allowed',
+        `${event.type} is not allowed: ${applied.detail}`,
+      );
+    }
+    if (applied.reason === 'not_found') {
+      throw new CommandError('payment_not_found', `no payment ${id}`);
+    }
+  }
+  throw new CommandError('payment_busy', 'the payment kept changing; send the command again');
+}
+
+/**
+ * Acting on a payment whose last call has an unknown outcome could act on a
+ * wrong belief: Sips is asked first.
+ */
+async function settledBeforeCommand(
+  ctx: ServiceContext,
+  record: PaymentRecord,
+  event: PaymentEvent,
+): Promise<PaymentRecord> {
+  if (record.status !== 'outcome_unknown' || event.type.startsWith('review.')) return record;
+  const inquired = await ctx.engine.inquireNow(record, `before ${event.type}`);
+  if (inquired.outcome === 'unclear') {
+    throw new CommandError(
+      'outcome_unknown',
+      `the outcome of the last call is still unknown (${inquired.detail}); send the command again later`,
+    );
+  }
+  return loadPayment(ctx, record.id);
+}
+
+/**
+ * Captures and cancels of an authorisation replaced at its capture limit, or
+ * being replaced, are refused: the customer's card must never carry two
+ * capturable authorisations. True when a hand-over just happened and the
+ * command should be tried again on the record it wrote.
+ */
+async function waitsForReplacement(
+  ctx: CommandDeps,
+  record: PaymentRecord,
+  event: PaymentEvent,
+): Promise<boolean> {
+  if (event.type !== 'capture' && event.type !== 'cancel') return false;
+  const facts = engineDataOf(record).facts;
+  if (facts.reauthorizationOutcome === 'replaced') {
+    throw new CommandError(
+      'command_not_allowed',
+      `${event.type} is not allowed: this authorisation was replaced at its capture limit by ${facts.reauthorizedAs}; capture that payment`,
+    );
+  }
+  const replacement = replacementInProgress(facts);
+  if (replacement === undefined) return false;
+  // Checked on the record the compare-and-set is made against: a claim
+  // written in between fails the write, and the retry lands here. A new
+  // authorisation that settled without its notice hands over now (or, when
+  // this payment is busy, at the notice's next try).
+  const handedOver = await ctx.handOverIfSettled(record).catch((error: unknown) => {
+    if (error instanceof StepRetryError) return false;
+    throw error;
+  });
+  if (handedOver) return true;
+  // A new authorisation in review waits for a person, not for a call: the
+  // client is told so, and to come back much later.
+  const pending =
+    replacement.paymentId === undefined
+      ? undefined
+      : await ctx.store.get(replacement.paymentId, { timeline: false });
+  const inReview = pending?.status === 'in_review';
+  const by = inReview
+    ? `${replacement.paymentId}, which is in review; once ops decide it, capture that one`
+    : `${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it`;
+  throw new CommandError(
+    'reauthorization_in_progress',
+    `this authorisation is being replaced at its capture limit by ${by}, or send this command again if it failed`,
+    { retryAfterSeconds: inReview ? 300 : 2 },
+  );
+}

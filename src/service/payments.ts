@@ -1,0 +1,151 @@
+/** The payment commands merchants use: the `payments` face of the orchestrator. */
+import type { LimitPolicy, EngineData } from '../engine/engine-data.ts';
+import {
+  AmountCommand,
+  AuthenticationReturn,
+  CreatePaymentCommand,
+  DuplicateCommand,
+  parseCommand,
+} from '../payments/commands.ts';
+import type { PaymentRecord } from '../payments/store.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { CommandOptions } from './context.ts';
+import { applyCommand, type CommandDeps } from './payment-commands.ts';
+import { createPayment, type CreatedPayment } from './payment-create.ts';
+import { cardOf, parseOrThrow } from './parse.ts';
+import { loadPayment, viewPayment, type PaymentView } from './views.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface PaymentCommands {
+  create(command: unknown, options?: CommandOptions): Promise<CreatedPayment>;
+  get(id: string): Promise<PaymentView>;
+  capture(id: string, command: unknown, options?: CommandOptions): Promise<PaymentView>;
+  cancel(id: string, command: unknown, options?: CommandOptions): Promise<PaymentView>;
+  refund(id: string, command: unknown, options?: CommandOptions): Promise<PaymentView>;
+  duplicate(id: string, command: unknown, options?: CommandOptions): Promise<CreatedPayment>;
+  acceptChallenge(id: string, options?: CommandOptions): Promise<PaymentView>;
+  refuseChallenge(id: string, options?: CommandOptions): Promise<PaymentView>;
+  /** The browser came back from the ACS or the provider with these fields. */
+  completeAuthentication(id: string, returned: unknown): Promise<PaymentView>;
+}
+
+export function createPaymentCommands(ctx: CommandDeps): PaymentCommands {
+  const amountCommand =
+    (type: 'capture' | 'cancel' | 'refund') =>
+    (id: string, input: unknown, options?: CommandOptions): Promise<PaymentView> => {
+      const { amount } = parseOrThrow(parseCommand(AmountCommand, input));
+      return applyCommand(ctx, id, { type, amount }, options);
+    };
+  return {
+    create: (input, options = {}) => createFromCommand(ctx, input, options),
+    get: (id) => viewPayment(ctx, id),
+    capture: amountCommand('capture'),
+    cancel: amountCommand('cancel'),
+    refund: amountCommand('refund'),
+    duplicate: (id, input, options = {}) => duplicateFromCommand(ctx, id, input, options),
+    acceptChallenge: (id, options) => applyCommand(ctx, id, { type: 'accept_challenge' }, options),
+    refuseChallenge: (id, options) => applyCommand(ctx, id, { type: 'refuse_challenge' }, options),
+    async completeAuthentication(id, input) {
+      const returned = parseOrThrow(parseCommand(AuthenticationReturn, input));
+      return applyCommand(
+        ctx,
+        id,
+        { type: 'customer.returned' },
+        {},
+        {
+          update: (data) => {
+            data.authenticationReturn = {
+              ...(returned.paRes ? { paRes: returned.paRes } : {}),
+              ...(returned.redirectionData ? { redirectionData: returned.redirectionData } : {}),
+              ...(returned.messageVersion ? { messageVersion: returned.messageVersion } : {}),
+            };
+          },
+        },
+      );
+    },
+  };
+}
+
+async function createFromCommand(
+  ctx: CommandDeps,
+  input: unknown,
+  options: CommandOptions,
+): Promise<CreatedPayment> {
+  const command = parseOrThrow(parseCommand(CreatePaymentCommand, input));
+  const request: EngineData['request'] = { captureDay: command.captureDay };
+  if (command.returnUrl) request.returnUrl = command.returnUrl;
+  if (command.paymentMeanBrand) request.paymentMeanBrand = command.paymentMeanBrand;
+  if (command.wallet) {
+    request.wallet = {
+      merchantWalletId: command.wallet.merchantWalletId,
+      paymentMeanId: command.wallet.paymentMeanId,
+    };
+  }
+  if (command.capture) request.capture = captureScheduleOf(ctx.clock, command.capture);
+  const merchant: PaymentRecord['merchant'] = {};
+  if (command.orderId) merchant.orderId = command.orderId;
+  if (command.customer?.id) merchant.customerId = command.customer.id;
+  if (command.customer?.email) merchant.customerEmail = command.customer.email;
+  if (command.customer?.ipAddress) merchant.customerIpAddress = command.customer.ipAddress;
+  if (command.metadata) merchant.metadata = command.metadata;
+  return createPayment(
+    ctx,
+    command.method,
+    {
+      amount: command.amount,
+      currency: command.currency,
+      captureMode: command.captureMode,
+      merchant,
+      request,
+      ...(command.card ? { card: cardOf(command.card) } : {}),
+    },
+    command,
+    options,
+  );
+}
+
+async function duplicateFromCommand(
+  ctx: CommandDeps,
+  id: string,
+  input: unknown,
+  options: CommandOptions,
+): Promise<CreatedPayment> {
+  const command = parseOrThrow(parseCommand(DuplicateCommand, input));
+  const source = await loadPayment(ctx, id);
+  return createPayment(
+    ctx,
+    'duplicate',
+    {
+      amount: command.amount,
+      currency: source.currency,
+      captureMode: command.captureMode,
+      merchant: {
+        ...source.merchant,
+        ...(command.orderId ? { orderId: command.orderId } : {}),
+      },
+      request: {
+        captureDay: command.captureDay,
+        fromTransactionReference: source.transactionReference,
+        fromPaymentId: source.id,
+      },
+    },
+    { duplicateOf: id, command },
+    options,
+  );
+}
+
+function captureScheduleOf(
+  clock: Clock,
+  capture: NonNullable<CreatePaymentCommand['capture']>,
+): NonNullable<EngineData['request']['capture']> {
+  const now = clock.now();
+  let at: number | undefined;
+  if (capture.at !== undefined) at = Date.parse(capture.at);
+  else if (capture.afterDays !== undefined) at = now + capture.afterDays * DAY_MS;
+  else if (capture.afterMs !== undefined) at = now + capture.afterMs;
+  return {
+    ...(at !== undefined ? { at } : {}),
+    ...(capture.atLimit ? { atLimit: capture.atLimit as LimitPolicy } : {}),
+  };
+}

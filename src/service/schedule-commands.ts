@@ -1,0 +1,108 @@
+/**
+ * Subscriptions and instalment plans as merchants command them: parsed,
+ * created once per idempotency key, and shown with their first payment.
+ */
+import type { Schedules, InstalmentPlan, SubscriptionView } from '../schedules/index.ts';
+import {
+  ChangeSubscriptionCommand,
+  CreateInstalmentPlanCommand,
+  CreateSubscriptionCommand,
+} from '../schedules/commands.ts';
+import { parseCommand } from '../payments/commands.ts';
+import type { CommandOptions, ServiceContext } from './context.ts';
+import { onceForKey } from './idempotency.ts';
+import { cardOf, parseOrThrow } from './parse.ts';
+import { viewPayment, type PaymentView } from './views.ts';
+
+export interface SubscriptionCommands {
+  create(
+    command: unknown,
+    options?: CommandOptions,
+  ): Promise<{ created: boolean; subscription: SubscriptionView; firstPayment: PaymentView }>;
+  get(id: string): Promise<SubscriptionView>;
+  list(options?: { limit?: number }): Promise<SubscriptionView[]>;
+  pause(id: string): Promise<SubscriptionView>;
+  resume(id: string): Promise<SubscriptionView>;
+  cancel(id: string): Promise<SubscriptionView>;
+  /** Later occurrences are charged the new amount. */
+  changeAmount(id: string, command: unknown): Promise<SubscriptionView>;
+}
+
+export interface InstalmentPlanCommands {
+  create(
+    command: unknown,
+    options?: CommandOptions,
+  ): Promise<{ created: boolean; plan: InstalmentPlan; firstPayment: PaymentView }>;
+  get(id: string): Promise<InstalmentPlan>;
+  list(options?: { limit?: number }): Promise<InstalmentPlan[]>;
+  /** Instalments not yet due are not taken. */
+  cancel(id: string): Promise<InstalmentPlan>;
+}
+
+export function createSubscriptionCommands(
+  ctx: ServiceContext,
+  schedules: Pick<Schedules, 'subscriptions'>,
+): SubscriptionCommands {
+  const { subscriptions } = schedules;
+  return {
+    async create(input, options = {}) {
+      const command = parseOrThrow(parseCommand(CreateSubscriptionCommand, input));
+      const created = await onceForKey(
+        ctx,
+        'subscription',
+        options.idempotencyKey,
+        command,
+        (seed) =>
+          subscriptions
+            .create(command, command.card ? cardOf(command.card) : undefined, seed)
+            .then(({ subscription }) => subscription.id),
+      );
+      const subscription = await subscriptions.get(created.id);
+      return {
+        created: created.created,
+        subscription,
+        firstPayment: await viewPayment(ctx, subscription.firstPaymentId),
+      };
+    },
+    get: (id) => subscriptions.get(id),
+    list: (options) => subscriptions.list(options),
+    pause: (id) => subscriptions.pause(id),
+    resume: (id) => subscriptions.resume(id),
+    cancel: (id) => subscriptions.cancel(id),
+    async changeAmount(id, input) {
+      const { amount } = parseOrThrow(parseCommand(ChangeSubscriptionCommand, input));
+      return subscriptions.changeAmount(id, amount);
+    },
+  };
+}
+
+export function createInstalmentPlanCommands(
+  ctx: ServiceContext,
+  schedules: Pick<Schedules, 'plans'>,
+): InstalmentPlanCommands {
+  const { plans } = schedules;
+  return {
+    async create(input, options = {}) {
+      const command = parseOrThrow(parseCommand(CreateInstalmentPlanCommand, input));
+      const created = await onceForKey(
+        ctx,
+        'instalments',
+        options.idempotencyKey,
+        command,
+        (seed) => plans.create(command, cardOf(command.card), seed).then((plan) => plan.id),
+      );
+      const plan = await plans.get(created.id);
+      return {
+        created: created.created,
+        plan,
+        firstPayment: await viewPayment(
+          ctx,
+          (plan.instalments[0] as { paymentId: string }).paymentId,
+        ),
+      };
+    },
+    get: (id) => plans.get(id),
+    list: (options) => plans.list(options),
+    cancel: (id) => plans.cancel(id),
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * What callers see of a payment: the record read back and shaped for the API
+ * (amounts, masked card, facts, timeline as ISO times).
+ */
+import type { CaptureMode, PaymentKind, PaymentStatus } from '../../machines/contract.ts';
+import { FINAL_STATUSES } from '../../machines/contract.ts';
+import { isChallenged } from '../../machines/index.ts';
+import { engineDataOf } from '../engine/engine.ts';
+import type { EngineData, Redirection } from '../engine/engine-data.ts';
+import { CommandError } from '../engine/errors.ts';
+import type { PaymentRecord } from '../payments/store.ts';
+import type { ServiceContext } from './context.ts';
+
+export interface PaymentView {
+  id: string;
+  status: PaymentStatus;
+  final: boolean;
+  kind: PaymentKind;
+  amount: number;
+  currency: string;
+  captureMode: CaptureMode;
+  amounts: { authorized: number; captured: number; cancelled: number; refunded: number };
+  transactionReference: string;
+  maskedPan?: string;
+  authorisationId?: string;
+  /** Where the customer must be sent to authenticate, while the payment waits for it. */
+  redirection?: Redirection;
+  /** The merchant's page the customer returns to after authentication. */
+  returnUrl?: string;
+  /** Present (true) while an authorisation is held for a fraud check: accept or refuse it. */
+  challenged?: true;
+  facts: Record<string, string>;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  timeline: { at: string; kind: string; detail?: Record<string, unknown> }[];
+}
+
+export function toView(
+  record: PaymentRecord,
+  data: EngineData = engineDataOf(record),
+): PaymentView {
+  const view: PaymentView = {
+    id: record.id,
+    status: record.status,
+    final: FINAL_STATUSES.has(record.status),
+    kind: record.kind,
+    amount: record.amount,
+    currency: record.currency,
+    captureMode: record.captureMode,
+    amounts: { ...record.amounts },
+    transactionReference: record.transactionReference,
+    facts: { ...data.facts },
+    version: record.version,
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+    timeline: record.timeline.map((entry) => ({
+      at: new Date(entry.at).toISOString(),
+      kind: entry.kind,
+      ...(entry.detail ? { detail: entry.detail } : {}),
+    })),
+  };
+  const maskedPan = record.maskedPan ?? data.facts.maskedPan;
+  if (maskedPan) view.maskedPan = maskedPan;
+  if (data.facts.authorisationId) view.authorisationId = data.facts.authorisationId;
+  if (data.redirection && record.status === 'awaiting_authentication') {
+    view.redirection = data.redirection;
+  }
+  if (data.request.returnUrl) view.returnUrl = data.request.returnUrl;
+  if (record.status === 'authorized' && isChallenged(record.snapshot)) view.challenged = true;
+  return view;
+}
+
+/** A payment by id; `payment_not_found` for an id that is not ours or no payment. */
+export async function loadPayment(
+  ctx: Pick<ServiceContext, 'keyspace' | 'store'>,
+  id: string,
+  timeline = false,
+): Promise<PaymentRecord> {
+  if (!ctx.keyspace.isPaymentId(id)) {
+    throw new CommandError('payment_not_found', `no payment ${id}`);
+  }
+  const record = await ctx.store.get(id, { timeline });
+  if (!record) throw new CommandError('payment_not_found', `no payment ${id}`);
+  return record;
+}
+
+export async function viewPayment(
+  ctx: Pick<ServiceContext, 'keyspace' | 'store'>,
+  id: string,
+): Promise<PaymentView> {
+  return toView(await loadPayment(ctx, id, true));
+}
