@@ -1,0 +1,149 @@
+/**
+ * The machines' setup (context, events, input and named actions) and the
+ * builders of the actions their transitions list. Effects are actions whose
+ * params describe them: `transition()` returns them without running anything,
+ * and the step function in index.ts hands them to the engine.
+ */
+import { assign, enqueueActions, setup, type EventObject } from 'xstate';
+import type {
+  Amounts,
+  DomainEventName,
+  Effect,
+  Operation,
+  PaymentEvent,
+  PaymentInput,
+} from './contract.ts';
+import { uncapturedRemainder, type PaymentContext, type PendingOperation } from './model.ts';
+
+type CallParams = { operation: Operation; amount?: number };
+type EmitParams = { name: DomainEventName; data: Record<string, unknown> };
+type ReviewParams = { reason: Extract<Effect, { type: 'review' }>['reason'] };
+type ForgetParams = { what: Extract<Effect, { type: 'forget' }>['what'] };
+
+export const paymentSetup = setup({
+  types: {
+    context: {} as PaymentContext,
+    events: {} as PaymentEvent,
+    input: {} as PaymentInput,
+  },
+  actions: {
+    // Effects: descriptors only, carried out by the engine after the state is stored.
+    call: (_, _params: CallParams) => {},
+    inquire: () => {},
+    review: (_, _params: ReviewParams) => {},
+    emit: (_, _params: EmitParams) => {},
+    forget: (_, _params: ForgetParams) => {},
+
+    /** Sips agrees with us: the event is accepted and nothing changes. */
+    viewAgrees: () => {},
+
+    // Context updates.
+    beginOperation: assign((_, params: PendingOperation) => ({ pending: params })),
+    clearPending: assign({ pending: null }),
+    recordAuthorisation: assign(({ context }) => ({
+      amounts: { ...context.amounts, authorized: context.requestedAmount },
+    })),
+    /**
+     * One validation per authorisation: Sips turns TO_VALIDATE into TO_CAPTURE
+     * for the validated amount and releases the rest, which is therefore
+     * counted as cancelled and can never be captured later.
+     */
+    recordCapture: assign(({ context }) => {
+      const amount = context.pending?.amount ?? 0;
+      const released = uncapturedRemainder(context.amounts) - amount;
+      return {
+        amounts: {
+          ...context.amounts,
+          captured: context.amounts.captured + amount,
+          cancelled: context.amounts.cancelled + released,
+        },
+      };
+    }),
+    recordCancel: assign(({ context }) => ({
+      amounts: {
+        ...context.amounts,
+        cancelled: context.amounts.cancelled + (context.pending?.amount ?? 0),
+      },
+    })),
+    recordRefund: assign(({ context }) => ({
+      amounts: {
+        ...context.amounts,
+        refunded: context.amounts.refunded + (context.pending?.amount ?? 0),
+      },
+    })),
+    adoptPosition: assign((_, params: { amounts: Amounts }) => ({
+      amounts: params.amounts,
+      pending: null,
+    })),
+    /** Card data goes as soon as no authorisation call can be sent again (architecture §9). */
+    forgetCardData: enqueueActions<
+      PaymentContext,
+      PaymentEvent,
+      undefined,
+      PaymentEvent,
+      never,
+      { type: 'forget'; params: ForgetParams },
+      never,
+      never,
+      EventObject
+    >(({ context, enqueue }) => {
+      if (context.held.csc) enqueue({ type: 'forget', params: { what: 'csc' } });
+      if (context.held.card) enqueue({ type: 'forget', params: { what: 'card' } });
+      if (context.held.csc || context.held.card) {
+        enqueue.assign({ held: { csc: false, card: false } });
+      }
+    }),
+  },
+});
+
+// Argument types are spelled out so the builders can be shared by several states.
+
+/** What an action's params or a guard receive. */
+export type Args<E = PaymentEvent> = { context: PaymentContext; event: E };
+export type EventOf<T extends PaymentEvent['type']> = Extract<PaymentEvent, { type: T }>;
+
+function pendingData(pending: PendingOperation | null): Record<string, unknown> {
+  if (pending === null) return {};
+  return pending.amount === undefined
+    ? { operation: pending.operation }
+    : { operation: pending.operation, amount: pending.amount };
+}
+
+/** A domain event; its data always carries the amounts, the currency and the operation at hand. */
+export function emit<E>(
+  name: DomainEventName | ((args: Args<E>) => DomainEventName),
+  extra?: (args: Args<E>) => Record<string, unknown>,
+) {
+  return {
+    type: 'emit' as const,
+    params: (args: Args<E>): EmitParams => ({
+      name: typeof name === 'function' ? name(args) : name,
+      data: {
+        amounts: { ...args.context.amounts },
+        currency: args.context.currency,
+        ...pendingData(args.context.pending),
+        ...extra?.(args),
+      },
+    }),
+  };
+}
+
+/** The Sips call for the pending operation (set just before by `beginOperation`). */
+export const callPending = {
+  type: 'call' as const,
+  params: ({ context }: Args<unknown>): CallParams => {
+    const pending = context.pending;
+    if (pending === null) throw new Error('callPending without a pending operation');
+    return pending.amount === undefined
+      ? { operation: pending.operation }
+      : { operation: pending.operation, amount: pending.amount };
+  },
+};
+
+export function begin<E>(operation: (args: Args<E>) => PendingOperation) {
+  return { type: 'beginOperation' as const, params: operation };
+}
+
+export function review(reason: ReviewParams['reason']) {
+  return { type: 'review' as const, params: { reason } };
+}

@@ -1,0 +1,215 @@
+/**
+ * The states after the authorisation, shared by every payment kind: the
+ * stable statuses that take the merchant's commands (capture, cancel, refund,
+ * the fraud-challenge decisions) and the states in which those calls are in
+ * flight. A follow-up that Sips refused or could not process leaves the
+ * payment where it was; amounts move only on an accepted answer.
+ */
+import type { DomainEventName } from './contract.ts';
+import { begin, callPending, emit, type Args, type EventOf } from './actions.ts';
+import {
+  answers,
+  commandAllowed,
+  remainingContradicts,
+  resumesTo,
+  takesAll,
+  type Answer,
+} from './guards.ts';
+import type { PendingOperation, ResumePoint } from './model.ts';
+import { reconcile, uncertainAnswers } from './outcome-states.ts';
+import type { Command, Stance } from './rules.ts';
+import { RESUME_POINTS, TARGET } from './targets.ts';
+
+/**
+ * A follow-up operation that Sips refused or could not process: the payment
+ * stays where it was (still authorised or captured); only the operation failed.
+ */
+function backWhereItWas<E extends Answer>(extra: (args: Args<E>) => Record<string, unknown>) {
+  return RESUME_POINTS.map((point) => ({
+    guard: resumesTo(point),
+    target: TARGET[point],
+    actions: [
+      emit<E>(
+        ({ context }) => `payment.${context.pending?.operation ?? 'operation'}_failed`,
+        extra,
+      ),
+      'clearPending' as const,
+    ],
+  }));
+}
+
+/** Answers to capture, cancel, refund and the fraud-challenge decisions. */
+const followUpAnswers = {
+  'sips.accepted': [
+    {
+      guard: answers(['capture']),
+      target: TARGET.captured,
+      actions: ['recordCapture' as const, emit('payment.captured'), 'clearPending' as const],
+    },
+    {
+      guard: remainingContradicts('cancel'),
+      target: TARGET.outcome_unknown,
+      actions: [
+        emit('payment.outcome_unknown', () => ({ reason: 'remaining_amount_mismatch' })),
+        { type: 'inquire' as const },
+      ],
+    },
+    {
+      guard: (args: Args<EventOf<'sips.accepted'>>) =>
+        answers(['cancel'])(args) && takesAll('cancel')(args),
+      target: TARGET.cancelled,
+      actions: ['recordCancel' as const, emit('payment.cancelled'), 'clearPending' as const],
+    },
+    ...(['challenged', 'authorized'] as const).map((point) => ({
+      guard: (args: Args<EventOf<'sips.accepted'>>) =>
+        answers(['cancel'])(args) && args.context.pending?.resumeTo === point,
+      target: TARGET[point],
+      actions: [
+        'recordCancel' as const,
+        emit('payment.partially_cancelled'),
+        'clearPending' as const,
+      ],
+    })),
+    {
+      guard: remainingContradicts('refund'),
+      target: TARGET.outcome_unknown,
+      actions: [
+        emit('payment.outcome_unknown', () => ({ reason: 'remaining_amount_mismatch' })),
+        { type: 'inquire' as const },
+      ],
+    },
+    {
+      guard: (args: Args<EventOf<'sips.accepted'>>) =>
+        answers(['refund'])(args) && takesAll('refund')(args),
+      target: TARGET.refunded,
+      actions: ['recordRefund' as const, emit('payment.refunded'), 'clearPending' as const],
+    },
+    {
+      guard: answers(['refund']),
+      target: TARGET.partially_refunded,
+      actions: [
+        'recordRefund' as const,
+        emit('payment.partially_refunded'),
+        'clearPending' as const,
+      ],
+    },
+    {
+      guard: answers(['accept_challenge']),
+      target: TARGET.authorized,
+      actions: [
+        emit('payment.authorized', () => ({ challenge: 'accepted' })),
+        'clearPending' as const,
+      ],
+    },
+    {
+      guard: answers(['refuse_challenge']),
+      target: TARGET.refused,
+      actions: [emit('payment.refused', () => ({ challenge: 'refused' })), 'clearPending' as const],
+    },
+  ],
+  'sips.declined': backWhereItWas<EventOf<'sips.declined'>>(({ event }) => ({
+    responseCode: event.responseCode,
+    invalid: event.invalid,
+  })),
+  'sips.unavailable': backWhereItWas<EventOf<'sips.unavailable'>>(({ event }) => ({
+    reason: 'sips_unavailable',
+    responseCode: event.responseCode,
+  })),
+  ...uncertainAnswers,
+};
+
+function requestCommand<E extends Command>(
+  stance: Stance,
+  target: string,
+  operation: (event: E) => PendingOperation,
+  name: DomainEventName,
+) {
+  return {
+    guard: commandAllowed(stance),
+    target,
+    actions: [begin<E>(({ event }) => operation(event)), emit(name), callPending],
+  };
+}
+
+function amountCommand(
+  operation: 'capture' | 'cancel' | 'refund',
+  stance: Stance,
+  resumeTo: ResumePoint,
+) {
+  const target = {
+    capture: '#payment.capturing',
+    cancel: '#payment.cancelling',
+    refund: '#payment.refunding',
+  }[operation];
+  return requestCommand<Extract<Command, { amount: number }>>(
+    stance,
+    target,
+    (event) => ({ operation, amount: event.amount, resumeTo }),
+    `payment.${operation}_requested`,
+  );
+}
+
+const AUTHORIZED: Stance = { status: 'authorized', challenged: false };
+const CHALLENGED: Stance = { status: 'authorized', challenged: true };
+
+/** accept_challenge or refuse_challenge is in flight (a sub-state of `authorizing`). */
+export const challengeDecisionState = { on: followUpAnswers };
+
+/** `authorized` (normal or challenged), the follow-ups in flight, `captured` and `partially_refunded`. */
+export function followUpStates() {
+  return {
+    authorized: {
+      entry: 'forgetCardData' as const,
+      initial: 'normal',
+      states: {
+        normal: {
+          on: {
+            capture: amountCommand('capture', AUTHORIZED, 'authorized'),
+            cancel: amountCommand('cancel', AUTHORIZED, 'authorized'),
+            'inquiry.found': reconcile('authorized'),
+          },
+        },
+        /** Held by Sips for a fraud check (TO_CHALLENGE): cancel or decide. */
+        challenged: {
+          on: {
+            cancel: amountCommand('cancel', CHALLENGED, 'challenged'),
+            accept_challenge: requestCommand(
+              CHALLENGED,
+              '#payment.authorizing.challenge_decision',
+              () => ({ operation: 'accept_challenge', resumeTo: 'challenged' }),
+              'payment.challenge_acceptance_requested',
+            ),
+            refuse_challenge: requestCommand(
+              CHALLENGED,
+              '#payment.authorizing.challenge_decision',
+              () => ({ operation: 'refuse_challenge', resumeTo: 'challenged' }),
+              'payment.challenge_refusal_requested',
+            ),
+            'inquiry.found': reconcile('challenged'),
+          },
+        },
+      },
+    },
+    capturing: { on: followUpAnswers },
+    cancelling: { on: followUpAnswers },
+    refunding: { on: followUpAnswers },
+    captured: {
+      entry: 'forgetCardData' as const,
+      on: {
+        refund: amountCommand('refund', { status: 'captured', challenged: false }, 'captured'),
+        'inquiry.found': reconcile('captured'),
+      },
+    },
+    partially_refunded: {
+      entry: 'forgetCardData' as const,
+      on: {
+        refund: amountCommand(
+          'refund',
+          { status: 'partially_refunded', challenged: false },
+          'partially_refunded',
+        ),
+        'inquiry.found': reconcile('partially_refunded'),
+      },
+    },
+  };
+}
