@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Keyspace } from '../payments/keys.ts';
-import { defineScript, runScript, type RedisClient } from '../payments/lua.ts';
+import { loadScript, runScript, type RedisClient } from '../payments/lua.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { IdGenerator } from '../platform/ids.ts';
 import { uuid } from '../platform/ids.ts';
@@ -78,44 +78,14 @@ export interface EventSpec {
   data?: Record<string, unknown>;
 }
 
-/*
- * Both scripts keep the waiting index with the record: ARGV[5] is '1' when
- * the record waits for a payment to settle.
- */
-const CREATE = defineScript(
+/* Both scripts keep the waiting index with the record (see the files' headers). */
+const CREATE = loadScript(
   'schedule-record-create',
-  `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'version', '1', 'record', ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3]) end
-for k = 6, #ARGV, 2 do
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'type', ARGV[k], 'subject', ARGV[3],
-    'sequence', '1', 'event', ARGV[k + 1])
-end
-return 1
-`,
+  new URL('./lua/record-create.lua', import.meta.url),
 );
-
-const UPDATE = defineScript(
+const UPDATE = loadScript(
   'schedule-record-update',
-  `
-local current = redis.call('HGET', KEYS[1], 'version')
-if not current then return -1 end
-if current ~= ARGV[1] then return -2 end
-local next = tostring(tonumber(current) + 1)
-redis.call('HSET', KEYS[1], 'version', next, 'record', ARGV[2])
-if ARGV[5] == '1' then
-  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[3])
-else
-  redis.call('ZREM', KEYS[3], ARGV[3])
-end
-for k = 7, #ARGV, 2 do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', ARGV[k], 'subject', ARGV[3],
-    'sequence', next, 'event', ARGV[k + 1])
-end
-return tonumber(next)
-`,
+  new URL('./lua/record-update.lua', import.meta.url),
 );
 
 export interface RecordStoreOptions<T> {
