@@ -93,158 +93,219 @@ export interface JanitorDeps {
   cursor: { get(): Promise<number | undefined>; set(value: number | undefined): Promise<void> };
 }
 
-export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
-  const { store, engine, queues, alerts, clock, logger } = deps;
-  const thresholds = { ...DEFAULT_THRESHOLDS_MS, ...(options.thresholdsMs ?? {}) };
-  const escalateAfterMs = options.escalateAfterMs ?? 6 * HOUR;
-  const remittanceAfterMs = options.remittanceCheckAfterMs ?? 2 * HOUR;
-  const batch = options.batch ?? 200;
+/** What a janitor run works with: its deps, and its options with their defaults. */
+export interface JanitorContext {
+  deps: JanitorDeps;
+  thresholds: Partial<Record<PaymentStatus, number>>;
+  escalateAfterMs: number;
+  remittanceAfterMs: number;
+  batch: number;
+}
 
-  async function liveJob(record: PaymentRecord): Promise<boolean> {
-    const data = engineDataOf(record);
-    const jobIds = data.followUps.flatMap((followUp) =>
-      'jobId' in followUp && followUp.type !== 'settled' && followUp.type !== 'timer'
-        ? [followUp.jobId]
-        : [],
-    );
-    if (record.intent?.jobId) jobIds.push(record.intent.jobId);
-    const queue = queues.queue(deps.shardOf(record.id));
-    for (const jobId of new Set(jobIds)) {
-      if (LIVE_JOB_STATES.has(await queue.getJobState(jobId))) return true;
-    }
-    return false;
+export function janitorContext(deps: JanitorDeps, options: JanitorOptions = {}): JanitorContext {
+  return {
+    deps,
+    thresholds: { ...DEFAULT_THRESHOLDS_MS, ...(options.thresholdsMs ?? {}) },
+    escalateAfterMs: options.escalateAfterMs ?? 6 * HOUR,
+    remittanceAfterMs: options.remittanceCheckAfterMs ?? 2 * HOUR,
+    batch: options.batch ?? 200,
+  };
+}
+
+/** A follow-up job of the payment (or its intent's) is still waiting or running. */
+async function liveJob(deps: JanitorDeps, record: PaymentRecord): Promise<boolean> {
+  const data = engineDataOf(record);
+  const jobIds = data.followUps.flatMap((followUp) =>
+    'jobId' in followUp && followUp.type !== 'settled' && followUp.type !== 'timer'
+      ? [followUp.jobId]
+      : [],
+  );
+  if (record.intent?.jobId) jobIds.push(record.intent.jobId);
+  const queue = deps.queues.queue(deps.shardOf(record.id));
+  for (const jobId of new Set(jobIds)) {
+    if (LIVE_JOB_STATES.has(await queue.getJobState(jobId))) return true;
   }
+  return false;
+}
 
-  async function escalate(record: PaymentRecord, detail: string): Promise<JanitorVerdict> {
+async function escalate(
+  deps: JanitorDeps,
+  record: PaymentRecord,
+  detail: string,
+): Promise<JanitorVerdict> {
+  const { engine, clock } = deps;
+  const applied = await engine.apply(
+    record,
+    { type: 'inquiry.exhausted' },
+    { timeline: [{ at: clock.now(), kind: 'janitor.escalated', detail: { detail } }] },
+  );
+  if (!applied.ok) return 'unclear';
+  await deps.alerts.raise(deps.shardOf(record.id), {
+    kind: 'janitor_escalated',
+    paymentId: record.id,
+    message: `stuck in ${record.status}; Sips gave no usable answer (${detail}): sent to manual review`,
+  });
+  return 'escalated';
+}
+
+/** Settles a payment stuck in its status since `since` (see the rules above). */
+export async function settleStuck(
+  ctx: JanitorContext,
+  record: PaymentRecord,
+  since: number,
+): Promise<{ verdict: JanitorVerdict; detail?: string }> {
+  const { deps } = ctx;
+  const { engine, clock } = deps;
+  if (await liveJob(deps, record)) return { verdict: 'waiting' };
+  if (record.status === 'awaiting_authentication') {
     const applied = await engine.apply(
       record,
-      { type: 'inquiry.exhausted' },
-      { timeline: [{ at: clock.now(), kind: 'janitor.escalated', detail: { detail } }] },
+      { type: 'customer.abandoned' },
+      { timeline: [{ at: clock.now(), kind: 'janitor.abandoned' }] },
     );
-    if (!applied.ok) return 'unclear';
-    await alerts.raise(deps.shardOf(record.id), {
-      kind: 'janitor_escalated',
-      paymentId: record.id,
-      message: `stuck in ${record.status}; Sips gave no usable answer (${detail}): sent to manual review`,
+    return { verdict: applied.ok ? 'expired' : 'skipped' };
+  }
+  if (record.status !== 'outcome_unknown' && !record.intent) {
+    // No intent: the call was never sent; sending it now is safe.
+    const queue = deps.queues.queue(deps.shardOf(record.id));
+    for (const followUp of engineDataOf(record).followUps) {
+      if (followUp.type === 'call') await queue.remove(followUp.jobId);
+    }
+    await engine.dispatch(record);
+    return { verdict: 'redispatched' };
+  }
+  const result = await engine.inquireNow(record, `janitor: ${record.status} with no job`);
+  if (result.outcome === 'reconciled' || result.outcome === 'unchanged') {
+    return { verdict: result.outcome };
+  }
+  if (clock.now() - since >= ctx.escalateAfterMs && result.record.status === 'outcome_unknown') {
+    return { verdict: await escalate(deps, result.record, result.detail), detail: result.detail };
+  }
+  return { verdict: 'unclear', detail: result.detail };
+}
+
+/** When an authorisation should have been remitted, validated or lapsed. */
+function remittanceDueAt(record: PaymentRecord): number {
+  const data = engineDataOf(record);
+  const limitAt = data.facts.captureLimitAt ? Date.parse(data.facts.captureLimitAt) : undefined;
+  // The end of the limit day, when the remittance run is surely over (the
+  // lapse estimate, 20:00 UTC, may come before the run in winter).
+  return (
+    endOfSipsDate(data.facts.captureLimitDate) ??
+    (record.captureMode === 'validation' && limitAt !== undefined
+      ? startOfUtcDay(limitAt) + DAY_MS
+      : undefined) ??
+    record.updatedAt + (data.request.captureDay + 1) * DAY_MS
+  );
+}
+
+/**
+ * An authorisation past its date: AUTHOR_CAPTURE should have been remitted
+ * (the payment becomes captured), VALIDATION should have been validated or
+ * has lapsed (the payment becomes expired). Sips' view tells which.
+ */
+export async function checkRemittance(
+  ctx: JanitorContext,
+  record: PaymentRecord,
+): Promise<JanitorVerdict> {
+  const { engine, clock } = ctx.deps;
+  const dueAt = remittanceDueAt(record);
+  if (clock.now() < dueAt + ctx.remittanceAfterMs) return 'skipped';
+  const result = await engine.inquireNow(record, 'janitor: past the remittance or capture limit');
+  if (result.outcome === 'unchanged') {
+    // Not remitted yet: noted, which also moves it to the back of the queue.
+    await engine.annotate(record, {
+      timeline: [{ at: clock.now(), kind: 'remittance.pending' }],
     });
-    return 'escalated';
   }
+  return result.outcome;
+}
 
-  async function settle(
-    record: PaymentRecord,
-    since: number,
-  ): Promise<{ verdict: JanitorVerdict; detail?: string }> {
-    if (await liveJob(record)) return { verdict: 'waiting' };
-    if (record.status === 'awaiting_authentication') {
-      const applied = await engine.apply(
-        record,
-        { type: 'customer.abandoned' },
-        { timeline: [{ at: clock.now(), kind: 'janitor.abandoned' }] },
-      );
-      return { verdict: applied.ok ? 'expired' : 'skipped' };
-    }
-    if (record.status !== 'outcome_unknown' && !record.intent) {
-      // No intent: the call was never sent; sending it now is safe.
-      const queue = queues.queue(deps.shardOf(record.id));
-      for (const followUp of engineDataOf(record).followUps) {
-        if (followUp.type === 'call') await queue.remove(followUp.jobId);
-      }
-      await engine.dispatch(record);
-      return { verdict: 'redispatched' };
-    }
-    const result = await engine.inquireNow(record, `janitor: ${record.status} with no job`);
-    if (result.outcome === 'reconciled' || result.outcome === 'unchanged') {
-      return { verdict: result.outcome };
-    }
-    if (clock.now() - since >= escalateAfterMs && result.record.status === 'outcome_unknown') {
-      return { verdict: await escalate(result.record, result.detail), detail: result.detail };
-    }
-    return { verdict: 'unclear', detail: result.detail };
-  }
+function note(
+  report: JanitorReport,
+  record: PaymentRecord,
+  verdict: JanitorVerdict,
+  detail?: string,
+): void {
+  report.checked++;
+  report.verdicts[verdict] = (report.verdicts[verdict] ?? 0) + 1;
+  report.payments.push({
+    id: record.id,
+    status: record.status,
+    verdict,
+    ...(detail ? { detail } : {}),
+  });
+}
 
-  /**
-   * An authorisation past its date: AUTHOR_CAPTURE should have been remitted
-   * (the payment becomes captured), VALIDATION should have been validated or
-   * has lapsed (the payment becomes expired). Sips' view tells which.
-   */
-  async function checkRemittance(record: PaymentRecord): Promise<JanitorVerdict> {
-    const data = engineDataOf(record);
-    const limitAt = data.facts.captureLimitAt ? Date.parse(data.facts.captureLimitAt) : undefined;
-    // The end of the limit day, when the remittance run is surely over (the
-    // lapse estimate, 20:00 UTC, may come before the run in winter).
-    const dueAt =
-      endOfSipsDate(data.facts.captureLimitDate) ??
-      (record.captureMode === 'validation' && limitAt !== undefined
-        ? startOfUtcDay(limitAt) + DAY_MS
-        : undefined) ??
-      record.updatedAt + (data.request.captureDay + 1) * DAY_MS;
-    if (clock.now() < dueAt + remittanceAfterMs) return 'skipped';
-    const result = await engine.inquireNow(record, 'janitor: past the remittance or capture limit');
-    if (result.outcome === 'unchanged') {
-      // Not remitted yet: noted, which also moves it to the back of the queue.
-      await engine.annotate(record, {
-        timeline: [{ at: clock.now(), kind: 'remittance.pending' }],
-      });
-    }
-    return result.outcome;
-  }
-
-  async function run(): Promise<JanitorReport> {
-    const report: JanitorReport = { checked: 0, verdicts: {}, payments: [] };
-    const note = (record: PaymentRecord, verdict: JanitorVerdict, detail?: string): void => {
-      report.checked++;
-      report.verdicts[verdict] = (report.verdicts[verdict] ?? 0) + 1;
-      report.payments.push({
-        id: record.id,
-        status: record.status,
-        verdict,
-        ...(detail ? { detail } : {}),
-      });
-    };
-    const now = clock.now();
-    for (const [status, threshold] of Object.entries(thresholds) as [PaymentStatus, number][]) {
-      const stale = await store.listByStatus(status, { olderThan: now - threshold, limit: batch });
-      for (const entry of stale) {
-        const record = await store.get(entry.id, { timeline: false });
-        if (!record || record.status !== status) continue;
-        try {
-          const { verdict, detail } = await settle(record, entry.updatedAt);
-          note(record, verdict, detail);
-        } catch (error) {
-          logger.warn({ err: error, paymentId: record.id }, 'janitor could not settle a payment');
-          note(record, 'unclear', error instanceof Error ? error.message : String(error));
-        }
-      }
-    }
-    // Authorised payments are paged through a batch per run, so those not due
-    // yet (a long captureDay) never hide the ones behind them; a pass that
-    // reaches the end starts again from the oldest.
-    const after = await deps.cursor.get();
-    const authorised = await store.listByStatus('authorized', {
-      olderThan: now - remittanceAfterMs,
-      limit: batch,
-      ...(after !== undefined ? { after } : {}),
+/** Payments in a status that should not last, there since before its threshold. */
+async function sweepStale(ctx: JanitorContext, report: JanitorReport, now: number): Promise<void> {
+  const { store, logger } = ctx.deps;
+  for (const [status, threshold] of Object.entries(ctx.thresholds) as [PaymentStatus, number][]) {
+    const stale = await store.listByStatus(status, {
+      olderThan: now - threshold,
+      limit: ctx.batch,
     });
-    await deps.cursor.set(authorised.length < batch ? undefined : authorised.at(-1)?.updatedAt);
-    for (const entry of authorised) {
+    for (const entry of stale) {
       const record = await store.get(entry.id, { timeline: false });
-      if (!record || record.status !== 'authorized') continue;
+      if (!record || record.status !== status) continue;
       try {
-        if (await deps.handOverIfSettled(record)) {
-          note(record, 'reconciled', 'its new authorisation settled: handed over');
-          continue;
-        }
-        const verdict = await checkRemittance(record);
-        if (verdict !== 'skipped') note(record, verdict);
+        const { verdict, detail } = await settleStuck(ctx, record, entry.updatedAt);
+        note(report, record, verdict, detail);
       } catch (error) {
-        logger.warn({ err: error, paymentId: record.id }, 'janitor remittance check failed');
+        logger.warn({ err: error, paymentId: record.id }, 'janitor could not settle a payment');
+        note(report, record, 'unclear', error instanceof Error ? error.message : String(error));
       }
     }
-    if (report.checked > 0) logger.info({ verdicts: report.verdicts }, 'janitor run');
-    return report;
   }
+}
 
-  return { run };
+/** Authorised payments: handed over to a settled replacement, or checked past their date. */
+async function sweepAuthorised(
+  ctx: JanitorContext,
+  report: JanitorReport,
+  now: number,
+): Promise<void> {
+  const { deps, batch } = ctx;
+  const { store, logger } = deps;
+  // Authorised payments are paged through a batch per run, so those not due
+  // yet (a long captureDay) never hide the ones behind them; a pass that
+  // reaches the end starts again from the oldest.
+  const after = await deps.cursor.get();
+  const authorised = await store.listByStatus('authorized', {
+    olderThan: now - ctx.remittanceAfterMs,
+    limit: batch,
+    ...(after !== undefined ? { after } : {}),
+  });
+  await deps.cursor.set(authorised.length < batch ? undefined : authorised.at(-1)?.updatedAt);
+  for (const entry of authorised) {
+    const record = await store.get(entry.id, { timeline: false });
+    if (!record || record.status !== 'authorized') continue;
+    try {
+      if (await deps.handOverIfSettled(record)) {
+        note(report, record, 'reconciled', 'its new authorisation settled: handed over');
+        continue;
+      }
+      const verdict = await checkRemittance(ctx, record);
+      if (verdict !== 'skipped') note(report, record, verdict);
+    } catch (error) {
+      logger.warn({ err: error, paymentId: record.id }, 'janitor remittance check failed');
+    }
+  }
+}
+
+export async function runJanitor(ctx: JanitorContext): Promise<JanitorReport> {
+  const { clock, logger } = ctx.deps;
+  const report: JanitorReport = { checked: 0, verdicts: {}, payments: [] };
+  const now = clock.now();
+  await sweepStale(ctx, report, now);
+  await sweepAuthorised(ctx, report, now);
+  if (report.checked > 0) logger.info({ verdicts: report.verdicts }, 'janitor run');
+  return report;
+}
+
+export function createJanitor(deps: JanitorDeps, options: JanitorOptions = {}) {
+  const ctx = janitorContext(deps, options);
+  return { run: (): Promise<JanitorReport> => runJanitor(ctx) };
 }
 
 export type Janitor = ReturnType<typeof createJanitor>;
