@@ -6,8 +6,8 @@
  * too many attempts 75).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Orchestrator } from '../orchestrator.ts';
 import type { SipsResult } from '../sips/result.ts';
+import type { ApiPorts } from './ports.ts';
 
 const AUTHORISATION_SERVICES = new Set([
   'cardOrder',
@@ -30,13 +30,16 @@ export interface GoLiveFigures {
   tooManyAttempts: number;
 }
 
+/** Where the queue depths and the review backlog are read. */
+export type MetricsSource = Pick<ApiPorts, 'shards' | 'stepJobCounts' | 'openReviewCount'>;
+
 export interface Metrics {
   readonly registry: Registry;
   figures(): GoLiveFigures;
   /** Feed it every Sips call result (the orchestrator's `onCall`). */
   onCall(result: SipsResult): void;
   /** The text exposition, with queue depths and the review backlog read now. */
-  render(orchestrator: Orchestrator): Promise<string>;
+  render(source: MetricsSource): Promise<string>;
 }
 
 export function createMetrics(): Metrics {
@@ -108,17 +111,19 @@ export function createMetrics(): Metrics {
         if (code === '75') authorisations.tooManyAttempts += 1;
       }
     },
-    async render(orchestrator) {
-      const { keyspace, queues, reviews } = orchestrator.internals;
-      for (const shard of keyspace.allShards) {
-        const counts = await queues
-          .queue(shard)
-          .getJobCounts('waiting', 'active', 'delayed', 'failed');
+    async render(source) {
+      for (const shard of source.shards()) {
+        const counts = await source.stepJobCounts(shard, [
+          'waiting',
+          'active',
+          'delayed',
+          'failed',
+        ]);
         for (const [state, count] of Object.entries(counts)) {
           queueJobs.set({ shard: String(shard), state }, count);
         }
       }
-      reviewBacklog.set(await reviews.countReviews());
+      reviewBacklog.set(await source.openReviewCount());
       return registry.metrics();
     },
   };

@@ -1,4 +1,4 @@
-/** Path and query parameters shared by the API routes, the ops console and the OpenAPI document. */
+/** Parameters and values shared by the API routes, the ops console and the OpenAPI document. */
 import { z } from 'zod';
 
 /** Ids of the schedules layer: `sub_<shard>_<token>`, `plan_<shard>_<token>`. */
@@ -14,3 +14,10 @@ export const ListQuery = z.object({
     z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).optional(),
   ),
 });
+
+/** The decisions on a manual-review item, as the API and the console's forms name them. */
+export const REVIEW_ACTIONS = ['adopt', 'mark', 'reinquire', 'dismiss'] as const;
+export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
+
+export const isReviewAction = (value: unknown): value is ReviewAction =>
+  REVIEW_ACTIONS.includes(value as ReviewAction);

@@ -1,5 +1,13 @@
-/** Error codes of the HTTP layer, beyond the command errors (src/engine/errors.ts). */
-/** Each with its HTTP status. */
+/**
+ * Problem answers: every refusal is `application/problem+json` with a stable
+ * code (and the faulty field where there is one), never a 500 for bad input.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
+import { PaymentsError } from '../payments/errors.ts';
+import type { Logger } from '../platform/logger.ts';
+
+/** Error codes of the HTTP layer, beyond the command errors (src/engine/errors.ts), each with its HTTP status. */
 export const API_ERROR_CODES = {
   unauthorized: 401,
   forbidden: 403,
@@ -10,3 +18,84 @@ export const API_ERROR_CODES = {
   missing_idempotency_key: 400,
   internal_error: 500,
 } as const;
+
+export type ApiErrorCode = keyof typeof API_ERROR_CODES | keyof typeof COMMAND_ERROR_CODES;
+
+/** A refusal of the HTTP layer, answered as a problem with its code. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+function statusOf(code: ApiErrorCode): number {
+  return code in COMMAND_ERROR_CODES
+    ? COMMAND_ERROR_CODES[code as keyof typeof COMMAND_ERROR_CODES].status
+    : API_ERROR_CODES[code as keyof typeof API_ERROR_CODES];
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  code: ApiErrorCode,
+  detail: string,
+  field?: string,
+): FastifyReply {
+  const status = statusOf(code);
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: `https://sogenactif-orchestrator.dev/problems/${code}`,
+      title: code.replaceAll('_', ' '),
+      status,
+      code,
+      detail,
+      ...(field ? { field } : {}),
+    });
+}
+
+/**
+ * Answers any error thrown while handling a request: the HTTP layer's and the
+ * commands' own refusals with their codes, Fastify's body errors as the
+ * caller's fault, anything else as a logged `internal_error`.
+ */
+export function sendError(
+  reply: FastifyReply,
+  error: Error & { statusCode?: number; code?: string },
+  request: FastifyRequest,
+  logger?: Logger,
+): FastifyReply {
+  if (error instanceof ApiError) {
+    if (error.code === 'unauthorized' && request.url.startsWith('/ops')) {
+      // Lets a browser ask for the key (any user name, the key as password).
+      void reply.header('www-authenticate', 'Basic realm="sogenactif ops"');
+    }
+    return sendProblem(reply, error.code, error.message, error.field);
+  }
+  if (error instanceof CommandError) {
+    // payment_busy, request_in_progress...: the same request may be sent again.
+    if (error.retryable) void reply.header('retry-after', String(error.retryAfterSeconds));
+    return sendProblem(reply, error.code, error.message, error.field);
+  }
+  if (
+    error instanceof PaymentsError &&
+    (error.code === 'CARD_DATA_LEAK' || error.code.endsWith('_INVALID'))
+  ) {
+    // Refused by the storage layer's own checks: still the caller's input, never a 500.
+    return sendProblem(reply, 'invalid_command', error.message);
+  }
+  const status = error.statusCode ?? 500;
+  if (status === 413) return sendProblem(reply, 'payload_too_large', 'the body is too large');
+  if (status === 415) {
+    return sendProblem(reply, 'unsupported_media_type', 'send Content-Type: application/json');
+  }
+  if (status >= 400 && status < 500) {
+    return sendProblem(reply, 'malformed_json', `the body could not be read: ${error.message}`);
+  }
+  logger?.error({ err: error, url: request.url }, 'unexpected API error');
+  return sendProblem(reply, 'internal_error', 'an unexpected error occurred; nothing was lost');
+}

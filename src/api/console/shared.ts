@@ -1,0 +1,125 @@
+/**
+ * What every ops console page shares: the options the console plugins take,
+ * the frame of a page (one stylesheet, the navigation, escaped titles) and
+ * the helpers that render values, links, tables and POST buttons, every
+ * value escaped.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CommandError } from '../../engine/errors.ts';
+import type { Orchestrator } from '../../orchestrator.ts';
+import { escapeHtml } from '../../platform/html.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ApiPorts } from '../ports.ts';
+
+export interface ConsoleOptions {
+  orchestrator: Pick<
+    Orchestrator,
+    'payments' | 'reviews' | 'subscriptions' | 'instalmentPlans' | 'ops'
+  >;
+  ports: Pick<ApiPorts, 'paymentsInStatusSince' | 'shards' | 'shardQueues'>;
+  metrics?: Metrics | undefined;
+  /** Checks the request's credentials for the ops scope; throws when they are missing or wrong. */
+  authorize(request: FastifyRequest): void;
+  /** The form token the console's forms carry (hidden field `formToken`), for the request's key. */
+  formToken(request: FastifyRequest): string;
+  /** Answers an error thrown by `authorize` (for routes whose plugin has its own error handler). */
+  sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply;
+  /** A payment not final after this long is listed as stuck. @defaultValue 5 min */
+  stuckAfterMs?: number;
+}
+
+const STYLE = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}pre{background:#f6f6f6;padding:.8rem;overflow:auto}
+form.inline{display:inline-block;margin:.3rem 1rem .3rem 0}nav a{margin-right:1rem}`;
+
+const NAVIGATION: readonly (readonly [string, string])[] = [
+  ['/ops', 'Overview'],
+  ['/ops/subscriptions', 'Subscriptions'],
+  ['/ops/instalment-plans', 'Instalment plans'],
+  ['/ops/schedules', 'Scheduled'],
+  ['/ops/alerts', 'Alerts'],
+  ['/ops/janitor', 'Janitor'],
+  ['/ops/queues', 'Queues'],
+  ['/docs', 'API docs'],
+];
+
+export function page(title: string, body: string): string {
+  const links = NAVIGATION.map(([href, label]) => `<a href="${href}">${label}</a>`).join('');
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
+<body><nav>${links}</nav>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</body></html>`;
+}
+
+export function html(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type('text/html; charset=utf-8').send(text);
+}
+
+/** The hidden field that carries the console's form token (see auth.ts). */
+export function tokenField(token: string): string {
+  return `<input type="hidden" name="formToken" value="${escapeHtml(token)}">`;
+}
+
+/** Any value as escaped text. */
+export const text = (value: unknown): string =>
+  escapeHtml(value === undefined ? '—' : String(value));
+
+/** A time in ms (or an ISO string) as ISO 8601, escaped; a dash when there is none. */
+export function when(value: number | string | undefined): string {
+  if (value === undefined) return '—';
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? text(value) : escapeHtml(date.toISOString());
+}
+
+/** An amount in minor units with its ISO 4217 code. */
+export const money = (amount: number, currency: string): string =>
+  `${text(amount)} <small>(${text(currency)}, minor units)</small>`;
+
+/** A link to the console page of a payment, subscription or plan id. */
+export function subjectLink(id: string | undefined): string {
+  if (!id) return '—';
+  const target = id.startsWith('sub_')
+    ? 'subscriptions'
+    : id.startsWith('plan_')
+      ? 'instalment-plans'
+      : id.startsWith('pay_')
+        ? 'payments'
+        : undefined;
+  return target ? `<a href="/ops/${target}/${encodeURIComponent(id)}">${text(id)}</a>` : text(id);
+}
+
+export const paymentLink = (id: string): string =>
+  `<a href="/ops/payments/${encodeURIComponent(id)}">${text(id)}</a>`;
+
+export function table(headings: string[], rows: string[], empty: string): string {
+  if (rows.length === 0) return `<p>${escapeHtml(empty)}</p>`;
+  return `<table><tr>${headings.map((heading) => `<th>${escapeHtml(heading)}</th>`).join('')}</tr>
+${rows.join('\n')}</table>`;
+}
+
+export const row = (cells: string[]): string =>
+  `<tr>${cells.map((cell) => `<td>${cell}</td>`).join('')}</tr>`;
+
+/** One POST button carrying the form token; the form needs no JavaScript. */
+export const button = (action: string, label: string, token: string): string =>
+  `<form class="inline" method="POST" action="${escapeHtml(action)}">${tokenField(token)}<button>${escapeHtml(label)}</button></form>`;
+
+export function notFound(reply: FastifyReply, what: string, id: string): FastifyReply {
+  return html(
+    reply.code(404),
+    page(
+      `${what} not found`,
+      `<p>No ${escapeHtml(what.toLowerCase())} <code>${text(id.slice(0, 80))}</code>.</p>`,
+    ),
+  );
+}
+
+/** A refused action: the command's message and a way back. */
+export function refused(reply: FastifyReply, error: CommandError, back: string): FastifyReply {
+  return html(
+    reply.code(error.status),
+    page('Not done', `<p>${text(error.message)}</p><p><a href="${escapeHtml(back)}">Back</a></p>`),
+  );
+}

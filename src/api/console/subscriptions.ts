@@ -1,0 +1,152 @@
+/**
+ * The console's subscription pages: the list, one subscription with its
+ * occurrences and payments, and its pause, resume and cancel buttons (plain
+ * POST forms answered with a redirect back, or a page saying why not).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { CommandError } from '../../engine/errors.ts';
+import type { SubscriptionView } from '../../schedules/index.ts';
+import { SUBSCRIPTION_ID } from '../params.ts';
+import {
+  button,
+  html,
+  money,
+  notFound,
+  page,
+  paymentLink,
+  refused,
+  row,
+  subjectLink,
+  table,
+  text,
+  when,
+  type ConsoleOptions,
+} from './shared.ts';
+
+const UNITS: readonly (readonly [string, number])[] = [
+  ['w', 7 * 86_400_000],
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1_000],
+];
+
+/** `every 30d`, `cron 0 9 1 * * (Europe/Paris)`. */
+function scheduleOf(subscription: SubscriptionView): string {
+  const { intervalMs, cron, timezone } = subscription.schedule;
+  if (intervalMs !== undefined) {
+    const [unit, size] = UNITS.find(([, ms]) => intervalMs % ms === 0) ?? ['ms', 1];
+    return `every ${text(intervalMs / size)}${text(unit)}`;
+  }
+  if (cron !== undefined) {
+    return `cron <code>${text(cron)}</code>${timezone ? ` (${text(timezone)})` : ''}`;
+  }
+  return '—';
+}
+
+function listPage(subscriptions: SubscriptionView[]): string {
+  const rows = subscriptions.map((subscription) =>
+    row([
+      subjectLink(subscription.id),
+      text(subscription.status),
+      money(subscription.amount, subscription.currency),
+      scheduleOf(subscription),
+      when(subscription.nextRunAt),
+      when(subscription.createdAt),
+    ]),
+  );
+  return page(
+    'Subscriptions',
+    table(
+      ['subscription', 'status', 'amount', 'schedule', 'next run', 'created'],
+      rows,
+      'No subscription.',
+    ),
+  );
+}
+
+function actionButtons(subscription: SubscriptionView, token: string): string {
+  const base = `/ops/subscriptions/${encodeURIComponent(subscription.id)}`;
+  return [
+    subscription.status === 'active' ? button(`${base}/pause`, 'Pause', token) : '',
+    subscription.status === 'paused' ? button(`${base}/resume`, 'Resume', token) : '',
+    subscription.status !== 'cancelled' && subscription.status !== 'failed'
+      ? button(`${base}/cancel`, 'Cancel the subscription', token)
+      : '',
+  ].join('');
+}
+
+function subscriptionPage(subscription: SubscriptionView, token: string): string {
+  const occurrences = [...subscription.occurrences]
+    .reverse()
+    .map((occurrence) =>
+      row([
+        text(occurrence.period),
+        when(occurrence.scheduledAt),
+        money(occurrence.amount, subscription.currency),
+        text(occurrence.status),
+        occurrence.paymentIds.map(paymentLink).join('<br>'),
+        when(occurrence.nextRetryAt),
+      ]),
+    );
+  const { merchant } = subscription;
+  return page(
+    `Subscription ${subscription.id}`,
+    `<table>
+<tr><th>status</th><td>${text(subscription.status)}${subscription.reason ? ` (${text(subscription.reason)})` : ''}</td></tr>
+<tr><th>method</th><td>${text(subscription.method)}</td></tr>
+<tr><th>amount</th><td>${money(subscription.amount, subscription.currency)}</td></tr>
+<tr><th>capture</th><td>${text(subscription.captureMode)}, day ${text(subscription.captureDay)}</td></tr>
+<tr><th>schedule</th><td>${scheduleOf(subscription)}</td></tr>
+<tr><th>next run</th><td>${when(subscription.nextRunAt)}</td></tr>
+<tr><th>retry on decline (days)</th><td>${text(subscription.retryOnDeclineDays.join(', ') || '—')}</td></tr>
+<tr><th>first payment</th><td>${paymentLink(subscription.firstPaymentId)}</td></tr>
+<tr><th>order / customer</th><td>${text(merchant.orderId)} / ${text(merchant.customerId)}</td></tr>
+<tr><th>created / updated</th><td>${when(subscription.createdAt)} / ${when(subscription.updatedAt)}</td></tr>
+</table>
+${actionButtons(subscription, token)}
+<h2>Occurrences (newest first)</h2>
+${table(['period', 'scheduled', 'amount', 'status', 'payments (attempts)', 'next retry'], occurrences, 'None yet.')}`,
+  );
+}
+
+export const subscriptionPages: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
+  const { subscriptions } = options.orchestrator;
+
+  app.get('/ops/subscriptions', async (_request, reply) => {
+    return html(reply, listPage(await subscriptions.list({ limit: 200 })));
+  });
+
+  app.get<{ Params: { id: string } }>('/ops/subscriptions/:id', async (request, reply) => {
+    const id = request.params.id;
+    if (!SUBSCRIPTION_ID.test(id)) return notFound(reply, 'Subscription', id);
+    let subscription: SubscriptionView;
+    try {
+      subscription = await subscriptions.get(id);
+    } catch (error) {
+      if (error instanceof CommandError && error.code === 'subscription_not_found') {
+        return notFound(reply, 'Subscription', id);
+      }
+      throw error;
+    }
+    return html(reply, subscriptionPage(subscription, options.formToken(request)));
+  });
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post<{ Params: { id: string } }>(
+      `/ops/subscriptions/:id/${action}`,
+      async (request, reply) => {
+        const id = request.params.id;
+        if (!SUBSCRIPTION_ID.test(id)) return notFound(reply, 'Subscription', id);
+        const back = `/ops/subscriptions/${encodeURIComponent(id)}`;
+        try {
+          await subscriptions[action](id);
+        } catch (error) {
+          if (error instanceof CommandError) return refused(reply, error, back);
+          throw error;
+        }
+        return reply.redirect(back, 303);
+      },
+    );
+  }
+};

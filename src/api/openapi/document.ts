@@ -1,0 +1,73 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, assembled from each resource's
+ * part. Request bodies come from the same zod schemas that parse the
+ * commands, so the document and the parser agree.
+ */
+import { COMMAND_ERROR_CODES } from '../../engine/errors.ts';
+import { API_ERROR_CODES } from '../problems.ts';
+import {
+  instalmentPlanCommandSchemas,
+  instalmentPlanPaths,
+  instalmentPlanSchema,
+} from './instalment-plans.ts';
+import { operationPaths, opsSchemas, reviewPaths, servicePaths } from './ops.ts';
+import {
+  authenticationPaths,
+  paymentCommandSchemas,
+  paymentPaths,
+  paymentSchema,
+} from './payments.ts';
+import {
+  subscriptionCommandSchemas,
+  subscriptionPaths,
+  subscriptionSchema,
+} from './subscriptions.ts';
+
+function problemSchema() {
+  return {
+    type: 'object',
+    required: ['type', 'title', 'status', 'code', 'detail'],
+    properties: {
+      type: { type: 'string' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      code: { enum: [...Object.keys(COMMAND_ERROR_CODES), ...Object.keys(API_ERROR_CODES)] },
+      detail: { type: 'string' },
+      field: { type: 'string' },
+    },
+  };
+}
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'sogenactif-orchestrator',
+      version: '0.1.0',
+      description:
+        'Payment commands for the Sogenactif Office Server JSON API (Worldline Sips 2.0). Amounts are integer minor units.',
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        ...paymentCommandSchemas(),
+        ...subscriptionCommandSchemas(),
+        ...instalmentPlanCommandSchemas(),
+        Subscription: subscriptionSchema(),
+        InstalmentPlan: instalmentPlanSchema(),
+        ...opsSchemas(),
+        Payment: paymentSchema(),
+        Problem: problemSchema(),
+      },
+    },
+    paths: {
+      ...paymentPaths(),
+      ...authenticationPaths(),
+      ...reviewPaths(),
+      ...subscriptionPaths(),
+      ...instalmentPlanPaths(),
+      ...operationPaths(),
+      ...servicePaths(),
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The OpenAPI description of the ops resources: manual reviews, what runs
+ * later, alerts, the janitor, metrics and the health checks.
+ */
+import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
+import { json, list, problem, ref } from './shared.ts';
+
+export function opsSchemas() {
+  return {
+    ScheduledItem: {
+      type: 'object',
+      properties: {
+        kind: {
+          enum: [
+            'timer',
+            'inquiry',
+            'abandon',
+            'occurrence',
+            'retry',
+            'instalment',
+            'janitor',
+            'other',
+          ],
+        },
+        jobId: { type: 'string' },
+        runAt: { type: 'string', format: 'date-time' },
+        subject: { type: 'string', description: 'payment, subscription or plan id' },
+        detail: { type: 'string' },
+      },
+    },
+    OpsAlert: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        at: { type: 'string', format: 'date-time' },
+        kind: {
+          enum: [
+            'capture_limit_near',
+            'capture_limit_reached',
+            'janitor_escalated',
+            'schedule_failed',
+            'reauthorization_failed',
+            'reauthorization_in_review',
+          ],
+        },
+        paymentId: { type: 'string' },
+        subject: { type: 'string' },
+        message: { type: 'string' },
+      },
+    },
+    JanitorReport: {
+      type: 'object',
+      properties: {
+        checked: { type: 'integer' },
+        verdicts: { type: 'object', additionalProperties: { type: 'integer' } },
+        payments: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              status: { enum: [...PAYMENT_STATUSES] },
+              verdict: { type: 'string' },
+              detail: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+export function reviewPaths() {
+  return {
+    '/v1/reviews': {
+      get: {
+        summary: 'Open manual-review items (ops)',
+        security: [{ apiKey: [] }],
+        responses: { '200': { description: 'items' } },
+      },
+    },
+    '/v1/reviews/{jobId}/resolve': {
+      post: {
+        summary: 'Resolve a review item: adopt, mark, reinquire, dismiss (ops)',
+        security: [{ apiKey: [] }],
+        responses: { '200': { description: 'item and payment' } },
+      },
+    },
+  };
+}
+
+/** Scheduled items, alerts and the janitor. */
+export function operationPaths() {
+  return {
+    '/v1/schedules': {
+      get: list(
+        'What runs later: timers, inquiries, occurrences, instalments (ops)',
+        'ScheduledItem',
+      ),
+    },
+    '/v1/alerts': {
+      get: list('Ops alerts, newest first (ops)', 'OpsAlert'),
+    },
+    '/v1/janitor/runs': {
+      post: {
+        summary: 'Run the janitor now and get its report (ops)',
+        security: [{ apiKey: [] }],
+        responses: { '200': json('The report', ref('JanitorReport')), '4XX': problem },
+      },
+    },
+  };
+}
+
+/** Metrics and the health checks. */
+export function servicePaths() {
+  return {
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics (ops)',
+        security: [{ apiKey: [] }],
+        responses: { '200': { description: 'text' } },
+      },
+    },
+    '/healthz': { get: { summary: 'Process up', responses: { '200': { description: 'ok' } } } },
+    '/readyz': {
+      get: {
+        summary: 'Redis reachable',
+        responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+      },
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/** Pieces of the OpenAPI document shared by the resources: parameters, answers, schema helpers. */
+import { z } from 'zod';
+import { MAX_LIST_LIMIT } from '../params.ts';
+
+export type Json = Record<string, unknown>;
+
+/** A zod schema as the JSON Schema of what a caller sends. */
+export function schemaOf(schema: z.ZodType): Json {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
+  delete json.$schema;
+  return json;
+}
+
+export const problem = {
+  description: 'application/problem+json with a stable `code`',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+};
+
+export const payment = {
+  description: 'The payment',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Payment' } } },
+};
+
+export const idempotencyKey = (required: boolean) => ({
+  name: 'Idempotency-Key',
+  in: 'header',
+  required,
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  description:
+    'Same key and body: the same answer; same key, other body: 409 idempotency_conflict.',
+});
+
+export const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+export const limit = {
+  name: 'limit',
+  in: 'query',
+  required: false,
+  schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT },
+};
+
+export const json = (description: string, schema: Json) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+export const items = (name: string) => ({
+  type: 'object',
+  properties: { items: { type: 'array', items: ref(name) } },
+});
+
+/** POST /…/{id}/pause and the like: no body, the record as it now is. */
+export function action(summary: string, answer: Json) {
+  return {
+    summary,
+    security: [{ apiKey: [] }],
+    parameters: [id],
+    responses: { '200': answer, '4XX': problem },
+  };
+}
+
+/** An id-less create with a required Idempotency-Key: 201, or 200 on replay. */
+export function create(summary: string, body: string, answer: Json) {
+  return {
+    summary,
+    security: [{ apiKey: [] }],
+    parameters: [idempotencyKey(true)],
+    requestBody: { required: true, content: { 'application/json': { schema: ref(body) } } },
+    responses: { '201': answer, '200': answer, '4XX': problem },
+  };
+}
+
+/** A command on one payment: its body, 202 with the payment. */
+export function command(summary: string, body: string, required: boolean) {
+  return {
+    summary,
+    security: [{ apiKey: [] }],
+    parameters: [id, idempotencyKey(required)],
+    requestBody: {
+      required: true,
+      content: { 'application/json': { schema: { $ref: `#/components/schemas/${body}` } } },
+    },
+    responses: { '202': payment, '4XX': problem },
+  };
+}
+
+/** A list read by `?limit=`. */
+export function list(summary: string, item: string) {
+  return {
+    summary,
+    security: [{ apiKey: [] }],
+    parameters: [limit],
+    responses: { '200': json('items', items(item)), '4XX': problem },
+  };
+}
+
+/** The fields of every versioned record of the schedules layer. */
+export const versioned = {
+  id: { type: 'string' },
+  version: { type: 'integer' },
+  createdAt: { type: 'integer', description: 'ms since the epoch' },
+  updatedAt: { type: 'integer', description: 'ms since the epoch' },
+};
+
+export const merchant = {
+  type: 'object',
+  properties: {
+    orderId: { type: 'string' },
+    customerId: { type: 'string' },
+    customerEmail: { type: 'string' },
+    metadata: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+};
+
+/** A new object on each use: the YAML rendering writes a shared object as an anchor. */
+export const captureMode = () => ({ enum: ['author_capture', 'validation'] });

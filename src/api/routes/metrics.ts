@@ -1,0 +1,18 @@
+/** GET /metrics: the Prometheus text exposition. `ops` scope. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Guard } from '../auth.ts';
+import type { Metrics, MetricsSource } from '../metrics.ts';
+
+export interface MetricsRoutesOptions {
+  metrics: Metrics;
+  source: MetricsSource;
+  guard: Guard;
+}
+
+export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, options) => {
+  const { metrics, source, guard } = options;
+  app.get('/metrics', guard, async (_request, reply) => {
+    const text = await metrics.render(source);
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+};

@@ -1,0 +1,17 @@
+/** What will run later: timers, inquiries, occurrences, instalments. `ops` scope. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Orchestrator } from '../../orchestrator.ts';
+import type { Guard } from '../auth.ts';
+import { listOptions } from '../request.ts';
+
+export interface ScheduleRoutesOptions {
+  ops: Orchestrator['ops'];
+  guard: Guard;
+}
+
+export const scheduleRoutes: FastifyPluginAsync<ScheduleRoutesOptions> = async (app, options) => {
+  const { ops, guard } = options;
+  app.get('/v1/schedules', guard, async (request) => {
+    return { items: await ops.schedules(listOptions(request.query)) };
+  });
+};

@@ -1,0 +1,51 @@
+/**
+ * Subscriptions: a first customer-initiated payment, then one per period.
+ * `payments` scope.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Orchestrator } from '../../orchestrator.ts';
+import type { Guard } from '../auth.ts';
+import { commandOptions, listOptions, requireJson, subscriptionId } from '../request.ts';
+
+export interface SubscriptionRoutesOptions {
+  subscriptions: Orchestrator['subscriptions'];
+  guard: Guard;
+}
+
+export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const { subscriptions, guard } = options;
+
+  app.post('/v1/subscriptions', guard, async (request, reply) => {
+    requireJson(request);
+    const result = await subscriptions.create(request.body, commandOptions(request, true));
+    if (!result.created) reply.header('Idempotent-Replayed', 'true');
+    return reply
+      .code(result.created ? 201 : 200)
+      .send({ subscription: result.subscription, firstPayment: result.firstPayment });
+  });
+
+  app.get('/v1/subscriptions', guard, async (request) => {
+    return { items: await subscriptions.list(listOptions(request.query)) };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', guard, async (request) => {
+    return subscriptions.get(subscriptionId(request.params.id));
+  });
+
+  app.patch<{ Params: { id: string } }>('/v1/subscriptions/:id', guard, async (request) => {
+    requireJson(request);
+    return subscriptions.changeAmount(subscriptionId(request.params.id), request.body);
+  });
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    // Idempotent by status: pausing a paused subscription answers it as it is.
+    app.post<{ Params: { id: string } }>(
+      `/v1/subscriptions/:id/${action}`,
+      guard,
+      async (request) => subscriptions[action](subscriptionId(request.params.id)),
+    );
+  }
+};
