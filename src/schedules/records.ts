@@ -107,181 +107,292 @@ export interface RecordStoreOptions<T> {
   waitsOnPayment?: (record: T) => boolean;
 }
 
+/**
+ * What every operation of a record store shares: its options and what is
+ * derived from them once (the id pattern, the stream cap as a script argument).
+ */
+export interface RecordStoreContext<T extends VersionedRecord> {
+  options: RecordStoreOptions<T>;
+  /** An id of this store; group 1 is its shard. */
+  pattern: RegExp;
+  /** `streamMaxLen` as the scripts take it. */
+  maxLen: string;
+}
+
+export function recordStoreContext<T extends VersionedRecord>(
+  options: RecordStoreOptions<T>,
+): RecordStoreContext<T> {
+  return {
+    options,
+    pattern: new RegExp(`^${options.idPrefix}_(\\d{1,4})_[A-Za-z0-9]{1,40}$`),
+    maxLen: String(options.streamMaxLen ?? 1_000_000),
+  };
+}
+
 export function createRecordStore<T extends VersionedRecord>(
   options: RecordStoreOptions<T>,
 ): RecordStore<T> {
-  const { redis, keyspace, clock, kind, idPrefix } = options;
-  const pattern = new RegExp(`^${idPrefix}_(\\d{1,4})_[A-Za-z0-9]{1,40}$`);
-  const maxLen = String(options.streamMaxLen ?? 1_000_000);
-  const shardOf = (id: string): number => Number(pattern.exec(id)?.[1] ?? -1);
-  const recordKey = (id: string): string => `${keyspace.hashTag(shardOf(id))}:${kind}:${id}`;
-  const indexKey = (shard: number): string => `${keyspace.hashTag(shard)}:${kind}s`;
-  const waitingKey = (shard: number): string => `${indexKey(shard)}:waiting`;
-  const waitingFlag = (record: T): string => (options.waitsOnPayment?.(record) ? '1' : '0');
-
-  async function readAll(ids: readonly string[]): Promise<T[]> {
-    const records: T[] = [];
-    for (const id of ids) {
-      const record = await get(id);
-      if (record) records.push(record);
-    }
-    return records;
-  }
-
-  function eventArgs(id: string, sequence: number, events: EventSpec[]): string[] {
-    const args: string[] = [];
-    for (const spec of events) {
-      const data = spec.data ?? {};
-      assertNoCardData(data, `event ${kind}.${spec.type}`);
-      const event: ScheduleEvent = {
-        specversion: '1.0',
-        id: uuid(),
-        source: options.eventSource ?? 'sogenactif-orchestrator',
-        type: `${kind}.${spec.type}`,
-        subject: id,
-        time: new Date(clock.now()).toISOString(),
-        datacontenttype: 'application/json',
-        sequence,
-        data: { [`${kind}Id`]: id, ...data },
-      };
-      args.push(event.type, JSON.stringify(event));
-    }
-    return args;
-  }
-
-  function isId(value: string): boolean {
-    const shard = shardOf(value);
-    return pattern.test(value) && shard >= 0 && shard < keyspace.shards;
-  }
-
-  async function get(id: string): Promise<T | undefined> {
-    if (!isId(id)) return undefined;
-    const [version, json] = await redis.hmget(recordKey(id), 'version', 'record');
-    if (!version || !json) return undefined;
-    return { ...(JSON.parse(json) as T), version: Number(version) };
-  }
-
+  const ctx = recordStoreContext(options);
   return {
-    newId(seed) {
-      const token =
-        seed === undefined
-          ? options.ids.next().replace(/[^A-Za-z0-9]/g, '')
-          : createHash('sha256').update(`${kind}:${seed}`).digest('hex').slice(0, 24).toUpperCase();
-      return `${idPrefix}_${keyspace.shardForText(token)}_${token}`;
-    },
-    isId,
-    shardOf,
-    async create(fields, events = []) {
-      const now = clock.now();
-      const record = { ...fields, version: 1, createdAt: now, updatedAt: now } as T;
-      const created = await runScript(
-        redis,
-        CREATE,
-        [
-          recordKey(record.id),
-          indexKey(shardOf(record.id)),
-          keyspace.eventsStream(shardOf(record.id)),
-          waitingKey(shardOf(record.id)),
-        ],
-        [
-          JSON.stringify(record),
-          now,
-          record.id,
-          maxLen,
-          waitingFlag(record),
-          ...eventArgs(record.id, 1, events),
-        ],
-      );
-      if (created !== 1) {
-        const existing = await get(record.id);
-        if (!existing) throw new Error(`${kind} ${record.id} could not be stored`);
-        return existing;
-      }
-      return record;
-    },
-    get,
-    async list(listOptions = {}) {
-      const limit = listOptions.limit ?? 100;
-      const ids: { id: string; at: number }[] = [];
-      for (const shard of keyspace.allShards) {
-        const entries = await redis.zrevrange(indexKey(shard), 0, limit - 1, 'WITHSCORES');
-        for (let k = 0; k < entries.length; k += 2) {
-          ids.push({ id: entries[k] as string, at: Number(entries[k + 1]) });
-        }
-      }
-      ids.sort((a, b) => b.at - a.at);
-      return readAll(ids.slice(0, limit).map(({ id }) => id));
-    },
-    async listWaiting(listOptions = {}) {
-      const limit = listOptions.limit ?? 100;
-      const after = listOptions.after;
-      const entries: WaitingCursor[] = [];
-      const collect = (flat: string[], keep: (entry: WaitingCursor) => boolean = () => true) => {
-        for (let k = 0; k < flat.length; k += 2) {
-          const entry = { id: flat[k] as string, score: Number(flat[k + 1]) };
-          if (keep(entry)) entries.push(entry);
-        }
-      };
-      for (const shard of keyspace.allShards) {
-        const key = waitingKey(shard);
-        if (after === undefined) {
-          collect(await redis.zrangebyscore(key, '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit));
-          continue;
-        }
-        // Entries of the cursor's own score that sort after it, then the later scores.
-        collect(
-          await redis.zrangebyscore(key, after.score, after.score, 'WITHSCORES'),
-          (entry) => entry.id > after.id,
-        );
-        collect(
-          await redis.zrangebyscore(
-            key,
-            `(${after.score}`,
-            '+inf',
-            'WITHSCORES',
-            'LIMIT',
-            0,
-            limit,
-          ),
-        );
-      }
-      entries.sort((a, b) => a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const page = entries.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        records: await readAll(page.map(({ id }) => id)),
-        ...(entries.length >= limit && last ? { next: last } : {}),
-      };
-    },
-    async update(expected, change, events = []) {
-      const next = {
-        ...change(structuredClone(expected)),
-        version: expected.version + 1,
-        updatedAt: clock.now(),
-      };
-      const written = await runScript(
-        redis,
-        UPDATE,
-        [
-          recordKey(expected.id),
-          keyspace.eventsStream(shardOf(expected.id)),
-          waitingKey(shardOf(expected.id)),
-        ],
-        [
-          String(expected.version),
-          JSON.stringify(next),
-          expected.id,
-          maxLen,
-          waitingFlag(next),
-          next.updatedAt,
-          ...eventArgs(expected.id, next.version, events),
-        ],
-      );
-      if (written === -1) return { ok: false, reason: 'not_found' };
-      if (written === -2) return { ok: false, reason: 'version_conflict' };
-      return { ok: true, record: next };
-    },
+    newId: (seed) => newRecordId(ctx, seed),
+    isId: (value) => isRecordId(ctx, value),
+    shardOf: (id) => recordShardOf(ctx, id),
+    create: (fields, events) => createRecord(ctx, fields, events),
+    get: (id) => getRecord(ctx, id),
+    list: (listOptions) => listRecords(ctx, listOptions),
+    listWaiting: (listOptions) => listWaitingRecords(ctx, listOptions),
+    update: (expected, change, events) => updateRecord(ctx, expected, change, events),
   };
+}
+
+/** The shard an id carries; -1 when it is not an id of this store. */
+export function recordShardOf<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  id: string,
+): number {
+  return Number(ctx.pattern.exec(id)?.[1] ?? -1);
+}
+
+function recordKey<T extends VersionedRecord>(ctx: RecordStoreContext<T>, id: string): string {
+  const { keyspace, kind } = ctx.options;
+  return `${keyspace.hashTag(recordShardOf(ctx, id))}:${kind}:${id}`;
+}
+
+function indexKey<T extends VersionedRecord>(ctx: RecordStoreContext<T>, shard: number): string {
+  const { keyspace, kind } = ctx.options;
+  return `${keyspace.hashTag(shard)}:${kind}s`;
+}
+
+function waitingKey<T extends VersionedRecord>(ctx: RecordStoreContext<T>, shard: number): string {
+  return `${indexKey(ctx, shard)}:waiting`;
+}
+
+function waitingFlag<T extends VersionedRecord>(ctx: RecordStoreContext<T>, record: T): string {
+  return ctx.options.waitsOnPayment?.(record) ? '1' : '0';
+}
+
+/** The script arguments of `events` (type, JSON pairs), numbered `sequence`. */
+function eventArgs<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  id: string,
+  sequence: number,
+  events: EventSpec[],
+): string[] {
+  const { kind, clock } = ctx.options;
+  const args: string[] = [];
+  for (const spec of events) {
+    const data = spec.data ?? {};
+    assertNoCardData(data, `event ${kind}.${spec.type}`);
+    const event: ScheduleEvent = {
+      specversion: '1.0',
+      id: uuid(),
+      source: ctx.options.eventSource ?? 'sogenactif-orchestrator',
+      type: `${kind}.${spec.type}`,
+      subject: id,
+      time: new Date(clock.now()).toISOString(),
+      datacontenttype: 'application/json',
+      sequence,
+      data: { [`${kind}Id`]: id, ...data },
+    };
+    args.push(event.type, JSON.stringify(event));
+  }
+  return args;
+}
+
+export function newRecordId<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  seed?: string,
+): string {
+  const { ids, keyspace, kind, idPrefix } = ctx.options;
+  const token =
+    seed === undefined
+      ? ids.next().replace(/[^A-Za-z0-9]/g, '')
+      : createHash('sha256').update(`${kind}:${seed}`).digest('hex').slice(0, 24).toUpperCase();
+  return `${idPrefix}_${keyspace.shardForText(token)}_${token}`;
+}
+
+export function isRecordId<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  value: string,
+): boolean {
+  const shard = recordShardOf(ctx, value);
+  return ctx.pattern.test(value) && shard >= 0 && shard < ctx.options.keyspace.shards;
+}
+
+export async function getRecord<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  id: string,
+): Promise<T | undefined> {
+  if (!isRecordId(ctx, id)) return undefined;
+  const [version, json] = await ctx.options.redis.hmget(recordKey(ctx, id), 'version', 'record');
+  if (!version || !json) return undefined;
+  return { ...(JSON.parse(json) as T), version: Number(version) };
+}
+
+/** The records of `ids` in that order, skipping those gone. */
+async function readAll<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  ids: readonly string[],
+): Promise<T[]> {
+  const records: T[] = [];
+  for (const id of ids) {
+    const record = await getRecord(ctx, id);
+    if (record) records.push(record);
+  }
+  return records;
+}
+
+export async function createRecord<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  fields: Omit<T, 'version' | 'createdAt' | 'updatedAt'>,
+  events: EventSpec[] = [],
+): Promise<T> {
+  const { redis, keyspace, clock, kind } = ctx.options;
+  const now = clock.now();
+  const record = { ...fields, version: 1, createdAt: now, updatedAt: now } as T;
+  const shard = recordShardOf(ctx, record.id);
+  const created = await runScript(
+    redis,
+    CREATE,
+    [
+      recordKey(ctx, record.id),
+      indexKey(ctx, shard),
+      keyspace.eventsStream(shard),
+      waitingKey(ctx, shard),
+    ],
+    [
+      JSON.stringify(record),
+      now,
+      record.id,
+      ctx.maxLen,
+      waitingFlag(ctx, record),
+      ...eventArgs(ctx, record.id, 1, events),
+    ],
+  );
+  if (created !== 1) {
+    const existing = await getRecord(ctx, record.id);
+    if (!existing) throw new Error(`${kind} ${record.id} could not be stored`);
+    return existing;
+  }
+  return record;
+}
+
+export async function listRecords<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  listOptions: { limit?: number } = {},
+): Promise<T[]> {
+  const { redis, keyspace } = ctx.options;
+  const limit = listOptions.limit ?? 100;
+  const ids: { id: string; at: number }[] = [];
+  for (const shard of keyspace.allShards) {
+    const entries = await redis.zrevrange(indexKey(ctx, shard), 0, limit - 1, 'WITHSCORES');
+    for (let k = 0; k < entries.length; k += 2) {
+      ids.push({ id: entries[k] as string, at: Number(entries[k + 1]) });
+    }
+  }
+  ids.sort((a, b) => b.at - a.at);
+  return readAll(
+    ctx,
+    ids.slice(0, limit).map(({ id }) => id),
+  );
+}
+
+export async function listWaitingRecords<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  listOptions: { limit?: number; after?: WaitingCursor } = {},
+): Promise<{ records: T[]; next?: WaitingCursor }> {
+  const limit = listOptions.limit ?? 100;
+  const after = listOptions.after;
+  const entries: WaitingCursor[] = [];
+  for (const shard of ctx.options.keyspace.allShards) {
+    await collectWaitingOfShard(ctx, shard, limit, after, entries);
+  }
+  entries.sort((a, b) => a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const page = entries.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    records: await readAll(
+      ctx,
+      page.map(({ id }) => id),
+    ),
+    ...(entries.length >= limit && last ? { next: last } : {}),
+  };
+}
+
+/**
+ * Adds to `entries` up to `limit` entries of one shard's waiting index past
+ * `after` (and those tied with it).
+ */
+async function collectWaitingOfShard<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  shard: number,
+  limit: number,
+  after: WaitingCursor | undefined,
+  entries: WaitingCursor[],
+): Promise<void> {
+  const { redis } = ctx.options;
+  const key = waitingKey(ctx, shard);
+  if (after === undefined) {
+    collectWaiting(
+      entries,
+      await redis.zrangebyscore(key, '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit),
+    );
+    return;
+  }
+  // Entries of the cursor's own score that sort after it, then the later scores.
+  collectWaiting(
+    entries,
+    await redis.zrangebyscore(key, after.score, after.score, 'WITHSCORES'),
+    (entry) => entry.id > after.id,
+  );
+  collectWaiting(
+    entries,
+    await redis.zrangebyscore(key, `(${after.score}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit),
+  );
+}
+
+/** Adds to `entries` those of a flat `WITHSCORES` reply that `keep` accepts. */
+function collectWaiting(
+  entries: WaitingCursor[],
+  flat: string[],
+  keep: (entry: WaitingCursor) => boolean = () => true,
+): void {
+  for (let k = 0; k < flat.length; k += 2) {
+    const entry = { id: flat[k] as string, score: Number(flat[k + 1]) };
+    if (keep(entry)) entries.push(entry);
+  }
+}
+
+export async function updateRecord<T extends VersionedRecord>(
+  ctx: RecordStoreContext<T>,
+  expected: T,
+  change: (record: T) => T,
+  events: EventSpec[] = [],
+): Promise<UpdateResult<T>> {
+  const { redis, keyspace, clock } = ctx.options;
+  const next = {
+    ...change(structuredClone(expected)),
+    version: expected.version + 1,
+    updatedAt: clock.now(),
+  };
+  const shard = recordShardOf(ctx, expected.id);
+  const written = await runScript(
+    redis,
+    UPDATE,
+    [recordKey(ctx, expected.id), keyspace.eventsStream(shard), waitingKey(ctx, shard)],
+    [
+      String(expected.version),
+      JSON.stringify(next),
+      expected.id,
+      ctx.maxLen,
+      waitingFlag(ctx, next),
+      next.updatedAt,
+      ...eventArgs(ctx, expected.id, next.version, events),
+    ],
+  );
+  if (written === -1) return { ok: false, reason: 'not_found' };
+  if (written === -2) return { ok: false, reason: 'version_conflict' };
+  return { ok: true, record: next };
 }
 
 /** Reads and changes a record, re-reading on a lost race. */
