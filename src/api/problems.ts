@@ -1,25 +1,15 @@
 /**
  * Problem answers: every refusal is `application/problem+json` with a stable
  * code (and the faulty field where there is one), never a 500 for bad input.
+ * Codes and statuses come from the error registry (src/platform/errors.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CommandError, COMMAND_ERROR_CODES } from '../engine/errors.ts';
+import { CommandError } from '../engine/errors.ts';
 import { PaymentsError } from '../payments/errors.ts';
+import { problemOf, type ProblemCode } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 
-/** Error codes of the HTTP layer, beyond the command errors (src/engine/errors.ts), each with its HTTP status. */
-export const API_ERROR_CODES = {
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  malformed_json: 400,
-  missing_idempotency_key: 400,
-  internal_error: 500,
-} as const;
-
-export type ApiErrorCode = keyof typeof API_ERROR_CODES | keyof typeof COMMAND_ERROR_CODES;
+export type ApiErrorCode = ProblemCode;
 
 /** A refusal of the HTTP layer, answered as a problem with its code. */
 export class ApiError extends Error {
@@ -32,19 +22,13 @@ export class ApiError extends Error {
   }
 }
 
-function statusOf(code: ApiErrorCode): number {
-  return code in COMMAND_ERROR_CODES
-    ? COMMAND_ERROR_CODES[code as keyof typeof COMMAND_ERROR_CODES].status
-    : API_ERROR_CODES[code as keyof typeof API_ERROR_CODES];
-}
-
 export function sendProblem(
   reply: FastifyReply,
   code: ApiErrorCode,
   detail: string,
   field?: string,
 ): FastifyReply {
-  const status = statusOf(code);
+  const { status } = problemOf(code);
   return reply
     .code(status)
     .type('application/problem+json')
@@ -60,7 +44,8 @@ export function sendProblem(
 
 /**
  * Answers any error thrown while handling a request: the HTTP layer's and the
- * commands' own refusals with their codes, Fastify's body errors as the
+ * commands' own refusals with their codes, the payments layer's failures with
+ * the public code the registry answers them as, Fastify's body errors as the
  * caller's fault, anything else as a logged `internal_error`.
  */
 export function sendError(
@@ -81,12 +66,10 @@ export function sendError(
     if (error.retryable) void reply.header('retry-after', String(error.retryAfterSeconds));
     return sendProblem(reply, error.code, error.message, error.field);
   }
-  if (
-    error instanceof PaymentsError &&
-    (error.code === 'CARD_DATA_LEAK' || error.code.endsWith('_INVALID'))
-  ) {
-    // Refused by the storage layer's own checks: still the caller's input, never a 500.
-    return sendProblem(reply, 'invalid_command', error.message);
+  if (error instanceof PaymentsError) {
+    // Refused by the storage layer's own checks (still the caller's input), or a fault of ours.
+    const answer = problemOf(error.code).code;
+    if (answer !== 'internal_error') return sendProblem(reply, answer, error.message);
   }
   const status = error.statusCode ?? 500;
   if (status === 413) return sendProblem(reply, 'payload_too_large', 'the body is too large');

@@ -5,6 +5,7 @@
  * at `--key` or SOGENACTIF_API_KEY; the key is never printed.
  */
 import { request } from 'undici';
+import { describeFailure, type ApiAnswer } from './failure.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.ts';
 
 export const PAYMENTS_USAGE = `usage: sogenactif payments show <id> [--api URL] [--key KEY]
@@ -48,7 +49,7 @@ async function call(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
-): Promise<{ status: number; json: unknown }> {
+): Promise<ApiAnswer> {
   const base = (options.api ?? io.env.SOGENACTIF_API_URL ?? 'http://127.0.0.1:3000').replace(
     /\/+$/,
     '',
@@ -70,15 +71,21 @@ async function call(
   } catch {
     // not JSON: printed as text
   }
-  return { status: response.statusCode, json };
+  const retryAfter = response.headers['retry-after'];
+  return {
+    status: response.statusCode,
+    json,
+    retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+  };
 }
 
-function print(io: CliIo, result: { status: number; json: unknown }): number {
-  const text = typeof result.json === 'string' ? result.json : JSON.stringify(result.json, null, 2);
+/** Prints an answer: a failure with its code's meaning on stderr, anything else as JSON on stdout. */
+function print(io: CliIo, result: ApiAnswer): number {
   if (result.status >= 400) {
-    io.stderr(`${text}\n`);
+    io.stderr(describeFailure(result));
     return EXIT_FAILURE;
   }
+  const text = typeof result.json === 'string' ? result.json : JSON.stringify(result.json, null, 2);
   io.stdout(`${text}\n`);
   return EXIT_OK;
 }

@@ -102,7 +102,7 @@ function isMasked(value: unknown): boolean {
 function leak(where: string, path: string, why: string): PaymentsError {
   // The offending value is never put in the message or details.
   return new PaymentsError(
-    'CARD_DATA_LEAK',
+    'card_data_leak',
     `card data in ${where} at ${path || '<root>'}: ${why}`,
     {
       details: { where, path },
@@ -156,7 +156,7 @@ function walk(value: unknown, where: string, path: string, seen: Set<object>): v
   }
 }
 
-/** Throws `CARD_DATA_LEAK` when `value` holds card data; `where` names the place in the error. */
+/** Throws `card_data_leak` when `value` holds card data; `where` names the place in the error. */
 export function assertNoCardData(value: unknown, where: string): void {
   walk(value, where, '', new Set());
 }

@@ -89,7 +89,7 @@ export function parseVaultKey(text: string): Buffer {
     if (key.length === 32) return key;
   }
   throw new PaymentsError(
-    'CARD_VAULT_CONFIG_INVALID',
+    'card_vault_config_invalid',
     'a card vault key is 32 bytes written as 64 hex digits or base64',
   );
 }
@@ -107,14 +107,14 @@ export function parseVaultKeyList(text: string): Record<string, Buffer> {
     const keyId = colon === -1 ? '' : trimmed.slice(0, colon).trim();
     if (!KEY_ID_PATTERN.test(keyId) || keyId in keys) {
       throw new PaymentsError(
-        'CARD_VAULT_CONFIG_INVALID',
+        'card_vault_config_invalid',
         'card vault keys are written <keyId>:<key>, separated by commas, each id once',
       );
     }
     keys[keyId] = parseVaultKey(trimmed.slice(colon + 1));
   }
   if (Object.keys(keys).length === 0) {
-    throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', 'no card vault key given');
+    throw new PaymentsError('card_vault_config_invalid', 'no card vault key given');
   }
   return keys;
 }
@@ -144,13 +144,13 @@ function associatedData(keyId: string, paymentId: string): Buffer {
 
 function checkCard(card: CardData): void {
   if (!PAN_PATTERN.test(card.pan)) {
-    throw new PaymentsError('CARD_DATA_INVALID', 'the card number must be 12 to 19 digits');
+    throw new PaymentsError('card_data_invalid', 'the card number must be 12 to 19 digits');
   }
   if (!EXPIRY_PATTERN.test(card.expiry)) {
-    throw new PaymentsError('CARD_DATA_INVALID', 'the expiry date must be YYYYMM');
+    throw new PaymentsError('card_data_invalid', 'the expiry date must be YYYYMM');
   }
   if (card.csc !== undefined && !CSC_PATTERN.test(card.csc)) {
-    throw new PaymentsError('CARD_DATA_INVALID', 'the CSC must be 3 or 4 digits');
+    throw new PaymentsError('card_data_invalid', 'the CSC must be 3 or 4 digits');
   }
 }
 
@@ -178,17 +178,17 @@ export function createCardVault(options: CardVaultOptions): CardVault {
   const keys = new Map<string, Buffer>();
   for (const [keyId, key] of Object.entries(options.keys)) {
     if (!KEY_ID_PATTERN.test(keyId)) {
-      throw new PaymentsError('CARD_VAULT_CONFIG_INVALID', `invalid card vault key id ${keyId}`);
+      throw new PaymentsError('card_vault_config_invalid', `invalid card vault key id ${keyId}`);
     }
     if (!Buffer.isBuffer(key) || key.length !== 32) {
       throw new PaymentsError(
-        'CARD_VAULT_CONFIG_INVALID',
+        'card_vault_config_invalid',
         `card vault key ${keyId} is not 32 bytes`,
       );
     }
     if (key.equals(DEV_KEY) && options.allowInsecureDevKey !== true) {
       throw new PaymentsError(
-        'CARD_VAULT_CONFIG_INVALID',
+        'card_vault_config_invalid',
         `card vault key ${keyId} is the insecure development key; it is only allowed with the simulator`,
       );
     }
@@ -197,7 +197,7 @@ export function createCardVault(options: CardVaultOptions): CardVault {
   const activeKey = keys.get(options.activeKeyId);
   if (!activeKey) {
     throw new PaymentsError(
-      'CARD_VAULT_CONFIG_INVALID',
+      'card_vault_config_invalid',
       `the active card vault key ${options.activeKeyId} is not among the keys`,
     );
   }
@@ -237,7 +237,7 @@ export function createCardVault(options: CardVaultOptions): CardVault {
       tag === undefined ||
       body === undefined
     ) {
-      throw new PaymentsError('CARD_VAULT_MALFORMED', 'not a sealed card');
+      throw new PaymentsError('card_vault_malformed', 'not a sealed card');
     }
     const parsed = {
       keyId,
@@ -246,7 +246,7 @@ export function createCardVault(options: CardVaultOptions): CardVault {
       body: Buffer.from(body, 'base64url'),
     };
     if (parsed.iv.length !== IV_BYTES || parsed.tag.length !== TAG_BYTES) {
-      throw new PaymentsError('CARD_VAULT_MALFORMED', 'not a sealed card');
+      throw new PaymentsError('card_vault_malformed', 'not a sealed card');
     }
     return parsed;
   }
@@ -255,7 +255,7 @@ export function createCardVault(options: CardVaultOptions): CardVault {
     const { keyId, iv, tag, body } = parse(sealed);
     const key = keys.get(keyId);
     if (!key) {
-      throw new PaymentsError('CARD_VAULT_UNKNOWN_KEY', `no card vault key ${keyId}`, {
+      throw new PaymentsError('card_vault_unknown_key', `no card vault key ${keyId}`, {
         details: { keyId },
       });
     }
@@ -267,7 +267,7 @@ export function createCardVault(options: CardVaultOptions): CardVault {
       plain = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
     } catch (error) {
       throw new PaymentsError(
-        'CARD_VAULT_TAMPERED',
+        'card_vault_tampered',
         'the sealed card does not authenticate for this payment',
         { cause: error, details: { keyId, paymentId } },
       );

@@ -47,7 +47,7 @@ export interface EventDeps {
 }
 
 /**
- * Builds one event. Throws `CARD_DATA_LEAK` when `data` holds card data: events
+ * Builds one event. Throws `card_data_leak` when `data` holds card data: events
  * leave our trust boundary (consumers, webhooks) and may carry `maskedPan` only.
  */
 export function buildEvent<D extends Record<string, unknown>>(

@@ -103,16 +103,16 @@ export function createKeyspace(options: KeyspaceOptions = {}): Keyspace {
   const prefix = options.prefix ?? 'sog';
   const shards = options.shards ?? 1;
   if (!PREFIX_PATTERN.test(prefix)) {
-    throw new PaymentsError('KEYSPACE_INVALID', `invalid key prefix ${JSON.stringify(prefix)}`);
+    throw new PaymentsError('keyspace_invalid', `invalid key prefix ${JSON.stringify(prefix)}`);
   }
   if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
-    throw new PaymentsError('KEYSPACE_INVALID', `shards must be an integer in 1..${MAX_SHARDS}`);
+    throw new PaymentsError('keyspace_invalid', `shards must be an integer in 1..${MAX_SHARDS}`);
   }
   const allShards = Object.freeze(Array.from({ length: shards }, (_, i) => i));
 
   const tag = (shard: number): string => {
     if (!Number.isInteger(shard) || shard < 0 || shard >= MAX_SHARDS) {
-      throw new PaymentsError('KEYSPACE_INVALID', `invalid shard ${shard}`);
+      throw new PaymentsError('keyspace_invalid', `invalid shard ${shard}`);
     }
     return `{${prefix}:s${shard}}`;
   };
@@ -120,7 +120,7 @@ export function createKeyspace(options: KeyspaceOptions = {}): Keyspace {
   const shardOf = (paymentId: string): number => {
     const match = PAYMENT_ID_PATTERN.exec(paymentId);
     if (!match) {
-      throw new PaymentsError('KEYSPACE_INVALID', 'malformed payment id', {
+      throw new PaymentsError('keyspace_invalid', 'malformed payment id', {
         details: { paymentId },
       });
     }
@@ -131,7 +131,7 @@ export function createKeyspace(options: KeyspaceOptions = {}): Keyspace {
 
   const checkIdempotencyKey = (key: string): void => {
     if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-      throw new PaymentsError('IDEMPOTENCY_KEY_INVALID', IDEMPOTENCY_KEY_RULE);
+      throw new PaymentsError('idempotency_key_invalid', IDEMPOTENCY_KEY_RULE);
     }
   };
 
@@ -155,7 +155,7 @@ export function createKeyspace(options: KeyspaceOptions = {}): Keyspace {
       }
       const id = `pay_${shard}_${token}`;
       if (!PAYMENT_ID_PATTERN.test(id)) {
-        throw new PaymentsError('KEYSPACE_INVALID', 'the id generator made an unusable token', {
+        throw new PaymentsError('keyspace_invalid', 'the id generator made an unusable token', {
           details: { token },
         });
       }

@@ -132,14 +132,14 @@ export function createReviewQueues(options: ReviewQueuesOptions): ReviewQueues {
 
   function queueOf(shard: number): Queue<ReviewJobData> {
     const queue = queues[shard];
-    if (!queue) throw new PaymentsError('KEYSPACE_INVALID', `no shard ${shard}`);
+    if (!queue) throw new PaymentsError('keyspace_invalid', `no shard ${shard}`);
     return queue;
   }
 
   function locate(jobId: string): { shard: number; queue: Queue<ReviewJobData>; key: string } {
     const match = JOB_ID.exec(jobId);
     if (!match || !keyspace.isPaymentId(match[1] as string)) {
-      throw new PaymentsError('REVIEW_ID_INVALID', 'not a review item id', { details: { jobId } });
+      throw new PaymentsError('review_id_invalid', 'not a review item id', { details: { jobId } });
     }
     const shard = keyspace.shardOf(match[1] as string);
     return { shard, queue: queueOf(shard), key: keyspace.reviewDecisionKey(shard, jobId) };
@@ -211,7 +211,7 @@ export function createReviewQueues(options: ReviewQueuesOptions): ReviewQueues {
       }
       const job = await queue.getJob(jobId);
       if (!job) {
-        throw new PaymentsError('REVIEW_NOT_FOUND', `no review item ${jobId}`, {
+        throw new PaymentsError('review_not_found', `no review item ${jobId}`, {
           details: { jobId },
         });
       }

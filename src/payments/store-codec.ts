@@ -31,7 +31,7 @@ const TRANSACTION_REFERENCE = /^[A-Za-z0-9]{1,35}$/;
 
 export function invalid(message: string, details?: Record<string, unknown>): PaymentsError {
   return new PaymentsError(
-    'PAYMENT_RECORD_INVALID',
+    'payment_record_invalid',
     message,
     details === undefined ? {} : { details },
   );
@@ -130,12 +130,12 @@ export function hashOf(flat: readonly string[]): Record<string, string> {
 
 function parseJson<T>(text: string | undefined, field: string, id: string): T {
   if (text === undefined) {
-    throw new PaymentsError('PAYMENT_RECORD_CORRUPT', `payment ${id} has no ${field}`);
+    throw new PaymentsError('payment_record_corrupt', `payment ${id} has no ${field}`);
   }
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw new PaymentsError('PAYMENT_RECORD_CORRUPT', `payment ${id} has unreadable ${field}`, {
+    throw new PaymentsError('payment_record_corrupt', `payment ${id} has unreadable ${field}`, {
       cause: error,
     });
   }
@@ -168,7 +168,7 @@ export function decode(hash: Record<string, string>, timeline: string[]): Paymen
   if (hash.maskedPan !== undefined) record.maskedPan = hash.maskedPan;
   if (hash.engine !== undefined) record.engine = hash.engine;
   if (!Number.isInteger(record.version) || record.version < 1) {
-    throw new PaymentsError('PAYMENT_RECORD_CORRUPT', `payment ${id} has no valid version`);
+    throw new PaymentsError('payment_record_corrupt', `payment ${id} has no valid version`);
   }
   return record;
 }

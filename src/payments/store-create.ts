@@ -137,7 +137,7 @@ export async function createPayment(
     case 'conflict':
       return { created: false, conflict: true };
     case 'id_taken':
-      throw new PaymentsError('PAYMENT_ID_TAKEN', `payment id ${id} is already used`);
+      throw new PaymentsError('payment_id_taken', `payment id ${id} is already used`);
     default:
       throw new Error(`unexpected create reply ${String(outcome)}`);
   }

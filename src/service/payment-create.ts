@@ -140,7 +140,7 @@ async function createPaymentOnce(
       if (
         presetId !== undefined &&
         error instanceof PaymentsError &&
-        error.code === 'PAYMENT_ID_TAKEN'
+        error.code === 'payment_id_taken'
       ) {
         return { created: false, conflict: false, id: presetId } as const;
       }
@@ -163,7 +163,7 @@ async function createPaymentOnce(
   if (!result.created && presetId !== undefined && !madeFor(record, kind, fields)) {
     // Only with an id generator that repeats itself (random ids do not):
     // never take another payment for this one.
-    throw new PaymentsError('PAYMENT_ID_TAKEN', `payment id ${presetId} is already used`);
+    throw new PaymentsError('payment_id_taken', `payment id ${presetId} is already used`);
   }
   // A replay also re-enqueues the first step, in case the first request
   // died between storing the payment and enqueueing its job.

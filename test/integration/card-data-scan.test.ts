@@ -296,7 +296,7 @@ describe('review evidence', () => {
         reason: 'seal_mismatch',
         evidence: { response: { responseCode: '00', note: `card ${ACCEPTED_CARD}` } },
       }),
-    ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
+    ).rejects.toMatchObject({ code: 'card_data_leak' });
   });
 });
 

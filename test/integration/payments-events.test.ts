@@ -99,6 +99,15 @@ async function waitFor(
   }
 }
 
+/** Connections of this test blocked in XREADGROUP. */
+async function blockedReads(): Promise<number> {
+  const clients = ((await redis.client('LIST')) as string).split('\n');
+  return clients.filter((line) => {
+    const field = (name: string) => new RegExp(`(?:^| )${name}=(\\S*)`).exec(line)?.[1] ?? '';
+    return field('name') === t.ns && field('cmd') === 'xreadgroup' && field('flags').includes('b');
+  }).length;
+}
+
 async function pendingCount(shard: number, group = 'g1'): Promise<number> {
   const summary = (await redis.xpending(keyspace.eventsStream(shard), group)) as [number];
   return Number(summary[0]);
@@ -215,7 +224,8 @@ describe('event consumer', () => {
   it('close() returns promptly while reading, and start() is idempotent for the group', async () => {
     const first = consume({ handler: async () => undefined, blockMs: 10_000 });
     await first.start();
-    await sleep(50);
+    // Both shard loops are inside their blocking read.
+    await waitFor(async () => (await blockedReads()) === keyspace.allShards.length);
     const before = Date.now();
     await first.close();
     expect(Date.now() - before).toBeLessThan(1_000);

@@ -103,7 +103,7 @@ describe('manual review queue', () => {
     });
     expect(await reviews.getReview('review-pay_0_NONE-1')).toBeUndefined();
     await expect(reviews.getReview('review:pay_0_B:2')).rejects.toMatchObject({
-      code: 'REVIEW_ID_INVALID',
+      code: 'review_id_invalid',
     });
 
     // Each item lives in its payment's slot.
@@ -161,7 +161,7 @@ describe('manual review queue', () => {
     await expect(
       reviews.resolveReview(reviewJobId('pay_1_NONE', 1), decision),
     ).rejects.toMatchObject({
-      code: 'REVIEW_NOT_FOUND',
+      code: 'review_not_found',
     });
   });
 
@@ -173,7 +173,7 @@ describe('manual review queue', () => {
         reason: 'seal_mismatch',
         evidence: { request: { cardNumber: '4100000000000000' } },
       }),
-    ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
+    ).rejects.toMatchObject({ code: 'card_data_leak' });
     await expect(
       reviews.enqueueReview({
         paymentId: 'pay_0_D',
@@ -181,7 +181,7 @@ describe('manual review queue', () => {
         reason: 'seal_mismatch',
         evidence: { seal: { data: 'x 4111111111111111 y', expected: 'e', reason: 'missing' } },
       }),
-    ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
+    ).rejects.toMatchObject({ code: 'card_data_leak' });
     expect(await reviews.countReviews()).toBe(0);
     const { jobId } = await reviews.enqueueReview({
       paymentId: 'pay_0_D',
@@ -191,7 +191,7 @@ describe('manual review queue', () => {
     });
     await expect(
       reviews.resolveReview(jobId, { action: 'mark', note: 'card 5555 5555 5555 4444', by: 'ops' }),
-    ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
+    ).rejects.toMatchObject({ code: 'card_data_leak' });
     expect(await reviews.countReviews()).toBe(1);
   });
 });

@@ -175,17 +175,17 @@ describe('create', () => {
     await expect(
       store.create(payment(undefined, { transactionReference: 'has_underscore' })),
     ).rejects.toMatchObject({
-      code: 'PAYMENT_RECORD_INVALID',
+      code: 'payment_record_invalid',
     });
     await expect(store.create(payment(undefined, { amount: 12.5 }))).rejects.toMatchObject({
-      code: 'PAYMENT_RECORD_INVALID',
+      code: 'payment_record_invalid',
     });
     await expect(store.create(payment(undefined, { currency: 'EUR' }))).rejects.toMatchObject({
-      code: 'PAYMENT_RECORD_INVALID',
+      code: 'payment_record_invalid',
     });
     await expect(
       store.create(payment(undefined, { merchant: { orderId: '4111111111111111' } })),
-    ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
+    ).rejects.toMatchObject({ code: 'card_data_leak' });
     let foreign = payment();
     while (keyspace.shardOf(foreign.id) === keyspace.shardForIdempotencyKey('k-1')) {
       foreign = payment();
@@ -193,17 +193,17 @@ describe('create', () => {
     await expect(
       store.create(foreign, { idempotencyKey: 'k-1', requestHash: 'h' }),
     ).rejects.toMatchObject({
-      code: 'PAYMENT_RECORD_INVALID',
+      code: 'payment_record_invalid',
     });
     const input = payment();
     await expect(
       store.create(input, { events: [event('payment.received', input.id, 2)] }),
     ).rejects.toMatchObject({
-      code: 'PAYMENT_RECORD_INVALID',
+      code: 'payment_record_invalid',
     });
     await store.create(input);
     await expect(store.create({ ...input, transactionReference: 'OTHER1' })).rejects.toMatchObject({
-      code: 'PAYMENT_ID_TAKEN',
+      code: 'payment_id_taken',
     });
   });
 });
@@ -400,7 +400,7 @@ describe('intent and commit', () => {
         amounts: zero,
         timeline: [{ at: 1, kind: 'oops', detail: { cardNumber: '4100000000000000' } }],
       }),
-    ).rejects.toMatchObject({ code: 'CARD_DATA_LEAK' });
+    ).rejects.toMatchObject({ code: 'card_data_leak' });
     await expect(
       store.commitStep(id, 1, {
         snapshot: {},
@@ -408,14 +408,14 @@ describe('intent and commit', () => {
         amounts: zero,
         events: [event('payment.failed', id, 3)],
       }),
-    ).rejects.toMatchObject({ code: 'PAYMENT_RECORD_INVALID' });
+    ).rejects.toMatchObject({ code: 'payment_record_invalid' });
     await expect(
       store.commitStep(id, 1, {
         snapshot: {},
         status: 'failed',
         amounts: { ...zero, captured: -1 },
       }),
-    ).rejects.toMatchObject({ code: 'PAYMENT_RECORD_INVALID' });
+    ).rejects.toMatchObject({ code: 'payment_record_invalid' });
     expect((await store.get(id))?.version).toBe(1);
     expect(await streamEvents(keyspace.shardOf(id))).toHaveLength(1);
   });

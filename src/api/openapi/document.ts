@@ -3,8 +3,7 @@
  * part. Request bodies come from the same zod schemas that parse the
  * commands, so the document and the parser agree.
  */
-import { COMMAND_ERROR_CODES } from '../../engine/errors.ts';
-import { API_ERROR_CODES } from '../problems.ts';
+import { PROBLEM_CODES } from '../../platform/errors.ts';
 import {
   instalmentPlanCommandSchemas,
   instalmentPlanPaths,
@@ -31,7 +30,7 @@ function problemSchema() {
       type: { type: 'string' },
       title: { type: 'string' },
       status: { type: 'integer' },
-      code: { enum: [...Object.keys(COMMAND_ERROR_CODES), ...Object.keys(API_ERROR_CODES)] },
+      code: { enum: [...PROBLEM_CODES] },
       detail: { type: 'string' },
       field: { type: 'string' },
     },

@@ -48,23 +48,23 @@ describe('card vault', () => {
   it('detects a flipped byte in the IV, the tag or the ciphertext', () => {
     const sealed = vault.seal(id, card);
     for (const part of [2, 3, 4]) {
-      expect(code(() => vault.open(id, flip(sealed, part)))).toBe('CARD_VAULT_TAMPERED');
+      expect(code(() => vault.open(id, flip(sealed, part)))).toBe('card_vault_tampered');
     }
   });
 
   it('refuses a blob moved to another payment', () => {
     const sealed = vault.seal(id, card);
-    expect(code(() => vault.open('pay_0_OTHER', sealed))).toBe('CARD_VAULT_TAMPERED');
+    expect(code(() => vault.open('pay_0_OTHER', sealed))).toBe('card_vault_tampered');
   });
 
   it('refuses an unknown key id, a relabelled key id and malformed text', () => {
     const other = createCardVault({ keys: { k2 }, activeKeyId: 'k2' });
-    expect(code(() => vault.open(id, other.seal(id, card)))).toBe('CARD_VAULT_UNKNOWN_KEY');
+    expect(code(() => vault.open(id, other.seal(id, card)))).toBe('card_vault_unknown_key');
     const both = createCardVault({ keys: { k1, k2 }, activeKeyId: 'k1' });
     const relabelled = both.seal(id, card).replace(/^v1:k1:/, 'v1:k2:');
-    expect(code(() => both.open(id, relabelled))).toBe('CARD_VAULT_TAMPERED');
+    expect(code(() => both.open(id, relabelled))).toBe('card_vault_tampered');
     for (const bad of ['', 'v1:k1', 'v2:k1:a:b:c', 'v1:k 1:a:b:c', `v1:k1:AAAA:AAAA:AAAA`]) {
-      expect(code(() => vault.open(id, bad))).toBe('CARD_VAULT_MALFORMED');
+      expect(code(() => vault.open(id, bad))).toBe('card_vault_malformed');
     }
   });
 
@@ -94,9 +94,9 @@ describe('card vault', () => {
   });
 
   it('refuses what is not a card', () => {
-    expect(code(() => vault.seal(id, { ...card, pan: '4100 0000' }))).toBe('CARD_DATA_INVALID');
-    expect(code(() => vault.seal(id, { ...card, expiry: '202813' }))).toBe('CARD_DATA_INVALID');
-    expect(code(() => vault.seal(id, { ...card, csc: '12' }))).toBe('CARD_DATA_INVALID');
+    expect(code(() => vault.seal(id, { ...card, pan: '4100 0000' }))).toBe('card_data_invalid');
+    expect(code(() => vault.seal(id, { ...card, expiry: '202813' }))).toBe('card_data_invalid');
+    expect(code(() => vault.seal(id, { ...card, csc: '12' }))).toBe('card_data_invalid');
   });
 
   it('masks the Sips way', () => {
@@ -108,9 +108,9 @@ describe('card vault', () => {
     expect(parseVaultKey(k1.toString('hex')).equals(k1)).toBe(true);
     expect(parseVaultKey(k1.toString('base64')).equals(k1)).toBe(true);
     expect(parseVaultKey(k1.toString('base64url')).equals(k1)).toBe(true);
-    expect(code(() => parseVaultKey('abcd'))).toBe('CARD_VAULT_CONFIG_INVALID');
+    expect(code(() => parseVaultKey('abcd'))).toBe('card_vault_config_invalid');
     expect(code(() => parseVaultKey(randomBytes(16).toString('hex')))).toBe(
-      'CARD_VAULT_CONFIG_INVALID',
+      'card_vault_config_invalid',
     );
   });
 
@@ -119,25 +119,25 @@ describe('card vault', () => {
     expect(Object.keys(keys)).toEqual(['k1', 'k2']);
     expect(keys.k1!.equals(k1) && keys.k2!.equals(k2)).toBe(true);
     for (const bad of ['', 'k1', `k1:${k1.toString('hex')},k1:${k2.toString('hex')}`, 'k1:short']) {
-      expect(code(() => parseVaultKeyList(bad))).toBe('CARD_VAULT_CONFIG_INVALID');
+      expect(code(() => parseVaultKeyList(bad))).toBe('card_vault_config_invalid');
     }
   });
 
   it('refuses bad configuration, and the dev key unless explicitly allowed', () => {
     expect(code(() => createCardVault({ keys: { k1 }, activeKeyId: 'k2' }))).toBe(
-      'CARD_VAULT_CONFIG_INVALID',
+      'card_vault_config_invalid',
     );
     expect(code(() => createCardVault({ keys: { k1: randomBytes(16) }, activeKeyId: 'k1' }))).toBe(
-      'CARD_VAULT_CONFIG_INVALID',
+      'card_vault_config_invalid',
     );
     expect(code(() => createCardVault({ keys: { 'a:b': k1 }, activeKeyId: 'a:b' }))).toBe(
-      'CARD_VAULT_CONFIG_INVALID',
+      'card_vault_config_invalid',
     );
     const dev = INSECURE_simulatorOnlyDevKey();
     expect(dev.key.equals(INSECURE_simulatorOnlyDevKey().key)).toBe(true);
     const keys = { [dev.keyId]: dev.key };
     expect(code(() => createCardVault({ keys, activeKeyId: dev.keyId }))).toBe(
-      'CARD_VAULT_CONFIG_INVALID',
+      'card_vault_config_invalid',
     );
     const simulatorVault = createCardVault({
       keys,

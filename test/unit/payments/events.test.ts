@@ -53,7 +53,7 @@ describe('buildEvent', () => {
       expect(
         () => buildEvent({ type: 'payment.failed', paymentId: 'pay_0_A', sequence: 2, data }, deps),
         JSON.stringify(data),
-      ).toThrow(expect.objectContaining({ code: 'CARD_DATA_LEAK' }));
+      ).toThrow(expect.objectContaining({ code: 'card_data_leak' }));
     }
   });
 
