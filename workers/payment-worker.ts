@@ -2,19 +2,23 @@
  * BullMQ plumbing of the step protocol: one queue of step jobs per shard, the
  * job sink the engine enqueues into, and the workers that run the jobs.
  *
- * Retries: a job is tried again (exponential backoff with jitter, capped)
- * when the engine throws, which it does only when Sips answered 90/99 and
- * attempts remain, or when a write lost a race or Redis failed. Every other
- * Sips answer is stored as the step's outcome and the job completes. A burst
- * of 90 (service unavailable) pauses the shard's queue instead of spending
- * attempts, since every job would meet the same outage.
+ * Retries (src/payments/retry-policy.ts): a job is tried again, with
+ * exponential backoff and jitter (capped), only for a retry verdict (Sips
+ * answered 90/99 and attempts remain, a write lost a race, a timer waits) or an
+ * infrastructure error (Redis or the network failed); any other error fails
+ * the job at once. Every other Sips answer is stored as the step's outcome and
+ * the job completes. A burst of 90 (service unavailable) pauses the shard's
+ * queue instead of spending attempts, since every job would meet the same
+ * outage.
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keyspace } from '../src/payments/keys.ts';
 import {
-  backoffDelay,
+  createStepBackoffStrategy,
   createUnavailableBurst,
+  isStepRetried,
+  SIPS_BACKOFF_TYPE,
   type BackoffOptions,
 } from '../src/payments/retry-policy.ts';
 import type { Clock } from '../src/platform/clock.ts';
@@ -53,7 +57,7 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
     jobId,
     delay,
     attempts: tries,
-    backoff: { type: 'sips' },
+    backoff: { type: SIPS_BACKOFF_TYPE },
     removeOnComplete: { age: keepSeconds, count: 100_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
   });
@@ -148,8 +152,17 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
           await queue.rateLimit(pauseMs);
           throw Worker.RateLimitError();
         }
-        if (!(error instanceof StepRetryError)) {
-          logger.error({ err: error, jobId, paymentId: data.paymentId }, 'step job failed');
+        if (!isStepRetried(error)) {
+          // The backoff strategy fails the job now, attempts notwithstanding.
+          logger.error(
+            { err: error, jobId, paymentId: data.paymentId },
+            'step job failed, not retried',
+          );
+        } else if (!(error instanceof StepRetryError)) {
+          logger.warn(
+            { err: error, jobId, paymentId: data.paymentId },
+            'step job failed, retried while attempts remain',
+          );
         }
         throw error;
       }
@@ -163,10 +176,7 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
       // A stalled job is one whose worker died: it must run again (and find
       // its intent), however many times workers die.
       maxStalledCount: 1_000,
-      settings: {
-        backoffStrategy: (attemptsMade: number) =>
-          backoffDelay(attemptsMade, options.backoff ?? {}),
-      },
+      settings: { backoffStrategy: createStepBackoffStrategy(options.backoff ?? {}) },
     });
     worker.on('error', (error) => logger.error({ err: error, shard }, 'step worker error'));
     return worker;

@@ -1,74 +1,36 @@
 /**
- * How the engine's BullMQ workers retry (architecture §6).
+ * What the step worker retries, and how long it waits (architecture §6).
  *
- * Only Sips 90 (service unavailable) and 99 (temporary problem) are retried:
- * Sips says it did not process the call, so sending it again cannot move money
- * twice. The engine throws `SipsRetryableError` for them; every other failure
- * either becomes a machine event or an `UnrecoverableError`, and this strategy
- * answers -1 (fail now) for anything without a retryable verdict, so a bug that
- * throws something unexpected is never retried blindly.
+ * A step job that throws is tried again, with exponential backoff and jitter
+ * (capped), only when the error is one of:
  *
- * Wiring, in the engine's worker:
+ * - a **retry verdict** (`retryable: true`): the engine's `StepRetryError`
+ *   when Sips answered 90 or 99 and attempts remain (Sips did not process the
+ *   call, so sending it again cannot move money twice), when a compare-and-set
+ *   lost to a concurrent write, or when a timer waits for a busy payment; and
+ *   the retryable command errors (`payment_busy`, `request_in_progress`, ...);
+ * - an **infrastructure error**: Redis or the network failed under the step
+ *   (connection lost, Redis loading or read-only after a failover, cluster
+ *   down). Running the step again is safe: the step protocol finds the intent
+ *   written before the failure and inquires rather than resending a call.
  *
- *     new Worker(keyspace.paymentsQueueName(shard), processor, {
- *       prefix: keyspace.bullmqPrefix(shard),
- *       settings: { backoffStrategy: createBackoffStrategy({ random }) },
- *     });
- *     queue.add(step, data, { jobId, attempts: 8, backoff: { type: SIPS_BACKOFF_TYPE } });
+ * Every other error (a bug, corrupt data, a card vault key missing, a request
+ * the Sips client refuses to build) fails the job at once: the strategy
+ * answers -1, so BullMQ does not spend the remaining attempts on an error that
+ * would come back. Refusals and other Sips answers are not errors: the engine
+ * stores them as the step's outcome. When 90/99 use up the attempts the engine
+ * stops throwing and the machine records `failed` (`sips_unavailable`).
  *
- * A burst of 90s means Sips is down for everyone: rather than burning each
- * job's attempts, the processor pauses the whole queue:
- *
- *     if (result.responseCode === '90' && burst.record()) {
- *       throw await rateLimitOn90(queue, 30_000);
- *     }
- *     throw new SipsRetryableError(result.responseCode, { operation, transactionReference });
- *
- * BullMQ moves the job back to waiting without counting an attempt (it does
- * count `attemptsStarted`, so leave `maxStartedAttempts` unset or generous),
- * and no worker of the queue takes a job until the pause ends.
+ * A burst of 90 means Sips is down for everyone: the worker pauses the queue
+ * (`Queue.rateLimit`) and throws `Worker.RateLimitError()`, which puts the job
+ * back to waiting without spending an attempt (`createUnavailableBurst` tells
+ * when 90s form a burst).
  */
-import type { BackoffStrategy } from 'bullmq';
-import { Worker } from 'bullmq';
+import { ReplyError } from 'ioredis';
 import type { Clock } from '../platform/clock.ts';
-import { PaymentsError } from './errors.ts';
 
-/** The `backoff.type` of step jobs; BullMQ hands it to the custom strategy. */
+/** The `backoff.type` of step jobs: BullMQ hands it to the worker's `backoffStrategy`. */
 export const SIPS_BACKOFF_TYPE = 'sips';
-
-export type RetryableResponseCode = '90' | '99';
-
-/** Sips answered 90 or 99: not processed, safe to send again later. */
-export class SipsRetryableError extends PaymentsError {
-  readonly responseCode: RetryableResponseCode;
-  readonly operation: string | undefined;
-  readonly transactionReference: string | undefined;
-
-  constructor(
-    responseCode: RetryableResponseCode,
-    options: { operation?: string; transactionReference?: string; cause?: unknown } = {},
-  ) {
-    super(
-      'SIPS_RETRYABLE',
-      `Sips answered ${responseCode}${options.operation ? ` to ${options.operation}` : ''}: not processed, retry later`,
-      options.cause === undefined ? {} : { cause: options.cause },
-    );
-    this.name = 'SipsRetryableError';
-    this.responseCode = responseCode;
-    this.operation = options.operation;
-    this.transactionReference = options.transactionReference;
-  }
-}
-
-/** True for errors carrying a `retryable: true` verdict (ours, or any OrchestratorError-like). */
-export function isRetryable(error: unknown): boolean {
-  if (error instanceof SipsRetryableError) return true;
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { retryable?: unknown }).retryable === true
-  );
-}
 
 export interface BackoffOptions {
   /** Delay before the first retry, before jitter. @defaultValue 1 000 ms */
@@ -98,24 +60,89 @@ export function backoffDelay(attemptsMade: number, options: BackoffOptions = {})
   return Math.floor(jittered);
 }
 
-/** BullMQ `settings.backoffStrategy`: a delay for retryable errors, -1 (fail now) otherwise. */
-export function createBackoffStrategy(options: BackoffOptions = {}): BackoffStrategy {
-  return (attemptsMade, _type, err) =>
-    isRetryable(err) ? backoffDelay(attemptsMade, options) : -1;
+/**
+ * ioredis' errors derive from one base class (redis-errors' `RedisError`):
+ * `ReplyError` for an error answer from Redis, the others (`AbortError`,
+ * `MaxRetriesPerRequestError`, `ClusterAllFailedError`, `ParserError`) for a
+ * command that lost its connection. ioredis exports only `ReplyError`.
+ */
+const RedisError = Object.getPrototypeOf(ReplyError) as abstract new (...args: never[]) => Error;
+
+/**
+ * Redis error answers that say "not now" rather than "wrong": the first word
+ * of an error reply is its code.
+ */
+const TRANSIENT_REPLY_CODES = new Set([
+  'LOADING',
+  'BUSY',
+  'TRYAGAIN',
+  'CLUSTERDOWN',
+  'MASTERDOWN',
+  'READONLY',
+  'NOREPLICAS',
+  'MISCONF',
+  'OOM',
+]);
+
+/** Node's codes for a socket that could not connect or was cut. */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+]);
+
+/**
+ * ioredis rejects a command with a plain Error of this text once its
+ * connection has given up reconnecting (it has no class for it).
+ */
+const REDIS_CONNECTION_CLOSED = 'Connection is closed.';
+
+/** Redis or the network failed: the error, or one it was caused by. */
+export function isInfrastructureError(error: unknown): boolean {
+  for (let depth = 0; depth < 5 && error instanceof Error; depth++) {
+    if (error instanceof ReplyError) {
+      if (TRANSIENT_REPLY_CODES.has(error.message.split(' ', 1)[0] ?? '')) return true;
+    } else if (error instanceof RedisError) {
+      return true;
+    }
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+    if (error.message === REDIS_CONNECTION_CLOSED) return true;
+    error = error.cause;
+  }
+  return false;
 }
 
-/** A Queue (preferred; `Worker.rateLimit` is deprecated in BullMQ 6) or a Worker. */
-export interface RateLimitTarget {
-  rateLimit(expireTimeMs: number): Promise<void>;
+/** The error carries a `retryable: true` verdict (`StepRetryError`, retryable command errors). */
+export function hasRetryVerdict(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { retryable?: unknown }).retryable === true
+  );
+}
+
+/** Whether a step job that threw this is tried again. */
+export function isStepRetried(error: unknown): boolean {
+  return hasRetryVerdict(error) || isInfrastructureError(error);
 }
 
 /**
- * Pauses the queue for `ms` and returns the error the processor must throw so
- * BullMQ puts the job back without using an attempt: `throw await rateLimitOn90(queue, ms)`.
+ * The step worker's `settings.backoffStrategy`: the backoff delay for an
+ * error that is retried, -1 (fail now, attempts notwithstanding) otherwise.
  */
-export async function rateLimitOn90(target: RateLimitTarget, ms: number): Promise<Error> {
-  await target.rateLimit(ms);
-  return Worker.RateLimitError();
+export function createStepBackoffStrategy(
+  options: BackoffOptions = {},
+): (attemptsMade: number, type?: string, error?: Error) => number {
+  return (attemptsMade, _type, error) =>
+    isStepRetried(error) ? backoffDelay(attemptsMade, options) : -1;
 }
 
 export interface UnavailableBurstOptions {

@@ -204,6 +204,7 @@ describe('events.subscribe', () => {
     await inHandler;
     await consumer.close();
     const closedAt = Date.now();
+    const handledAtClose = handled.length;
     expect(slowFinishedAt).toBeGreaterThan(0);
     expect(slowFinishedAt).toBeLessThanOrEqual(closedAt);
     const first = (await streamEvents(harness, payment.id))[0];
@@ -215,12 +216,8 @@ describe('events.subscribe', () => {
     ).map((row) => row[0]);
     expect(pendingIds).not.toContain(first?.streamId);
 
-    // After close() the handler is not called any more.
     const done = await harness.waitFor(payment.id);
     expect(done.status).toBe('authorized');
-    const handledAtClose = handled.length;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(handled).toHaveLength(handledAtClose);
 
     // A new subscriber of the group resumes: what was acknowledged is not
     // delivered again, everything else of the payment is, in order.
@@ -238,5 +235,8 @@ describe('events.subscribe', () => {
     await until(() => rest.every((entry) => resumed.some((e) => e.id === entry.event.id)));
     expect(resumed.map((e) => e.id)).toEqual(rest.map((entry) => entry.event.id));
     expect(resumed.some((e) => handled.includes(e.id))).toBe(false);
+    // After close() the first handler was not called any more, though the
+    // events it would have read were all there to be read.
+    expect(handled).toHaveLength(handledAtClose);
   });
 });

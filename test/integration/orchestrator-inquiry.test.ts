@@ -53,9 +53,13 @@ describe('inquiries', () => {
     expect(done.amounts.captured).toBe(0);
     expect(harness.sim.ledger.countMovements('validation', done.transactionReference)).toBe(0);
     expect(inquiries(harness, done.transactionReference)).toBeGreaterThanOrEqual(1);
-    // Nothing more is asked once the answer was adopted.
+    // Nothing more is asked once the answer was adopted: no inquiry is left to run.
     const asked = inquiries(harness, done.transactionReference);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await expect
+      .poll(() =>
+        harness.pendingJobs((data) => data.paymentId === payment.id && data.task === 'inquire'),
+      )
+      .toEqual([]);
     expect(inquiries(harness, done.transactionReference)).toBe(asked);
 
     // The merchant can capture again, and this time it happens once.

@@ -237,7 +237,10 @@ describe('card payments', () => {
     expect(item?.evidence.seal?.received).toMatch(/^[0-9a-f]{64}$/);
     expect(item?.evidence.seal?.expected).not.toBe(item?.evidence.seal?.received);
     expect(JSON.stringify(item)).not.toContain(ACCEPTED_CARD);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // No call of the payment is left to run.
+    await expect
+      .poll(() => h.pendingJobs((data) => data.paymentId === payment.id && data.task === 'call'))
+      .toEqual([]);
     expect(
       h.sim.ledger.countRequests({
         transactionReference: done.transactionReference,

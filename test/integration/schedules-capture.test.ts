@@ -114,8 +114,15 @@ async function reauthorizingAtPolicyTime(
   );
   await h.waitFor(payment.id, authorised);
   const record = await h.orchestrator.internals.store.get(payment.id, { timeline: false });
-  const policyAt = engineDataOf(record!).timers?.limit_policy?.at;
+  const timers = engineDataOf(record!).timers ?? {};
+  const policyAt = timers.limit_policy?.at;
   expect(policyAt).toBeGreaterThan(clock.now());
+  // The timers' jobs are added right after the authorising write, with a delay
+  // taken from the clock then: moved only once they are in, they stay delayed.
+  const jobIds = Object.values(timers).map((timer) => timer.jobId);
+  await expect
+    .poll(() => h.pendingJobs((data) => data.paymentId === payment.id && data.task === 'timer'))
+    .toEqual(expect.arrayContaining(jobIds));
   clock.advance((policyAt as number) - clock.now() + 60_000);
   return { h, id: payment.id };
 }
@@ -165,7 +172,7 @@ describe('deferred capture', () => {
       (await h.orchestrator.internals.store.get(payment.id))!,
     );
     await h.promoteDelayed();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expect.poll(() => h.pendingJobs((data) => data.paymentId === payment.id)).toEqual([]);
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(1);
   });
 

@@ -23,7 +23,6 @@ afterEach(async () => {
   harness = undefined;
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const INTERVAL_MS = 2_000;
 
 function subscription(extra: Record<string, unknown> = {}) {
@@ -46,6 +45,14 @@ async function waitForSubscription(
     timeoutMs,
     describe: (subscription) => `subscription ${id}: ${JSON.stringify(subscription.occurrences)}`,
   });
+}
+
+/**
+ * Waits until no job of the subscription is left to run: an occurrence
+ * comes from a job only, so none can come any more.
+ */
+async function nothingScheduled(h: OrchestratorHarness, id: string): Promise<void> {
+  await expect.poll(() => h.pendingJobs((data) => data.subscriptionId === id)).toEqual([]);
 }
 
 /**
@@ -131,7 +138,9 @@ describe('subscriptions', () => {
         { jobId },
       );
     }
-    await sleep(500);
+    await expect
+      .poll(() => h.pendingJobs((data) => data.subscriptionId === created.id && data.period === 1))
+      .toEqual([]);
     const later = await h.orchestrator.subscriptions.get(created.id);
     const again = later.occurrences.filter((entry) => entry.period === 1);
     expect(again).toHaveLength(1);
@@ -151,7 +160,7 @@ describe('subscriptions', () => {
     expect(paused.status).toBe('paused');
     expect(paused.nextRunAt).toBeUndefined();
     const countWhilePaused = paused.occurrences.length;
-    await sleep(INTERVAL_MS * 2 + 500);
+    await nothingScheduled(h, id);
     expect((await h.orchestrator.subscriptions.get(id)).occurrences).toHaveLength(countWhilePaused);
 
     const changed = await h.orchestrator.subscriptions.changeAmount(id, { amount: 2_490 });
@@ -173,7 +182,7 @@ describe('subscriptions', () => {
     const cancelled = await h.orchestrator.subscriptions.cancel(id);
     expect(cancelled.status).toBe('cancelled');
     const count = (await h.orchestrator.subscriptions.get(id)).occurrences.length;
-    await sleep(INTERVAL_MS + 500);
+    await nothingScheduled(h, id);
     expect((await h.orchestrator.subscriptions.get(id)).occurrences).toHaveLength(count);
     await expect(h.orchestrator.subscriptions.resume(id)).rejects.toMatchObject({
       code: 'command_not_allowed',
@@ -236,7 +245,7 @@ describe('subscriptions', () => {
     const failed = await waitForSubscription(h, created.id, (s) => s.status === 'failed');
     expect(failed.reason).toContain('refused');
     expect(failed.nextRunAt).toBeUndefined();
-    await sleep(INTERVAL_MS + 500);
+    await nothingScheduled(h, created.id);
     expect((await h.orchestrator.subscriptions.get(created.id)).occurrences).toHaveLength(1);
   });
 

@@ -69,15 +69,20 @@ describe('technical refusals', () => {
 
 describe('latency', () => {
   it('delays the answer by a fixed time, after processing', async () => {
-    h.sim.faults.add({ type: 'latency', ms: 300 });
+    h.sim.faults.add({ type: 'latency', ms: 1_000 });
     const fields = order();
     const started = performance.now();
-    const pending = h.client.cardOrder(fields);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    // Processed already, answer not sent yet.
-    expect(h.sim.store.has(MERCHANT_ID, fields.transactionReference)).toBe(true);
+    let answerReceived = false;
+    const pending = h.client.cardOrder(fields).finally(() => {
+      answerReceived = true;
+    });
+    // Processed as soon as it arrives, answered a second later.
+    await expect
+      .poll(() => h.sim.store.has(MERCHANT_ID, fields.transactionReference), { interval: 5 })
+      .toBe(true);
+    expect(answerReceived).toBe(false);
     expect((await pending).kind).toBe('ok');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
   });
 
   it('a client timing out during the latency leaves a processed transaction behind', async () => {
@@ -365,7 +370,8 @@ describe('control endpoints', () => {
       operationAmount: 1,
       currencyCode: '978',
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Both calls arrived and are held: the hang and the latency fired.
+    await expect.poll(() => h.sim.faults.list().filter((fault) => fault.fired > 0).length).toBe(2);
     const started = performance.now();
     await h.sim.close();
     expect(performance.now() - started).toBeLessThan(1_000);

@@ -3,6 +3,7 @@
  * Redis, inside a namespace of its own, with short retry and inquiry delays.
  */
 import { randomBytes } from 'node:crypto';
+import { ErrorCode } from 'bullmq';
 import { IN_FLIGHT_STATUSES } from '../../machines/model.ts';
 import {
   createOrchestrator,
@@ -35,8 +36,19 @@ export interface OrchestratorHarness {
   readonly orchestrator: Orchestrator;
   /** Closes the orchestrator (workers finish what they hold), waits `downMs`, starts a new one on the same Redis keys. */
   restart(downMs?: number, changes?: Partial<OrchestratorOptions>): Promise<Orchestrator>;
-  /** Runs the delayed jobs of the step queues now (timers, inquiries), for `paymentId` or all. */
+  /**
+   * Runs now the delayed jobs of the step and schedule queues (timers,
+   * inquiries, retries) that `filter` picks, or all; says how many it moved.
+   * A job that leaves the delayed state on its own meanwhile is not counted.
+   */
   promoteDelayed(filter?: (data: Record<string, unknown>) => boolean): Promise<number>;
+  /**
+   * Ids of the jobs of the step and schedule queues that `filter` picks (or
+   * all) and that are still to run: waiting, active or delayed. None left
+   * means what they were going to do is done, follow-ups they enqueued
+   * included (a job enqueues them before it completes).
+   */
+  pendingJobs(filter?: (data: Record<string, unknown>) => boolean): Promise<string[]>;
   /** Polls the payment until `done` holds (default: not in flight any more). */
   waitFor(
     id: string,
@@ -62,6 +74,12 @@ export function clockFrom(hourUtc: number): Clock & { advance(ms: number): void 
       offset += ms;
     },
   };
+}
+
+/** BullMQ's answer to a promotion of a job no longer delayed, or gone. */
+function leftDelayedState(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === ErrorCode.JobNotInState || code === ErrorCode.JobNotExist;
 }
 
 export function settled(payment: PaymentView): boolean {
@@ -121,14 +139,36 @@ export async function startOrchestratorHarness(
       for (const shard of keyspace.allShards) {
         for (const queue of [queues.queue(shard), schedules.queues.queue(shard)]) {
           for (const job of await queue.getDelayed()) {
-            if (job && filter(job.data as Record<string, unknown>)) {
+            if (!job || !filter(job.data as Record<string, unknown>)) continue;
+            try {
               await job.promote();
               promoted++;
+            } catch (error) {
+              // Listed as delayed, the job may have left that state since (its
+              // delay ran out, or it ran and was removed): BullMQ refuses the
+              // promotion, and there is nothing left to promote.
+              if (!leftDelayedState(error)) throw error;
             }
           }
         }
       }
       return promoted;
+    },
+    async pendingJobs(filter = () => true) {
+      const pending: string[] = [];
+      const { keyspace, queues, schedules } = orchestrator.internals;
+      for (const shard of keyspace.allShards) {
+        // Step queue first: a step job completes after enqueueing its
+        // schedule follow-ups, so they are there when the second queue is read.
+        for (const queue of [queues.queue(shard), schedules.queues.queue(shard)]) {
+          // One script reads all the states: a job moving between two is not missed.
+          const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized']);
+          for (const job of jobs) {
+            if (job && filter(job.data as Record<string, unknown>)) pending.push(job.id ?? '');
+          }
+        }
+      }
+      return pending;
     },
     async waitFor(id, done = settled, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

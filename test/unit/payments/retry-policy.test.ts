@@ -1,22 +1,26 @@
 import { UnrecoverableError } from 'bullmq';
+import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { StepRetryError } from '../../../src/engine/engine.ts';
 import { PaymentsError } from '../../../src/payments/errors.ts';
 import {
   backoffDelay,
-  createBackoffStrategy,
+  createStepBackoffStrategy,
   createUnavailableBurst,
-  isRetryable,
-  rateLimitOn90,
+  isInfrastructureError,
   SIPS_BACKOFF_TYPE,
-  SipsRetryableError,
 } from '../../../src/payments/retry-policy.ts';
 import { createManualClock } from '../../../src/platform/clock.ts';
 
-describe('backoff strategy', () => {
-  const err = new SipsRetryableError('90', { operation: 'capture' });
+/** A Node socket error as `net` reports it. */
+function systemError(code: string): Error {
+  return Object.assign(new Error(`connect ${code} 127.0.0.1:6379`), { code, syscall: 'connect' });
+}
 
+describe('backoff delay', () => {
   it('grows exponentially with half jitter, up to the cap', () => {
-    const strategy = createBackoffStrategy({ baseMs: 1000, capMs: 10_000, random: () => 0.5 });
+    const strategy = createStepBackoffStrategy({ baseMs: 1000, capMs: 10_000, random: () => 0.5 });
+    const err = new StepRetryError('Sips answered 90', '90');
     const delays = [1, 2, 3, 4, 5, 6].map((n) => strategy(n, SIPS_BACKOFF_TYPE, err));
     expect(delays).toEqual([750, 1500, 3000, 6000, 7500, 7500]);
     expect(backoffDelay(1, { random: () => 0 })).toBe(500);
@@ -28,40 +32,51 @@ describe('backoff strategy', () => {
     expect(backoffDelay(3, { baseMs: 100, jitter: 'full', random: () => 0.25 })).toBe(100);
     expect(backoffDelay(3, { baseMs: 100, jitter: 'full', random: () => 0 })).toBe(0);
   });
+});
 
-  it('answers -1 (fail now) for anything without a retryable verdict', () => {
-    const strategy = createBackoffStrategy({ random: () => 0.5 });
-    expect(strategy(1, SIPS_BACKOFF_TYPE, new Error('boom'))).toBe(-1);
-    expect(strategy(1, SIPS_BACKOFF_TYPE, new UnrecoverableError('declined'))).toBe(-1);
-    expect(strategy(1, SIPS_BACKOFF_TYPE)).toBe(-1);
-    expect(strategy(1, SIPS_BACKOFF_TYPE, new PaymentsError('CARD_VAULT_TAMPERED', 'x'))).toBe(-1);
-    expect(strategy(1, SIPS_BACKOFF_TYPE, new PaymentsError('PAYMENT_LOCK_TIMEOUT', 'x'))).toBe(
-      750,
-    );
-    expect(strategy(2, SIPS_BACKOFF_TYPE, new SipsRetryableError('99'))).toBe(1500);
+describe('what the step worker retries', () => {
+  const strategy = createStepBackoffStrategy({ random: () => 0.5 });
+  const verdict = (error?: Error): number => strategy(1, SIPS_BACKOFF_TYPE, error);
+
+  it('retries a retry verdict: Sips 90/99 with attempts left, a lost race, a busy payment', () => {
+    expect(verdict(new StepRetryError('Sips answered 99', '99'))).toBe(750);
+    expect(verdict(new StepRetryError('could not store the outcome: version_conflict'))).toBe(750);
+    expect(verdict(Object.assign(new Error('busy'), { retryable: true }))).toBe(750);
+    expect(verdict(Object.assign(new Error('busy'), { retryable: 'yes' }))).toBe(-1);
   });
 
-  it('describes 90 and 99 with a code and a verdict', () => {
-    const error = new SipsRetryableError('99', { operation: 'refund', transactionReference: 'T1' });
-    expect(error).toBeInstanceOf(Error);
-    expect(error.code).toBe('SIPS_RETRYABLE');
-    expect(error.retryable).toBe(true);
-    expect(error.responseCode).toBe('99');
-    expect(error.message).toBe('Sips answered 99 to refund: not processed, retry later');
-    expect(isRetryable(error)).toBe(true);
-    expect(isRetryable({ retryable: 'yes' })).toBe(false);
+  it('retries Redis and network failures', () => {
+    expect(verdict(new ReplyError('LOADING Redis is loading the dataset in memory'))).toBe(750);
+    expect(verdict(new ReplyError("READONLY You can't write against a read only replica."))).toBe(
+      750,
+    );
+    expect(verdict(new ReplyError('CLUSTERDOWN The cluster is down'))).toBe(750);
+    expect(verdict(systemError('ECONNRESET'))).toBe(750);
+    expect(verdict(systemError('ECONNREFUSED'))).toBe(750);
+    expect(verdict(new Error('Connection is closed.'))).toBe(750);
+    // Wrapped: the cause decides.
+    expect(verdict(new Error('could not enqueue', { cause: systemError('ETIMEDOUT') }))).toBe(750);
+  });
+
+  it('fails at once on anything else, attempts notwithstanding', () => {
+    expect(verdict(new Error('boom'))).toBe(-1);
+    expect(verdict(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(-1);
+    expect(verdict(new UnrecoverableError('declined'))).toBe(-1);
+    expect(verdict()).toBe(-1);
+    expect(verdict(new PaymentsError('card_vault_unknown_key', 'no card vault key k1'))).toBe(-1);
+    // Redis answered, and the answer says the command or the data is wrong.
+    expect(
+      verdict(new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value')),
+    ).toBe(-1);
+    expect(verdict(new ReplyError('ERR Error running script: attempt to index a nil value'))).toBe(
+      -1,
+    );
+    expect(isInfrastructureError({ code: 'ECONNRESET' })).toBe(false);
   });
 });
 
-describe('rate limit on a burst of 90', () => {
-  it('pauses the target and hands back the error BullMQ recognises', async () => {
-    const calls: number[] = [];
-    const error = await rateLimitOn90({ rateLimit: async (ms) => void calls.push(ms) }, 30_000);
-    expect(calls).toEqual([30_000]);
-    expect(error.message).toBe('bullmq:rateLimitExceeded');
-  });
-
-  it('detects a burst within the window only', () => {
+describe('a burst of 90', () => {
+  it('is detected within the window only', () => {
     const clock = createManualClock(0);
     const burst = createUnavailableBurst({ threshold: 3, windowMs: 1000, clock });
     expect(burst.record()).toBe(false);
