@@ -14,7 +14,8 @@ import {
 } from './payments/event-consumer.ts';
 import type { EventDeps, PaymentCloudEvent } from './payments/events.ts';
 import { createKeyspace, type Keyspace } from './payments/keys.ts';
-import { createReviewQueues, type ReviewQueues } from './payments/review.ts';
+import type { ReviewQueues } from './payments/review.ts';
+import { createReviewQueues } from './queues/review.ts';
 import { createPaymentStore, createRequestHasher, type PaymentStore } from './payments/store.ts';
 import { systemClock, type Clock } from './platform/clock.ts';
 import { createUndiciTransport, type HttpTransport } from './platform/http.ts';
@@ -24,13 +25,15 @@ import { createSipsClient, type SipsClient, type SipsClientOptions } from './sip
 import type { SipsResult } from './sips/result.ts';
 import { createPaymentEngine, type PaymentEngine } from './engine/engine.ts';
 import type { CaptureLimitOptions, JobSink } from './engine/engine.ts';
+import { createAlerts } from './schedules/alerts.ts';
 import { createSchedules, type JanitorOptions, type Schedules } from './schedules/index.ts';
+import { createScheduleQueues } from './queues/schedules.ts';
 import {
   createStepQueues,
   startStepWorkers,
   type StepQueues,
   type StepWorkers,
-} from '../workers/payment-worker.ts';
+} from './queues/steps.ts';
 import type { ServiceContext } from './service/context.ts';
 import { createPayment, transactionReferenceFor } from './service/payment-create.ts';
 import type { CommandDeps } from './service/payment-commands.ts';
@@ -175,22 +178,18 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     keyspace,
     ...defined({ attempts: options.retry?.attempts }),
   });
+  const scheduleQueues = createScheduleQueues({ connection: redis, keyspace });
+  const alerts = createAlerts({ redis, keyspace, clock });
   const events: EventDeps = { clock, ...defined({ source: options.eventSource }) };
-  // The schedules layer needs the engine, and the engine tells it of settled
-  // scheduled payments: bound once both exist.
-  const bound: { schedules?: Schedules } = {};
   const jobs: JobSink = {
     enqueueCall: (job, jobId) => queues.enqueueCall(job, jobId),
     enqueueInquiry: (job, jobId, delayMs) => queues.enqueueInquiry(job, jobId, delayMs),
     enqueueAbandon: (job, jobId, delayMs) => queues.enqueueAbandon(job, jobId, delayMs),
     enqueueTimer: (job, jobId, delayMs) => queues.enqueueTimer(job, jobId, delayMs),
-    async enqueueSettled(paymentId, jobId) {
-      await bound.schedules?.queues.add(
-        keyspace.shardOf(paymentId),
-        { task: 'settled', paymentId },
-        { jobId },
-      );
-    },
+    // A scheduled payment settled: its schedule learns it through a job of
+    // the schedules queue, data the engine hands over, not a call.
+    enqueueSettled: (paymentId, jobId) =>
+      scheduleQueues.add(keyspace.shardOf(paymentId), { task: 'settled', paymentId }, { jobId }),
   };
   const engine = createPaymentEngine({
     store,
@@ -229,6 +228,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   };
   const schedules = createSchedules({
     redis,
+    queues: scheduleQueues,
+    alerts,
     keyspace,
     clock,
     ids,
@@ -268,7 +269,6 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       dayMs: options.scheduleDayMs,
     }),
   });
-  bound.schedules = schedules;
   const workerTimings = defined({
     stalledIntervalMs: options.stalledIntervalMs,
     lockDurationMs: options.lockDurationMs,

@@ -7,7 +7,6 @@
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PaymentEngine } from '../engine/engine.ts';
-import { engineDataOf, SETTLED_FOR_SCHEDULES } from '../engine/engine.ts';
 import type { LimitPolicy } from '../engine/engine-data.ts';
 import type { TimerJob } from '../engine/jobs.ts';
 import type { Keyspace } from '../payments/keys.ts';
@@ -15,29 +14,33 @@ import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { IdGenerator } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { StepQueues } from '../../workers/payment-worker.ts';
-import { createAlerts, type Alerts } from './alerts.ts';
+import type { StepQueues } from '../queues/steps.ts';
+import type { Alerts } from './alerts.ts';
 import { createInstalmentPlans, type InstalmentPlan, type InstalmentPlans } from './instalments.ts';
 import { createJanitor, type Janitor, type JanitorOptions, type JanitorReport } from './janitor.ts';
 import { createPaymentTimers, type Reauthorization } from './payment-timers.ts';
+import { createRecordStore, type WaitingCursor } from './records.ts';
 import {
-  createRecordStore,
-  type RecordStore,
-  type VersionedRecord,
-  type WaitingCursor,
-} from './records.ts';
-import {
-  createScheduleQueues,
   scheduledAtOf,
   startScheduleWorkers,
   type ScheduleJob,
   type ScheduleQueues,
-} from './schedule-queues.ts';
+} from '../queues/schedules.ts';
 import type { ScheduledPayments } from './scheduled-payments.ts';
+import {
+  handleLostNotices,
+  onSettled,
+  WAITING,
+  type RedisCursor,
+  type SettledNoticesDeps,
+} from './settled-notices.ts';
 import { createSubscriptions, type Subscription, type Subscriptions } from './subscriptions.ts';
 
 export interface SchedulesOptions {
   redis: Redis;
+  /** The `schedules` queues (src/queues/schedules.ts), shared with the engine's settled notices. */
+  queues: ScheduleQueues;
+  alerts: Alerts;
   keyspace: Keyspace;
   clock: Clock;
   ids: IdGenerator;
@@ -81,12 +84,6 @@ export interface Schedules {
   close(): Promise<void>;
 }
 
-/** Where a paging pass stopped, kept in Redis between runs; unset, a pass starts at the beginning. */
-interface RedisCursor<T> {
-  get(): Promise<T | undefined>;
-  set(value: T | undefined): Promise<void>;
-}
-
 function redisCursor<T>(redis: Redis, key: string): RedisCursor<T> {
   return {
     async get() {
@@ -100,13 +97,9 @@ function redisCursor<T>(redis: Redis, key: string): RedisCursor<T> {
   };
 }
 
-/** Occurrence and instalment statuses that wait for their payment to settle. */
-const WAITING: ReadonlySet<string> = new Set(['processing', 'in_review']);
-
 export function createSchedules(options: SchedulesOptions): Schedules {
   const { redis, keyspace, clock, ids, logger, store } = options;
-  const queues = createScheduleQueues({ connection: redis, keyspace });
-  const alerts = createAlerts({ redis, keyspace, clock });
+  const { queues, alerts } = options;
   const common = {
     redis,
     keyspace,
@@ -177,100 +170,29 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     options.janitor,
   );
   let workers: { close(): Promise<void> } | undefined;
-
-  /** Tells the payment's schedule (or the payment it replaces) that it settled. */
-  async function notifySettled(record: PaymentRecord): Promise<void> {
-    const data = engineDataOf(record);
-    const link = data.request.link;
-    if (!link) return;
-    if (link.type === 'reauthorization') {
-      await timers.onReplacementSettled(link.id, record);
-    } else if (link.type === 'subscription') {
-      await subscriptions.onPaymentSettled(
-        link,
-        record.id,
-        record.status,
-        data.facts,
-        record.transactionReference,
-      );
-    } else {
-      await plans.onPaymentSettled(link, record.id, record.status, data.facts);
-    }
-  }
-
-  async function onSettled(paymentId: string): Promise<void> {
-    const record = await store.get(paymentId, { timeline: false });
-    if (record) await notifySettled(record);
-  }
-
-  /**
-   * The next page of a store's waiting records: a run goes on where the last
-   * one stopped, so records that wait for long (a payment in review) never
-   * hide the ones behind them; the end wraps to the start.
-   */
-  async function nextWaiting<T extends VersionedRecord>(
-    recordStore: RecordStore<T>,
-    cursor: RedisCursor<WaitingCursor>,
-  ): Promise<T[]> {
-    const after = await cursor.get();
-    const page = await recordStore.listWaiting({
-      limit: options.janitor?.batch ?? 200,
-      ...(after === undefined ? {} : { after }),
-    });
-    await cursor.set(page.next);
-    return page.records;
-  }
-
-  /**
-   * A settled notice is a follow-up of the step that settled the payment; a
-   * crash between that step and its dispatch loses it when no job of the
-   * payment runs again (commands, janitor inquiries). Entries still waiting
-   * for a payment that has settled are handled here instead.
-   */
-  async function handleLostNotices(): Promise<number> {
-    const waiting: { paymentId: string; inReview: boolean }[] = [];
-    for (const subscription of await nextWaiting(subscriptionStore, subscriptionsCursor)) {
-      for (const occurrence of subscription.occurrences) {
-        if (!WAITING.has(occurrence.status)) continue;
-        const paymentId = occurrence.paymentIds.at(-1);
-        if (paymentId) waiting.push({ paymentId, inReview: occurrence.status === 'in_review' });
-      }
-    }
-    for (const plan of await nextWaiting(planStore, plansCursor)) {
-      for (const instalment of plan.instalments) {
-        if (!WAITING.has(instalment.status)) continue;
-        waiting.push({
-          paymentId: instalment.paymentId,
-          inReview: instalment.status === 'in_review',
-        });
-      }
-    }
-    let handled = 0;
-    for (const { paymentId, inReview } of waiting) {
-      const record = await store.get(paymentId, { timeline: false });
-      if (!record || !SETTLED_FOR_SCHEDULES.has(record.status)) continue;
-      if (inReview && record.status === 'in_review') continue;
-      try {
-        await notifySettled(record);
-        handled++;
-      } catch (error) {
-        // One that cannot be handled now (a busy record) waits for the next pass.
-        logger.warn({ err: error, paymentId }, 'janitor could not handle a settled notice');
-      }
-    }
-    return handled;
-  }
+  const notices: SettledNoticesDeps = {
+    store,
+    logger,
+    timers,
+    subscriptions,
+    plans,
+    subscriptionStore,
+    planStore,
+    subscriptionsCursor,
+    plansCursor,
+    ...(options.janitor?.batch !== undefined ? { batch: options.janitor.batch } : {}),
+  };
 
   async function runJanitor(): Promise<JanitorReport> {
     const report = await janitor.run();
-    const noticesHandled = await handleLostNotices();
+    const noticesHandled = await handleLostNotices(notices);
     return noticesHandled > 0 ? { ...report, noticesHandled } : report;
   }
 
   async function handle(job: ScheduleJob, context: { job: Job<ScheduleJob> }): Promise<void> {
     switch (job.task) {
       case 'settled':
-        return onSettled(job.paymentId);
+        return onSettled(notices, job.paymentId);
       case 'occurrence':
         return subscriptions.runOccurrence(job, scheduledAtOf(context.job));
       case 'retry':

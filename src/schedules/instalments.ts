@@ -27,7 +27,7 @@ import {
   type InstalmentPlan,
 } from './instalment-model.ts';
 import { updateWithRetry, type RecordStore } from './records.ts';
-import type { ScheduleJob, ScheduleQueues } from './schedule-queues.ts';
+import type { ScheduleJob, ScheduleQueues } from '../queues/schedules.ts';
 import type { ScheduledPayments } from './scheduled-payments.ts';
 
 export type { Instalment, InstalmentPlan } from './instalment-model.ts';

@@ -21,7 +21,7 @@ import { DAY_MS, endOfSipsDate, startOfUtcDay } from '../engine/capture-limit.ts
 import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { StepQueues } from '../../workers/payment-worker.ts';
+import type { StepQueues } from '../queues/steps.ts';
 import type { Alerts } from './alerts.ts';
 
 const MINUTE = 60_000;

@@ -11,7 +11,7 @@ import { CommandError } from '../engine/errors.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import { updateWithRetry, type RecordStore } from './records.ts';
-import type { ScheduleJob, ScheduleQueues } from './schedule-queues.ts';
+import type { ScheduleJob, ScheduleQueues } from '../queues/schedules.ts';
 import type { ScheduledPaymentInput, ScheduledPayments } from './scheduled-payments.ts';
 import {
   nextIntervalStart,

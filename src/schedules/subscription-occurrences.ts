@@ -5,7 +5,7 @@
  * id of the attempt before making the payment, so a job run twice makes one
  * payment.
  */
-import type { ScheduleJob } from './schedule-queues.ts';
+import type { ScheduleJob } from '../queues/schedules.ts';
 import {
   changeSubscription,
   makeOccurrencePayment,

@@ -23,7 +23,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { CreateSubscriptionCommand } from './commands.ts';
 import type { RecordStore } from './records.ts';
-import type { ScheduleQueues } from './schedule-queues.ts';
+import type { ScheduleQueues } from '../queues/schedules.ts';
 import type { ScheduledPayments } from './scheduled-payments.ts';
 import {
   cancelSubscription,

@@ -18,7 +18,7 @@ import {
   startStepWorkers,
   type StepQueues,
   type StepWorkers,
-} from '../../workers/payment-worker.ts';
+} from '../../src/queues/steps.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
 
 const ATTEMPTS = 4;

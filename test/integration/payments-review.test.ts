@@ -1,12 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createKeyspace, type Keyspace } from '../../src/payments/keys.ts';
-import {
-  createReviewQueues,
-  reviewJobId,
-  type ReviewEvidence,
-  type ReviewQueues,
-} from '../../src/payments/review.ts';
+import { reviewJobId, type ReviewEvidence, type ReviewQueues } from '../../src/payments/review.ts';
+import { createReviewQueues } from '../../src/queues/review.ts';
 import { maskCardData } from '../../src/sips/mask.ts';
 import { createManualClock, type ManualClock } from '../../src/platform/clock.ts';
 import { clusterSlot } from '../support/cluster-slot.ts';

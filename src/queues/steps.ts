@@ -13,18 +13,18 @@
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Keyspace } from '../src/payments/keys.ts';
+import type { Keyspace } from '../payments/keys.ts';
 import {
   createStepBackoffStrategy,
   createUnavailableBurst,
   isStepRetried,
   SIPS_BACKOFF_TYPE,
   type BackoffOptions,
-} from '../src/payments/retry-policy.ts';
-import type { Clock } from '../src/platform/clock.ts';
-import type { Logger } from '../src/platform/logger.ts';
-import { StepRetryError, type JobSink, type PaymentEngine } from '../src/engine/engine.ts';
-import type { StepJob, TimerJob } from '../src/engine/jobs.ts';
+} from './retry-policy.ts';
+import type { Clock } from '../platform/clock.ts';
+import type { Logger } from '../platform/logger.ts';
+import { StepRetryError, type JobSink, type PaymentEngine } from '../engine/engine.ts';
+import type { StepJob, TimerJob } from '../engine/jobs.ts';
 
 export interface StepQueueOptions {
   connection: Redis;

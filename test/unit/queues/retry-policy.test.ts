@@ -9,7 +9,7 @@ import {
   createUnavailableBurst,
   isInfrastructureError,
   SIPS_BACKOFF_TYPE,
-} from '../../../src/payments/retry-policy.ts';
+} from '../../../src/queues/retry-policy.ts';
 import { createManualClock } from '../../../src/platform/clock.ts';
 
 /** A Node socket error as `net` reports it. */

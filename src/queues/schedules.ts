@@ -8,7 +8,7 @@
 import { Queue, Worker, type Job, type RepeatOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keyspace } from '../payments/keys.ts';
-import { backoffDelay } from '../payments/retry-policy.ts';
+import { backoffDelay } from './retry-policy.ts';
 import type { Logger } from '../platform/logger.ts';
 
 export type ScheduleJob =
