@@ -13,12 +13,15 @@ import type {
   PaymentEvent,
   PaymentInput,
 } from './contract.ts';
+import type { Reauthorization } from './capture-limit.ts';
 import { uncapturedRemainder, type PaymentContext, type PendingOperation } from './model.ts';
 
 type CallParams = { operation: Operation; amount?: number };
 type EmitParams = { name: DomainEventName; data: Record<string, unknown> };
 type ReviewParams = { reason: Extract<Effect, { type: 'review' }>['reason'] };
 type ForgetParams = { what: Extract<Effect, { type: 'forget' }>['what'] };
+type AlertParams = Omit<Extract<Effect, { type: 'alert' }>, 'type'>;
+type ReauthorizeParams = Omit<Extract<Effect, { type: 'reauthorize' }>, 'type'>;
 
 export const paymentSetup = setup({
   types: {
@@ -33,6 +36,8 @@ export const paymentSetup = setup({
     review: (_, _params: ReviewParams) => {},
     emit: (_, _params: EmitParams) => {},
     forget: (_, _params: ForgetParams) => {},
+    alert: (_, _params: AlertParams) => {},
+    reauthorize: (_, _params: ReauthorizeParams) => {},
 
     /** Sips agrees with us: the event is accepted and nothing changes. */
     viewAgrees: () => {},
@@ -70,6 +75,12 @@ export const paymentSetup = setup({
         ...context.amounts,
         refunded: context.amounts.refunded + (context.pending?.amount ?? 0),
       },
+    })),
+    /** The capture limit's warning was given. */
+    noteWarned: assign(({ context }) => ({ limit: { ...context.limit, warned: true as const } })),
+    /** Where the policy `reauthorize`'s new authorisation stands (capture-limit.ts). */
+    noteReauthorization: assign(({ context }, params: Reauthorization) => ({
+      limit: { ...context.limit, reauthorization: params },
     })),
     adoptPosition: assign((_, params: { amounts: Amounts }) => ({
       amounts: params.amounts,
@@ -146,4 +157,22 @@ export function begin<E>(operation: (args: Args<E>) => PendingOperation) {
 
 export function review(reason: ReviewParams['reason']) {
   return { type: 'review' as const, params: { reason } };
+}
+
+/** An ops alert; its data always carries what is still uncaptured. */
+export function alert<E>(
+  kind: AlertParams['kind'],
+  data: (args: Args<E>) => Record<string, unknown>,
+) {
+  return {
+    type: 'alert' as const,
+    params: (args: Args<E>): AlertParams => ({
+      kind,
+      data: { uncaptured: uncapturedRemainder(args.context.amounts), ...data(args) },
+    }),
+  };
+}
+
+export function noteReauthorization<E>(next: (args: Args<E>) => Reauthorization) {
+  return { type: 'noteReauthorization' as const, params: next };
 }

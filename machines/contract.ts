@@ -59,6 +59,10 @@ export const PAYMENT_KINDS = [
 ] as const;
 export type PaymentKind = (typeof PAYMENT_KINDS)[number];
 
+/** What to do when an authorisation in VALIDATION mode reaches its capture limit. */
+export const LIMIT_POLICIES = ['capture', 'cancel', 'reauthorize', 'none'] as const;
+export type LimitPolicy = (typeof LIMIT_POLICIES)[number];
+
 /** AUTHOR_CAPTURE: remitted automatically after captureDay; VALIDATION: waits for a capture. */
 export type CaptureMode = 'author_capture' | 'validation';
 
@@ -173,6 +177,38 @@ export type PaymentEvent =
       type: 'review.mark';
       status: 'refused' | 'failed' | 'authorized' | 'captured' | 'cancelled';
       note: string;
+    }
+  // Timers of a VALIDATION authorisation (delayed jobs of the engine); the
+  // capture limit (ISO) is carried for the events and alerts they raise.
+  /** The deferred capture is due: what is still uncaptured is captured. */
+  | { type: 'timer.capture' }
+  /** The capture limit is near. */
+  | { type: 'timer.limit_warning'; captureLimitAt: string }
+  /**
+   * The capture limit's policy is due. `newPaymentId` is the id a new
+   * authorisation would get (policy `reauthorize`); `reauthorizeRefusal` says
+   * why none may be made now (no time gained, renewal cap): then the policy
+   * only alerts.
+   */
+  | {
+      type: 'timer.limit_policy';
+      policy: LimitPolicy;
+      captureLimitAt: string;
+      newPaymentId: string;
+      reauthorizeRefusal?: string;
+    }
+  // The new authorisation of the policy `reauthorize`.
+  /** It was made (or found made) under the claimed id. */
+  | { type: 'reauthorization.made'; newPaymentId: string; captureLimitAt: string }
+  /** It could not be made, for good (`code` and `reason` from the refusal). */
+  | { type: 'reauthorization.refused'; code: string; reason: string; captureLimitAt: string }
+  /** It settled: authorised (`replaced`) or not (`failed`), in `status`. */
+  | {
+      type: 'reauthorization.settled';
+      newPaymentId: string;
+      outcome: 'replaced' | 'failed';
+      status: PaymentStatus;
+      captureLimitAt: string;
     };
 
 export type PaymentEventType = PaymentEvent['type'];
@@ -190,7 +226,15 @@ export type Effect =
   /** Publish a domain event (in the same atomic write as the state change). */
   | { type: 'emit'; name: DomainEventName; data?: Record<string, unknown> }
   /** Card data the payment no longer needs. */
-  | { type: 'forget'; what: 'csc' | 'card' };
+  | { type: 'forget'; what: 'csc' | 'card' }
+  /** Tell ops (raised before the step is stored: twice at worst, never lost). */
+  | { type: 'alert'; kind: LimitAlertKind; data: Record<string, unknown> }
+  /** Make the policy `reauthorize`'s new authorisation of `amount` under `newPaymentId`. */
+  | { type: 'reauthorize'; newPaymentId: string; amount: number };
+
+/** Ops alerts the capture-limit lifecycle raises. */
+export type LimitAlertKind =
+  'capture_limit_near' | 'capture_limit_reached' | 'reauthorization_failed';
 
 /** Amounts the machines keep (minor units). */
 export interface Amounts {
@@ -210,5 +254,13 @@ export interface StepResult {
   effects: Effect[];
 }
 
+/**
+ * Why a refused event may be accepted later: `step`, once the payment's call,
+ * inquiry or review settles; `replacement`, once its authorisation's
+ * replacement at the capture limit settles.
+ */
+export type WaitFor = 'step' | 'replacement';
+
 export type StepOutcome =
-  ({ accepted: true } & StepResult) | { accepted: false; status: PaymentStatus; reason: string };
+  | ({ accepted: true } & StepResult)
+  | { accepted: false; status: PaymentStatus; reason: string; waitFor?: WaitFor };

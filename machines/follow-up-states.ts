@@ -16,6 +16,10 @@ import {
   type Answer,
 } from './guards.ts';
 import type { PendingOperation, ResumePoint } from './model.ts';
+import {
+  limitTransitionsWhenAuthorized,
+  limitTransitionsWhenStable,
+} from './capture-limit-states.ts';
 import { reconcile, uncertainAnswers } from './outcome-states.ts';
 import type { Command, Stance } from './rules.ts';
 import { RESUME_POINTS, TARGET } from './targets.ts';
@@ -167,6 +171,7 @@ export function followUpStates() {
             capture: amountCommand('capture', AUTHORIZED, 'authorized'),
             cancel: amountCommand('cancel', AUTHORIZED, 'authorized'),
             'inquiry.found': reconcile('authorized'),
+            ...limitTransitionsWhenAuthorized,
           },
         },
         /** Held by Sips for a fraud check (TO_CHALLENGE): cancel or decide. */
@@ -186,6 +191,7 @@ export function followUpStates() {
               'payment.challenge_refusal_requested',
             ),
             'inquiry.found': reconcile('challenged'),
+            ...limitTransitionsWhenStable,
           },
         },
       },
@@ -198,6 +204,7 @@ export function followUpStates() {
       on: {
         refund: amountCommand('refund', { status: 'captured', challenged: false }, 'captured'),
         'inquiry.found': reconcile('captured'),
+        ...limitTransitionsWhenStable,
       },
     },
     partially_refunded: {
@@ -209,6 +216,7 @@ export function followUpStates() {
           'partially_refunded',
         ),
         'inquiry.found': reconcile('partially_refunded'),
+        ...limitTransitionsWhenStable,
       },
     },
   };

@@ -25,13 +25,24 @@ import {
   type PendingOperation,
 } from './model.ts';
 import { EFFECT_ACTIONS, PAYMENT_MACHINES, type PaymentMachine } from './payment-machine.ts';
-import { explainRejection, type Stance } from './rules.ts';
+import { explainRejection, waitForOf, type Stance } from './rules.ts';
+import {
+  REAUTHORIZATION_PHASES,
+  type CaptureLimitState,
+  type Reauthorization,
+} from './capture-limit.ts';
 
 /**
  * Stored with every payment record and inside every snapshot. Bump it when a
  * snapshot written by the previous version would not mean the same thing.
  */
-export const MACHINE_VERSION = 'payment-machines/1';
+export const MACHINE_VERSION = 'payment-machines/2';
+/**
+ * Snapshots this version reads as they are: `/1` had no capture-limit state
+ * in the context (it lived in the engine's facts, lifted by the engine at
+ * the next step: see `withReauthorization`).
+ */
+const READABLE_VERSIONS: ReadonlySet<string> = new Set(['payment-machines/1', MACHINE_VERSION]);
 
 type MachineSnapshot = ReturnType<PaymentMachine['resolveState']>;
 
@@ -59,6 +70,17 @@ const persistedSchema = z.object({
       })
       .nullable(),
     held: z.object({ csc: z.boolean(), card: z.boolean() }),
+    limit: z
+      .object({
+        warned: z.literal(true).optional(),
+        reauthorization: z
+          .object({
+            phase: z.enum(REAUTHORIZATION_PHASES),
+            newPaymentId: z.string().optional(),
+          })
+          .optional(),
+      })
+      .optional(),
   }),
 });
 
@@ -93,7 +115,7 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
     if (!isObject(value)) return undefined;
     for (const key in value) if (typeof value[key] !== 'string') return undefined;
   }
-  const { kind, currency, captureMode, requestedAmount, amounts, pending, held } = context;
+  const { kind, currency, captureMode, requestedAmount, amounts, pending, held, limit } = context;
   if (!KINDS.has(kind) || typeof currency !== 'string' || !MODES.has(captureMode)) {
     return undefined;
   }
@@ -125,6 +147,11 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
     pending: restored,
     held: { csc: held.csc, card: held.card },
   };
+  if (limit !== undefined) {
+    const copied = readLimit(limit);
+    if (copied === undefined) return undefined;
+    built.limit = copied;
+  }
   return {
     machineVersion,
     value: typeof value === 'string' ? value : { ...(value as Record<string, string>) },
@@ -132,10 +159,33 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
   };
 }
 
+const PHASES: ReadonlySet<unknown> = new Set(REAUTHORIZATION_PHASES);
+
+/** The capture-limit state, checked and copied (known keys only), or undefined when malformed. */
+function readLimit(limit: unknown): CaptureLimitState | undefined {
+  if (!isObject(limit)) return undefined;
+  const copied: CaptureLimitState = {};
+  if (limit.warned !== undefined) {
+    if (limit.warned !== true) return undefined;
+    copied.warned = true;
+  }
+  const reauthorization = limit.reauthorization;
+  if (reauthorization !== undefined) {
+    if (!isObject(reauthorization) || !PHASES.has(reauthorization.phase)) return undefined;
+    const next: Reauthorization = { phase: reauthorization.phase as Reauthorization['phase'] };
+    if (reauthorization.newPaymentId !== undefined) {
+      if (typeof reauthorization.newPaymentId !== 'string') return undefined;
+      next.newPaymentId = reauthorization.newPaymentId;
+    }
+    copied.reauthorization = next;
+  }
+  return copied;
+}
+
 function read(snapshot: PersistedSnapshot): Persisted {
   const fast = readFast(snapshot);
   if (fast !== undefined) {
-    if (fast.machineVersion !== MACHINE_VERSION) {
+    if (!READABLE_VERSIONS.has(fast.machineVersion)) {
       throw new TypeError(
         `snapshot written by ${fast.machineVersion}, this is ${MACHINE_VERSION}: migrate it first`,
       );
@@ -146,7 +196,7 @@ function read(snapshot: PersistedSnapshot): Persisted {
   if (!parsed.success) {
     throw new TypeError(`not a payment machine snapshot: ${parsed.error.message}`);
   }
-  if (parsed.data.machineVersion !== MACHINE_VERSION) {
+  if (!READABLE_VERSIONS.has(parsed.data.machineVersion)) {
     throw new TypeError(
       `snapshot written by ${parsed.data.machineVersion}, this is ${MACHINE_VERSION}: migrate it first`,
     );
@@ -156,7 +206,9 @@ function read(snapshot: PersistedSnapshot): Persisted {
 
 /** The zod result's context as a PaymentContext (`readFast` builds one directly). */
 function contextFromParsed(context: Persisted['context']): PaymentContext {
-  const { pending, ...rest } = context;
+  const { pending, limit, ...parsed } = context;
+  const rest: Omit<PaymentContext, 'pending'> = { ...parsed };
+  if (limit !== undefined) rest.limit = readLimit(limit) as CaptureLimitState;
   if (pending === null) return { ...rest, pending: null };
   const restored: PendingOperation = { operation: pending.operation };
   if (pending.amount !== undefined) restored.amount = pending.amount;
@@ -209,6 +261,9 @@ function persist(snapshot: MachineSnapshot): PersistedSnapshot {
       held: { csc: context.held.csc, card: context.held.card },
     },
   };
+  if (context.limit !== undefined) {
+    persisted.context.limit = readLimit(context.limit) as CaptureLimitState;
+  }
   return persisted as unknown as PersistedSnapshot;
 }
 
@@ -317,10 +372,12 @@ export function stepPayment(snapshot: PersistedSnapshot, event: PaymentEvent): S
   const current = machine.resolveState({ value: persisted.value, context });
   if (!current.can(event)) {
     const stance = stanceOf(persisted.value);
+    const waitFor = waitForOf(context, stance, event);
     return {
       accepted: false,
       status: stance.status,
       reason: explainRejection(context, stance, event),
+      ...(waitFor === undefined ? {} : { waitFor }),
     };
   }
   const inert = inertScopeOf(machine);
@@ -354,4 +411,30 @@ export function pendingOperationOf(
 /** True when the payment is authorised but held by Sips for a fraud check. */
 export function isChallenged(snapshot: PersistedSnapshot): boolean {
   return stanceOf(read(snapshot).value).challenged;
+}
+
+/** What became of the capture limit of a VALIDATION authorisation so far. */
+export function captureLimitOf(snapshot: PersistedSnapshot): CaptureLimitState {
+  const limit = contextOf(read(snapshot)).limit;
+  return limit === undefined ? {} : readLimit(limit)!;
+}
+
+/**
+ * The snapshot with the reauthorisation set as given: how the engine lifts
+ * the reauthorisation a payment kept in its facts before the machine kept it
+ * (capture-limit.ts `reauthorizationFromFacts`), at the payment's next step.
+ */
+export function withReauthorization(
+  snapshot: PersistedSnapshot,
+  reauthorization: Reauthorization,
+): PersistedSnapshot {
+  const persisted = read(snapshot);
+  const lifted: Persisted = {
+    ...persisted,
+    context: {
+      ...persisted.context,
+      limit: { ...persisted.context.limit, reauthorization: { ...reauthorization } },
+    },
+  };
+  return lifted as unknown as PersistedSnapshot;
 }

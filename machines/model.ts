@@ -11,6 +11,7 @@ import type {
   PaymentKind,
   PaymentStatus,
 } from './contract.ts';
+import type { CaptureLimitState } from './capture-limit.ts';
 
 export const CAPTURE_MODES = [
   'author_capture',
@@ -78,6 +79,8 @@ export interface PaymentContext {
   amounts: Amounts;
   pending: PendingOperation | null;
   held: CardDataHeld;
+  /** VALIDATION authorisations: what became of the capture limit so far (capture-limit.ts). */
+  limit?: CaptureLimitState;
 }
 
 /** How a payment kind obtains its authorisation. */

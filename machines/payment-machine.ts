@@ -31,6 +31,7 @@ import type { Effect, PaymentKind } from './contract.ts';
 import { PAYMENT_KINDS } from './contract.ts';
 import { callPending, emit, paymentSetup } from './actions.ts';
 import { authorisationStates } from './authorisation-states.ts';
+import { limitTransitionsAnywhere, limitTransitionsWhenStable } from './capture-limit-states.ts';
 import { challengeDecisionState, followUpStates } from './follow-up-states.ts';
 import { PAYMENT_FLOWS, initialContext } from './model.ts';
 import { inReviewState, outcomeUnknownState } from './outcome-states.ts';
@@ -42,6 +43,8 @@ export const EFFECT_ACTIONS: ReadonlySet<string> = new Set<Effect['type']>([
   'review',
   'emit',
   'forget',
+  'alert',
+  'reauthorize',
 ]);
 
 /** The machine for `kind`; its states are the payment statuses (contract.ts `PAYMENT_STATUSES`). */
@@ -54,6 +57,7 @@ export function createPaymentMachine(kind: PaymentKind) {
     context: ({ input }) => initialContext(input),
     entry: [emit('payment.received', () => ({ kind })), callPending],
     initial: 'received',
+    on: limitTransitionsAnywhere,
     states: {
       ...authorisation.states,
       authorizing: {
@@ -64,11 +68,11 @@ export function createPaymentMachine(kind: PaymentKind) {
         },
       },
       ...followUpStates(),
-      refunded: { entry: 'forgetCardData' },
-      cancelled: { entry: 'forgetCardData' },
-      refused: { entry: 'forgetCardData' },
-      failed: { entry: 'forgetCardData' },
-      expired: { entry: 'forgetCardData' },
+      refunded: { entry: 'forgetCardData', on: limitTransitionsWhenStable },
+      cancelled: { entry: 'forgetCardData', on: limitTransitionsWhenStable },
+      refused: { entry: 'forgetCardData', on: limitTransitionsWhenStable },
+      failed: { entry: 'forgetCardData', on: limitTransitionsWhenStable },
+      expired: { entry: 'forgetCardData', on: limitTransitionsWhenStable },
       outcome_unknown: outcomeUnknownState(flow),
       in_review: inReviewState,
     },

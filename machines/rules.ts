@@ -3,7 +3,8 @@
  * The machines' guards call the same functions, so a rejection reason always
  * matches the rule that rejected it.
  */
-import type { PaymentEvent, PaymentStatus } from './contract.ts';
+import { LIMIT_WAITS_IN, isOwnReplacement, replacementPending } from './capture-limit.ts';
+import type { PaymentEvent, PaymentStatus, WaitFor } from './contract.ts';
 import {
   IN_FLIGHT_STATUSES,
   isValidAmount,
@@ -57,6 +58,8 @@ export function refuseCommand(
   if (settled || status === 'cancelled') return `the payment is ${status}`;
 
   const amounts = context.amounts;
+  const replacement = replacementRefusal(context, stance, command);
+  if (replacement !== null) return replacement;
   switch (command.type) {
     case 'capture':
       if (status !== 'authorized') {
@@ -86,6 +89,71 @@ export function refuseCommand(
     case 'refuse_challenge':
       if (status !== 'authorized' || !challenged) return 'no fraud challenge is pending';
       return null;
+  }
+}
+
+/**
+ * Captures and cancels of an authorisation being replaced at its capture
+ * limit wait for the new one; once replaced, they are refused: the customer's
+ * card must never carry two capturable authorisations.
+ */
+function replacementRefusal(
+  context: PaymentContext,
+  stance: Stance,
+  command: Command,
+): string | null {
+  if (stance.status !== 'authorized') return null;
+  if (command.type !== 'capture' && command.type !== 'cancel') return null;
+  const reauthorization = context.limit?.reauthorization;
+  if (reauthorization?.phase === 'replaced') {
+    return `this authorisation was replaced at its capture limit by ${reauthorization.newPaymentId}; capture that payment`;
+  }
+  if (replacementPending(context.limit)) {
+    return `this authorisation is being replaced at its capture limit by ${reauthorization?.newPaymentId ?? 'a new authorisation being made'}`;
+  }
+  return null;
+}
+
+/**
+ * Whether an event the machine did not accept may be accepted later, and
+ * after what: timers and the hand-over wait for the payment's step or a
+ * person; captures and cancels (and the deferred capture) wait for a
+ * replacement in progress.
+ */
+export function waitForOf(
+  context: PaymentContext,
+  stance: Stance,
+  event: PaymentEvent,
+): WaitFor | undefined {
+  const replacing = stance.status === 'authorized' && replacementPending(context.limit);
+  // AUTHOR_CAPTURE authorisations have no capture limit: their timers never act.
+  const timed = context.captureMode === 'validation';
+  switch (event.type) {
+    case 'capture':
+    case 'cancel':
+      // Refused by `replacementRefusal`, whatever else holds the authorisation.
+      return replacing ? 'replacement' : undefined;
+    case 'timer.capture':
+      if (!timed) return undefined;
+      if (LIMIT_WAITS_IN.has(stance.status)) return 'step';
+      // Timers leave an authorisation held for a fraud check alone.
+      return replacing && !stance.challenged ? 'replacement' : undefined;
+    case 'timer.limit_warning':
+    case 'timer.limit_policy':
+      return timed && LIMIT_WAITS_IN.has(stance.status) ? 'step' : undefined;
+    case 'reauthorization.settled': {
+      // Only the hand-over of this payment's own new authorisation waits.
+      const own = isOwnReplacement(context.limit, event.newPaymentId);
+      if (own && event.outcome === 'replaced' && LIMIT_WAITS_IN.has(stance.status)) return 'step';
+      // A new payment made under no recorded id (a claim older than ids
+      // chosen first): its maker notes it, and the hand-over waits for that.
+      const reauthorization = context.limit?.reauthorization;
+      return reauthorization?.phase === 'claimed' && reauthorization.newPaymentId === undefined
+        ? 'replacement'
+        : undefined;
+    }
+    default:
+      return undefined;
   }
 }
 
@@ -144,5 +212,47 @@ export function explainRejection(
         settlementProblem(settleFromMark(context, event.status)) ??
         `${event.status} cannot be marked in ${status}`
       );
+    case 'timer.capture':
+    case 'timer.limit_warning':
+    case 'timer.limit_policy':
+      return limitTimerRejection(context, stance, event.type);
+    case 'reauthorization.made':
+    case 'reauthorization.refused':
+    case 'reauthorization.settled': {
+      const awaited = context.limit?.reauthorization;
+      if (
+        event.type !== 'reauthorization.refused' &&
+        replacementPending(context.limit) &&
+        awaited?.newPaymentId !== undefined &&
+        awaited.newPaymentId !== event.newPaymentId
+      ) {
+        return `${event.newPaymentId} is not the new authorisation of this payment (${awaited.newPaymentId})`;
+      }
+      return `no new authorisation of this payment is awaited (${awaited?.phase ?? 'none claimed'})`;
+    }
   }
+}
+
+function limitTimerRejection(
+  context: PaymentContext,
+  stance: Stance,
+  timer: 'timer.capture' | 'timer.limit_warning' | 'timer.limit_policy',
+): string {
+  const name = timer.slice('timer.'.length);
+  if (context.captureMode !== 'validation') {
+    return `no capture limit: capture mode ${context.captureMode} (Sips remits the payment by itself)`;
+  }
+  if (LIMIT_WAITS_IN.has(stance.status)) return `${name} waits: the payment is ${stance.status}`;
+  if (stance.status !== 'authorized' || stance.challenged) {
+    return `nothing left to protect (status ${stance.status}${stance.challenged ? ', challenged' : ''})`;
+  }
+  const phase = context.limit?.reauthorization?.phase;
+  if (phase === 'replaced') {
+    return 'the authorisation was replaced: the new one is the one to capture';
+  }
+  if (timer === 'timer.capture' && replacementPending(context.limit)) {
+    return 'capture waits: the authorisation is being replaced';
+  }
+  if (uncapturedRemainder(context.amounts) <= 0) return 'nothing left uncaptured';
+  return `${name} acted already (${phase ?? (context.limit?.warned ? 'warned' : 'done')})`;
 }

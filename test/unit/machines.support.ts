@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import {
+  LIMIT_POLICIES,
   OPERATIONS,
   PAYMENT_STATUSES,
   type Amounts,
@@ -18,6 +19,7 @@ import {
   type StepOutcome,
   type StepResult,
 } from '../../machines/contract.ts';
+import { LIMIT_WAITS_IN } from '../../machines/capture-limit.ts';
 import { amountsOf, pendingOperationOf, statusOf } from '../../machines/index.ts';
 import {
   CARD_DATA_BY_KIND,
@@ -29,6 +31,15 @@ import {
 export const AMOUNT = 100;
 /** A partial amount small enough for several partial operations on AMOUNT. */
 export const PARTIAL = 30;
+
+/** The capture limit the timers of a VALIDATION authorisation carry. */
+export const LIMIT_AT = '2026-12-10T20:00:00.000Z';
+/** The id the policy `reauthorize` gives the new payment. */
+export const NEW_PAYMENT_ID = 'pay_0000000000000000000000000r';
+/** Another payment, whose news must never be taken for the new authorisation's. */
+export const OTHER_PAYMENT_ID = 'pay_00000000000000000000000oth';
+/** Why a new authorisation may not be made now (engine's verdict). */
+export const NO_TIME_GAINED = 'a new authorisation made now would lapse no later';
 
 export function inputFor(
   kind: PaymentKind,
@@ -126,7 +137,14 @@ export function plausibleViews(context: PaymentContext): GatewayView[] {
   return uniqueByJson(views);
 }
 
-function amountsToTry(left: number): number[] {
+/**
+ * Amounts for a command: the whole of what is left, a part, and wrong ones.
+ * Without `partial`, only the whole and one too many: partial amounts are
+ * walked before any capture-limit state, and walking each of their chains
+ * again under every phase of a reauthorisation would add time, not cases.
+ */
+function amountsToTry(left: number, partial = true): number[] {
+  if (!partial) return [left, left + 1];
   return uniqueByJson([left, PARTIAL < left ? PARTIAL : left, left + 1, 0, -1, 1.5]);
 }
 
@@ -142,10 +160,20 @@ export function representativeEvents(state: { context: PaymentContext }): Paymen
     pending?.operation === 'capture' ? ('refund' as const) : ('capture' as const),
   ]);
   const views = plausibleViews(context);
+  const partial = context.limit === undefined;
   const events: PaymentEvent[] = [
-    ...amountsToTry(uncaptured).map((amount): PaymentEvent => ({ type: 'capture', amount })),
-    ...amountsToTry(uncaptured).map((amount): PaymentEvent => ({ type: 'cancel', amount })),
-    ...amountsToTry(refundable).map((amount): PaymentEvent => ({ type: 'refund', amount })),
+    ...amountsToTry(uncaptured, partial).map((amount): PaymentEvent => ({
+      type: 'capture',
+      amount,
+    })),
+    ...amountsToTry(uncaptured, partial).map((amount): PaymentEvent => ({
+      type: 'cancel',
+      amount,
+    })),
+    ...amountsToTry(refundable, partial).map((amount): PaymentEvent => ({
+      type: 'refund',
+      amount,
+    })),
     { type: 'accept_challenge' },
     { type: 'refuse_challenge' },
     { type: 'customer.returned' },
@@ -157,6 +185,7 @@ export function representativeEvents(state: { context: PaymentContext }): Paymen
     ...(['refused', 'failed', 'authorized', 'captured', 'cancelled'] as const).map(
       (status): PaymentEvent => ({ type: 'review.mark', status, note: 'decided' }),
     ),
+    ...captureLimitEvents(context),
   ];
   for (const operation of operations) {
     const left = operation === 'refund' ? refundable : uncaptured;
@@ -177,6 +206,70 @@ export function representativeEvents(state: { context: PaymentContext }): Paymen
     );
   }
   return uniqueByJson(events);
+}
+
+/**
+ * The timers of a VALIDATION authorisation, and news of a new authorisation
+ * (ours, and another payment's). A warned payment behaves as an unwarned one
+ * in everything else, so the walks take the warning and the policy
+ * `reauthorize` apart (the warning before any reauthorisation, the
+ * reauthorisation of an unwarned payment): together they would walk every
+ * state of the lifecycle once more for nothing. The unit tests combine them.
+ */
+function captureLimitEvents(context: PaymentContext): PaymentEvent[] {
+  const captureLimitAt = LIMIT_AT;
+  const limit = context.limit;
+  const policies = LIMIT_POLICIES.filter(
+    (policy) => policy !== 'reauthorize' || limit?.warned !== true,
+  );
+  return [
+    { type: 'timer.capture' },
+    ...(limit?.reauthorization === undefined
+      ? [{ type: 'timer.limit_warning', captureLimitAt } as const]
+      : []),
+    ...policies.map((policy): PaymentEvent => ({
+      type: 'timer.limit_policy',
+      policy,
+      captureLimitAt,
+      newPaymentId: NEW_PAYMENT_ID,
+    })),
+    {
+      type: 'timer.limit_policy',
+      policy: 'reauthorize',
+      captureLimitAt,
+      newPaymentId: NEW_PAYMENT_ID,
+      reauthorizeRefusal: NO_TIME_GAINED,
+    },
+    { type: 'reauthorization.made', newPaymentId: NEW_PAYMENT_ID, captureLimitAt },
+    { type: 'reauthorization.made', newPaymentId: OTHER_PAYMENT_ID, captureLimitAt },
+    {
+      type: 'reauthorization.refused',
+      code: 'command_not_allowed',
+      reason: 'the card cannot be authorised again',
+      captureLimitAt,
+    },
+    {
+      type: 'reauthorization.settled',
+      newPaymentId: NEW_PAYMENT_ID,
+      outcome: 'replaced',
+      status: 'authorized',
+      captureLimitAt,
+    },
+    {
+      type: 'reauthorization.settled',
+      newPaymentId: NEW_PAYMENT_ID,
+      outcome: 'failed',
+      status: 'refused',
+      captureLimitAt,
+    },
+    {
+      type: 'reauthorization.settled',
+      newPaymentId: OTHER_PAYMENT_ID,
+      outcome: 'replaced',
+      status: 'captured',
+      captureLimitAt,
+    },
+  ];
 }
 
 /** Statuses in which an authorisation-family call may still be sent: the CSC is still needed. */
@@ -220,7 +313,58 @@ function checkEffectShapes(effects: Effect[]): void {
         break;
       case 'inquire':
         break;
+      case 'alert':
+        expect(['capture_limit_near', 'capture_limit_reached', 'reauthorization_failed']).toContain(
+          effect.kind,
+        );
+        expect(typeof effect.data).toBe('object');
+        expect(Number.isSafeInteger(effect.data.uncaptured)).toBe(true);
+        break;
+      case 'reauthorize':
+        expect(typeof effect.newPaymentId === 'string' && effect.newPaymentId.length > 0).toBe(
+          true,
+        );
+        expect(Number.isSafeInteger(effect.amount) && effect.amount > 0).toBe(true);
+        break;
+      default:
+        throw new Error(`unknown effect ${JSON.stringify(effect satisfies never)}`);
     }
+  }
+}
+
+/**
+ * The card never carries two capturable authorisations: while a replacement
+ * is claimed or made nothing is captured or cancelled, once replaced nothing
+ * is captured; the reauthorisation is asked for what is uncaptured, under the
+ * id the claim records.
+ */
+function checkReplacement(before: PaymentContext, after: PaymentContext, effects: Effect[]): void {
+  const phaseBefore = before.limit?.reauthorization?.phase;
+  const reauthorization = after.limit?.reauthorization;
+  const phaseAfter = reauthorization?.phase;
+  const where = `${phaseBefore ?? 'none'} -> ${JSON.stringify(reauthorization)}: ${JSON.stringify(effects)}`;
+  for (const effect of effects) {
+    if (
+      effect.type === 'call' &&
+      (effect.operation === 'capture' || effect.operation === 'cancel')
+    ) {
+      expect(['claimed', 'made'], where).not.toContain(phaseAfter);
+      if (effect.operation === 'capture') expect(phaseAfter, where).not.toBe('replaced');
+    }
+    if (effect.type === 'reauthorize') {
+      expect(reauthorization, where).toEqual({
+        phase: 'claimed',
+        newPaymentId: effect.newPaymentId,
+      });
+      expect(effect.amount, where).toBe(
+        before.amounts.authorized - before.amounts.cancelled - before.amounts.captured,
+      );
+      expect(before.captureMode, where).toBe('validation');
+    }
+  }
+  // A replacement settled stays settled.
+  if (phaseBefore === 'replaced' || phaseBefore === 'failed') {
+    expect(phaseAfter, where).toBe(phaseBefore);
   }
 }
 
@@ -237,6 +381,12 @@ export function checkStep(before: Position, event: PaymentEvent, outcome: StepOu
   if (!outcome.accepted) {
     expect(outcome.reason.length, `reason for ${event.type}`).toBeGreaterThan(0);
     expect(outcome.status).toBe(before.status);
+    // A refusal waits only for what can change it: the payment's step, or its replacement.
+    const waits = `${event.type} refused in ${before.status} waits for ${outcome.waitFor}`;
+    if (outcome.waitFor === 'step') expect(LIMIT_WAITS_IN.has(before.status), waits).toBe(true);
+    if (outcome.waitFor === 'replacement') {
+      expect(['claimed', 'made'], waits).toContain(beforeContext.limit?.reauthorization?.phase);
+    }
     return;
   }
   const after = outcome;
@@ -251,6 +401,7 @@ export function checkStep(before: Position, event: PaymentEvent, outcome: StepOu
   expect(JSON.parse(JSON.stringify(after.snapshot))).toEqual(after.snapshot);
   checkAmounts(after.amounts, afterContext.requestedAmount);
   checkEffectShapes(effects);
+  checkReplacement(beforeContext, afterContext, effects);
 
   // Money already moved never moves back without a cancel of a validated amount.
   expect(after.amounts.refunded, where).toBeGreaterThanOrEqual(before.amounts.refunded);
