@@ -44,6 +44,8 @@ export function refuseCommand(
 ): string | null {
   const { status, challenged } = stance;
   const pending = context.pending;
+  const replacement = replacementRefusal(context, command);
+  if (replacement !== null) return replacement;
   if (pending !== null && IN_FLIGHT_STATUSES.has(status)) {
     return `${pending.operation} is in flight (status ${status}): commands on a payment are serialised`;
   }
@@ -58,8 +60,6 @@ export function refuseCommand(
   if (settled || status === 'cancelled') return `the payment is ${status}`;
 
   const amounts = context.amounts;
-  const replacement = replacementRefusal(context, stance, command);
-  if (replacement !== null) return replacement;
   switch (command.type) {
     case 'capture':
       if (status !== 'authorized') {
@@ -97,12 +97,7 @@ export function refuseCommand(
  * limit wait for the new one; once replaced, they are refused: the customer's
  * card must never carry two capturable authorisations.
  */
-function replacementRefusal(
-  context: PaymentContext,
-  stance: Stance,
-  command: Command,
-): string | null {
-  if (stance.status !== 'authorized') return null;
+function replacementRefusal(context: PaymentContext, command: Command): string | null {
   if (command.type !== 'capture' && command.type !== 'cancel') return null;
   const reauthorization = context.limit?.reauthorization;
   if (reauthorization?.phase === 'replaced') {
@@ -131,8 +126,8 @@ export function waitForOf(
   switch (event.type) {
     case 'capture':
     case 'cancel':
-      // Refused by `replacementRefusal`, whatever else holds the authorisation.
-      return replacing ? 'replacement' : undefined;
+      // Refused by `replacementRefusal` first, whatever the status.
+      return replacementPending(context.limit) ? 'replacement' : undefined;
     case 'timer.capture':
       if (!timed) return undefined;
       if (LIMIT_WAITS_IN.has(stance.status)) return 'step';

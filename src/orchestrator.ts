@@ -26,6 +26,7 @@ import type { SipsResult } from './sips/result.ts';
 import { createPaymentEngine, type PaymentEngine } from './engine/engine.ts';
 import type { CaptureLimitOptions, JobSink } from './engine/engine.ts';
 import { createAlerts } from './schedules/alerts.ts';
+import { limitAlertMessage } from './schedules/payment-timers.ts';
 import { createSchedules, type JanitorOptions, type Schedules } from './schedules/index.ts';
 import { createScheduleQueues } from './queues/schedules.ts';
 import {
@@ -186,6 +187,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     enqueueInquiry: (job, jobId, delayMs) => queues.enqueueInquiry(job, jobId, delayMs),
     enqueueAbandon: (job, jobId, delayMs) => queues.enqueueAbandon(job, jobId, delayMs),
     enqueueTimer: (job, jobId, delayMs) => queues.enqueueTimer(job, jobId, delayMs),
+    enqueueReauthorize: (job, jobId) => queues.enqueueReauthorize(job, jobId),
     // A scheduled payment settled: its schedule learns it through a job of
     // the schedules queue, data the engine hands over, not a call.
     enqueueSettled: (paymentId, jobId) =>
@@ -207,6 +209,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       captureLimit: options.captureLimit,
     }),
     inquiryScheduleMs: options.inquiryScheduleMs ?? DEFAULT_INQUIRY_SCHEDULE_MS,
+    alerts: {
+      async raise(paymentId, { kind, data }) {
+        await alerts.raise(keyspace.shardOf(paymentId), {
+          kind,
+          paymentId,
+          message: limitAlertMessage(paymentId, kind, data),
+        });
+      },
+    },
   });
   const activeKey = options.vault.keys[options.vault.activeKeyId];
   const hashSecret =
@@ -280,7 +291,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       keyspace,
       engine,
       queues,
-      runTimer: (job, context) => schedules.runTimer(job, context),
+      captureLimit: {
+        runTimer: (job, context) => schedules.runTimer(job, context),
+        runReauthorize: (job) => schedules.runReauthorize(job),
+      },
       clock,
       logger,
       backoff: { baseMs: options.retry?.baseMs ?? 1_000, capMs: options.retry?.capMs ?? 60_000 },

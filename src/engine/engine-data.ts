@@ -7,9 +7,9 @@
 import type { ReviewEvidence } from '../payments/review.ts';
 import type { FollowUp, TimerName } from './jobs.ts';
 
-/** What to do when an authorisation in VALIDATION mode reaches its capture limit. */
-export const LIMIT_POLICIES = ['capture', 'cancel', 'reauthorize', 'none'] as const;
-export type LimitPolicy = (typeof LIMIT_POLICIES)[number];
+import type { LimitPolicy } from '../../machines/contract.ts';
+
+export { LIMIT_POLICIES, type LimitPolicy } from '../../machines/contract.ts';
 
 /** The Sips instalment plan sent with the first instalment (reference §9). */
 export interface InstalmentData {

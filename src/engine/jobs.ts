@@ -43,7 +43,16 @@ export interface TimerJob {
   timer: TimerName;
 }
 
-export type StepJob = CallJob | InquiryJob | AbandonJob | TimerJob;
+/** Makes the new authorisation a capture-limit policy `reauthorize` claimed. */
+export interface ReauthorizeJob {
+  task: 'reauthorize';
+  paymentId: string;
+  version: number;
+  /** The id recorded with the claim. */
+  newPaymentId: string;
+}
+
+export type StepJob = CallJob | InquiryJob | AbandonJob | TimerJob | ReauthorizeJob;
 
 /**
  * What a committed step asks for next. Stored with the payment in the same
@@ -58,7 +67,9 @@ export type FollowUp =
   /** A timer set by this step; `at` is absolute so a late re-enqueue keeps the time. */
   | { type: 'timer'; jobId: string; timer: TimerName; at: number }
   /** Tell the payment's schedule (subscription, instalments) that it settled. */
-  | { type: 'settled'; jobId: string };
+  | { type: 'settled'; jobId: string }
+  /** Make the new authorisation of a claim (capture-limit policy `reauthorize`). */
+  | { type: 'reauthorize'; jobId: string; newPaymentId: string };
 
 export function callJobId(paymentId: string, version: number, operation: Operation): string {
   return `${paymentId}-v${version}-${operation}`;
@@ -74,6 +85,10 @@ export function timerJobId(paymentId: string, version: number, timer: TimerName)
 
 export function settledJobId(paymentId: string, version: number): string {
   return `${paymentId}-v${version}-settled`;
+}
+
+export function reauthorizeJobId(paymentId: string, version: number): string {
+  return `${paymentId}-v${version}-reauthorize`;
 }
 
 export function inquiryJobId(paymentId: string, version: number, attempt: number): string {

@@ -24,7 +24,7 @@ import {
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import { StepRetryError, type JobSink, type PaymentEngine } from '../engine/engine.ts';
-import type { StepJob, TimerJob } from '../engine/jobs.ts';
+import type { ReauthorizeJob, StepJob, TimerJob } from '../engine/jobs.ts';
 
 export interface StepQueueOptions {
   connection: Redis;
@@ -76,6 +76,10 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
       // with the backoff cap, enough attempts to wait for days.
       await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs, 10_000));
     },
+    async enqueueReauthorize(job, jobId) {
+      // Waits out a busy payment or a lost race like a timer does.
+      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, 0, 10_000));
+    },
     queue: (shard) => queues[shard] as Queue<StepJob>,
     async close() {
       await Promise.all(queues.map((queue) => queue.close()));
@@ -89,8 +93,14 @@ export interface StepWorkerOptions {
   keyspace: Keyspace;
   engine: PaymentEngine;
   queues: StepQueues;
-  /** Runs timer jobs (deferred capture, capture limit); without it they wait in the queue. */
-  runTimer?: (job: TimerJob, context: { jobId: string }) => Promise<void>;
+  /**
+   * Runs the capture-limit jobs (timers, the new authorisation of a
+   * reauthorisation); without it they wait in the queue.
+   */
+  captureLimit?: {
+    runTimer(job: TimerJob, context: { jobId: string }): Promise<void>;
+    runReauthorize(job: ReauthorizeJob): Promise<void>;
+  };
   clock: Clock;
   logger: Logger;
   /** Jobs in flight per shard worker: Sips calls are I/O bound. @defaultValue 200 */
@@ -139,10 +149,12 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
           await engine.runInquiry(data, { jobId });
         } else if (data.task === 'abandon') {
           await engine.runAbandon(data, { jobId });
-        } else if (options.runTimer) {
-          await options.runTimer(data, { jobId });
+        } else if (!options.captureLimit) {
+          throw new StepRetryError('no capture-limit runner in this process');
+        } else if (data.task === 'timer') {
+          await options.captureLimit.runTimer(data, { jobId });
         } else {
-          throw new StepRetryError('no timer runner in this process');
+          await options.captureLimit.runReauthorize(data);
         }
       } catch (error) {
         if (error instanceof StepRetryError && error.responseCode === '90' && burst.record()) {

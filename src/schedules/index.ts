@@ -8,7 +8,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PaymentEngine } from '../engine/engine.ts';
 import type { LimitPolicy } from '../engine/engine-data.ts';
-import type { TimerJob } from '../engine/jobs.ts';
+import type { ReauthorizeJob, TimerJob } from '../engine/jobs.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -75,6 +75,8 @@ export interface Schedules {
   handOverIfSettled(record: PaymentRecord): Promise<boolean>;
   /** Runs a timer job of the step queue (deferred capture, capture limit). */
   runTimer(job: TimerJob, context: { jobId: string }): Promise<void>;
+  /** Makes the new authorisation a reauthorisation claimed (a job of the step queue). */
+  runReauthorize(job: ReauthorizeJob): Promise<void>;
   /** Starts the schedules workers and the janitor's scheduler. */
   startWorkers(options?: {
     concurrency?: number;
@@ -213,6 +215,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
     queues,
     runJanitor,
     runTimer: (job, context) => timers.run(job, context),
+    runReauthorize: (job) => timers.runReauthorize(job),
     handOverIfSettled: (record) => timers.handOverIfSettled(record),
     async startWorkers(workerOptions = {}) {
       workers = startScheduleWorkers({

@@ -5,10 +5,14 @@
  * applied to the machine with compare-and-set, re-reading on a lost race.
  */
 import type { PaymentEvent } from '../../machines/contract.ts';
-import { engineDataOf, StepRetryError, type ApplyOptions } from '../engine/engine.ts';
+import {
+  engineDataOf,
+  reauthorizationOf,
+  StepRetryError,
+  type ApplyOptions,
+} from '../engine/engine.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { PaymentRecord } from '../payments/store.ts';
-import { replacementInProgress } from '../schedules/payment-timers.ts';
 import type { CommandOptions, ServiceContext } from './context.ts';
 import { checkIdempotencyKey, commandKeyVerdict, rememberCommandKey } from './idempotency.ts';
 import { loadPayment, viewPayment, type PaymentView } from './views.ts';
@@ -42,11 +46,11 @@ export async function applyCommand(
   const hash = key === undefined ? undefined : ctx.hashRequest({ id, event });
   for (let attempt = 0; attempt < COMMAND_ATTEMPTS; attempt++) {
     const record = await settledBeforeCommand(ctx, await loadPayment(ctx, id), event);
-    const data = engineDataOf(record);
     if (key !== undefined && hash !== undefined) {
-      if (commandKeyVerdict(data, key, hash) === 'replay') return viewPayment(ctx, id);
+      if (commandKeyVerdict(engineDataOf(record), key, hash) === 'replay') {
+        return viewPayment(ctx, id);
+      }
     }
-    if (await waitsForReplacement(ctx, record, event)) continue;
     const applied = await ctx.engine.apply(record, event, {
       timeline: [{ at: ctx.clock.now(), kind: 'command', detail: { ...event } }],
       update: (next) => {
@@ -55,6 +59,10 @@ export async function applyCommand(
       },
     });
     if (applied.ok) return viewPayment(ctx, id);
+    if (applied.reason === 'not_allowed' && applied.waitFor === 'replacement') {
+      if (await handedOver(ctx, record)) continue;
+      throw await replacementInProgress(ctx, record);
+    }
     if (applied.reason === 'not_allowed') {
       throw new CommandError(
         'command_not_allowed',
@@ -89,46 +97,35 @@ async function settledBeforeCommand(
 }
 
 /**
- * Captures and cancels of an authorisation replaced at its capture limit, or
- * being replaced, are refused: the customer's card must never carry two
- * capturable authorisations. True when a hand-over just happened and the
- * command should be tried again on the record it wrote.
+ * A new authorisation that settled without its notice (a crash) hands over
+ * now, so the command is tried again on the record it wrote; when this
+ * payment is busy, at the notice's next try.
  */
-async function waitsForReplacement(
-  ctx: CommandDeps,
-  record: PaymentRecord,
-  event: PaymentEvent,
-): Promise<boolean> {
-  if (event.type !== 'capture' && event.type !== 'cancel') return false;
-  const facts = engineDataOf(record).facts;
-  if (facts.reauthorizationOutcome === 'replaced') {
-    throw new CommandError(
-      'command_not_allowed',
-      `${event.type} is not allowed: this authorisation was replaced at its capture limit by ${facts.reauthorizedAs}; capture that payment`,
-    );
-  }
-  const replacement = replacementInProgress(facts);
-  if (replacement === undefined) return false;
-  // Checked on the record the compare-and-set is made against: a claim
-  // written in between fails the write, and the retry lands here. A new
-  // authorisation that settled without its notice hands over now (or, when
-  // this payment is busy, at the notice's next try).
-  const handedOver = await ctx.handOverIfSettled(record).catch((error: unknown) => {
+async function handedOver(ctx: CommandDeps, record: PaymentRecord): Promise<boolean> {
+  return ctx.handOverIfSettled(record).catch((error: unknown) => {
     if (error instanceof StepRetryError) return false;
     throw error;
   });
-  if (handedOver) return true;
-  // A new authorisation in review waits for a person, not for a call: the
-  // client is told so, and to come back much later.
+}
+
+/**
+ * The machine keeps captures and cancels of an authorisation being replaced
+ * at its capture limit waiting, so the customer's card never carries two
+ * capturable authorisations. A new authorisation in review waits for a
+ * person, not for a call: the client is told so, and to come back much later.
+ */
+async function replacementInProgress(
+  ctx: ServiceContext,
+  record: PaymentRecord,
+): Promise<CommandError> {
+  const newPaymentId = reauthorizationOf(record)?.newPaymentId;
   const pending =
-    replacement.paymentId === undefined
-      ? undefined
-      : await ctx.store.get(replacement.paymentId, { timeline: false });
+    newPaymentId === undefined ? undefined : await ctx.store.get(newPaymentId, { timeline: false });
   const inReview = pending?.status === 'in_review';
   const by = inReview
-    ? `${replacement.paymentId}, which is in review; once ops decide it, capture that one`
-    : `${replacement.paymentId ?? 'a new authorisation being made'}; once that one settles, capture it`;
-  throw new CommandError(
+    ? `${newPaymentId}, which is in review; once ops decide it, capture that one`
+    : `${newPaymentId ?? 'a new authorisation being made'}; once that one settles, capture it`;
+  return new CommandError(
     'reauthorization_in_progress',
     `this authorisation is being replaced at its capture limit by ${by}, or send this command again if it failed`,
     { retryAfterSeconds: inReview ? 300 : 2 },

@@ -5,7 +5,8 @@
 import type { CaptureMode, PaymentKind, PaymentStatus } from '../../machines/contract.ts';
 import { FINAL_STATUSES } from '../../machines/contract.ts';
 import { isChallenged } from '../../machines/index.ts';
-import { engineDataOf } from '../engine/engine.ts';
+import { reauthorizationFacts } from '../../machines/capture-limit.ts';
+import { engineDataOf, reauthorizationOf } from '../engine/engine.ts';
 import type { EngineData, Redirection } from '../engine/engine-data.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { PaymentRecord } from '../payments/store.ts';
@@ -50,7 +51,8 @@ export function toView(
     captureMode: record.captureMode,
     amounts: { ...record.amounts },
     transactionReference: record.transactionReference,
-    facts: { ...data.facts },
+    // The reauthorisation is the machine's; shown in the facts' words as ever.
+    facts: { ...data.facts, ...reauthorizationFacts(reauthorizationOf(record, data)) },
     version: record.version,
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),

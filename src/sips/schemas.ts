@@ -101,6 +101,11 @@ type Without<T, K extends PropertyKey> = { [P in keyof T as P extends K ? never 
 /** The business fields of a request: what callers of the client pass. */
 export type SipsRequestFields<S extends SipsServiceName> = Without<SipsRequest<S>, EnvelopeField>;
 
+/** A call of service `S` (of any one service of the union `S`) with its business fields. */
+export type SipsCall<S extends SipsServiceName = SipsServiceName> = {
+  [P in S]: { service: P; fields: SipsRequestFields<P> };
+}[S];
+
 export type CardOrderRequest = SipsRequest<'cardOrder'>;
 export type CardOrderResponse = SipsServiceResponse<'cardOrder'>;
 export type WalletOrderRequest = SipsRequest<'walletOrder'>;

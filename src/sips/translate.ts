@@ -12,8 +12,21 @@ import type {
   PaymentEvent,
   PaymentKind,
 } from '../../machines/contract.ts';
+import { SipsRequestError } from './client.ts';
 import type { SipsResult } from './result.ts';
+import type { SipsCall, SipsRequestFields } from './schemas.ts';
 import type { SipsServiceName } from './services.ts';
+
+/**
+ * The merchant's references of a payment, as stored with it; only these four
+ * reach Sips.
+ */
+export interface MerchantReferences {
+  orderId?: string;
+  customerId?: string;
+  customerEmail?: string;
+  customerIpAddress?: string;
+}
 
 /** Everything a request may need, in our words; the builder picks what the service takes. */
 export interface OperationInput {
@@ -25,10 +38,8 @@ export interface OperationInput {
   currency: string;
   captureMode: CaptureMode;
   captureDay?: number;
-  orderId?: string;
-  customerId?: string;
-  customerEmail?: string;
-  customerIpAddress?: string;
+  /** The payment's merchant block; `merchantFields` picks what Sips takes. */
+  merchant?: MerchantReferences;
   card?: { pan: string; expiry: string; csc?: string };
   wallet?: { merchantWalletId: string; paymentMeanId: string };
   /** For duplicates: the transaction whose card is reused. */
@@ -49,16 +60,16 @@ export interface OperationInput {
   };
 }
 
-const AUTHORIZE_SERVICE: Record<PaymentKind, SipsServiceName> = {
+const AUTHORIZE_SERVICE = {
   card: 'cardOrder',
   card_3ds: 'cardOrder',
   wallet: 'walletOrder',
   wallet_3ds: 'walletOrder',
   provider: 'paymentProviderInitialize',
   duplicate: 'duplicate',
-};
+} as const satisfies Record<PaymentKind, SipsServiceName>;
 
-export function serviceFor(kind: PaymentKind, operation: Operation): SipsServiceName {
+export function serviceFor(kind: PaymentKind, operation: Operation) {
   switch (operation) {
     case 'authorize':
       return AUTHORIZE_SERVICE[kind];
@@ -83,21 +94,58 @@ export function serviceFor(kind: PaymentKind, operation: Operation): SipsService
   }
 }
 
-type Fields = Record<string, unknown>;
+/** The services that perform our operations. */
+export type OperationService = ReturnType<typeof serviceFor>;
 
-function orderFields(input: OperationInput): Fields {
-  const fields: Fields = {
+/** A call of one of those services with its business fields. */
+export type OperationCall = SipsCall<OperationService>;
+
+type Fields<S extends SipsServiceName> = SipsRequestFields<S>;
+
+/** The order description every order-like service shares (schemas/requests.ts `order`). */
+type OrderFields = Pick<
+  Fields<'cardOrder'>,
+  | 'transactionReference'
+  | 'amount'
+  | 'currencyCode'
+  | 'captureMode'
+  | 'captureDay'
+  | 'orderChannel'
+  | 'orderId'
+  | 'customerId'
+  | 'customerIpAddress'
+  | 'customerContact'
+  | 'paymentPattern'
+  | 'initialSchemeTransactionIdentifier'
+  | 'instalmentData'
+>;
+
+type MerchantFields = Pick<
+  OrderFields,
+  'orderId' | 'customerId' | 'customerIpAddress' | 'customerContact'
+>;
+
+/** The request fields of a payment's merchant references: the one place they are copied. */
+export function merchantFields(merchant: MerchantReferences | undefined): MerchantFields {
+  const fields: MerchantFields = {};
+  if (!merchant) return fields;
+  if (merchant.orderId) fields.orderId = merchant.orderId;
+  if (merchant.customerId) fields.customerId = merchant.customerId;
+  if (merchant.customerIpAddress) fields.customerIpAddress = merchant.customerIpAddress;
+  if (merchant.customerEmail) fields.customerContact = { email: merchant.customerEmail };
+  return fields;
+}
+
+function orderFields(input: OperationInput): OrderFields {
+  const fields: OrderFields = {
     transactionReference: input.transactionReference,
     amount: input.amount,
     currencyCode: input.currency,
     captureMode: input.captureMode === 'validation' ? 'VALIDATION' : 'AUTHOR_CAPTURE',
     captureDay: input.captureDay ?? 0,
     orderChannel: 'INTERNET',
+    ...merchantFields(input.merchant),
   };
-  if (input.orderId) fields.orderId = input.orderId;
-  if (input.customerId) fields.customerId = input.customerId;
-  if (input.customerIpAddress) fields.customerIpAddress = input.customerIpAddress;
-  if (input.customerEmail) fields.customerContact = { email: input.customerEmail };
   if (input.paymentPattern) fields.paymentPattern = input.paymentPattern;
   if (input.initialSchemeTransactionIdentifier) {
     fields.initialSchemeTransactionIdentifier = input.initialSchemeTransactionIdentifier;
@@ -111,16 +159,23 @@ function orderFields(input: OperationInput): Fields {
   return fields;
 }
 
-function cardFields(input: OperationInput): Fields {
+type CardFields = Pick<Fields<'cardOrder'>, 'cardNumber' | 'cardExpiryDate' | 'cardCSCValue'>;
+
+function cardFields(input: OperationInput): CardFields {
   if (!input.card) throw new Error(`${input.operation} needs the card, which is no longer held`);
-  const fields: Fields = { cardNumber: input.card.pan, cardExpiryDate: input.card.expiry };
+  const fields: CardFields = { cardNumber: input.card.pan, cardExpiryDate: input.card.expiry };
   if (input.card.csc) fields.cardCSCValue = input.card.csc;
   return fields;
 }
 
-function walletFields(input: OperationInput): Fields {
+type WalletFields = Pick<
+  Fields<'walletOrder'>,
+  'merchantWalletId' | 'paymentMeanId' | 'cardCSCValue'
+>;
+
+function walletFields(input: OperationInput): WalletFields {
   if (!input.wallet) throw new Error(`${input.operation} needs merchantWalletId and paymentMeanId`);
-  const fields: Fields = {
+  const fields: WalletFields = {
     merchantWalletId: input.wallet.merchantWalletId,
     paymentMeanId: input.wallet.paymentMeanId,
   };
@@ -128,7 +183,46 @@ function walletFields(input: OperationInput): Fields {
   return fields;
 }
 
-function operationFields(input: OperationInput): Fields {
+/** The continuation after the customer came back from an ACS or a provider (both services alike). */
+type ContinuationFields = Pick<
+  Fields<'cardValidateAuthenticationAndOrder'>,
+  'transactionReference' | 'redirectionData' | 'messageVersion' | 'paResMessage'
+>;
+
+function continuationFields(
+  service: 'cardValidateAuthenticationAndOrder' | 'paymentProviderFinalize',
+  input: OperationInput,
+): ContinuationFields {
+  if (!input.authentication) throw new Error(`${service} needs the authentication data`);
+  const fields: ContinuationFields = {
+    transactionReference: input.transactionReference,
+    redirectionData: input.authentication.redirectionData,
+    messageVersion: input.authentication.messageVersion,
+  };
+  if (input.authentication.paRes) fields.paResMessage = input.authentication.paRes;
+  return fields;
+}
+
+function providerFields(input: OperationInput): Fields<'paymentProviderInitialize'> {
+  const { paymentMeanBrand, merchantReturnUrl } = input;
+  // Both are required: refused here as the client's schema check refuses
+  // them (12, the first in schema order), before anything is sent.
+  if (!paymentMeanBrand) throw missingField('paymentProviderInitialize', 'paymentMeanBrand');
+  if (!merchantReturnUrl) throw missingField('paymentProviderInitialize', 'merchantReturnUrl');
+  return { ...orderFields(input), merchantReturnUrl, paymentMeanBrand };
+}
+
+function missingField(service: OperationService, field: string): SipsRequestError {
+  return new SipsRequestError(service, field, '12', `${field} is required`);
+}
+
+/** The amount and reference of a cash-management operation (validate, cancel, refund alike). */
+type OperationFields = Pick<
+  Fields<'validate'>,
+  'transactionReference' | 'operationAmount' | 'currencyCode' | 'operationOrigin'
+>;
+
+function operationFields(input: OperationInput): OperationFields {
   return {
     transactionReference: input.transactionReference,
     operationAmount: input.amount,
@@ -137,8 +231,8 @@ function operationFields(input: OperationInput): Fields {
   };
 }
 
-/** The business fields of the request; the client adds the envelope and the seal. */
-export function requestFields(input: OperationInput): { service: SipsServiceName; fields: Fields } {
+/** The service and business fields of the request; the client adds the envelope and the seal. */
+export function requestFields(input: OperationInput): OperationCall {
   const service = serviceFor(input.kind, input.operation);
   switch (service) {
     case 'cardOrder':
@@ -146,32 +240,20 @@ export function requestFields(input: OperationInput): { service: SipsServiceName
     case 'walletOrder':
       return { service, fields: { ...orderFields(input), ...walletFields(input) } };
     case 'cardCheckEnrollment': {
-      const fields: Fields = { ...orderFields(input), ...cardFields(input) };
+      const fields: Fields<typeof service> = { ...orderFields(input), ...cardFields(input) };
       if (input.merchantReturnUrl) fields.merchantReturnUrl = input.merchantReturnUrl;
       return { service, fields };
     }
     case 'walletCheckEnrollment': {
-      const fields: Fields = { ...orderFields(input), ...walletFields(input) };
+      const fields: Fields<typeof service> = { ...orderFields(input), ...walletFields(input) };
       if (input.merchantReturnUrl) fields.merchantReturnUrl = input.merchantReturnUrl;
       return { service, fields };
     }
     case 'cardValidateAuthenticationAndOrder':
-    case 'paymentProviderFinalize': {
-      if (!input.authentication) throw new Error(`${service} needs the authentication data`);
-      const fields: Fields = {
-        transactionReference: input.transactionReference,
-        redirectionData: input.authentication.redirectionData,
-        messageVersion: input.authentication.messageVersion,
-      };
-      if (input.authentication.paRes) fields.paResMessage = input.authentication.paRes;
-      return { service, fields };
-    }
-    case 'paymentProviderInitialize': {
-      const fields: Fields = orderFields(input);
-      if (input.merchantReturnUrl) fields.merchantReturnUrl = input.merchantReturnUrl;
-      if (input.paymentMeanBrand) fields.paymentMeanBrand = input.paymentMeanBrand;
-      return { service, fields };
-    }
+    case 'paymentProviderFinalize':
+      return { service, fields: continuationFields(service, input) };
+    case 'paymentProviderInitialize':
+      return { service, fields: providerFields(input) };
     case 'duplicate': {
       if (!input.fromTransactionReference) {
         throw new Error('duplicate needs fromTransactionReference');
@@ -194,8 +276,11 @@ export function requestFields(input: OperationInput): { service: SipsServiceName
           operationOrigin: 'SOGENACTIF-ORCHESTRATOR',
         },
       };
-    default:
-      throw new Error(`no request builder for ${service}`);
+    default: {
+      // Not reached with typed input; an operation read from bad data lands here.
+      const unknown: never = service;
+      throw new Error(`no request builder for ${String(unknown)}`);
+    }
   }
 }
 

@@ -401,7 +401,9 @@ describe('capture limit', () => {
       { jobId: policyTimer!.jobId },
     );
 
-    const resumed = await h.orchestrator.payments.get(id);
+    // The timer resumes the claim; its reauthorize job finds the payment
+    // made under the recorded id and notes it.
+    const resumed = await h.waitFor(id, (p) => p.facts.reauthorizedAs !== undefined);
     expect(resumed.facts.reauthorizedAs).toBe(replacementId);
     expect(resumed.facts.reauthorizing).toBeUndefined();
     expect(h.sim.ledger.countMovements('duplicateAuthorisation')).toBe(1);
