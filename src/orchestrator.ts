@@ -48,6 +48,7 @@ import {
   type SubscriptionCommands,
 } from './service/schedule-commands.ts';
 import { createOpsCommands, type OpsCommands } from './service/ops.ts';
+import { createOperations, type Operations } from './service/operations.ts';
 
 export type { CommandOptions } from './service/context.ts';
 export type { PaymentView } from './service/views.ts';
@@ -117,18 +118,8 @@ export interface Orchestrator {
       options?: EventSubscriptionOptions,
     ): Promise<EventConsumer>;
   };
-  /** Internals for tests, the ops console and benchmarks. */
-  readonly internals: {
-    schedules: Schedules;
-    keyspace: Keyspace;
-    store: PaymentStore;
-    engine: PaymentEngine;
-    queues: StepQueues;
-    reviews: ReviewQueues;
-    client: SipsClient;
-    vault: CardVault;
-    redis: Redis;
-  };
+  /** Readiness, queue figures and stuck payments, for the HTTP service's health, metrics and console. */
+  operations: Operations;
   /** Graceful: calls in flight finish and are stored before it resolves. */
   close(): Promise<void>;
 }
@@ -151,18 +142,15 @@ function defined<T extends object>(values: T): { [K in keyof T]?: Exclude<T[K], 
   };
 }
 
-export async function createOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
+/** The parts every layer above is built from, in one place. */
+function buildParts(options: OrchestratorOptions) {
   const clock = options.clock ?? systemClock;
-  const ids = options.ids ?? randomIds;
   const logger = options.logger ?? silentLogger();
-  const ownsRedis = typeof options.redis === 'string';
   const redis = connectRedis(options);
   const keyspace = createKeyspace({
     prefix: options.keyPrefix ?? 'sog',
     shards: options.shards ?? 1,
   });
-  const vault = createCardVault(options.vault);
-  const ownsHttp = options.sips.http === undefined;
   // One socket per step job in flight, so calls never queue behind the pool
   // (at 250 ms a call, 256 sockets cap a process near 1 000 calls/s).
   // Sockets open on demand: a large cap costs nothing while idle.
@@ -171,17 +159,34 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     createUndiciTransport({
       connections: Math.max(256, (options.concurrency ?? 200) * (options.shards ?? 1)),
     });
-  const client = createSipsClient({ ...options.sips, http, clock, logger });
-  const store = createPaymentStore({ redis, keyspace, clock });
-  const reviews = createReviewQueues({ connection: redis, keyspace, clock });
-  const queues = createStepQueues({
-    connection: redis,
+  return {
+    clock,
+    ids: options.ids ?? randomIds,
+    logger,
+    redis,
+    ownsRedis: typeof options.redis === 'string',
     keyspace,
-    ...defined({ attempts: options.retry?.attempts }),
-  });
-  const scheduleQueues = createScheduleQueues({ connection: redis, keyspace });
-  const alerts = createAlerts({ redis, keyspace, clock });
-  const events: EventDeps = { clock, ...defined({ source: options.eventSource }) };
+    vault: createCardVault(options.vault),
+    http,
+    ownsHttp: options.sips.http === undefined,
+    client: createSipsClient({ ...options.sips, http, clock, logger }),
+    store: createPaymentStore({ redis, keyspace, clock }),
+    reviews: createReviewQueues({ connection: redis, keyspace, clock }),
+    queues: createStepQueues({
+      connection: redis,
+      keyspace,
+      ...defined({ attempts: options.retry?.attempts }),
+    }),
+    scheduleQueues: createScheduleQueues({ connection: redis, keyspace }),
+    alerts: createAlerts({ redis, keyspace, clock }),
+    events: { clock, ...defined({ source: options.eventSource }) } satisfies EventDeps,
+  };
+}
+
+type Parts = ReturnType<typeof buildParts>;
+
+function buildEngine(parts: Parts, options: OrchestratorOptions): PaymentEngine {
+  const { queues, scheduleQueues, keyspace, alerts } = parts;
   const jobs: JobSink = {
     enqueueCall: (job, jobId) => queues.enqueueCall(job, jobId),
     enqueueInquiry: (job, jobId, delayMs) => queues.enqueueInquiry(job, jobId, delayMs),
@@ -193,15 +198,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     enqueueSettled: (paymentId, jobId) =>
       scheduleQueues.add(keyspace.shardOf(paymentId), { task: 'settled', paymentId }, { jobId }),
   };
-  const engine = createPaymentEngine({
-    store,
-    vault,
-    client,
-    reviews,
+  return createPaymentEngine({
+    store: parts.store,
+    vault: parts.vault,
+    client: parts.client,
+    reviews: parts.reviews,
     jobs,
-    clock,
-    logger,
-    events,
+    clock: parts.clock,
+    logger: parts.logger,
+    events: parts.events,
     ...defined({
       onCall: options.onCall,
       authenticationTimeoutMs: options.authenticationTimeoutMs,
@@ -219,35 +224,46 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       },
     },
   });
+}
+
+function serviceContext(parts: Parts, engine: PaymentEngine, options: OrchestratorOptions) {
   const activeKey = options.vault.keys[options.vault.activeKeyId];
   const hashSecret =
     options.requestHashSecret ??
     Buffer.concat([Buffer.from('request-hash:'), activeKey ?? Buffer.alloc(32)]);
-  const ctx: ServiceContext = {
-    redis,
-    keyspace,
-    store,
+  return {
+    redis: parts.redis,
+    keyspace: parts.keyspace,
+    store: parts.store,
     engine,
-    vault,
-    client,
-    reviews,
-    clock,
-    ids,
-    logger,
-    events,
+    vault: parts.vault,
+    client: parts.client,
+    reviews: parts.reviews,
+    clock: parts.clock,
+    ids: parts.ids,
+    logger: parts.logger,
+    events: parts.events,
     hashRequest: createRequestHasher(hashSecret),
-  };
-  const schedules = createSchedules({
-    redis,
-    queues: scheduleQueues,
-    alerts,
+  } satisfies ServiceContext;
+}
+
+function buildSchedules(
+  parts: Parts,
+  ctx: ServiceContext,
+  options: OrchestratorOptions,
+): Schedules {
+  const { keyspace, store, ids } = parts;
+  return createSchedules({
+    redis: parts.redis,
+    queues: parts.scheduleQueues,
+    alerts: parts.alerts,
     keyspace,
-    clock,
+    clock: parts.clock,
     ids,
-    logger,
+    logger: parts.logger,
     store,
-    engine,
-    stepQueues: queues,
+    engine: ctx.engine,
+    stepQueues: parts.queues,
     payments: {
       newPaymentId: (key) => keyspace.newPaymentId(ids, key),
       referenceOf: transactionReferenceFor,
@@ -280,73 +296,129 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       dayMs: options.scheduleDayMs,
     }),
   });
-  const workerTimings = defined({
+}
+
+async function startWorkers(
+  parts: Parts,
+  engine: PaymentEngine,
+  schedules: Schedules,
+  options: OrchestratorOptions,
+): Promise<StepWorkers> {
+  const timings = defined({
     stalledIntervalMs: options.stalledIntervalMs,
     lockDurationMs: options.lockDurationMs,
   });
-  let workers: StepWorkers | undefined;
-  if (options.workers !== false) {
-    workers = startStepWorkers({
-      connection: redis,
-      keyspace,
-      engine,
-      queues,
-      captureLimit: {
-        runTimer: (job, context) => schedules.runTimer(job, context),
-        runReauthorize: (job) => schedules.runReauthorize(job),
-      },
-      clock,
-      logger,
-      backoff: { baseMs: options.retry?.baseMs ?? 1_000, capMs: options.retry?.capMs ?? 60_000 },
-      ...defined({ concurrency: options.concurrency, burst: options.burst }),
-      ...workerTimings,
-    });
-    await schedules.startWorkers(workerTimings);
-  }
+  const workers = startStepWorkers({
+    connection: parts.redis,
+    keyspace: parts.keyspace,
+    engine,
+    queues: parts.queues,
+    captureLimit: {
+      runTimer: (job, context) => schedules.runTimer(job, context),
+      runReauthorize: (job) => schedules.runReauthorize(job),
+    },
+    clock: parts.clock,
+    logger: parts.logger,
+    backoff: { baseMs: options.retry?.baseMs ?? 1_000, capMs: options.retry?.capMs ?? 60_000 },
+    ...defined({ concurrency: options.concurrency, burst: options.burst }),
+    ...timings,
+  });
+  await schedules.startWorkers(timings);
+  return workers;
+}
 
+function eventSubscriptions(parts: Parts, consumers: Set<EventConsumer>): Orchestrator['events'] {
+  return {
+    async subscribe(group, handler, subscribeOptions = {}) {
+      const consumer = createEventConsumer({
+        redis: parts.redis,
+        keyspace: parts.keyspace,
+        group,
+        consumer: subscribeOptions.consumer ?? `${hostname()}-${process.pid}`,
+        handler,
+        logger: parts.logger,
+        ...defined({
+          maxDeliveries: subscribeOptions.maxDeliveries,
+          claimIdleMs: subscribeOptions.claimIdleMs,
+          blockMs: subscribeOptions.blockMs,
+        }),
+      });
+      await consumer.start();
+      consumers.add(consumer);
+      return consumer;
+    },
+  };
+}
+
+/**
+ * What tests and benchmarks may reach inside an orchestrator: the parts it
+ * was built from. Not part of the service's surface; the API and the CLI
+ * use the orchestrator's commands and `operations` only.
+ */
+export interface TestPorts {
+  schedules: Schedules;
+  keyspace: Keyspace;
+  store: PaymentStore;
+  engine: PaymentEngine;
+  queues: StepQueues;
+  reviews: ReviewQueues;
+  client: SipsClient;
+  vault: CardVault;
+  redis: Redis;
+}
+
+const TEST_PORTS = new WeakMap<Orchestrator, TestPorts>();
+
+export function testPortsOf(orchestrator: Orchestrator): TestPorts {
+  const ports = TEST_PORTS.get(orchestrator);
+  if (!ports) throw new TypeError('not an orchestrator made by createOrchestrator');
+  return ports;
+}
+
+export async function createOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
+  const parts = buildParts(options);
+  const engine = buildEngine(parts, options);
+  const ctx = serviceContext(parts, engine, options);
+  const schedules = buildSchedules(parts, ctx, options);
+  const workers =
+    options.workers === false ? undefined : await startWorkers(parts, engine, schedules, options);
   const commandDeps: CommandDeps = {
     ...ctx,
     handOverIfSettled: (record) => schedules.handOverIfSettled(record),
   };
   const consumers = new Set<EventConsumer>();
-  return {
+  const { queues, reviews } = parts;
+  const orchestrator: Orchestrator = {
     payments: createPaymentCommands(commandDeps),
     subscriptions: createSubscriptionCommands(ctx, schedules),
     instalmentPlans: createInstalmentPlanCommands(ctx, schedules),
-    ops: createOpsCommands(keyspace, schedules, (shard) => [
+    ops: createOpsCommands(parts.keyspace, schedules, (shard) => [
       queues.queue(shard),
       schedules.queues.queue(shard),
     ]),
     reviews: createReviewCommands(commandDeps),
-    events: {
-      async subscribe(group, handler, subscribeOptions = {}) {
-        const consumer = createEventConsumer({
-          redis,
-          keyspace,
-          group,
-          consumer: subscribeOptions.consumer ?? `${hostname()}-${process.pid}`,
-          handler,
-          logger,
-          ...defined({
-            maxDeliveries: subscribeOptions.maxDeliveries,
-            claimIdleMs: subscribeOptions.claimIdleMs,
-            blockMs: subscribeOptions.blockMs,
-          }),
-        });
-        await consumer.start();
-        consumers.add(consumer);
-        return consumer;
-      },
-    },
-    internals: { schedules, keyspace, store, engine, queues, reviews, client, vault, redis },
+    events: eventSubscriptions(parts, consumers),
+    operations: createOperations(parts),
     async close() {
       await workers?.close();
       await schedules.close();
       await Promise.all([...consumers].map((consumer) => consumer.close()));
       await queues.close();
       await reviews.close();
-      if (ownsHttp) await http.close();
-      if (ownsRedis) redis.disconnect();
+      if (parts.ownsHttp) await parts.http.close();
+      if (parts.ownsRedis) parts.redis.disconnect();
     },
   };
+  TEST_PORTS.set(orchestrator, {
+    schedules,
+    keyspace: parts.keyspace,
+    store: parts.store,
+    engine,
+    queues,
+    reviews,
+    client: parts.client,
+    vault: parts.vault,
+    redis: parts.redis,
+  });
+  return orchestrator;
 }

@@ -172,172 +172,197 @@ function describe(trigger: string, effects: readonly Effect[], now: number): Tim
   return entries;
 }
 
-export function createPaymentTimers(deps: PaymentTimersDeps) {
-  const { store, engine, alerts, clock, logger } = deps;
-
-  /** Applies a capture-limit event; false when the machine had nothing to do with it. */
-  async function step(
-    record: PaymentRecord,
-    event: PaymentEvent,
-    trigger: string,
-    update?: (data: EngineData) => void,
-  ): Promise<ApplyResult> {
-    const applied = await engine.apply(record, event, {
-      describe: (effects) => describe(trigger, effects, clock.now()),
-      ...(update ? { update } : {}),
-    });
-    if (applied.ok) return applied;
-    if (applied.reason === 'version_conflict') {
-      throw new StepRetryError(`payment changed while applying ${event.type}`);
-    }
-    if (applied.reason === 'not_allowed' && applied.waitFor !== undefined) {
-      throw new StepRetryError(`${event.type} waits: ${applied.detail}`);
-    }
-    // Nothing left for it to do (captured, lapsed, acted already): the job ends.
-    logger.debug({ paymentId: record.id, event: event.type, outcome: applied }, 'nothing to do');
-    return applied;
+/** Applies a capture-limit event; false when the machine had nothing to do with it. */
+async function step(
+  deps: PaymentTimersDeps,
+  record: PaymentRecord,
+  event: PaymentEvent,
+  trigger: string,
+  update?: (data: EngineData) => void,
+): Promise<ApplyResult> {
+  const applied = await deps.engine.apply(record, event, {
+    describe: (effects) => describe(trigger, effects, deps.clock.now()),
+    ...(update ? { update } : {}),
+  });
+  if (applied.ok) return applied;
+  if (applied.reason === 'version_conflict') {
+    throw new StepRetryError(`payment changed while applying ${event.type}`);
   }
-
-  function timerEvent(job: TimerJob, record: PaymentRecord, data: EngineData): PaymentEvent {
-    const captureLimitAt = data.facts.captureLimitAt ?? 'unknown';
-    if (job.timer === 'capture') return { type: 'timer.capture' };
-    if (job.timer === 'limit_warning') return { type: 'timer.limit_warning', captureLimitAt };
-    const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
-    const refusal =
-      policy === 'reauthorize'
-        ? whyNotReauthorize(data, clock.now(), deps.maxReauthorizations)
-        : undefined;
-    return {
-      type: 'timer.limit_policy',
-      policy,
-      captureLimitAt,
-      newPaymentId: deps.reauthorization.newPaymentId(record.id),
-      ...(refusal !== undefined ? { reauthorizeRefusal: refusal } : {}),
-    };
+  if (applied.reason === 'not_allowed' && applied.waitFor !== undefined) {
+    throw new StepRetryError(`${event.type} waits: ${applied.detail}`);
   }
+  // Nothing left for it to do (captured, lapsed, acted already): the job ends.
+  deps.logger.debug({ paymentId: record.id, event: event.type, outcome: applied }, 'nothing to do');
+  return applied;
+}
 
-  async function run(job: TimerJob, context: { jobId: string }): Promise<void> {
-    const record = await store.get(job.paymentId, { timeline: false });
-    if (!record) return;
-    const data = engineDataOf(record);
-    const timer = data.timers?.[job.timer];
-    if (!timer || timer.jobId !== context.jobId) return;
-    const trigger =
-      job.timer === 'capture'
-        ? 'schedule.capture'
-        : `capture_limit.${data.request.capture?.atLimit ?? deps.defaultPolicy}`;
-    await step(record, timerEvent(job, record, data), trigger, (next) => {
-      if (next.timers) delete next.timers[job.timer];
-    });
-  }
+function timerEvent(
+  deps: PaymentTimersDeps,
+  job: TimerJob,
+  record: PaymentRecord,
+  data: EngineData,
+): PaymentEvent {
+  const captureLimitAt = data.facts.captureLimitAt ?? 'unknown';
+  if (job.timer === 'capture') return { type: 'timer.capture' };
+  if (job.timer === 'limit_warning') return { type: 'timer.limit_warning', captureLimitAt };
+  const policy = data.request.capture?.atLimit ?? deps.defaultPolicy;
+  const refusal =
+    policy === 'reauthorize'
+      ? whyNotReauthorize(data, deps.clock.now(), deps.maxReauthorizations)
+      : undefined;
+  return {
+    type: 'timer.limit_policy',
+    policy,
+    captureLimitAt,
+    newPaymentId: deps.reauthorization.newPaymentId(record.id),
+    ...(refusal !== undefined ? { reauthorizeRefusal: refusal } : {}),
+  };
+}
 
-  /**
-   * Makes the new authorisation a claim asked for, once: under the id
-   * recorded with the claim, which a try resuming however late (its
-   * idempotency record lapsed) finds instead of making a second.
-   */
-  async function runReauthorize(job: ReauthorizeJob): Promise<void> {
-    const record = await store.get(job.paymentId, { timeline: false });
-    if (!record) return;
-    const reauthorization = reauthorizationOf(record);
-    if (reauthorization?.phase !== 'claimed') return;
-    const captureLimitAt = engineDataOf(record).facts.captureLimitAt ?? 'unknown';
-    let newPaymentId: string;
-    try {
-      newPaymentId = await deps.reauthorization.make(
-        record,
-        reauthorization.newPaymentId ?? job.newPaymentId,
-      );
-    } catch (error) {
-      // Refused for good (not a race, not Redis): the claim is released, so
-      // the merchant can still capture this one before it lapses.
-      const forGood =
-        (error instanceof CommandError || error instanceof PaymentsError) && !error.retryable;
-      if (!forGood) throw error;
-      await step(
-        record,
-        {
-          type: 'reauthorization.refused',
-          code: error.code,
-          reason: error.message,
-          captureLimitAt,
-        },
-        'capture_limit.refused',
-      );
-      return;
-    }
-    await step(
+export async function runTimer(
+  deps: PaymentTimersDeps,
+  job: TimerJob,
+  context: { jobId: string },
+): Promise<void> {
+  const record = await deps.store.get(job.paymentId, { timeline: false });
+  if (!record) return;
+  const data = engineDataOf(record);
+  const timer = data.timers?.[job.timer];
+  if (!timer || timer.jobId !== context.jobId) return;
+  const trigger =
+    job.timer === 'capture'
+      ? 'schedule.capture'
+      : `capture_limit.${data.request.capture?.atLimit ?? deps.defaultPolicy}`;
+  await step(deps, record, timerEvent(deps, job, record, data), trigger, (next) => {
+    if (next.timers) delete next.timers[job.timer];
+  });
+}
+
+/**
+ * Makes the new authorisation a claim asked for, once: under the id
+ * recorded with the claim, which a try resuming however late (its
+ * idempotency record lapsed) finds instead of making a second.
+ */
+export async function runReauthorize(deps: PaymentTimersDeps, job: ReauthorizeJob): Promise<void> {
+  const record = await deps.store.get(job.paymentId, { timeline: false });
+  if (!record) return;
+  const reauthorization = reauthorizationOf(record);
+  if (reauthorization?.phase !== 'claimed') return;
+  const captureLimitAt = engineDataOf(record).facts.captureLimitAt ?? 'unknown';
+  let newPaymentId: string;
+  try {
+    newPaymentId = await deps.reauthorization.make(
       record,
-      { type: 'reauthorization.made', newPaymentId, captureLimitAt },
-      'capture_limit.made',
+      reauthorization.newPaymentId ?? job.newPaymentId,
     );
-  }
-
-  /**
-   * The new authorisation made by the policy `reauthorize` settled.
-   * Authorised: what is left of the old one is cancelled (its hold released),
-   * so only the new one can be captured. Not authorised: the old one is
-   * capturable again until it lapses, and ops are told. In review: ops are
-   * told; the old one stays blocked until the new one settles either way.
-   */
-  async function onReplacementSettled(
-    replacedId: string,
-    replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
-  ): Promise<void> {
-    const record = await store.get(replacedId, { timeline: false });
-    if (record) await handOver(record, replacement);
-  }
-
-  async function handOver(
-    record: PaymentRecord,
-    replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
-  ): Promise<void> {
-    const verdict = replacementVerdict(replacement);
-    if (verdict === 'pending') return;
-    if (verdict === 'in_review') {
-      const pending = reauthorizationOf(record);
-      if (pending?.newPaymentId !== replacement.id) return;
-      await alerts.raise(deps.shardOf(record.id), {
-        kind: 'reauthorization_in_review',
-        paymentId: record.id,
-        message: `the new authorisation ${replacement.id} is in review; captures and cancels of ${record.id} wait until it is decided`,
-      });
-      return;
-    }
-    const captureLimitAt = engineDataOf(record).facts.captureLimitAt ?? 'unknown';
+  } catch (error) {
+    // Refused for good (not a race, not Redis): the claim is released, so
+    // the merchant can still capture this one before it lapses.
+    const forGood =
+      (error instanceof CommandError || error instanceof PaymentsError) && !error.retryable;
+    if (!forGood) throw error;
     await step(
+      deps,
       record,
       {
-        type: 'reauthorization.settled',
-        newPaymentId: replacement.id,
-        outcome: verdict,
-        status: replacement.status,
+        type: 'reauthorization.refused',
+        code: error.code,
+        reason: error.message,
         captureLimitAt,
       },
-      'capture_limit.replaced',
+      'capture_limit.refused',
     );
+    return;
   }
+  await step(
+    deps,
+    record,
+    { type: 'reauthorization.made', newPaymentId, captureLimitAt },
+    'capture_limit.made',
+  );
+}
 
-  /**
-   * The hand-over again, for a payment whose new authorisation settled but
-   * whose notice was lost (a crash between that step and its notice): true
-   * when the new one has settled and the hand-over ran.
-   */
-  async function handOverIfSettled(record: PaymentRecord): Promise<boolean> {
-    const reauthorization = reauthorizationOf(record);
-    if (reauthorization?.phase !== 'claimed' && reauthorization?.phase !== 'made') return false;
-    if (reauthorization.newPaymentId === undefined) return false;
-    const replacement = await store.get(reauthorization.newPaymentId, { timeline: false });
-    if (!replacement) return false;
-    // Under a recorded id not noted yet, only the payment made for this one.
-    if (reauthorization.phase === 'claimed' && !replaces(replacement, record.id)) return false;
-    const verdict = replacementVerdict(replacement);
-    if (verdict !== 'replaced' && verdict !== 'failed') return false;
-    await handOver(record, replacement);
-    return true;
+/**
+ * The new authorisation made by the policy `reauthorize` settled.
+ * Authorised: what is left of the old one is cancelled (its hold released),
+ * so only the new one can be captured. Not authorised: the old one is
+ * capturable again until it lapses, and ops are told. In review: ops are
+ * told; the old one stays blocked until the new one settles either way.
+ */
+export async function onReplacementSettled(
+  deps: PaymentTimersDeps,
+  replacedId: string,
+  replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
+): Promise<void> {
+  const record = await deps.store.get(replacedId, { timeline: false });
+  if (record) await handOver(deps, record, replacement);
+}
+
+async function handOver(
+  deps: PaymentTimersDeps,
+  record: PaymentRecord,
+  replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
+): Promise<void> {
+  const verdict = replacementVerdict(replacement);
+  if (verdict === 'pending') return;
+  if (verdict === 'in_review') {
+    const pending = reauthorizationOf(record);
+    if (pending?.newPaymentId !== replacement.id) return;
+    await deps.alerts.raise(deps.shardOf(record.id), {
+      kind: 'reauthorization_in_review',
+      paymentId: record.id,
+      message: `the new authorisation ${replacement.id} is in review; captures and cancels of ${record.id} wait until it is decided`,
+    });
+    return;
   }
+  const captureLimitAt = engineDataOf(record).facts.captureLimitAt ?? 'unknown';
+  await step(
+    deps,
+    record,
+    {
+      type: 'reauthorization.settled',
+      newPaymentId: replacement.id,
+      outcome: verdict,
+      status: replacement.status,
+      captureLimitAt,
+    },
+    'capture_limit.replaced',
+  );
+}
 
-  return { run, runReauthorize, onReplacementSettled, handOverIfSettled };
+/**
+ * The hand-over again, for a payment whose new authorisation settled but
+ * whose notice was lost (a crash between that step and its notice): true
+ * when the new one has settled and the hand-over ran.
+ */
+export async function handOverIfSettled(
+  deps: PaymentTimersDeps,
+  record: PaymentRecord,
+): Promise<boolean> {
+  const reauthorization = reauthorizationOf(record);
+  if (reauthorization?.phase !== 'claimed' && reauthorization?.phase !== 'made') return false;
+  if (reauthorization.newPaymentId === undefined) return false;
+  const replacement = await deps.store.get(reauthorization.newPaymentId, { timeline: false });
+  if (!replacement) return false;
+  // Under a recorded id not noted yet, only the payment made for this one.
+  if (reauthorization.phase === 'claimed' && !replaces(replacement, record.id)) return false;
+  const verdict = replacementVerdict(replacement);
+  if (verdict !== 'replaced' && verdict !== 'failed') return false;
+  await handOver(deps, record, replacement);
+  return true;
+}
+
+/** The capture-limit jobs over `deps`. */
+export function createPaymentTimers(deps: PaymentTimersDeps) {
+  return {
+    run: (job: TimerJob, context: { jobId: string }) => runTimer(deps, job, context),
+    runReauthorize: (job: ReauthorizeJob) => runReauthorize(deps, job),
+    onReplacementSettled: (
+      replacedId: string,
+      replacement: Pick<PaymentRecord, 'id' | 'status' | 'amounts'>,
+    ) => onReplacementSettled(deps, replacedId, replacement),
+    handOverIfSettled: (record: PaymentRecord) => handOverIfSettled(deps, record),
+  };
 }
 
 export type PaymentTimers = ReturnType<typeof createPaymentTimers>;

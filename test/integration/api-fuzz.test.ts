@@ -15,6 +15,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let h: OrchestratorHarness;
 let app: FastifyInstance;
@@ -40,7 +41,7 @@ afterAll(async () => {
 
 /** Keys of the namespace other than those BullMQ keeps for an idle queue. */
 async function writtenKeys(): Promise<string[]> {
-  const keys = await h.orchestrator.internals.redis.keys(`*${h.ns.ns}*`);
+  const keys = await testPortsOf(h.orchestrator).redis.keys(`*${h.ns.ns}*`);
   return keys.filter((key) => !/:(meta|stalled-check)$/.test(key)).sort();
 }
 

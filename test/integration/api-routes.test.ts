@@ -21,6 +21,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 const PAY = { authorization: 'Bearer pay-secret' };
 const OPS = { authorization: 'Bearer ops-secret' };
@@ -361,7 +362,7 @@ describe('authentication and idempotency keys', () => {
     });
     await h.waitFor(payment.id);
     // Claimed by the capture-limit policy, as its own write would.
-    const { engine, store } = h.orchestrator.internals;
+    const { engine, store } = testPortsOf(h.orchestrator);
     const claimed = await engine.annotate((await store.get(payment.id))!, {
       timeline: [{ at: Date.now(), kind: 'capture_limit.reauthorizing' }],
       update: (data) => {
@@ -421,7 +422,7 @@ describe('readiness', () => {
     });
 
     // Redis stops answering (ping hangs): not ready, while the process stays healthy.
-    const redis = h.orchestrator.internals.redis;
+    const redis = testPortsOf(h.orchestrator).redis;
     const ping = redis.ping;
     redis.ping = (() => new Promise(() => undefined)) as typeof redis.ping;
     const impatient = buildApi({

@@ -17,6 +17,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let h: OrchestratorHarness;
 let app: FastifyInstance;
@@ -55,7 +56,7 @@ function body(card = ACCEPTED_CARD, extra: Record<string, unknown> = {}) {
 
 /** Keys a payment command writes (records, idempotency keys, status indexes, events, jobs). */
 async function namespaceKeys(): Promise<number> {
-  const keys = await h.orchestrator.internals.redis.keys(`*${h.ns.ns}*`);
+  const keys = await testPortsOf(h.orchestrator).redis.keys(`*${h.ns.ns}*`);
   return keys.filter((key) =>
     /:(payment|idem|status|events)(:|$)|payments-s\d+:[^:]*pay_/.test(key),
   ).length;

@@ -18,6 +18,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 /** Four digits each, so that a search for them means something. */
 const CSC_A = '7391';
@@ -192,7 +193,7 @@ describe('card data in Redis', () => {
     ];
 
     // The consumer group read every event of every payment.
-    const { redis, keyspace } = orchestrator.internals;
+    const { redis, keyspace } = testPortsOf(orchestrator);
     const streamLength = await redis.xlen(keyspace.eventsStream(0));
     await until(() => events.length >= streamLength);
     for (const id of allIds) expect(events.some((event) => event.subject === id)).toBe(true);
@@ -203,12 +204,12 @@ describe('card data in Redis', () => {
 
     // The payment still waiting for its customer keeps its card, CSC included,
     // sealed by the vault: the data is in Redis, only never in clear.
-    const waitingRecord = await orchestrator.internals.store.get(ids.waiting);
+    const waitingRecord = await testPortsOf(orchestrator).store.get(ids.waiting);
     expect(waitingRecord?.card).toMatch(/^v1:k1:/);
-    const opened = orchestrator.internals.vault.open(ids.waiting, waitingRecord?.card ?? '');
+    const opened = testPortsOf(orchestrator).vault.open(ids.waiting, waitingRecord?.card ?? '');
     expect(opened).toMatchObject({ pan: THREE_DS_SUCCESS_CARD, csc: CSC_B });
     // Payments that are done with their card no longer hold it.
-    expect((await orchestrator.internals.store.get(ids.refused))?.card).toBeUndefined();
+    expect((await testPortsOf(orchestrator).store.get(ids.refused))?.card).toBeUndefined();
 
     // Canaries of each type, to show the scan finds card data in clear where it is.
     const scanner = ns.redis();
@@ -264,7 +265,7 @@ describe('review evidence', () => {
   it('keeps a seal whose digits happen to pass the Luhn check, and refuses a PAN', async () => {
     const harness = await startOrchestratorHarness();
     h = harness;
-    const { reviews } = harness.orchestrator.internals;
+    const { reviews } = testPortsOf(harness.orchestrator);
     // A SHA-256 hex digest with a 16-digit run that passes Luhn, as about one
     // seal in 230 has: it is not card data.
     const seal = `ab${ACCEPTED_CARD}${'c'.repeat(46)}`;

@@ -19,6 +19,7 @@ import { seededRandom } from '../../src/simulator/random.ts';
 import { scanForCardData } from '../support/card-data-scan.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 const SEED = 20_260_115;
 const PAYMENTS = 300;
@@ -223,13 +224,13 @@ describe('crash test', () => {
     const tracked: Tracked[] = [];
     const loadAll = async () =>
       Promise.all(
-        tracked.map((payment) => orc.internals.store.get(payment.id, { timeline: false })),
+        tracked.map((payment) => testPortsOf(orc).store.get(payment.id, { timeline: false })),
       );
     async function waitAtRest(ids: readonly string[], timeoutMs: number): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const records = await Promise.all(
-          ids.map((id) => orc.internals.store.get(id, { timeline: false })),
+          ids.map((id) => testPortsOf(orc).store.get(id, { timeline: false })),
         );
         if (records.every((record) => record !== undefined && isAtRest(record))) return;
         if (Date.now() > deadline) {
@@ -315,7 +316,7 @@ describe('crash test', () => {
     enter('capture');
     await Promise.all(
       validation.map(async (payment) => {
-        const record = await orc.internals.store.get(payment.id, { timeline: false });
+        const record = await testPortsOf(orc).store.get(payment.id, { timeline: false });
         if (record?.status !== 'authorized') return;
         const amount = payment.amount - 2_000;
         const key = `capture-${payment.id}`;
@@ -336,7 +337,7 @@ describe('crash test', () => {
     await simulator.control.runRemittance();
     enter('refund');
     const refundable = async (payment: Tracked) => {
-      const record = await orc.internals.store.get(payment.id, { timeline: false });
+      const record = await testPortsOf(orc).store.get(payment.id, { timeline: false });
       return record?.status === 'captured' || record?.status === 'partially_refunded';
     };
     const refund = async (payment: Tracked, key: string, amount: number) => {
@@ -376,7 +377,7 @@ describe('crash test', () => {
     );
     // Stale jobs (of steps already taken) run out too, and none is left to run.
     enter('drain');
-    const queue = orc.internals.queues.queue(0);
+    const queue = testPortsOf(orc).queues.queue(0);
     const drainDeadline = Date.now() + 20_000;
     for (;;) {
       const counts = await queue.getJobCounts('active', 'wait', 'delayed', 'prioritized');

@@ -15,6 +15,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let h: OrchestratorHarness | undefined;
 
@@ -39,7 +40,7 @@ function cardPayment(number: string, extra: Record<string, unknown> = {}) {
 
 /** The events the stream holds for `paymentId`, in stream order. */
 async function streamEvents(harness: OrchestratorHarness, paymentId: string) {
-  const { redis, keyspace } = harness.orchestrator.internals;
+  const { redis, keyspace } = testPortsOf(harness.orchestrator);
   const entries = (await redis.xrange(
     keyspace.eventsStream(keyspace.shardOf(paymentId)),
     '-',
@@ -166,7 +167,7 @@ describe('events.subscribe', () => {
     expect(mainHandled.slice(retriedAt + 1).every((s) => s.sequence > failed.sequence)).toBe(true);
 
     // Nothing is left pending for the group.
-    const { redis, keyspace } = harness.orchestrator.internals;
+    const { redis, keyspace } = testPortsOf(harness.orchestrator);
     await until(async () => {
       const summary = (await redis.xpending(keyspace.eventsStream(0), 'ledger-sync')) as [
         number,
@@ -179,7 +180,7 @@ describe('events.subscribe', () => {
   it('closes gracefully: the handler in progress finishes and is acknowledged', async () => {
     const harness = await startOrchestratorHarness();
     h = harness;
-    const { redis, keyspace } = harness.orchestrator.internals;
+    const { redis, keyspace } = testPortsOf(harness.orchestrator);
     const stream = keyspace.eventsStream(0);
     const handled: string[] = [];
     let entered: (() => void) | undefined;

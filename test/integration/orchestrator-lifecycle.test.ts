@@ -16,6 +16,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let h: OrchestratorHarness;
 
@@ -73,11 +74,11 @@ describe('card payments', () => {
     expect(done.authorisationId).toBeTruthy();
     expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
 
-    const record = await h.orchestrator.internals.store.get(payment.id);
+    const record = await testPortsOf(h.orchestrator).store.get(payment.id);
     expect(record?.intent).toBeUndefined();
     // Once the authorisation was answered the CSC is gone (and the card too when no longer needed).
     if (record?.card !== undefined) {
-      expect(h.orchestrator.internals.vault.open(payment.id, record.card).csc).toBeUndefined();
+      expect(testPortsOf(h.orchestrator).vault.open(payment.id, record.card).csc).toBeUndefined();
     }
 
     const replay = await h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD), {
@@ -412,9 +413,9 @@ describe('3-D Secure', () => {
 });
 
 async function streamTypes(paymentId: string): Promise<string[]> {
-  const redis = h.orchestrator.internals.redis;
-  const stream = h.orchestrator.internals.keyspace.eventsStream(
-    h.orchestrator.internals.keyspace.shardOf(paymentId),
+  const redis = testPortsOf(h.orchestrator).redis;
+  const stream = testPortsOf(h.orchestrator).keyspace.eventsStream(
+    testPortsOf(h.orchestrator).keyspace.shardOf(paymentId),
   );
   const entries = (await redis.xrange(stream, '-', '+')) as [string, string[]][];
   return entries

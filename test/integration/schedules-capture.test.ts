@@ -16,6 +16,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let harness: OrchestratorHarness | undefined;
 
@@ -47,7 +48,7 @@ async function runTimers(
   names?: readonly string[],
 ): Promise<void> {
   const wanted = (name: string) => names === undefined || names.includes(name);
-  const record = await h.orchestrator.internals.store.get(paymentId, { timeline: false });
+  const record = await testPortsOf(h.orchestrator).store.get(paymentId, { timeline: false });
   const planned = Object.keys(engineDataOf(record!).timers ?? {}).filter(wanted);
   let promoted = 0;
   await expect
@@ -70,7 +71,7 @@ async function noteData(
   paymentId: string,
   update: (data: EngineData) => void,
 ): Promise<void> {
-  const { engine, store } = h.orchestrator.internals;
+  const { engine, store } = testPortsOf(h.orchestrator);
   const noted = await engine.annotate((await store.get(paymentId))!, {
     timeline: [{ at: Date.now(), kind: 'test.data' }],
     update,
@@ -113,7 +114,7 @@ async function reauthorizingAtPolicyTime(
     validationPayment({ captureDay: 1, capture: { atLimit: 'reauthorize' }, ...extra }),
   );
   await h.waitFor(payment.id, authorised);
-  const record = await h.orchestrator.internals.store.get(payment.id, { timeline: false });
+  const record = await testPortsOf(h.orchestrator).store.get(payment.id, { timeline: false });
   const timers = engineDataOf(record!).timers ?? {};
   const policyAt = timers.limit_policy?.at;
   expect(policyAt).toBeGreaterThan(clock.now());
@@ -136,7 +137,7 @@ const lapsesNoLater = (paymentId: string) => async () =>
   );
 
 async function eventTypes(h: OrchestratorHarness, paymentId: string): Promise<string[]> {
-  const { keyspace, redis } = h.orchestrator.internals;
+  const { keyspace, redis } = testPortsOf(h.orchestrator);
   const entries = await redis.xrange(keyspace.eventsStream(keyspace.shardOf(paymentId)), '-', '+');
   return entries
     .map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1] as string))
@@ -168,8 +169,8 @@ describe('deferred capture', () => {
     expect(captured.timeline.some((entry) => entry.kind === 'schedule.capture')).toBe(true);
 
     // Fired again (a re-enqueue after the job was removed): it acts no more.
-    await h.orchestrator.internals.engine.dispatch(
-      (await h.orchestrator.internals.store.get(payment.id))!,
+    await testPortsOf(h.orchestrator).engine.dispatch(
+      (await testPortsOf(h.orchestrator).store.get(payment.id))!,
     );
     await h.promoteDelayed();
     await expect.poll(() => h.pendingJobs((data) => data.paymentId === payment.id)).toEqual([]);
@@ -184,7 +185,7 @@ describe('deferred capture', () => {
     });
     const capture = (data: Record<string, unknown>) =>
       data.task === 'timer' && data.timer === 'capture' && data.paymentId === payment.id;
-    const { queues, store } = h.orchestrator.internals;
+    const { queues, store } = testPortsOf(h.orchestrator);
     const record = await store.get(payment.id, { timeline: false });
     const captureJobId = engineDataOf(record!).timers?.capture?.jobId as string;
     await runTimers(h, payment.id, ['capture']);
@@ -217,7 +218,7 @@ describe('deferred capture', () => {
       facts.reauthorizationOutcome = 'replaced';
     });
     await runTimers(h, payment.id, ['capture']);
-    const { queues } = h.orchestrator.internals;
+    const { queues } = testPortsOf(h.orchestrator);
     await expect
       .poll(async () =>
         (await queues.queue(0).getCompleted()).some(
@@ -310,7 +311,7 @@ describe('capture limit', () => {
     expect(replacement.timeline.some((entry) => entry.kind === 'inquiry')).toBe(false);
     expect(replacement.kind).toBe('duplicate');
     expect(replacement.amount).toBe(2_500);
-    const replacementRecord = await h.orchestrator.internals.store.get(replacementId);
+    const replacementRecord = await testPortsOf(h.orchestrator).store.get(replacementId);
     expect(engineDataOf(replacementRecord!).request.link).toMatchObject({
       type: 'reauthorization',
       id,
@@ -364,7 +365,7 @@ describe('capture limit', () => {
 
   it('makes the new authorisation once, even when a try resumes after its idempotency record lapsed', async () => {
     const { h, id } = await reauthorizingAtPolicyTime();
-    const { keyspace, redis, schedules, store } = h.orchestrator.internals;
+    const { keyspace, redis, schedules, store } = testPortsOf(h.orchestrator);
     // The new authorisation's answer fails its seal: it waits in review, and
     // the old one stays claimed meanwhile.
     h.sim.faults.add({ match: { service: 'duplicate' }, times: 1, type: 'corruptSeal' });
@@ -513,7 +514,7 @@ describe('capture limit', () => {
     const limitAt = Date.parse(authorisedPayment.facts.captureLimitAt as string);
     const start = new Date(clock.now());
     expect(limitAt).toBe(start.setUTCHours(20, 0, 0, 0));
-    const record = await h.orchestrator.internals.store.get(payment.id);
+    const record = await testPortsOf(h.orchestrator).store.get(payment.id);
     const timers = engineDataOf(record!).timers ?? {};
     expect(Object.keys(timers)).toEqual(['limit_policy']);
     // About 30 min after 19:00, not 14:00 (six hours before the limit, already past).
@@ -585,7 +586,7 @@ describe('capture limit', () => {
 
   it('does not apply the policy again once its reauthorisation failed', async () => {
     const { h, id } = await reauthorizingAtPolicyTime();
-    const { queues, store } = h.orchestrator.internals;
+    const { queues, store } = testPortsOf(h.orchestrator);
     const policyJobId = engineDataOf((await store.get(id))!).timers?.limit_policy?.jobId as string;
     // The hand-over wrote the outcome before the policy's job, resumed, got here.
     await noteFacts(h, id, (facts) => {

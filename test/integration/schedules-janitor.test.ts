@@ -12,6 +12,7 @@ import {
   EXPIRY,
   startOrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let harness: OrchestratorHarness | undefined;
 
@@ -40,7 +41,7 @@ async function start(janitor: Record<string, unknown> = {}): Promise<Orchestrato
 
 /** Removes the payment's waiting and delayed step jobs: they are lost. */
 async function loseJobs(h: OrchestratorHarness, paymentId: string): Promise<number> {
-  const queue = h.orchestrator.internals.queues.queue(0);
+  const queue = testPortsOf(h.orchestrator).queues.queue(0);
   let removed = 0;
   for (const job of await queue.getJobs(['delayed', 'waiting'])) {
     if (job?.data.paymentId === paymentId && job.data.task !== 'timer') {
@@ -103,7 +104,7 @@ describe('janitor', () => {
 
   it('sends a call whose job vanished before it was sent', async () => {
     const h = await start();
-    const queue = h.orchestrator.internals.queues.queue(0);
+    const queue = testPortsOf(h.orchestrator).queues.queue(0);
     await queue.pause();
     const { payment } = await h.orchestrator.payments.create({ amount: 1_400, card });
     expect(await loseJobs(h, payment.id)).toBe(1);
@@ -159,7 +160,7 @@ describe('janitor', () => {
 describe('lost settled notices', () => {
   it('are handled by the janitor, so a subscription whose notice vanished still activates', async () => {
     const h = await start();
-    const notices = h.orchestrator.internals.schedules.queues.queue(0);
+    const notices = testPortsOf(h.orchestrator).schedules.queues.queue(0);
     await notices.pause();
     const { subscription, firstPayment } = await h.orchestrator.subscriptions.create({
       amount: 990,
@@ -173,7 +174,7 @@ describe('lost settled notices', () => {
     await notices.resume();
     expect((await h.orchestrator.subscriptions.get(subscription.id)).status).toBe('pending');
     // The janitor reads only the records waiting on a payment, however many others there are.
-    const { keyspace, redis } = h.orchestrator.internals;
+    const { keyspace, redis } = testPortsOf(h.orchestrator);
     const shard = Number(subscription.id.split('_')[1]);
     const waitingKey = `${keyspace.hashTag(shard)}:subscriptions:waiting`;
     expect(await redis.zscore(waitingKey, subscription.id)).not.toBeNull();
@@ -199,7 +200,7 @@ describe('lost settled notices behind records that wait for long', () => {
     const x = await h.orchestrator.subscriptions.create({ amount: 991, interval: '30s', card });
     await h.waitFor(x.firstPayment.id, (p) => p.status === 'outcome_unknown');
     // Y's first payment is authorised, and its notice is lost.
-    const notices = h.orchestrator.internals.schedules.queues.queue(0);
+    const notices = testPortsOf(h.orchestrator).schedules.queues.queue(0);
     await notices.pause();
     const y = await h.orchestrator.subscriptions.create({ amount: 992, interval: '30s', card });
     await h.waitFor(y.firstPayment.id, (p) => p.status === 'authorized');

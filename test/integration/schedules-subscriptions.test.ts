@@ -15,6 +15,7 @@ import {
 } from '../support/orchestrator-harness.ts';
 import { SEED_TEST_MERCHANT_ID } from '../../src/sips/environments.ts';
 import { pollUntil } from '../support/poll.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 let harness: OrchestratorHarness | undefined;
 
@@ -62,7 +63,7 @@ async function nothingScheduled(h: OrchestratorHarness, id: string): Promise<voi
 async function declinePeriodOne(h: OrchestratorHarness, id: string): Promise<void> {
   await waitForSubscription(h, id, (s) => s.status === 'active');
   await h.orchestrator.subscriptions.changeAmount(id, { amount: 99_051 });
-  await h.orchestrator.internals.schedules.queues.add(
+  await testPortsOf(h.orchestrator).schedules.queues.add(
     Number(id.split('_')[1]),
     { task: 'occurrence', subscriptionId: id, period: 1 },
     { jobId: 'period-1' },
@@ -132,7 +133,7 @@ describe('subscriptions', () => {
     const shard = Number(created.id.split('_')[1]);
     const occurrence = active.occurrences.find((entry) => entry.period === 1);
     for (const jobId of ['again-1', 'again-2']) {
-      await h.orchestrator.internals.schedules.queues.add(
+      await testPortsOf(h.orchestrator).schedules.queues.add(
         shard,
         { task: 'occurrence', subscriptionId: created.id, period: 1 },
         { jobId },
@@ -258,7 +259,7 @@ describe('subscriptions', () => {
     const replay = await h.orchestrator.subscriptions.create(body, { idempotencyKey: 'sub-k1' });
     expect(replay).toMatchObject({ created: false, subscription: { id: first.subscription.id } });
     // A crash between the record and the marker: the marker is gone, the record is not.
-    const { keyspace, redis } = h.orchestrator.internals;
+    const { keyspace, redis } = testPortsOf(h.orchestrator);
     await redis.del(keyspace.idempotencyKey('subscription:sub-k1'));
     const again = await h.orchestrator.subscriptions.create(body, { idempotencyKey: 'sub-k1' });
     expect(again.subscription.id).toBe(first.subscription.id);

@@ -20,6 +20,7 @@ import {
   type SimulatorOptions,
 } from '../../src/simulator/index.ts';
 import { openTestNamespace, type TestNamespace } from './namespace.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 export const ACCEPTED_CARD = '4000000000000002';
 export const REFUSED_CARD = '4000000000000119';
@@ -135,7 +136,7 @@ export async function startOrchestratorHarness(
     },
     async promoteDelayed(filter = () => true) {
       let promoted = 0;
-      const { keyspace, queues, schedules } = orchestrator.internals;
+      const { keyspace, queues, schedules } = testPortsOf(orchestrator);
       for (const shard of keyspace.allShards) {
         for (const queue of [queues.queue(shard), schedules.queues.queue(shard)]) {
           for (const job of await queue.getDelayed()) {
@@ -156,7 +157,7 @@ export async function startOrchestratorHarness(
     },
     async pendingJobs(filter = () => true) {
       const pending: string[] = [];
-      const { keyspace, queues, schedules } = orchestrator.internals;
+      const { keyspace, queues, schedules } = testPortsOf(orchestrator);
       for (const shard of keyspace.allShards) {
         // Step queue first: a step job completes after enqueueing its
         // schedule follow-ups, so they are there when the second queue is read.

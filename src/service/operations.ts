@@ -1,0 +1,57 @@
+/**
+ * What the HTTP service needs to run and show the orchestrator beyond its
+ * commands: readiness, queue figures, stuck payments and the queues a queue
+ * board shows. Each call reads Redis at the time it is made.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PaymentStatus } from '../../machines/contract.ts';
+import type { Keyspace } from '../payments/keys.ts';
+import type { ReviewQueues } from '../payments/review.ts';
+import type { PaymentStore } from '../payments/store.ts';
+import type { StepQueues } from '../queues/steps.ts';
+
+/** States of a step job that are counted. */
+export type StepJobState = 'waiting' | 'active' | 'delayed' | 'failed';
+
+export interface Operations {
+  /** Every shard of the keyspace, in order. */
+  shards(): readonly number[];
+  /** Resolves when Redis answers a PING. */
+  pingRedis(): Promise<unknown>;
+  /** How many jobs of a shard's step queue are in each of `states`. */
+  stepJobCounts(shard: number, states: readonly StepJobState[]): Promise<Record<string, number>>;
+  /** Whether a shard's step queue is paused. */
+  stepQueuePaused(shard: number): Promise<boolean>;
+  /** How many manual-review items are open, over every shard. */
+  openReviewCount(): Promise<number>;
+  /** Payments in `status` whose last change is older than `olderThan` (ms since the epoch). */
+  paymentsInStatusSince(
+    status: PaymentStatus,
+    options: { olderThan: number; limit: number },
+  ): Promise<{ id: string; updatedAt: number }[]>;
+  /** The BullMQ queues of a shard, for a queue board: its step queue and its manual-review queue. */
+  shardQueues(shard: number): { step: Queue; review: Queue };
+}
+
+export function createOperations(parts: {
+  redis: Redis;
+  keyspace: Keyspace;
+  store: PaymentStore;
+  queues: StepQueues;
+  reviews: ReviewQueues;
+}): Operations {
+  const { redis, keyspace, store, queues, reviews } = parts;
+  return {
+    shards: () => keyspace.allShards,
+    pingRedis: () => redis.ping(),
+    stepJobCounts: (shard, states) => queues.queue(shard).getJobCounts(...states),
+    stepQueuePaused: (shard) => queues.queue(shard).isPaused(),
+    openReviewCount: () => reviews.countReviews(),
+    async paymentsInStatusSince(status, options) {
+      const entries = await store.listByStatus(status, options);
+      return entries.map((entry) => ({ id: entry.id, updatedAt: entry.updatedAt }));
+    },
+    shardQueues: (shard) => ({ step: queues.queue(shard), review: reviews.queue(shard) }),
+  };
+}
