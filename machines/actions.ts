@@ -45,7 +45,7 @@ export const paymentSetup = setup({
     // Context updates.
     beginOperation: assign((_, params: PendingOperation) => ({ pending: params })),
     clearPending: assign({ pending: null }),
-    recordAuthorisation: assign(({ context }) => ({
+    recordAuthorization: assign(({ context }) => ({
       amounts: { ...context.amounts, authorized: context.requestedAmount },
     })),
     /**

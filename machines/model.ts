@@ -19,13 +19,13 @@ export const CAPTURE_MODES = [
 ] as const satisfies readonly CaptureMode[];
 
 /** Operations that obtain the authorisation; their failures refuse or fail the payment. */
-export type AuthorisationOperation =
+export type AuthorizationOperation =
   'authorize' | 'enroll' | 'complete_authentication' | 'initialize_provider' | 'finalize_provider';
 
 /** Operations on an existing authorisation; their failures leave the payment where it was. */
-export type FollowUpOperation = Exclude<Operation, AuthorisationOperation>;
+export type FollowUpOperation = Exclude<Operation, AuthorizationOperation>;
 
-export const AUTHORISATION_OPERATIONS: ReadonlySet<Operation> = new Set<AuthorisationOperation>([
+export const AUTHORIZATION_OPERATIONS: ReadonlySet<Operation> = new Set<AuthorizationOperation>([
   'authorize',
   'enroll',
   'complete_authentication',
@@ -33,21 +33,21 @@ export const AUTHORISATION_OPERATIONS: ReadonlySet<Operation> = new Set<Authoris
   'finalize_provider',
 ]);
 
-export function isAuthorisationOperation(
+export function isAuthorizationOperation(
   operation: Operation,
-): operation is AuthorisationOperation {
-  return AUTHORISATION_OPERATIONS.has(operation);
+): operation is AuthorizationOperation {
+  return AUTHORIZATION_OPERATIONS.has(operation);
 }
 
 /** Calls whose accepted answer is the authorisation itself. */
-export const AUTHORISING_OPERATIONS: readonly AuthorisationOperation[] = [
+export const AUTHORIZING_OPERATIONS: readonly AuthorizationOperation[] = [
   'authorize',
   'complete_authentication',
   'finalize_provider',
 ];
 
 /** Calls whose accepted answer sends the customer away (or, not enrolled, straight on). */
-export const REDIRECTING_OPERATIONS: readonly AuthorisationOperation[] = [
+export const REDIRECTING_OPERATIONS: readonly AuthorizationOperation[] = [
   'enroll',
   'initialize_provider',
 ];

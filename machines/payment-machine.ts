@@ -21,7 +21,7 @@
  *   authorisation-family call allows sending it again;
  * - amounts move only on an accepted answer or on Sips' own view.
  *
- * The states are built in modules by family: authorisation-states.ts (how
+ * The states are built in modules by family: authorization-states.ts (how
  * each kind obtains the authorisation), follow-up-states.ts (capture, cancel,
  * refund, fraud challenge), outcome-states.ts (unknown outcomes, inquiries,
  * review); actions.ts holds the setup and action builders, guards.ts the
@@ -30,7 +30,7 @@
 import type { Effect, PaymentKind } from './contract.ts';
 import { PAYMENT_KINDS } from './contract.ts';
 import { callPending, emit, paymentSetup } from './actions.ts';
-import { authorisationStates } from './authorisation-states.ts';
+import { authorizationStates } from './authorization-states.ts';
 import { limitTransitionsAnywhere, limitTransitionsWhenStable } from './capture-limit-states.ts';
 import { challengeDecisionState, followUpStates } from './follow-up-states.ts';
 import { PAYMENT_FLOWS, initialContext } from './model.ts';
@@ -50,7 +50,7 @@ export const EFFECT_ACTIONS: ReadonlySet<string> = new Set<Effect['type']>([
 /** The machine for `kind`; its states are the payment statuses (contract.ts `PAYMENT_STATUSES`). */
 export function createPaymentMachine(kind: PaymentKind) {
   const flow = PAYMENT_FLOWS[kind];
-  const authorisation = authorisationStates(flow);
+  const authorisation = authorizationStates(flow);
 
   return paymentSetup.createMachine({
     id: 'payment',

@@ -10,7 +10,7 @@
  */
 import type { Amounts, DomainEventName, GatewayView, PaymentEvent } from './contract.ts';
 import {
-  isAuthorisationOperation,
+  isAuthorizationOperation,
   sameAmounts,
   type PaymentContext,
   type ResumePoint,
@@ -295,19 +295,19 @@ export function isUnchanged(
  */
 export function arrivalEventName(context: PaymentContext, next: Position): DomainEventName {
   const pending = context.pending;
-  if (pending !== null && !isAuthorisationOperation(pending.operation)) {
+  if (pending !== null && !isAuthorizationOperation(pending.operation)) {
     const resumeTo = pending.resumeTo;
     if (resumeTo !== undefined && isUnchanged(context, resumeTo, next)) {
       return `payment.${pending.operation}_failed`;
     }
   }
-  const wasAuthorised = context.amounts.authorized > 0;
+  const wasAuthorized = context.amounts.authorized > 0;
   const cancelledMore = next.amounts.cancelled > context.amounts.cancelled;
   switch (next.landing) {
     case 'authorized':
-      return wasAuthorised && cancelledMore ? 'payment.partially_cancelled' : 'payment.authorized';
+      return wasAuthorized && cancelledMore ? 'payment.partially_cancelled' : 'payment.authorized';
     case 'challenged':
-      return wasAuthorised && cancelledMore ? 'payment.partially_cancelled' : 'payment.challenged';
+      return wasAuthorized && cancelledMore ? 'payment.partially_cancelled' : 'payment.challenged';
     default:
       return `payment.${next.landing}`;
   }

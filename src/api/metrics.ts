@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { SipsResult } from '../sips/result.ts';
 import type { ApiPorts } from './ports.ts';
 
-const AUTHORISATION_SERVICES = new Set([
+const AUTHORIZATION_SERVICES = new Set([
   'cardOrder',
   'walletOrder',
   'cardValidateAuthenticationAndOrder',
@@ -64,13 +64,13 @@ export function createMetrics(): Metrics {
     labelNames: ['service', 'response_code'],
     registers: [registry],
   });
-  const authorisations = { all: 0, accepted: 0, technical: 0, fraud: 0, tooManyAttempts: 0 };
+  const authorizations = { all: 0, accepted: 0, technical: 0, fraud: 0, tooManyAttempts: 0 };
   const acceptance = new Gauge({
     name: 'sips_acceptance_rate',
     help: 'Authorisation answers 00 over all authorisation answers, since start',
     registers: [registry],
     collect() {
-      this.set(authorisations.all === 0 ? 0 : authorisations.accepted / authorisations.all);
+      this.set(authorizations.all === 0 ? 0 : authorizations.accepted / authorizations.all);
     },
   });
   const queueJobs = new Gauge({
@@ -89,12 +89,12 @@ export function createMetrics(): Metrics {
   return {
     registry,
     figures: () => ({
-      answers: authorisations.all,
-      accepted: authorisations.accepted,
-      acceptanceRate: authorisations.all === 0 ? 0 : authorisations.accepted / authorisations.all,
-      technical: authorisations.technical,
-      fraud: authorisations.fraud,
-      tooManyAttempts: authorisations.tooManyAttempts,
+      answers: authorizations.all,
+      accepted: authorizations.accepted,
+      acceptanceRate: authorizations.all === 0 ? 0 : authorizations.accepted / authorizations.all,
+      technical: authorizations.technical,
+      fraud: authorizations.fraud,
+      tooManyAttempts: authorizations.tooManyAttempts,
     }),
     onCall(result) {
       const service = result.call.service;
@@ -103,12 +103,12 @@ export function createMetrics(): Metrics {
       calls.inc({ service, outcome: result.kind, response_code: code });
       duration.observe({ service }, result.call.durationMs / 1000);
       if (result.kind === 'retryable') retries.inc({ service, response_code: code });
-      if (AUTHORISATION_SERVICES.has(service) && code !== '') {
-        authorisations.all += 1;
-        if (code === '00') authorisations.accepted += 1;
-        if (code === '90' || code === '97' || code === '99') authorisations.technical += 1;
-        if (code === '34') authorisations.fraud += 1;
-        if (code === '75') authorisations.tooManyAttempts += 1;
+      if (AUTHORIZATION_SERVICES.has(service) && code !== '') {
+        authorizations.all += 1;
+        if (code === '00') authorizations.accepted += 1;
+        if (code === '90' || code === '97' || code === '99') authorizations.technical += 1;
+        if (code === '34') authorizations.fraud += 1;
+        if (code === '75') authorizations.tooManyAttempts += 1;
       }
     },
     async render(source) {

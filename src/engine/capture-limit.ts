@@ -50,12 +50,12 @@ export function lapseOfSipsDate(date: string | undefined): number | undefined {
  */
 export function captureLimitAt(
   captureLimitDate: string | undefined,
-  authorisedAt: number,
+  authorizedAt: number,
   captureDay: number,
 ): number {
   const given = lapseOfSipsDate(captureLimitDate);
   if (given !== undefined) return given;
-  const from = authorisedAt + captureDay * DAY_MS;
+  const from = authorizedAt + captureDay * DAY_MS;
   const sameDay = lapseOnDayOf(from);
   return sameDay >= from ? sameDay : sameDay + DAY_MS;
 }

@@ -260,7 +260,7 @@ async function sweepStale(ctx: JanitorContext, report: JanitorReport, now: numbe
 }
 
 /** Authorised payments: handed over to a settled replacement, or checked past their date. */
-async function sweepAuthorised(
+async function sweepAuthorized(
   ctx: JanitorContext,
   report: JanitorReport,
   now: number,
@@ -271,13 +271,13 @@ async function sweepAuthorised(
   // yet (a long captureDay) never hide the ones behind them; a pass that
   // reaches the end starts again from the oldest.
   const after = await deps.cursor.get();
-  const authorised = await store.listByStatus('authorized', {
+  const authorized = await store.listByStatus('authorized', {
     olderThan: now - ctx.remittanceAfterMs,
     limit: batch,
     ...(after !== undefined ? { after } : {}),
   });
-  await deps.cursor.set(authorised.length < batch ? undefined : authorised.at(-1)?.updatedAt);
-  for (const entry of authorised) {
+  await deps.cursor.set(authorized.length < batch ? undefined : authorized.at(-1)?.updatedAt);
+  for (const entry of authorized) {
     const record = await store.get(entry.id, { timeline: false });
     if (!record || record.status !== 'authorized') continue;
     try {
@@ -298,7 +298,7 @@ export async function runJanitor(ctx: JanitorContext): Promise<JanitorReport> {
   const report: JanitorReport = { checked: 0, verdicts: {}, payments: [] };
   const now = clock.now();
   await sweepStale(ctx, report, now);
-  await sweepAuthorised(ctx, report, now);
+  await sweepAuthorized(ctx, report, now);
   if (report.checked > 0) logger.info({ verdicts: report.verdicts }, 'janitor run');
   return report;
 }

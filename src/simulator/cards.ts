@@ -154,7 +154,7 @@ export function createCardTable(options: CardTableOptions = {}): CardTable {
   };
 }
 
-export interface AuthorisationInput {
+export interface AuthorizationInput {
   pan: string;
   /** YYYYMM, when known. */
   expiry?: string | undefined;
@@ -166,7 +166,7 @@ export interface AuthorisationInput {
   merchantInitiated: boolean;
 }
 
-export interface AuthorisationDecision {
+export interface AuthorizationDecision {
   responseCode: string;
   acquirerResponseCode: string;
   brand: string;
@@ -192,10 +192,10 @@ function acquirerCodeFor(responseCode: string): string {
   return responseCode === '00' ? '00' : responseCode;
 }
 
-export function decideAuthorisation(
+export function decideAuthorization(
   table: CardTable,
-  input: AuthorisationInput,
-): AuthorisationDecision {
+  input: AuthorizationInput,
+): AuthorizationDecision {
   const card = table.find(input.pan);
   const brand = card?.brand ?? brandOf(input.pan);
   const refuse = (responseCode: string, acquirerResponseCode = acquirerCodeFor(responseCode)) => ({

@@ -80,7 +80,7 @@ export interface Ledger {
   movements(transactionReference?: string, merchantId?: string): Movement[];
   countRequests(filter?: RequestFilter): number;
   /** Accepted authorisations (including duplicate authorisations) of a reference. */
-  countAuthorisations(transactionReference: string, merchantId?: string): number;
+  countAuthorizations(transactionReference: string, merchantId?: string): number;
   countMovements(kind: MovementKind, transactionReference?: string): number;
   /** Requests received since the start (the ring may hold fewer). */
   totalRequests(): number;
@@ -127,7 +127,7 @@ function matches(record: RequestRecord, filter: RequestFilter): boolean {
   );
 }
 
-const AUTHORISATIONS: ReadonlySet<MovementKind> = new Set([
+const AUTHORIZATIONS: ReadonlySet<MovementKind> = new Set([
   'authorisation',
   'duplicateAuthorisation',
 ]);
@@ -176,8 +176,8 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
     requests,
     movements,
     countRequests: (filter = {}) => requests(filter).length,
-    countAuthorisations: (transactionReference, merchantId) =>
-      movements(transactionReference, merchantId).filter((m) => AUTHORISATIONS.has(m.kind)).length,
+    countAuthorizations: (transactionReference, merchantId) =>
+      movements(transactionReference, merchantId).filter((m) => AUTHORIZATIONS.has(m.kind)).length,
     countMovements: (kind, transactionReference) =>
       movements(transactionReference).filter((m) => m.kind === kind).length,
     totalRequests: () => requestSeq,

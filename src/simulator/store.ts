@@ -301,12 +301,12 @@ export function createTransactionStore(options: TransactionStoreOptions): Transa
 }
 
 /** Capture limit date and due times for a new authorisation (reference §9). */
-export function scheduleAuthorisation(
+export function scheduleAuthorization(
   store: TransactionStore,
   tx: Transaction,
-  authorisedAt: number,
+  authorizedAt: number,
 ): void {
-  const due = store.nextRemittance(authorisedAt + tx.captureDay * DAY_MS);
+  const due = store.nextRemittance(authorizedAt + tx.captureDay * DAY_MS);
   tx.captureLimitDate = formatDate(due);
   if (tx.captureMode === 'VALIDATION') {
     tx.expireAt = due;

@@ -465,17 +465,17 @@ describe('crash test', () => {
       expect(RESTING.has(record.status), where).toBe(true);
 
       // Never authorised twice; what we say matches the ledger.
-      const authorisations = ledger.countAuthorisations(reference);
-      expect(authorisations, where).toBeLessThanOrEqual(1);
+      const authorizations = ledger.countAuthorizations(reference);
+      expect(authorizations, where).toBeLessThanOrEqual(1);
       if (['authorized', 'captured', 'partially_refunded', 'refunded'].includes(record.status)) {
-        expect(authorisations, where).toBe(1);
+        expect(authorizations, where).toBe(1);
         const movement = ledger.movements(reference).find((m) => m.kind === 'authorisation');
         expect(movement?.amount, where).toBe(record.amounts.authorized);
       }
       if (record.status === 'refused' || record.status === 'failed') {
-        expect(authorisations, where).toBe(0);
+        expect(authorizations, where).toBe(0);
       }
-      if (payment.plan === 'refused') expect(authorisations, where).toBe(0);
+      if (payment.plan === 'refused') expect(authorizations, where).toBe(0);
 
       // Captured once, for the amount we captured.
       const validations = ledger.movements(reference).filter((m) => m.kind === 'validation');

@@ -64,7 +64,7 @@ describe('a burst of responseCode 90', () => {
     );
     for (const payment of done) {
       expect(payment.status).toBe('authorized');
-      expect(harness.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+      expect(harness.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(1);
       expect(
         harness.sim.ledger.countRequests({
           service: 'cardOrder',

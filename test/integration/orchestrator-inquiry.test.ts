@@ -102,6 +102,6 @@ describe('inquiries', () => {
     // The review item follows the step that decided it (enqueued right after the write).
     const item = await reviewItemOf(harness, payment.id);
     expect(item?.reason).toBe('unknown_outcome');
-    expect(harness.sim.ledger.countAuthorisations(done.transactionReference)).toBe(0);
+    expect(harness.sim.ledger.countAuthorizations(done.transactionReference)).toBe(0);
   });
 });

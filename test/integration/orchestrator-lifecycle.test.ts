@@ -72,7 +72,7 @@ describe('card payments', () => {
     expect(done.amounts.authorized).toBe(2500);
     expect(done.maskedPan).toMatch(/^4000#+02$/);
     expect(done.authorisationId).toBeTruthy();
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
 
     const record = await testPortsOf(h.orchestrator).store.get(payment.id);
     expect(record?.intent).toBeUndefined();
@@ -91,7 +91,7 @@ describe('card payments', () => {
         idempotencyKey: 'order-1',
       }),
     ).rejects.toMatchObject({ code: 'idempotency_conflict' });
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
 
     const types = await streamTypes(payment.id);
     expect(types[0]).toBe('payment.received');
@@ -115,7 +115,7 @@ describe('card payments', () => {
     for (const reason of rejected) expect(reason).toMatchObject({ code: 'request_in_progress' });
     const id = fulfilled[0]?.payment.id as string;
     const done = await h.waitFor(id);
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
     const later = await h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD), {
       idempotencyKey: 'same-key',
     });
@@ -146,7 +146,7 @@ describe('card payments', () => {
         service: 'cardOrder',
       }),
     ).toBe(2);
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
   });
 
   it('gives up after the attempts when Sips keeps answering 99, without authorising', async () => {
@@ -160,7 +160,7 @@ describe('card payments', () => {
         service: 'cardOrder',
       }),
     ).toBe(4);
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(0);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(0);
   });
 
   it('inquires after a timeout and adopts the status Sips reports', async () => {
@@ -177,7 +177,7 @@ describe('card payments', () => {
     );
     const done = await h.waitFor(payment.id);
     expect(done.status).toBe('authorized');
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
     expect(
       h.sim.ledger.countRequests({
         transactionReference: done.transactionReference,
@@ -198,7 +198,7 @@ describe('card payments', () => {
     const { payment } = await h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD));
     const done = await h.waitFor(payment.id);
     expect(done.status).toBe('authorized');
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
     expect(
       h.sim.ledger.countRequests({
         transactionReference: done.transactionReference,
@@ -212,7 +212,7 @@ describe('card payments', () => {
     const { payment } = await h.orchestrator.payments.create(cardPayment(ACCEPTED_CARD));
     const done = await h.waitFor(payment.id);
     expect(done.status).toBe('authorized');
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
   });
 
   it('sends a response whose seal fails to manual review, with evidence, and never retries it', async () => {
@@ -365,7 +365,7 @@ describe('3-D Secure', () => {
     await h.waitFor(payment.id, (p) => p.status === 'awaiting_authentication');
     const done = await h.waitFor(payment.id, (p) => p.status !== 'awaiting_authentication', 10_000);
     expect(done.status).toBe('expired');
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(0);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(0);
   });
 
   it('authorises after a successful authentication at the ACS', async () => {
@@ -382,7 +382,7 @@ describe('3-D Secure', () => {
     await h.orchestrator.payments.completeAuthentication(payment.id, { paRes: back.PaRes });
     const done = await h.waitFor(payment.id);
     expect(done.status).toBe('authorized');
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
   });
 
   it('refuses after a failed authentication', async () => {
@@ -397,7 +397,7 @@ describe('3-D Secure', () => {
     await h.orchestrator.payments.completeAuthentication(payment.id, { paRes: back.PaRes });
     const done = await h.waitFor(payment.id);
     expect(done.status).toBe('refused');
-    expect(h.sim.ledger.countAuthorisations(done.transactionReference)).toBe(0);
+    expect(h.sim.ledger.countAuthorizations(done.transactionReference)).toBe(0);
   });
 
   it('authorises a card that is not enrolled without sending the customer away', async () => {

@@ -57,7 +57,7 @@ async function createPayment(harness: OrchestratorHarness, amount: number) {
 }
 
 /** The job that authorises `paymentId`, read straight from its BullMQ queue. */
-async function authorisationJob(paymentId: string): Promise<Job<StepJob> | undefined> {
+async function authorizationJob(paymentId: string): Promise<Job<StepJob> | undefined> {
   const jobs = await queue!.getJobs(['completed', 'failed', 'delayed', 'waiting', 'active']);
   return jobs.find(
     (job) =>
@@ -68,14 +68,14 @@ async function authorisationJob(paymentId: string): Promise<Job<StepJob> | undef
 }
 
 /** Waits until the authorisation job of `paymentId` is completed or failed for good. */
-async function finishedAuthorisationJob(paymentId: string): Promise<Job<StepJob>> {
+async function finishedAuthorizationJob(paymentId: string): Promise<Job<StepJob>> {
   await expect
     .poll(async () => {
-      const job = await authorisationJob(paymentId);
+      const job = await authorizationJob(paymentId);
       return job ? await job.getState() : 'not enqueued';
     })
     .toMatch(/^(completed|failed)$/);
-  return (await authorisationJob(paymentId))!;
+  return (await authorizationJob(paymentId))!;
 }
 
 function cardOrderCodes(harness: OrchestratorHarness, transactionReference: string): string[] {
@@ -98,8 +98,8 @@ describe('the retry path of a Sips call', () => {
     const payment = await harness.waitFor(created.id);
     expect(payment.status).toBe('authorized');
     expect(cardOrderCodes(harness, payment.transactionReference)).toEqual(['90', '90', '00']);
-    expect(harness.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
-    const job = await finishedAuthorisationJob(created.id);
+    expect(harness.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(1);
+    const job = await finishedAuthorizationJob(created.id);
     expect(await job.getState()).toBe('completed');
     // BullMQ counts every finished try, the successful one included.
     expect(job.attemptsMade).toBe(3);
@@ -120,9 +120,9 @@ describe('the retry path of a Sips call', () => {
     expect(cardOrderCodes(harness, payment.transactionReference)).toEqual(
       Array.from({ length: ATTEMPTS }, () => '99'),
     );
-    expect(harness.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(0);
+    expect(harness.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(0);
     // The last 99 is the step's outcome, stored: the job completes.
-    const job = await finishedAuthorisationJob(created.id);
+    const job = await finishedAuthorizationJob(created.id);
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(ATTEMPTS);
   });
@@ -137,7 +137,7 @@ describe('the retry path of a Sips call', () => {
       vault: { keys: { k2: randomBytes(32) }, activeKeyId: 'k2' },
     });
 
-    const job = await finishedAuthorisationJob(created.id);
+    const job = await finishedAuthorizationJob(created.id);
     expect(await job.getState()).toBe('failed');
     expect(job.failedReason).toContain('no card vault key k1');
     expect(job.attemptsMade).toBe(1);
@@ -163,14 +163,14 @@ describe('the retry path of a Sips call', () => {
       },
     });
 
-    const job = await finishedAuthorisationJob(created.id);
+    const job = await finishedAuthorizationJob(created.id);
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(2);
     const payment = await harness.waitFor(created.id);
     expect(payment.status).toBe('authorized');
     // The retry found the call's intent and asked Sips instead of calling again.
     expect(cardOrderCodes(harness, payment.transactionReference)).toEqual(['00']);
-    expect(harness.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+    expect(harness.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(1);
     expect(payment.timeline.map((entry) => entry.kind)).toContain('sips.interrupted');
   });
 });

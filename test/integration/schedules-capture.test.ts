@@ -35,7 +35,7 @@ function validationPayment(extra: Record<string, unknown> = {}) {
   };
 }
 
-const authorised = (payment: PaymentView) => payment.status === 'authorized';
+const authorized = (payment: PaymentView) => payment.status === 'authorized';
 
 /**
  * Runs now the timers the authorising step of a payment planned (all, or
@@ -86,7 +86,7 @@ const noteFacts = (
 ): Promise<void> => noteData(h, paymentId, (data) => update(data.facts));
 
 /** A harness and a VALIDATION payment, authorised, whose deferred capture is a minute away. */
-async function authorisedWithCaptureTimer(): Promise<{
+async function authorizedWithCaptureTimer(): Promise<{
   h: OrchestratorHarness;
   payment: PaymentView;
 }> {
@@ -95,7 +95,7 @@ async function authorisedWithCaptureTimer(): Promise<{
   const { payment } = await h.orchestrator.payments.create(
     validationPayment({ captureDay: 5, capture: { afterMs: 60_000 } }),
   );
-  return { h, payment: await h.waitFor(payment.id, authorised) };
+  return { h, payment: await h.waitFor(payment.id, authorized) };
 }
 
 /**
@@ -113,7 +113,7 @@ async function reauthorizingAtPolicyTime(
   const { payment } = await h.orchestrator.payments.create(
     validationPayment({ captureDay: 1, capture: { atLimit: 'reauthorize' }, ...extra }),
   );
-  await h.waitFor(payment.id, authorised);
+  await h.waitFor(payment.id, authorized);
   const record = await testPortsOf(h.orchestrator).store.get(payment.id, { timeline: false });
   const timers = engineDataOf(record!).timers ?? {};
   const policyAt = timers.limit_policy?.at;
@@ -153,7 +153,7 @@ describe('deferred capture', () => {
     const { payment } = await h.orchestrator.payments.create(
       validationPayment({ captureDay: 5, capture: { afterMs: 1_500 } }),
     );
-    await h.waitFor(payment.id, authorised);
+    await h.waitFor(payment.id, authorized);
     expect(h.sim.ledger.countMovements('validation', payment.transactionReference)).toBe(0);
 
     // Down across the due time: the delayed job waits in Redis.
@@ -178,7 +178,7 @@ describe('deferred capture', () => {
   });
 
   it('waits while the authorisation is being replaced at its limit, then captures if the replacement failed', async () => {
-    const { h, payment } = await authorisedWithCaptureTimer();
+    const { h, payment } = await authorizedWithCaptureTimer();
     // A capture timer held up past the policy time meets a claimed reauthorisation.
     await noteFacts(h, payment.id, (facts) => {
       facts.reauthorizing = 'true';
@@ -211,7 +211,7 @@ describe('deferred capture', () => {
   });
 
   it('leaves an authorisation alone once it was replaced, even if its release was declined', async () => {
-    const { h, payment } = await authorisedWithCaptureTimer();
+    const { h, payment } = await authorizedWithCaptureTimer();
     // Replaced, and still authorised: Sips declined the cancel of its remainder.
     await noteFacts(h, payment.id, (facts) => {
       facts.reauthorizedAs = 'pay_0_NEWONE';
@@ -259,8 +259,8 @@ describe('capture limit', () => {
     const { payment } = await h.orchestrator.payments.create(
       validationPayment({ captureDay, capture: { atLimit } }),
     );
-    const authorisedPayment = await h.waitFor(payment.id, authorised);
-    expect(authorisedPayment.facts.captureLimitAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    const authorizedPayment = await h.waitFor(payment.id, authorized);
+    expect(authorizedPayment.facts.captureLimitAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     // The limit is hours away: run its timers now instead of waiting.
     await runTimers(h, payment.id, timers);
     return { h, id: payment.id };
@@ -305,7 +305,7 @@ describe('capture limit', () => {
       retryAfterSeconds: 2,
     });
 
-    const replacement = await h.waitFor(replacementId, authorised);
+    const replacement = await h.waitFor(replacementId, authorized);
     expect(h.sim.faults.list()).toHaveLength(0); // the late answer was the duplicate's
     expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
     expect(replacement.timeline.some((entry) => entry.kind === 'inquiry')).toBe(false);
@@ -344,7 +344,7 @@ describe('capture limit', () => {
     // 199 010 is accepted; once 100 005 is cancelled, the 99 005 left is
     // refused (05) by the simulator's amount rule when authorised again.
     await h.orchestrator.payments.cancel(id, { amount: 100_005 });
-    await h.waitFor(id, (p) => authorised(p) && p.amounts.cancelled === 100_005);
+    await h.waitFor(id, (p) => authorized(p) && p.amounts.cancelled === 100_005);
     await runTimers(h, id);
 
     const settled = await h.waitFor(id, (p) => p.facts.reauthorizationOutcome !== undefined);
@@ -446,7 +446,7 @@ describe('capture limit', () => {
       );
       ids.push(payment.id);
     }
-    for (const id of ids) await h.waitFor(id, authorised);
+    for (const id of ids) await h.waitFor(id, authorized);
     const [a, b, c, d, e, f] = ids as [string, string, string, string, string, string];
     // What the policy notes once the new authorisation exists; the new ones
     // here carry no link, as if their settled notices had been lost.
@@ -510,8 +510,8 @@ describe('capture limit', () => {
     const { payment } = await h.orchestrator.payments.create(
       validationPayment({ captureDay: 0, capture: { atLimit: 'capture' } }),
     );
-    const authorisedPayment = await h.waitFor(payment.id, authorised);
-    const limitAt = Date.parse(authorisedPayment.facts.captureLimitAt as string);
+    const authorizedPayment = await h.waitFor(payment.id, authorized);
+    const limitAt = Date.parse(authorizedPayment.facts.captureLimitAt as string);
     const start = new Date(clock.now());
     expect(limitAt).toBe(start.setUTCHours(20, 0, 0, 0));
     const record = await testPortsOf(h.orchestrator).store.get(payment.id);

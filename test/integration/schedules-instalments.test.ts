@@ -61,7 +61,7 @@ describe('instalment plans', () => {
     expect(payments.map((payment) => payment.transactionReference)).toEqual(
       done.instalments.map((instalment) => instalment.transactionReference),
     );
-    const authorised = done.instalments.map((instalment) =>
+    const authorized = done.instalments.map((instalment) =>
       h.sim.ledger
         .movements(instalment.transactionReference)
         .filter(
@@ -70,7 +70,7 @@ describe('instalment plans', () => {
         )
         .reduce((sum, movement) => sum + movement.amount, 0),
     );
-    expect(authorised).toEqual([3_334, 3_333, 3_333]);
+    expect(authorized).toEqual([3_334, 3_333, 3_333]);
     // The first order carried the plan: Sips took its total and authorised the first part.
     const first = h.sim.store.get(SEED_TEST_MERCHANT_ID, done.instalments[0]!.transactionReference);
     expect(first?.paymentPattern).toBe('INSTALMENT');

@@ -72,7 +72,7 @@ describe('janitor', () => {
     const reconciled = await h.orchestrator.payments.get(payment.id);
     expect(reconciled.status).toBe('authorized');
     expect(reconciled.amounts.authorized).toBe(1_200);
-    expect(h.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(1);
     expect(reconciled.timeline.some((entry) => entry.kind === 'inquiry')).toBe(true);
   });
 
@@ -99,7 +99,7 @@ describe('janitor', () => {
       alerts.some((alert) => alert.paymentId === payment.id && alert.kind === 'janitor_escalated'),
     ).toBe(true);
     // Nothing was sent twice while it was unclear.
-    expect(h.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(1);
   });
 
   it('sends a call whose job vanished before it was sent', async () => {
@@ -112,8 +112,8 @@ describe('janitor', () => {
     expect((await h.orchestrator.payments.get(payment.id)).status).toBe('received');
 
     expect(verdictOf(await h.orchestrator.ops.runJanitor(), payment.id)).toBe('redispatched');
-    const authorised = await h.waitFor(payment.id, (p) => p.status === 'authorized');
-    expect(h.sim.ledger.countAuthorisations(authorised.transactionReference)).toBe(1);
+    const authorized = await h.waitFor(payment.id, (p) => p.status === 'authorized');
+    expect(h.sim.ledger.countAuthorizations(authorized.transactionReference)).toBe(1);
   });
 
   it('captures AUTHOR_CAPTURE payments once Sips has remitted them, a batch per run', async () => {

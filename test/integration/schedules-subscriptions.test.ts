@@ -117,7 +117,7 @@ describe('subscriptions', () => {
     }
     // One authorisation per payment, one payment per period.
     for (const { payment } of chain) {
-      expect(h.sim.ledger.countAuthorisations(payment.transactionReference)).toBe(1);
+      expect(h.sim.ledger.countAuthorizations(payment.transactionReference)).toBe(1);
     }
     // Occurrence n falls n intervals after the first payment (never early).
     for (const occurrence of after.occurrences.slice(1)) {
@@ -148,7 +148,7 @@ describe('subscriptions', () => {
     expect(again[0]?.paymentIds).toEqual(occurrence?.paymentIds);
     const reference = (await h.orchestrator.payments.get(occurrence?.paymentIds[0] as string))
       .transactionReference;
-    expect(h.sim.ledger.countAuthorisations(reference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(reference)).toBe(1);
   });
 
   it('pauses (no payment while paused), resumes, takes a new amount and cancels', async () => {
@@ -268,7 +268,7 @@ describe('subscriptions', () => {
     expect(all.filter((entry) => entry.id === first.subscription.id)).toHaveLength(1);
     expect(all).toHaveLength(1);
     await h.waitFor(first.firstPayment.id, (p) => p.status === 'authorized');
-    expect(h.sim.ledger.countAuthorisations(first.firstPayment.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(first.firstPayment.transactionReference)).toBe(1);
     // Another command under the same key is still a conflict.
     await expect(
       h.orchestrator.subscriptions.create({ ...body, amount: 2_000 }, { idempotencyKey: 'sub-k1' }),

@@ -117,10 +117,10 @@ describe('3-D Secure 1.0 shape (PaReq, TermUrl, MD)', () => {
       redirectionData: response.redirectionData as string,
       paResMessage: received.PaRes as string,
     };
-    const authorised = answered(
+    const authorized = answered(
       await h.client.cardValidateAuthenticationAndOrder(validateAndOrder),
     );
-    expect(authorised).toMatchObject({
+    expect(authorized).toMatchObject({
       responseCode: '00',
       holderAuthentStatus: 'SUCCESS',
       holderAuthentProgram: '3DS',
@@ -134,11 +134,11 @@ describe('3-D Secure 1.0 shape (PaReq, TermUrl, MD)', () => {
       responseCode: '00',
       holderAuthentStatus: 'SUCCESS',
     });
-    expect(h.sim.ledger.countAuthorisations(transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(transactionReference)).toBe(1);
 
     const twice = answered(await h.client.cardValidateAuthenticationAndOrder(validateAndOrder));
     expect(twice).toMatchObject({ responseCode: '24', newStatus: 'TO_CAPTURE' });
-    expect(h.sim.ledger.countAuthorisations(transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(transactionReference)).toBe(1);
   });
 
   it.each([
@@ -160,7 +160,7 @@ describe('3-D Secure 1.0 shape (PaReq, TermUrl, MD)', () => {
     expect(
       answered(await h.client.getTransactionData({ transactionReference })).transactionStatus,
     ).toBe('REFUSED');
-    expect(h.sim.ledger.countAuthorisations(transactionReference)).toBe(0);
+    expect(h.sim.ledger.countAuthorizations(transactionReference)).toBe(0);
   });
 
   it('rejects a wrong PaRes, an early call and an unknown redirectionData with 12', async () => {
@@ -225,14 +225,14 @@ describe('3-D Secure 2 shape (redirection_data, message_version, merchantReturnU
     });
     await h.form(back.action, back.fields);
     const received = await site.nextPost('/return');
-    const authorised = answered(
+    const authorized = answered(
       await h.client.cardValidateAuthenticationAndOrder({
         transactionReference,
         messageVersion: received.messageVersion as string,
         redirectionData: received.redirectionData as string,
       }),
     );
-    expect(authorised).toMatchObject({
+    expect(authorized).toMatchObject({
       responseCode: '00',
       holderAuthentStatus: 'ATTEMPT',
       holderAuthentProgram: '3DS_V2',

@@ -134,7 +134,7 @@ describe('simulated ACS in Chromium', () => {
 
     const result = await validateAndOrder(reference, enrolment, received.PaRes as string);
     expect(result).toMatchObject({ responseCode: '00', holderAuthentStatus: 'SUCCESS' });
-    expect(h.sim.ledger.countAuthorisations(reference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(reference)).toBe(1);
   });
 
   it('works with JavaScript disabled, through the noscript Submit buttons', async () => {

@@ -268,7 +268,7 @@ describe('ledger', () => {
     const ledger = h.sim.ledger;
     expect(ledger.countRequests({ service: 'cardOrder' })).toBe(2);
     expect(ledger.countRequests({ transactionReference: tx })).toBe(3);
-    expect(ledger.countAuthorisations(tx)).toBe(1);
+    expect(ledger.countAuthorizations(tx)).toBe(1);
     expect(ledger.requests({ service: 'cardOrder', responseCode: '05' })).toHaveLength(1);
     const first = ledger.requests({ transactionReference: tx })[0];
     expect(first).toMatchObject({

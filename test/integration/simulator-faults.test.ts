@@ -166,7 +166,7 @@ describe('connection faults', () => {
     const fields = order();
     const result = await h.clientWith({ timeoutMs: 300 }).cardOrder(fields);
     expect(result).toMatchObject({ kind: 'unknown', reason: 'timeout' });
-    expect(h.sim.ledger.countAuthorisations(fields.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(fields.transactionReference)).toBe(1);
   });
 
   it('reset: the connection is destroyed without an answer', async () => {
@@ -197,7 +197,7 @@ describe('connection faults', () => {
       await h.client.getTransactionData({ transactionReference: fields.transactionReference }),
     );
     expect(inquiry).toMatchObject({ transactionStatus: 'TO_CAPTURE', responseCode: '00' });
-    expect(h.sim.ledger.countAuthorisations(fields.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(fields.transactionReference)).toBe(1);
     expect(h.sim.ledger.requests({ fault: 'dropAfterProcessing' })).toEqual([
       expect.objectContaining({ processed: true, responseCode: '00' }),
     ]);
@@ -212,7 +212,7 @@ describe('seal faults', () => {
     const fields = order();
     const result = await h.client.cardOrder(fields);
     expect(result).toMatchObject({ kind: 'seal_mismatch', seal: { reason: 'mismatch' } });
-    expect(h.sim.ledger.countAuthorisations(fields.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(fields.transactionReference)).toBe(1);
   });
 
   it('missingSeal: processed, the answer carries no seal', async () => {

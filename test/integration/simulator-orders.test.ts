@@ -159,7 +159,7 @@ describe('test cards', () => {
     expect(answered(await h.client.cardOrder(first)).responseCode).toBe('05');
     const again = answered(await h.client.cardOrder({ ...first, cardNumber: '4000000000000002' }));
     expect(again.responseCode).toBe('94');
-    expect(h.sim.ledger.countAuthorisations(first.transactionReference)).toBe(0);
+    expect(h.sim.ledger.countAuthorizations(first.transactionReference)).toBe(0);
     const walletAgain = answered(await h.client.cardCheckEnrollment(first));
     expect(walletAgain).toMatchObject({ responseCode: '94', redirectionStatusCode: '94' });
   });
@@ -289,8 +289,8 @@ describe('duplicate', () => {
       lastOperationName: 'DUPLICATE',
     });
     expect(h.sim.ledger.movements(copy).map((m) => m.kind)).toEqual(['duplicateAuthorisation']);
-    expect(h.sim.ledger.countAuthorisations(copy)).toBe(1);
-    expect(h.sim.ledger.countAuthorisations(origin.transactionReference)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(copy)).toBe(1);
+    expect(h.sim.ledger.countAuthorizations(origin.transactionReference)).toBe(1);
   });
 
   it('duplicates an expired transaction and a soft-decline card (merchant-initiated)', async () => {

@@ -51,7 +51,7 @@ const RESTING: ReadonlySet<PaymentStatus> = new Set([
   'captured',
   'partially_refunded',
 ]);
-const AUTHORISED_ONCE: ReadonlySet<PaymentStatus> = new Set([
+const AUTHORIZED_ONCE: ReadonlySet<PaymentStatus> = new Set([
   'authorized',
   'captured',
   'partially_refunded',
@@ -152,8 +152,8 @@ describe('data written by the previous version', () => {
       ledger.movements(transactionReference).filter((movement) => movement.kind === kind);
     // What Sips did before the upgrade: the killed worker's calls were processed.
     expect(movements(ref('intent'), 'validation')).toHaveLength(1);
-    expect(ledger.countAuthorisations(ref('replacement'))).toBe(1);
-    expect(ledger.countAuthorisations(ref('unknown'))).toBe(1);
+    expect(ledger.countAuthorizations(ref('replacement'))).toBe(1);
+    expect(ledger.countAuthorizations(ref('unknown'))).toBe(1);
     const duplicatesOf = (role: string) =>
       ledger
         .movements()
@@ -335,10 +335,10 @@ describe('data written by the previous version', () => {
     }
     for (const [paymentId, view] of views) {
       const where = `${paymentId} ${view.status} ${JSON.stringify(view.amounts)}`;
-      const authorisations = ledger.countAuthorisations(view.transactionReference);
-      expect(authorisations, where).toBe(view.amounts.authorized > 0 ? 1 : 0);
-      if (AUTHORISED_ONCE.has(view.status)) expect(authorisations, where).toBe(1);
-      if (authorisations > 0) {
+      const authorizations = ledger.countAuthorizations(view.transactionReference);
+      expect(authorizations, where).toBe(view.amounts.authorized > 0 ? 1 : 0);
+      if (AUTHORIZED_ONCE.has(view.status)) expect(authorizations, where).toBe(1);
+      if (authorizations > 0) {
         const authorisation = ledger
           .movements(view.transactionReference)
           .find((m) => m.kind === 'authorisation' || m.kind === 'duplicateAuthorisation');
@@ -366,7 +366,7 @@ describe('data written by the previous version', () => {
     expect(movements(ref('deferred'), 'validation').map((m) => m.amount)).toEqual([2_600]);
     expect(movements(ref('refundQueued'), 'refund').map((m) => m.amount)).toEqual([1_000]);
     expect(movements(ref('partial'), 'refund').map((m) => m.amount)).toEqual([1_500, 500]);
-    expect(ledger.countAuthorisations(ref('acsAbandons'))).toBe(0);
+    expect(ledger.countAuthorizations(ref('acsAbandons'))).toBe(0);
     expect(views.get(id('auth'))?.status).toBe('authorized');
 
     // The subscription and the plan, as Sips saw them.
@@ -375,7 +375,7 @@ describe('data written by the previous version', () => {
     for (const occurrence of subscription.occurrences) {
       expect(occurrence.paymentIds, `period ${occurrence.period}`).toHaveLength(1);
       const view = views.get(occurrence.paymentIds[0] as string) as PaymentView;
-      expect(ledger.countAuthorisations(view.transactionReference)).toBe(1);
+      expect(ledger.countAuthorizations(view.transactionReference)).toBe(1);
       expect(view.amounts.authorized).toBe(occurrence.amount);
     }
     expect(plan.instalments.map((instalment) => instalment.status)).toEqual([

@@ -24,7 +24,7 @@ import { amountsOf, pendingOperationOf, statusOf } from '../../machines/index.ts
 import {
   CARD_DATA_BY_KIND,
   IN_FLIGHT_STATUSES,
-  isAuthorisationOperation,
+  isAuthorizationOperation,
   type PaymentContext,
 } from '../../machines/model.ts';
 
@@ -273,10 +273,10 @@ function captureLimitEvents(context: PaymentContext): PaymentEvent[] {
 }
 
 /** Statuses in which an authorisation-family call may still be sent: the CSC is still needed. */
-function mayStillAuthorise(status: PaymentStatus, context: PaymentContext): boolean {
+function mayStillAuthorize(status: PaymentStatus, context: PaymentContext): boolean {
   if (status === 'awaiting_authentication') return true;
   const pending = context.pending;
-  if (pending === null || !isAuthorisationOperation(pending.operation)) return false;
+  if (pending === null || !isAuthorizationOperation(pending.operation)) return false;
   return IN_FLIGHT_STATUSES.has(status) || status === 'outcome_unknown';
 }
 
@@ -432,7 +432,7 @@ export function checkStep(before: Position, event: PaymentEvent, outcome: StepOu
     if (pendingBefore !== null && call.operation === pendingBefore.operation) {
       // The same call again: only when Sips said the first one never arrived.
       expect(event.type, where).toBe('inquiry.not_found');
-      expect(isAuthorisationOperation(call.operation), where).toBe(true);
+      expect(isAuthorizationOperation(call.operation), where).toBe(true);
     }
   }
   if (IN_FLIGHT_STATUSES.has(after.status)) {
@@ -452,7 +452,7 @@ export function checkStep(before: Position, event: PaymentEvent, outcome: StepOu
   for (const what of ['csc', 'card'] as const) {
     const forgotten = effects.filter((effect) => effect.type === 'forget' && effect.what === what);
     expect(forgotten.length, where).toBeLessThanOrEqual(beforeContext.held[what] ? 1 : 0);
-    if (!mayStillAuthorise(after.status, afterContext)) {
+    if (!mayStillAuthorize(after.status, afterContext)) {
       expect(afterContext.held[what], `${what} still held: ${where}`).toBe(false);
     }
   }

@@ -9,7 +9,7 @@ import { SipsFailure, type SipsAnswer } from '../protocol.ts';
 import { currentAmount, remainingAmount, type SipsStatus, type Transaction } from '../store.ts';
 import type { ServiceContext, ServiceResult } from './context.ts';
 import { int, referenceEcho, str } from './fields.ts';
-import { requireReference } from './authorisation.ts';
+import { requireReference } from './authorization.ts';
 
 function load(ctx: ServiceContext, allowed: readonly SipsStatus[]): Transaction {
   const reference = requireReference(ctx);

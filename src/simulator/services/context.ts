@@ -44,9 +44,9 @@ export interface ServiceResult {
 export type ServiceHandler = (ctx: ServiceContext) => ServiceResult;
 
 export function createSequences(ids: IdGenerator): Sequences {
-  let authorisations = 0;
+  let authorizations = 0;
   return {
-    authorisationId: () => String(100000 + (authorisations++ % 900000)),
+    authorisationId: () => String(100000 + (authorizations++ % 900000)),
     schemeTransactionIdentifier: () => ids.next().replace(/[^A-Za-z0-9]/g, ''),
     token: (prefix) => ids.next(prefix),
   };

@@ -6,7 +6,7 @@
 import { formatDateTime } from '../clock.ts';
 import { SipsFailure } from '../protocol.ts';
 import { currentAmount, remainingAmount } from '../store.ts';
-import { requireReference } from './authorisation.ts';
+import { requireReference } from './authorization.ts';
 import type { ServiceContext, ServiceResult } from './context.ts';
 import { referenceEcho } from './fields.ts';
 

@@ -2,18 +2,18 @@
  * Authorisations without customer redirection: cardOrder, walletOrder,
  * duplicate, and creditHolder (a credit to a card, without prior payment).
  */
-import { decideAuthorisation } from '../cards.ts';
+import { decideAuthorization } from '../cards.ts';
 import { SipsFailure } from '../protocol.ts';
 import type { StoredCard } from '../store.ts';
 import {
-  authoriseCard,
+  authorizeCard,
   cardFromRequest,
   cscResult,
   newTransaction,
   orderAnswer,
   requireNewReference,
   requireReference,
-} from './authorisation.ts';
+} from './authorization.ts';
 import type { ServiceContext, ServiceResult } from './context.ts';
 import { referenceOf, str } from './fields.ts';
 import { storedCardOf } from './wallet.ts';
@@ -39,7 +39,7 @@ export function cardOrder(ctx: ServiceContext): ServiceResult {
     existing.amount = Number(ctx.body.amount);
     const csc = cscResult(ctx);
     if (csc) existing.cardCSCResultCode = csc;
-    authoriseCard(ctx, existing, {
+    authorizeCard(ctx, existing, {
       authenticated: outcome === 'SUCCESS' || outcome === 'ATTEMPT',
       merchantInitiated: existing.paymentPattern === 'RECURRING_N',
     });
@@ -55,7 +55,7 @@ export function cardOrder(ctx: ServiceContext): ServiceResult {
     ...(authentication.status ? { holderAuthentStatus: authentication.status } : {}),
   });
   ctx.store.insert(tx);
-  authoriseCard(ctx, tx, {
+  authorizeCard(ctx, tx, {
     authenticated: authentication.authenticated,
     merchantInitiated: tx.paymentPattern === 'RECURRING_N',
   });
@@ -92,7 +92,7 @@ export function walletOrder(ctx: ServiceContext): ServiceResult {
     ...(authentication.status ? { holderAuthentStatus: authentication.status } : {}),
   });
   ctx.store.insert(tx);
-  authoriseCard(ctx, tx, {
+  authorizeCard(ctx, tx, {
     authenticated: authentication.authenticated,
     merchantInitiated: tx.paymentPattern === 'RECURRING_N',
   });
@@ -126,7 +126,7 @@ export function duplicate(ctx: ServiceContext): ServiceResult {
     ...(origin.paymentMeanId ? { paymentMeanId: origin.paymentMeanId } : {}),
   });
   ctx.store.insert(tx);
-  authoriseCard(ctx, tx, {
+  authorizeCard(ctx, tx, {
     authenticated: false,
     merchantInitiated: true,
     movement: 'duplicateAuthorisation',
@@ -145,7 +145,7 @@ export function creditHolder(ctx: ServiceContext): ServiceResult {
   const card = cardFromRequest(ctx);
   const tx = newTransaction(ctx, reference, { card, credit: true, lastOperationName: 'CREDIT' });
   ctx.store.insert(tx);
-  const decision = decideAuthorisation(ctx.cards, {
+  const decision = decideAuthorization(ctx.cards, {
     pan: card.pan,
     expiry: card.expiry,
     amount: tx.amount,

@@ -4,7 +4,7 @@
  * page (acs.ts), which posts merchantId, messageVersion and redirectionData
  * back to merchantReturnUrl; paymentProviderFinalize then authorises.
  */
-import { decideAuthorisation } from '../cards.ts';
+import { decideAuthorization } from '../cards.ts';
 import { SipsFailure } from '../protocol.ts';
 import type { PendingRedirection, Transaction } from '../store.ts';
 import {
@@ -13,7 +13,7 @@ import {
   orderAnswer,
   requireNewReference,
   requireReference,
-} from './authorisation.ts';
+} from './authorization.ts';
 import type { ServiceContext, ServiceResult } from './context.ts';
 import { str } from './fields.ts';
 
@@ -79,7 +79,7 @@ export function paymentProviderFinalize(ctx: ServiceContext): ServiceResult {
   if (outcome === undefined) throw new SipsFailure('60');
   if (outcome === 'APPROVED') {
     // The provider's answer goes through the same amount rules as a card.
-    const decision = decideAuthorisation(ctx.cards, {
+    const decision = decideAuthorization(ctx.cards, {
       pan: '',
       amount: tx.amount,
       now: ctx.now,

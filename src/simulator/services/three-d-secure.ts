@@ -8,19 +8,19 @@
  * redirectionData, PaReq and PaRes are random tokens that point at the
  * transaction inside the simulator: they never carry card data.
  */
-import { decideAuthorisation, threeDSBehaviourOf } from '../cards.ts';
+import { decideAuthorization, threeDSBehaviourOf } from '../cards.ts';
 import { SipsFailure, type SipsAnswer } from '../protocol.ts';
 import type { PendingRedirection, StoredCard, Transaction } from '../store.ts';
 import {
   applyDecision,
-  authoriseCard,
+  authorizeCard,
   cardFromRequest,
   cscResult,
   newTransaction,
   orderAnswer,
   requireNewReference,
   requireReference,
-} from './authorisation.ts';
+} from './authorization.ts';
 import type { ServiceContext, ServiceResult } from './context.ts';
 import { referenceEcho, str } from './fields.ts';
 import { walletCard } from './orders.ts';
@@ -47,7 +47,7 @@ function enrol(
   ctx.store.insert(tx);
 
   // An expired card is refused before any authentication.
-  const check = decideAuthorisation(ctx.cards, {
+  const check = decideAuthorization(ctx.cards, {
     pan: card.pan,
     expiry: card.expiry,
     amount: tx.amount,
@@ -177,7 +177,7 @@ export function cardValidateAuthenticationAndOrder(ctx: ServiceContext): Service
   if (outcome === 'FAILURE' || outcome === 'CANCEL') {
     refuseAuthentication(ctx, tx, outcome);
   } else {
-    authoriseCard(ctx, tx, {
+    authorizeCard(ctx, tx, {
       authenticated: outcome === 'SUCCESS' || outcome === 'ATTEMPT',
       merchantInitiated: false,
     });

@@ -7,7 +7,7 @@
 import type { AcceptedDetails } from './contract.ts';
 import { begin, callPending, emit, type Args, type EventOf } from './actions.ts';
 import { accepted, answers } from './guards.ts';
-import { AUTHORISING_OPERATIONS, REDIRECTING_OPERATIONS, type PaymentFlow } from './model.ts';
+import { AUTHORIZING_OPERATIONS, REDIRECTING_OPERATIONS, type PaymentFlow } from './model.ts';
 import { uncertainAnswers } from './outcome-states.ts';
 import { TARGET } from './targets.ts';
 
@@ -51,28 +51,28 @@ function redirectingAnswers(flow: PaymentFlow) {
 }
 
 /** Answers to the calls that obtain the authorisation. */
-function authorisationAnswers(flow: PaymentFlow) {
+function authorizationAnswers(flow: PaymentFlow) {
   return {
     'sips.accepted': [
       ...redirectingAnswers(flow),
       {
-        guard: accepted(AUTHORISING_OPERATIONS, (details) => details.challenge === true),
+        guard: accepted(AUTHORIZING_OPERATIONS, (details) => details.challenge === true),
         target: TARGET.challenged,
         actions: [
-          'recordAuthorisation' as const,
+          'recordAuthorization' as const,
           emit<EventOf<'sips.accepted'>>('payment.challenged', ({ event }) =>
-            authorisationData(event.details),
+            authorizationData(event.details),
           ),
           'clearPending' as const,
         ],
       },
       {
-        guard: answers(AUTHORISING_OPERATIONS),
+        guard: answers(AUTHORIZING_OPERATIONS),
         target: TARGET.authorized,
         actions: [
-          'recordAuthorisation' as const,
+          'recordAuthorization' as const,
           emit<EventOf<'sips.accepted'>>('payment.authorized', ({ event }) =>
-            authorisationData(event.details),
+            authorizationData(event.details),
           ),
           'clearPending' as const,
         ],
@@ -117,7 +117,7 @@ function authorisationAnswers(flow: PaymentFlow) {
   };
 }
 
-function authorisationData(details: AcceptedDetails): Record<string, unknown> {
+function authorizationData(details: AcceptedDetails): Record<string, unknown> {
   return {
     ...(details.authorisationId === undefined ? {} : { authorisationId: details.authorisationId }),
     ...(details.schemeTransactionIdentifier === undefined
@@ -132,13 +132,13 @@ function authorisationData(details: AcceptedDetails): Record<string, unknown> {
  * the sub-state of `authorizing` where a resent `authorize` waits (flows
  * without redirect only).
  */
-export function authorisationStates(flow: PaymentFlow) {
-  const answersForAuthorisation = authorisationAnswers(flow);
+export function authorizationStates(flow: PaymentFlow) {
+  const answersForAuthorization = authorizationAnswers(flow);
 
   const redirectStates = flow.redirect
     ? {
         /** A resent enrolment / provider initialisation is in flight. */
-        enrolling: { on: answersForAuthorisation },
+        enrolling: { on: answersForAuthorization },
         /** The customer is at the ACS or the provider; nothing is in flight. */
         awaiting_authentication: {
           on: {
@@ -157,16 +157,17 @@ export function authorisationStates(flow: PaymentFlow) {
           },
         },
         /** The call that completes the authentication and authorises is in flight. */
-        authenticating: { on: answersForAuthorisation },
+        authenticating: { on: answersForAuthorization },
       }
     : {};
 
   return {
     states: {
       /** Created; the first call (authorize, enroll or initialize_provider) is in flight. */
-      received: { on: answersForAuthorisation },
+      received: { on: answersForAuthorization },
       ...redirectStates,
     },
-    resent: flow.redirect ? {} : { authorisation: { on: answersForAuthorisation } },
+    // The state's name is stored in snapshots (`authorizing.authorisation`): kept as written.
+    resent: flow.redirect ? {} : { authorisation: { on: answersForAuthorization } },
   };
 }

@@ -3,13 +3,13 @@
  * that ends in an authorisation (cardOrder, walletOrder, duplicate, the 3-D
  * Secure and provider finalisations).
  */
-import { decideAuthorisation, brandOf, type AuthorisationDecision } from '../cards.ts';
+import { decideAuthorization, brandOf, type AuthorizationDecision } from '../cards.ts';
 import { formatDate, formatDateTime } from '../clock.ts';
 import type { MovementKind } from '../ledger.ts';
 import { maskPan } from '../../sips/mask.ts';
 import { SipsFailure, type SipsAnswer } from '../protocol.ts';
 import {
-  scheduleAuthorisation,
+  scheduleAuthorization,
   transactionKey,
   type CaptureMode,
   type StoredCard,
@@ -135,21 +135,21 @@ function optional<K extends string, V>(name: K, value: V | undefined): { [P in K
   return (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
 }
 
-export interface AuthoriseOptions {
+export interface AuthorizeOptions {
   authenticated: boolean;
   merchantInitiated: boolean;
   movement?: MovementKind;
 }
 
 /** Runs the card table for the transaction's card and applies the decision. */
-export function authoriseCard(
+export function authorizeCard(
   ctx: ServiceContext,
   tx: Transaction,
-  options: AuthoriseOptions,
+  options: AuthorizeOptions,
 ): void {
   const card = tx.card;
   if (!card) throw new Error('authoriseCard needs a card');
-  const decision = decideAuthorisation(ctx.cards, {
+  const decision = decideAuthorization(ctx.cards, {
     pan: card.pan,
     expiry: card.expiry,
     amount: tx.amount,
@@ -164,7 +164,7 @@ export function authoriseCard(
 export function applyDecision(
   ctx: ServiceContext,
   tx: Transaction,
-  decision: AuthorisationDecision,
+  decision: AuthorizationDecision,
   movement: MovementKind,
 ): void {
   const now = ctx.now;
@@ -188,7 +188,7 @@ export function applyDecision(
     ctx.store.recordMovement(tx, 'capture', tx.amount, now);
     return;
   }
-  scheduleAuthorisation(ctx.store, tx, now);
+  scheduleAuthorization(ctx.store, tx, now);
   const normal = tx.captureMode === 'VALIDATION' ? 'TO_VALIDATE' : 'TO_CAPTURE';
   if (decision.challenge) {
     tx.resumeStatus = normal;
