@@ -10,6 +10,7 @@ import {
   button,
   html,
   money,
+  pageOfRecord,
   notFound,
   page,
   paymentLink,
@@ -89,20 +90,19 @@ export const instalmentPlanPages: FastifyPluginAsync<ConsoleOptions> = async (ap
     return html(reply, listPage(await instalmentPlans.list({ limit: 200 })));
   });
 
-  app.get<{ Params: { id: string } }>('/ops/instalment-plans/:id', async (request, reply) => {
-    const id = request.params.id;
-    if (!PLAN_ID.test(id)) return notFound(reply, 'Instalment plan', id);
-    let plan: InstalmentPlan;
-    try {
-      plan = await instalmentPlans.get(id);
-    } catch (error) {
-      if (error instanceof CommandError && error.code === 'plan_not_found') {
-        return notFound(reply, 'Instalment plan', id);
-      }
-      throw error;
-    }
-    return html(reply, planPage(plan, options.formToken(request)));
-  });
+  app.get<{ Params: { id: string } }>('/ops/instalment-plans/:id', async (request, reply) =>
+    pageOfRecord(
+      reply,
+      {
+        what: 'Instalment plan',
+        id: request.params.id,
+        pattern: PLAN_ID,
+        missing: 'plan_not_found',
+      },
+      (id) => instalmentPlans.get(id),
+      (plan) => planPage(plan, options.formToken(request)),
+    ),
+  );
 
   app.post<{ Params: { id: string } }>(
     '/ops/instalment-plans/:id/cancel',

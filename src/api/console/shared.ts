@@ -5,7 +5,8 @@
  * value escaped.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CommandError } from '../../engine/errors.ts';
+import { CommandError } from '../../engine/errors.ts';
+import type { CommandErrorCode } from '../../platform/errors.ts';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { escapeHtml } from '../../platform/html.ts';
 import type { Metrics } from '../metrics.ts';
@@ -114,6 +115,28 @@ export function notFound(reply: FastifyReply, what: string, id: string): Fastify
       `<p>No ${escapeHtml(what.toLowerCase())} <code>${text(id.slice(0, 80))}</code>.</p>`,
     ),
   );
+}
+
+/**
+ * Renders the page of one record, or the console's 404 for an id of the
+ * wrong shape or a record that does not exist (`missing`).
+ */
+export async function pageOfRecord<T>(
+  reply: FastifyReply,
+  lookup: { what: string; id: string; pattern: RegExp; missing: CommandErrorCode },
+  read: (id: string) => Promise<T>,
+  render: (record: T) => string,
+): Promise<FastifyReply> {
+  const { what, id, pattern, missing } = lookup;
+  if (!pattern.test(id)) return notFound(reply, what, id);
+  let record: T;
+  try {
+    record = await read(id);
+  } catch (error) {
+    if (error instanceof CommandError && error.code === missing) return notFound(reply, what, id);
+    throw error;
+  }
+  return html(reply, render(record));
 }
 
 /** A refused action: the command's message and a way back. */

@@ -11,6 +11,7 @@ import {
   button,
   html,
   money,
+  pageOfRecord,
   notFound,
   page,
   paymentLink,
@@ -117,20 +118,19 @@ export const subscriptionPages: FastifyPluginAsync<ConsoleOptions> = async (app,
     return html(reply, listPage(await subscriptions.list({ limit: 200 })));
   });
 
-  app.get<{ Params: { id: string } }>('/ops/subscriptions/:id', async (request, reply) => {
-    const id = request.params.id;
-    if (!SUBSCRIPTION_ID.test(id)) return notFound(reply, 'Subscription', id);
-    let subscription: SubscriptionView;
-    try {
-      subscription = await subscriptions.get(id);
-    } catch (error) {
-      if (error instanceof CommandError && error.code === 'subscription_not_found') {
-        return notFound(reply, 'Subscription', id);
-      }
-      throw error;
-    }
-    return html(reply, subscriptionPage(subscription, options.formToken(request)));
-  });
+  app.get<{ Params: { id: string } }>('/ops/subscriptions/:id', async (request, reply) =>
+    pageOfRecord(
+      reply,
+      {
+        what: 'Subscription',
+        id: request.params.id,
+        pattern: SUBSCRIPTION_ID,
+        missing: 'subscription_not_found',
+      },
+      (id) => subscriptions.get(id),
+      (subscription) => subscriptionPage(subscription, options.formToken(request)),
+    ),
+  );
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post<{ Params: { id: string } }>(
