@@ -8,8 +8,7 @@ import { parseCommand } from '../payments/commands.ts';
 import type { CommandOptions } from '../orchestrator.ts';
 import { ListQuery, PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
 import { ApiError } from './problems.ts';
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+import { IDEMPOTENCY_KEY_PATTERN } from '../payments/keys.ts';
 
 export function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
@@ -37,7 +36,7 @@ function idempotencyKey(request: FastifyRequest, required: boolean): string | un
     }
     return undefined;
   }
-  if (!IDEMPOTENCY_KEY.test(key)) {
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
     throw new ApiError(
       'invalid_idempotency_key',
       'Idempotency-Key has 1 to 255 printable ASCII characters, no spaces',

@@ -49,7 +49,17 @@ export interface Redirection {
   messageVersion?: string;
 }
 
+/**
+ * The format of the engine data this version writes. 1 (no `format`): the
+ * reauthorisation at the capture limit was kept in `facts`; 2: the machine
+ * keeps it, and the facts hold only what Sips said (src/engine/reauthorization.ts
+ * lifts format 1 at the payment's next step).
+ */
+export const ENGINE_DATA_FORMAT = 2;
+
 export interface EngineData {
+  /** `ENGINE_DATA_FORMAT` when written by this version; absent in format 1. */
+  format?: number;
   /** Jobs the last committed step asked for, each tagged with that step's version. */
   followUps: FollowUp[];
   /** Version of the step that wrote `followUps`. */
@@ -88,5 +98,5 @@ export interface EngineData {
 }
 
 export function emptyEngineData(request: EngineData['request']): EngineData {
-  return { followUps: [], followUpsVersion: 0, facts: {}, request };
+  return { format: ENGINE_DATA_FORMAT, followUps: [], followUpsVersion: 0, facts: {}, request };
 }

@@ -14,7 +14,7 @@ import type { PersistedSnapshot } from '../../machines/contract.ts';
 import { captureLimitOf, withReauthorization } from '../../machines/index.ts';
 import type { PaymentRecord } from '../payments/store.ts';
 import { engineDataOf } from './context.ts';
-import type { EngineData } from './engine-data.ts';
+import { ENGINE_DATA_FORMAT, type EngineData } from './engine-data.ts';
 
 function hasLegacyFacts(facts: Readonly<Record<string, string>>): boolean {
   return LEGACY_REAUTHORIZATION_FACTS.some((name) => facts[name] !== undefined);
@@ -34,6 +34,7 @@ export function reauthorizationOf(
  * it, and those facts removed from `data` (written with the step).
  */
 export function liftLegacyFacts(snapshot: PersistedSnapshot, data: EngineData): PersistedSnapshot {
+  data.format = ENGINE_DATA_FORMAT;
   if (!hasLegacyFacts(data.facts)) return snapshot;
   const lifted = reauthorizationFromFacts(data.facts);
   for (const name of LEGACY_REAUTHORIZATION_FACTS) delete data.facts[name];

@@ -32,6 +32,9 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { engineDataOf } from '../../src/engine/engine.ts';
+import { ENGINE_DATA_FORMAT } from '../../src/engine/engine-data.ts';
+import { testPortsOf } from '../../src/orchestrator.ts';
 
 const fixture = readV1Fixture();
 const cases = fixture.cases;
@@ -309,6 +312,17 @@ describe('data written by the previous version', () => {
       const replacement = views.get(replacementId) as PaymentView;
       expect(old.status, role).toBe('cancelled');
       expect(old.amounts.cancelled, role).toBe(old.amount);
+      // The reauthorisation the facts held is the machine's now, written in format 2.
+      expect(old.facts, role).toMatchObject({
+        reauthorizedAs: replacementId,
+        reauthorizationOutcome: 'replaced',
+      });
+      const stored = engineDataOf((await testPortsOf(orchestrator).store.get(old.id))!);
+      expect(stored.format, role).toBe(ENGINE_DATA_FORMAT);
+      expect(
+        Object.keys(stored.facts).filter((name) => name.startsWith('reauthoriz')),
+        role,
+      ).toEqual([]);
       await expect(
         orchestrator.payments.capture(old.id, { amount: old.amount }),
         role,
