@@ -232,9 +232,9 @@ export type Effect =
   /** Make the policy `reauthorize`'s new authorisation of `amount` under `newPaymentId`. */
   | { type: 'reauthorize'; newPaymentId: string; amount: number };
 
-/** Ops alerts the capture-limit lifecycle raises. */
+/** Ops alerts the machine raises: the capture-limit lifecycle's, and a view of Sips it will not adopt. */
 export type LimitAlertKind =
-  'capture_limit_near' | 'capture_limit_reached' | 'reauthorization_failed';
+  'inquiry_conflict' | 'capture_limit_near' | 'capture_limit_reached' | 'reauthorization_failed';
 
 /** Amounts the machines keep (minor units). */
 export interface Amounts {

@@ -5,7 +5,7 @@
  * read through settlement.ts; amounts move only as that view says.
  */
 import type { DomainEventName, GatewayView, Operation } from './contract.ts';
-import { callPending, emit, review, type Args, type EventOf } from './actions.ts';
+import { alert, callPending, emit, review, type Args, type EventOf } from './actions.ts';
 import { answers } from './guards.ts';
 import type { PaymentFlow, ResumePoint } from './model.ts';
 import {
@@ -13,6 +13,7 @@ import {
   arrivalEventName,
   isUnchanged,
   settleFromMark,
+  settleFromInquiry,
   settleFromView,
   settlesOn,
   type Landing,
@@ -51,7 +52,11 @@ function settleTo<E>(
   };
 }
 
+/** A person's adoption: Sips' view as it is (the person saw the evidence). */
 const viewSettlement = ({ context, event }: Args<WithView>) => settleFromView(context, event.view);
+/** An inquiry's adoption: only amounts our own commands explain (settlement.ts). */
+const inquirySettlement = ({ context, event }: Args<WithView>) =>
+  settleFromInquiry(context, event.view);
 const markSettlement = ({ context, event }: Args<EventOf<'review.mark'>>) =>
   settleFromMark(context, event.status);
 
@@ -61,7 +66,7 @@ function landingStatus(landing: Landing): string {
 
 /** An inquiry's view adopted: the event tells what happened to the pending operation. */
 const adoptInquiry = LANDINGS.filter((landing) => landing !== 'failed').map((landing) =>
-  settleTo<EventOf<'inquiry.found'>>(landing, viewSettlement, ({ context }, position) =>
+  settleTo<EventOf<'inquiry.found'>>(landing, inquirySettlement, ({ context }, position) =>
     arrivalEventName(context, position),
   ),
 );
@@ -96,6 +101,7 @@ function toReviewForConflict<E>(why: (args: Args<E>) => string) {
     actions: [
       emit<E>('payment.in_review', (args) => ({ reason: 'conflict', detail: why(args) })),
       review('conflict'),
+      alert<E>('inquiry_conflict', (args) => ({ detail: why(args) })),
     ],
   };
 }
@@ -105,13 +111,13 @@ function settlementReason(settlement: Settlement): string {
 }
 
 const viewIsInconsistent = (args: Args<EventOf<'inquiry.found'>>) =>
-  viewSettlement(args).type === 'inconsistent';
+  inquirySettlement(args).type === 'inconsistent';
 
 /** Sips' view contradicts what money already did: a person decides. */
 const toReviewForInconsistentView = {
   guard: viewIsInconsistent,
   ...toReviewForConflict<EventOf<'inquiry.found'>>((args) =>
-    settlementReason(viewSettlement(args)),
+    settlementReason(inquirySettlement(args)),
   ),
 };
 
@@ -124,7 +130,7 @@ export function reconcile(here: ResumePoint) {
   return [
     {
       guard: (args: Args<EventOf<'inquiry.found'>>) => {
-        const settlement = viewSettlement(args);
+        const settlement = inquirySettlement(args);
         return (
           settlement.type === 'inconclusive' ||
           (settlement.type === 'position' && isUnchanged(args.context, here, settlement.position))
@@ -222,7 +228,7 @@ export function outcomeUnknownState(flow: PaymentFlow) {
         // Not decided yet: stay, and let the engine inquire again on its schedule.
         {
           guard: (args: Args<EventOf<'inquiry.found'>>) =>
-            viewSettlement(args).type === 'inconclusive',
+            inquirySettlement(args).type === 'inconclusive',
           actions: [{ type: 'inquire' as const }],
         },
         ...adoptInquiry,

@@ -218,6 +218,53 @@ function settleRemittedView(context: PaymentContext, view: GatewayView): Settlem
   });
 }
 
+/**
+ * How much of each kind of money our own commands can account for once the
+ * pending operation is done: what we recorded, plus the pending operation's
+ * amount (a validation also releases what it does not take).
+ */
+function explainedAmounts(context: PaymentContext): Omit<Amounts, 'authorized'> {
+  const known = context.amounts;
+  const pending = context.pending;
+  const amount = pending?.amount ?? 0;
+  const left = known.authorized > 0 ? known.authorized : context.requestedAmount;
+  const validating = pending?.operation === 'capture' && context.captureMode === 'validation';
+  return {
+    captured:
+      context.captureMode === 'author_capture'
+        ? left - known.cancelled
+        : known.captured + (validating ? amount : 0),
+    cancelled:
+      known.cancelled +
+      (pending?.operation === 'cancel' ? amount : 0) +
+      (validating ? left - known.cancelled - known.captured - amount : 0),
+    refunded: known.refunded + (pending?.operation === 'refund' ? amount : 0),
+  };
+}
+
+/**
+ * An inquiry's settlement, adopted without a person only when our own
+ * commands explain every amount in it: Sips showing more captured, cancelled
+ * or refunded than we asked for (a call sent twice after Redis lost its
+ * intent, a back-office operation) goes to review with both figures, never
+ * silently into our books.
+ */
+export function settleFromInquiry(context: PaymentContext, view: GatewayView): Settlement {
+  const settlement = settleFromView(context, view);
+  if (settlement.type !== 'position') return settlement;
+  const next = settlement.position.amounts;
+  const explained = explainedAmounts(context);
+  for (const kind of ['captured', 'cancelled', 'refunded'] as const) {
+    if (next[kind] > explained[kind]) {
+      return {
+        type: 'inconsistent',
+        reason: `Sips shows ${next[kind]} ${kind}; our commands explain ${explained[kind]}`,
+      };
+    }
+  }
+  return settlement;
+}
+
 type ReviewMark = Extract<PaymentEvent, { type: 'review.mark' }>['status'];
 
 /**

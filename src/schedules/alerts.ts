@@ -18,7 +18,8 @@ export interface OpsAlert {
     | 'janitor_escalated'
     | 'schedule_failed'
     | 'reauthorization_failed'
-    | 'reauthorization_in_review';
+    | 'reauthorization_in_review'
+    | 'inquiry_conflict';
   paymentId?: string;
   subject?: string;
   message: string;

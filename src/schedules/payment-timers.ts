@@ -133,6 +133,8 @@ export function limitAlertMessage(
   const limitAt = String(data.captureLimitAt ?? 'unknown');
   const uncaptured = String(data.uncaptured);
   switch (kind) {
+    case 'inquiry_conflict':
+      return `in review: ${String(data.detail)}; the payment's timeline has our commands, its review item Sips' answers`;
     case 'capture_limit_near':
       return `${uncaptured} minor units authorised and not captured; the authorisation lapses at ${limitAt}`;
     case 'capture_limit_reached':

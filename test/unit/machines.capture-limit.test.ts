@@ -491,12 +491,21 @@ describe('the new authorisation (reauthorization.*)', () => {
 
   const nothingLeft: [string, () => StepResult][] = [
     [
-      'captured in full (an inquiry shows it captured)',
+      // A capture nobody here asked for goes to review; a person adopts it.
+      'captured in full (Sips shows it captured, a person adopts it)',
       () =>
-        drive(madeOne(), {
-          type: 'inquiry.found',
-          view: { state: 'captured', originalAmount: AMOUNT, remainingAmount: AMOUNT },
-        }),
+        drive(
+          madeOne(),
+          {
+            type: 'inquiry.found',
+            view: { state: 'captured', originalAmount: AMOUNT, remainingAmount: AMOUNT },
+          },
+          {
+            type: 'review.adopt',
+            view: { state: 'captured', originalAmount: AMOUNT, remainingAmount: AMOUNT },
+            note: 'captured at the back office',
+          },
+        ),
     ],
     [
       'held for a fraud check',

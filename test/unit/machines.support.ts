@@ -314,9 +314,12 @@ function checkEffectShapes(effects: Effect[]): void {
       case 'inquire':
         break;
       case 'alert':
-        expect(['capture_limit_near', 'capture_limit_reached', 'reauthorization_failed']).toContain(
-          effect.kind,
-        );
+        expect([
+          'capture_limit_near',
+          'capture_limit_reached',
+          'reauthorization_failed',
+          'inquiry_conflict',
+        ]).toContain(effect.kind);
         expect(typeof effect.data).toBe('object');
         expect(Number.isSafeInteger(effect.data.uncaptured)).toBe(true);
         break;
