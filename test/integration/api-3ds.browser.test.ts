@@ -4,18 +4,17 @@
  * 3-D Secure payment in a browser without JavaScript, clicking the
  * `<noscript>` Submit buttons of our page and the ACS's return page.
  */
-import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApi, parseApiKeys } from '../../src/api/app.ts';
+import { parseApiKeys } from '../../src/api/app.ts';
 import { openBrowser, type TestBrowser } from '../support/browser.ts';
 import { startMerchantSite, type MerchantSite } from '../support/simulator-harness.ts';
 import {
   EXPIRY,
   THREE_DS_SUCCESS_CARD,
-  startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { startApiOnPort } from '../support/api-on-port.ts';
 
 let h: OrchestratorHarness;
 let app: FastifyInstance;
@@ -23,26 +22,14 @@ let api: string;
 let site: MerchantSite;
 let opened: TestBrowser | undefined;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
-
 beforeEach(async () => {
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  h = await startOrchestratorHarness({ orchestrator: { publicUrl: api } });
-  app = buildApi({
-    orchestrator: h.orchestrator,
+  const started = await startApiOnPort((_h, base) => ({
     apiKeys: parseApiKeys('shop:pay-secret:payments'),
     settleTimeoutMs: 5_000,
-    publicUrl: api,
-  });
-  await app.listen({ port, host: '127.0.0.1' });
+    publicUrl: base,
+  }));
+  ({ h, app } = started);
+  api = started.base;
   site = await startMerchantSite();
   site.page('/done', '<html><body><h1 id="done">Back at the shop</h1></body></html>');
 });

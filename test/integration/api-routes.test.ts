@@ -4,7 +4,6 @@
  * browser endpoints' edge cases, reviews, readiness, API key parsing and the
  * access log.
  */
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { request } from 'undici';
@@ -18,10 +17,10 @@ import {
   CHALLENGE_CARD,
   EXPIRY,
   THREE_DS_SUCCESS_CARD,
-  startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { testPortsOf } from '../../src/orchestrator.ts';
+import { startApiOnPort } from '../support/api-on-port.ts';
 
 const PAY = { authorization: 'Bearer pay-secret' };
 const OPS = { authorization: 'Bearer ops-secret' };
@@ -37,32 +36,19 @@ afterEach(async () => {
   h = undefined;
 });
 
-/** A port free right now, so the orchestrator can be told the API's public URL before it listens. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
-
 /** Orchestrator, simulator and a listening API whose public URL the engine knows. */
 async function start(
   extra: Partial<Parameters<typeof buildApi>[0]> = {},
 ): Promise<{ h: OrchestratorHarness; app: FastifyInstance; base: string }> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  h = await startOrchestratorHarness({ orchestrator: { publicUrl: base } });
-  app = buildApi({
-    orchestrator: h.orchestrator,
+  const started = await startApiOnPort((_h, base) => ({
     apiKeys: parseApiKeys(KEYS),
     settleTimeoutMs: 5_000,
     publicUrl: base,
     ...extra,
-  });
-  await app.listen({ port, host: '127.0.0.1' });
-  return { h, app, base };
+  }));
+  h = started.h;
+  app = started.app;
+  return started;
 }
 
 async function postForm(url: string, fields: Record<string, string>) {
