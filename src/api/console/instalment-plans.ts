@@ -3,18 +3,16 @@
  * instalments and payments, and its cancel button.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { CommandError } from '../../engine/errors.ts';
 import type { InstalmentPlan } from '../../schedules/index.ts';
 import { PLAN_ID } from '../params.ts';
 import {
   button,
   html,
   money,
+  actOnRecord,
   pageOfRecord,
-  notFound,
   page,
   paymentLink,
-  refused,
   row,
   subjectLink,
   table,
@@ -104,19 +102,16 @@ export const instalmentPlanPages: FastifyPluginAsync<ConsoleOptions> = async (ap
     ),
   );
 
-  app.post<{ Params: { id: string } }>(
-    '/ops/instalment-plans/:id/cancel',
-    async (request, reply) => {
-      const id = request.params.id;
-      if (!PLAN_ID.test(id)) return notFound(reply, 'Instalment plan', id);
-      const back = `/ops/instalment-plans/${encodeURIComponent(id)}`;
-      try {
-        await instalmentPlans.cancel(id);
-      } catch (error) {
-        if (error instanceof CommandError) return refused(reply, error, back);
-        throw error;
-      }
-      return reply.redirect(back, 303);
-    },
+  app.post<{ Params: { id: string } }>('/ops/instalment-plans/:id/cancel', async (request, reply) =>
+    actOnRecord(
+      reply,
+      {
+        what: 'Instalment plan',
+        id: request.params.id,
+        pattern: PLAN_ID,
+        page: '/ops/instalment-plans',
+      },
+      (id) => instalmentPlans.cancel(id),
+    ),
   );
 };

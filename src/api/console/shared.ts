@@ -139,6 +139,27 @@ export async function pageOfRecord<T>(
   return html(reply, render(record));
 }
 
+/**
+ * A console action on one record: carried out, then back to the record's
+ * page (303); the command's refusal shown with a way back; a malformed id 404.
+ */
+export async function actOnRecord(
+  reply: FastifyReply,
+  record: { what: string; id: string; pattern: RegExp; page: string },
+  act: (id: string) => Promise<unknown>,
+): Promise<FastifyReply> {
+  const { what, id, pattern, page } = record;
+  if (!pattern.test(id)) return notFound(reply, what, id);
+  const back = `${page}/${encodeURIComponent(id)}`;
+  try {
+    await act(id);
+  } catch (error) {
+    if (error instanceof CommandError) return refused(reply, error, back);
+    throw error;
+  }
+  return reply.redirect(back, 303);
+}
+
 /** A refused action: the command's message and a way back. */
 export function refused(reply: FastifyReply, error: CommandError, back: string): FastifyReply {
   return html(

@@ -4,18 +4,16 @@
  * POST forms answered with a redirect back, or a page saying why not).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { CommandError } from '../../engine/errors.ts';
 import type { SubscriptionView } from '../../schedules/index.ts';
 import { SUBSCRIPTION_ID } from '../params.ts';
 import {
   button,
   html,
   money,
+  actOnRecord,
   pageOfRecord,
-  notFound,
   page,
   paymentLink,
-  refused,
   row,
   subjectLink,
   table,
@@ -135,18 +133,17 @@ export const subscriptionPages: FastifyPluginAsync<ConsoleOptions> = async (app,
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post<{ Params: { id: string } }>(
       `/ops/subscriptions/:id/${action}`,
-      async (request, reply) => {
-        const id = request.params.id;
-        if (!SUBSCRIPTION_ID.test(id)) return notFound(reply, 'Subscription', id);
-        const back = `/ops/subscriptions/${encodeURIComponent(id)}`;
-        try {
-          await subscriptions[action](id);
-        } catch (error) {
-          if (error instanceof CommandError) return refused(reply, error, back);
-          throw error;
-        }
-        return reply.redirect(back, 303);
-      },
+      async (request, reply) =>
+        actOnRecord(
+          reply,
+          {
+            what: 'Subscription',
+            id: request.params.id,
+            pattern: SUBSCRIPTION_ID,
+            page: '/ops/subscriptions',
+          },
+          (id) => subscriptions[action](id),
+        ),
     );
   }
 };
