@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type {
   Amounts,
   Effect,
+  GatewayView,
   Operation,
   PaymentEvent,
   PaymentInput,
@@ -31,6 +32,9 @@ import {
   type CaptureLimitState,
   type Reauthorization,
 } from './capture-limit.ts';
+import { checkBeforeCall as checkContextBeforeCall, type CallPrecondition } from './settlement.ts';
+
+export type { CallPrecondition };
 
 /**
  * Stored with every payment record and inside every snapshot. Bump it when a
@@ -437,4 +441,15 @@ export function withReauthorization(
     },
   };
   return lifted as unknown as PersistedSnapshot;
+}
+
+/**
+ * Whether the pending call may be sent, given what Sips shows just before it
+ * (`null`: Sips does not know the transaction). See settlement.ts.
+ */
+export function checkBeforeCall(
+  snapshot: PersistedSnapshot,
+  found: GatewayView | null,
+): CallPrecondition {
+  return checkContextBeforeCall(contextOf(read(snapshot)), found);
 }

@@ -359,3 +359,48 @@ export function arrivalEventName(context: PaymentContext, next: Position): Domai
       return `payment.${next.landing}`;
   }
 }
+
+/** Whether a call may be sent, given what Sips shows just before it (REDIS_DURABILITY=verify). */
+export type CallPrecondition = { send: true } | { send: false; reason: string };
+
+function describeAmounts(amounts: Amounts): string {
+  return `captured ${amounts.captured}, cancelled ${amounts.cancelled}, refunded ${amounts.refunded}`;
+}
+
+/**
+ * Before a call Sips does not deduplicate, Sips must still show the
+ * transaction where our record holds it. Anything else means an earlier
+ * attempt may already have been processed (an intent Redis lost, a call that
+ * answered late): the call is not sent and the payment inquires instead.
+ * `found` is null when Sips does not know the transaction.
+ */
+export function checkBeforeCall(
+  context: PaymentContext,
+  found: GatewayView | null,
+): CallPrecondition {
+  const pending = context.pending;
+  if (pending === null) return { send: false, reason: 'no operation is pending' };
+  if (isAuthorizationOperation(pending.operation)) {
+    // Finishing an authentication or a provider payment authorises: Sips
+    // must not hold an authorisation of this reference yet.
+    if (found === null || found.state === 'awaiting_authorization') return { send: true };
+    return { send: false, reason: `Sips already shows the transaction ${found.state}` };
+  }
+  if (found === null) return { send: false, reason: 'Sips does not know the transaction' };
+  const settlement = settleFromView(context, found);
+  if (settlement.type !== 'position') return { send: false, reason: settlement.reason };
+  const { landing, amounts } = settlement.position;
+  if (!sameAmounts(amounts, context.amounts)) {
+    return {
+      send: false,
+      reason: `Sips shows ${describeAmounts(amounts)}; we recorded ${describeAmounts(context.amounts)}`,
+    };
+  }
+  if (pending.resumeTo !== undefined && landing !== pending.resumeTo) {
+    return {
+      send: false,
+      reason: `Sips shows the payment ${landing}, we hold it ${pending.resumeTo}`,
+    };
+  }
+  return { send: true };
+}

@@ -7,7 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { Config } from './config/config.ts';
+import { ConfigError, type Config } from './config/config.ts';
+import {
+  checkDurability,
+  type DurabilityReport,
+  type DurabilitySettings,
+} from './payments/durability.ts';
+import { connectRedis, untilReady, type RedisTarget } from './platform/redis.ts';
 import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
 import { INSECURE_simulatorOnlyDevKey, parseVaultKeyList } from './payments/card-vault.ts';
 import { redisAnswers, startRedisServer, type RedisServerHandle } from './platform/redis-server.ts';
@@ -19,7 +25,10 @@ import { startSimulator, type RunningSimulator } from './simulator/index.ts';
 export interface Runtime {
   config: Config;
   logger: Logger;
+  /** The Redis URL, or the cluster's nodes as `cluster host:port,...`, for display. */
   redisUrl: string;
+  /** The durability mode in force and what the start-up check saw. */
+  durability: DurabilityReport;
   sips: SipsEnvironment;
   orchestrator: Orchestrator;
   /** The embedded simulator, when SIPS_ENV=simulator and no SIPS_BASE_URL is given. */
@@ -61,23 +70,100 @@ function defaultPublicUrl(config: Config): string {
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.PORT}`;
 }
 
+interface RedisPlace {
+  target: RedisTarget;
+  display: string;
+  setting: 'REDIS_URL' | 'REDIS_CLUSTER_NODES';
+  redisServer?: RedisServerHandle;
+}
+
+/** REDIS_CLUSTER_NODES, REDIS_URL, or a private redis-server when none answers and we may start one. */
+async function placeRedis(
+  config: Config,
+  options: ComposeOptions,
+  logger: Logger,
+): Promise<RedisPlace> {
+  if (config.REDIS_CLUSTER_NODES) {
+    const nodes = config.REDIS_CLUSTER_NODES;
+    return {
+      target: { clusterNodes: nodes },
+      display: `cluster ${nodes.map((node) => `${node.host}:${node.port}`).join(',')}`,
+      setting: 'REDIS_CLUSTER_NODES',
+    };
+  }
+  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(redisUrl)) {
+    return { target: { url: redisUrl }, display: redisUrl, setting: 'REDIS_URL' };
+  }
+  if (config.REDIS_URL || options.startRedis === false) {
+    throw new ConfigError([`REDIS_URL: no Redis answers at ${config.REDIS_URL ?? redisUrl}`]);
+  }
+  const dataDir = resolve(config.DATA_DIR, 'redis');
+  const redisServer = await startRedisServer({ persistence: 'aof', dataDir });
+  logger.info({ redisUrl: redisServer.url, dataDir }, 'started a private redis-server');
+  return {
+    target: { url: redisServer.url },
+    display: redisServer.url,
+    setting: 'REDIS_URL',
+    redisServer,
+  };
+}
+
+/** REDIS_DURABILITY defaults to `none` with the simulator, `verify` elsewhere. */
+export function durabilitySettings(config: Config): DurabilitySettings {
+  return {
+    mode: config.REDIS_DURABILITY ?? (config.SIPS_ENV === 'simulator' ? 'none' : 'verify'),
+    waitReplicas: config.REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT[0] ?? 1_000,
+  };
+}
+
+/**
+ * Connects once to check that the servers answer and can honour
+ * REDIS_DURABILITY; every failure names the setting, none hangs.
+ */
+async function checkRedis(
+  place: RedisPlace,
+  config: Config,
+  settings: DurabilitySettings,
+  logger: Logger,
+): Promise<DurabilityReport> {
+  const connection = connectRedis(place.target, {
+    connectionName: `${config.KEY_PREFIX}-startup-check`,
+    maxRetriesPerRequest: 1,
+  });
+  connection.on('error', () => undefined);
+  try {
+    await untilReady(connection, 10_000, place.setting);
+    const report = await checkDurability(connection, {
+      ...settings,
+      production: config.SIPS_ENV !== 'simulator',
+      fsyncAsserted: config.REDIS_FSYNC_ASSERTED,
+      setting: place.setting,
+      ...(config.REDIS_DURABILITY_ALLOW_UNSAFE
+        ? { allowUnsafe: config.REDIS_DURABILITY_ALLOW_UNSAFE }
+        : {}),
+    });
+    for (const warning of report.warnings) logger.warn({ durability: settings.mode }, warning);
+    return report;
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  } finally {
+    connection.disconnect();
+  }
+}
+
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'sogenactif' });
-  let redisServer: RedisServerHandle | undefined;
-  let redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (!(await redisAnswers(redisUrl))) {
-    if (config.REDIS_URL || options.startRedis === false) {
-      throw new Error(`no Redis answers at ${config.REDIS_URL ?? redisUrl}`);
-    }
-    redisServer = await startRedisServer({
-      persistence: 'aof',
-      dataDir: resolve(config.DATA_DIR, 'redis'),
-    });
-    redisUrl = redisServer.url;
-    logger.info(
-      { redisUrl, dataDir: resolve(config.DATA_DIR, 'redis') },
-      'started a private redis-server',
-    );
+  const place = await placeRedis(config, options, logger);
+  const { redisServer } = place;
+  const durability = durabilitySettings(config);
+  let report: DurabilityReport;
+  try {
+    report = await checkRedis(place, config, durability, logger);
+  } catch (error) {
+    await redisServer?.stop();
+    throw error;
   }
 
   let simulator: RunningSimulator | undefined;
@@ -101,7 +187,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const vault = vaultOptions(config);
   const firstKey = Object.values(vault.keys)[0] ?? Buffer.alloc(32);
   const orchestrator = await createOrchestrator({
-    redis: redisUrl,
+    redis: place.target,
+    durability,
     sips: {
       baseUrl: sips.baseUrl,
       merchantId: sips.merchantId,
@@ -145,7 +232,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   return {
     config,
     logger,
-    redisUrl,
+    redisUrl: place.display,
+    durability: report,
     sips,
     orchestrator,
     ...(simulator ? { simulator } : {}),

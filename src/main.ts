@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     `  console     ${address}/ops  (ops scope; metrics at /metrics, health at /healthz, /readyz)`,
     `  workers     ${workers ? `in this process, concurrency ${config.WORKER_CONCURRENCY}` : 'off (WORKERS=0)'}`,
     `  Sips        ${runtime.simulator ? 'embedded simulator' : runtime.sips.name} at ${runtime.sips.baseUrl}, merchant ${runtime.sips.merchantId}`,
-    `  Redis       ${withoutCredentials(runtime.redisUrl)}${runtime.redisServer ? ` (private server, data in ${resolve(config.DATA_DIR, 'redis')})` : ''}`,
+    `  Redis       ${withoutCredentials(runtime.redisUrl)}${runtime.redisServer ? ` (private server, data in ${resolve(config.DATA_DIR, 'redis')})` : ''}, durability ${runtime.durability.mode}`,
   ];
   if (publicUrl) lines.push(`  public URL  ${publicUrl}  (3-D Secure returns)`);
   if (devKey) lines.push(`  API key     ${DEV_API_KEY}  (development only: set API_KEYS)`);

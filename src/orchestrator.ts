@@ -5,7 +5,6 @@
  * layers over this object; the commands themselves live in src/service/.
  */
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import { createCardVault, type CardVault, type CardVaultOptions } from './payments/card-vault.ts';
 import {
   createEventConsumer,
@@ -14,6 +13,18 @@ import {
 } from './payments/event-consumer.ts';
 import type { EventDeps, PaymentCloudEvent } from './payments/events.ts';
 import { createKeyspace, type Keyspace } from './payments/keys.ts';
+import {
+  createWriteBarrier,
+  type DurabilitySettings,
+  type WriteBarrier,
+} from './payments/durability.ts';
+import type { CallDurability } from './engine/contract.ts';
+import {
+  connectRedis as connectRedisTarget,
+  duplicateConnection,
+  type RedisClient,
+  type RedisTarget,
+} from './platform/redis.ts';
 import type { ReviewQueues } from './payments/review.ts';
 import { createReviewQueues } from './queues/review.ts';
 import { createPaymentStore, createRequestHasher, type PaymentStore } from './payments/store.ts';
@@ -55,8 +66,17 @@ export type { PaymentView } from './service/views.ts';
 export type { ScheduledItem } from './service/ops.ts';
 
 export interface OrchestratorOptions {
-  /** A redis:// URL or a connection (not closed by the orchestrator). */
-  redis: string | Redis;
+  /**
+   * A redis:// URL, the nodes of a Redis Cluster, or a connection (not closed
+   * by the orchestrator).
+   */
+  redis: string | RedisTarget | RedisClient;
+  /**
+   * How a call's intent is made safe before the call goes out
+   * (src/payments/durability.ts); checked against the servers by
+   * `checkDurability` at start-up. @defaultValue `none`
+   */
+  durability?: DurabilitySettings;
   /** Sips platform and credentials; `http`, `clock` and `logger` default to the orchestrator's. */
   sips: Omit<SipsClientOptions, 'http' | 'clock' | 'logger'> & { http?: HttpTransport };
   vault: CardVaultOptions;
@@ -126,13 +146,47 @@ export interface Orchestrator {
 
 const DEFAULT_INQUIRY_SCHEDULE_MS = [10_000, 60_000, 300_000, 3_600_000, 21_600_000];
 
-function connectRedis(options: OrchestratorOptions): Redis {
-  if (typeof options.redis !== 'string') return options.redis;
-  return new Redis(options.redis, {
-    maxRetriesPerRequest: null,
-    enableAutoPipelining: true,
+function ownsConnection(options: OrchestratorOptions): boolean {
+  return (
+    typeof options.redis === 'string' || 'url' in options.redis || 'clusterNodes' in options.redis
+  );
+}
+
+function connectRedis(options: OrchestratorOptions): RedisClient {
+  const target: RedisTarget | RedisClient =
+    typeof options.redis === 'string' ? { url: options.redis } : options.redis;
+  if (!('url' in target) && !('clusterNodes' in target)) return target;
+  return connectRedisTarget(target, {
+    autoPipelining: true,
     connectionName: `${options.keyPrefix ?? 'sog'}-orchestrator`,
   });
+}
+
+/**
+ * `replica`: a connection of its own for the barrier's WAITs, so a wait never
+ * holds up the shared connection.
+ */
+function callDurability(
+  redis: RedisClient,
+  keyspace: Keyspace,
+  options: OrchestratorOptions,
+): { durability: CallDurability; barrier?: WriteBarrier; close(): void } {
+  const settings = options.durability ?? { mode: 'none' };
+  if (settings.mode !== 'replica') return { durability: { mode: settings.mode }, close() {} };
+  const connection = duplicateConnection(redis, {
+    connectionName: `${keyspace.prefix}-durability`,
+    autoPipelining: false,
+  });
+  connection.on('error', () => undefined);
+  const barrier = createWriteBarrier(connection, keyspace, {
+    waitReplicas: settings.waitReplicas ?? 1,
+    waitTimeoutMs: settings.waitTimeoutMs ?? 1_000,
+  });
+  return {
+    durability: { mode: 'replica', barrier },
+    barrier,
+    close: () => connection.disconnect(),
+  };
 }
 
 /** Only the options that were given: the modules keep their own defaults. */
@@ -147,6 +201,12 @@ function buildParts(options: OrchestratorOptions) {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger();
   const redis = connectRedis(options);
+  if (ownsConnection(options)) {
+    // ioredis reconnects by itself; without a listener it prints every failed attempt.
+    redis.on('error', (error: Error) =>
+      logger.warn({ err: error.message }, 'Redis connection error'),
+    );
+  }
   const keyspace = createKeyspace({
     prefix: options.keyPrefix ?? 'sog',
     shards: options.shards ?? 1,
@@ -164,7 +224,8 @@ function buildParts(options: OrchestratorOptions) {
     ids: options.ids ?? randomIds,
     logger,
     redis,
-    ownsRedis: typeof options.redis === 'string',
+    ownsRedis: ownsConnection(options),
+    durability: callDurability(redis, keyspace, options),
     keyspace,
     vault: createCardVault(options.vault),
     http,
@@ -203,6 +264,7 @@ function buildEngine(parts: Parts, options: OrchestratorOptions): PaymentEngine 
     vault: parts.vault,
     client: parts.client,
     reviews: parts.reviews,
+    durability: parts.durability.durability,
     jobs,
     clock: parts.clock,
     logger: parts.logger,
@@ -364,7 +426,7 @@ export interface TestPorts {
   reviews: ReviewQueues;
   client: SipsClient;
   vault: CardVault;
-  redis: Redis;
+  redis: RedisClient;
 }
 
 const TEST_PORTS = new WeakMap<Orchestrator, TestPorts>();
@@ -406,6 +468,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       await queues.close();
       await reviews.close();
       if (parts.ownsHttp) await parts.http.close();
+      parts.durability.close();
       if (parts.ownsRedis) parts.redis.disconnect();
     },
   };

@@ -1,5 +1,5 @@
 /**
- * Workers only: runs the step and schedules workers (and the janitor) against REDIS_URL and the configured
+ * Workers only: runs the step and schedules workers (and the janitor) against REDIS_URL (or REDIS_CLUSTER_NODES) and the configured
  * Sips platform, for scaling out (`node --import tsx workers/main.ts`).
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
@@ -9,8 +9,10 @@ import { stopOnSignals } from '../src/platform/shutdown.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (!config.REDIS_URL) {
-    throw new ConfigError(['REDIS_URL: is required for a workers-only process']);
+  if (!config.REDIS_URL && !config.REDIS_CLUSTER_NODES) {
+    throw new ConfigError([
+      'REDIS_URL: is required for a workers-only process (or REDIS_CLUSTER_NODES)',
+    ]);
   }
   const runtime = await compose(config, {
     workers: true,
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
     embedSimulator: false,
   });
   runtime.logger.info(
-    { sips: runtime.sips.baseUrl, shards: config.SHARDS },
+    { sips: runtime.sips.baseUrl, shards: config.SHARDS, durability: runtime.durability.mode },
     'step workers running',
   );
   stopOnSignals(() => runtime.close(), runtime.logger);

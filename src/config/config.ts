@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
+import { DURABILITY_MODES, parseClusterNodes } from '../platform/redis.ts';
 
 const SECRET_VARIABLES = new Set(['SIPS_SECRET_KEY', 'CARD_VAULT_KEYS', 'API_KEYS']);
 
@@ -61,6 +62,28 @@ const EnvSchema = z.object({
   SIPS_TIMEOUT_MS: whole(100, 600_000).default(30_000),
   SIPS_ALLOW_UNSEALED_RESPONSES: flag.default(false),
   REDIS_URL: z.string().trim().optional(),
+  /** `host:port,host:port`: a Redis Cluster (instead of REDIS_URL). */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      try {
+        return parseClusterNodes(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** How a call's intent survives Redis: replica, fsync, verify or none (default: none in the simulator, verify elsewhere). */
+  REDIS_DURABILITY: z.enum(DURABILITY_MODES).optional(),
+  /** replica: how many replicas must hold an intent, and how long to wait for them. */
+  REDIS_WAIT_REPLICAS: whole(1, 16).default(1),
+  REDIS_WAIT_TIMEOUT: oneDuration.default([1_000]),
+  /** Accept an unsafe REDIS_DURABILITY outside the simulator, by naming it. */
+  REDIS_DURABILITY_ALLOW_UNSAFE: z.enum(DURABILITY_MODES).optional(),
+  /** fsync where CONFIG is disabled: the operator asserts appendonly yes + appendfsync always. */
+  REDIS_FSYNC_ASSERTED: flag.default(false),
   DATA_DIR: z.string().trim().default('./data'),
   SHARDS: whole(1, 1024).default(1),
   KEY_PREFIX: z
@@ -162,6 +185,9 @@ export function loadConfig(
   }
   if (!parsed.success) throw new ConfigError(problems);
   const config = parsed.data;
+  if (config.REDIS_URL && config.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  }
   if (config.RETRY_MAX_MS < config.RETRY_BASE_MS) {
     problems.push('RETRY_MAX_MS: must not be below RETRY_BASE_MS');
   }

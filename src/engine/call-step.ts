@@ -15,6 +15,7 @@ import { pendingFollowUp, readEngineData, type EngineContext } from './context.t
 import { StepRetryError } from './contract.ts';
 import { dispatch } from './follow-ups.ts';
 import type { CallJob } from './jobs.ts';
+import { clearToSend, type WrittenIntent } from './send-guard.ts';
 import { apply } from './step.ts';
 
 /** The payment as read for a call, and the version of the intent written with the read. */
@@ -74,8 +75,13 @@ export async function runCall(
     jobId: context.jobId,
     ...(amount !== undefined ? { amount } : {}),
   };
-  const intentVersion = await writeCallIntent(engine, read, nextIntent);
-  await sendAndCommit(engine, record, job, context, { intent: nextIntent, intentVersion });
+  const written = {
+    intent: nextIntent,
+    intentVersion: await writeCallIntent(engine, read, nextIntent),
+  };
+  // REDIS_DURABILITY: the intent must survive before the call may go out.
+  if (!(await clearToSend(engine, record, job.operation, written))) return;
+  await sendAndCommit(engine, record, job, context, written);
 }
 
 /**
@@ -142,7 +148,7 @@ async function sendAndCommit(
   record: PaymentRecord,
   job: CallJob,
   context: { jobId: string; attemptsLeft: boolean },
-  written: { intent: PaymentIntent; intentVersion: number },
+  written: WrittenIntent,
 ): Promise<void> {
   const { store, client, logger } = engine.deps;
   const request = requestFields(

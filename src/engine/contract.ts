@@ -13,6 +13,7 @@ import type {
 } from '../../machines/contract.ts';
 import type { CardVault } from '../payments/card-vault.ts';
 import type { EventDeps } from '../payments/events.ts';
+import type { WriteBarrier } from '../payments/durability.ts';
 import type { ReviewQueues } from '../payments/review.ts';
 import type { PaymentRecord, PaymentStore, TimelineEntry } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -89,7 +90,13 @@ export interface EngineDeps {
   captureLimit?: CaptureLimitOptions;
   /** Raises the machine's `alert` effects, before the step that asks for them is stored. */
   alerts?: AlertSink;
+  /** How a call's intent is made safe before the call goes out (src/payments/durability.ts). @defaultValue none */
+  durability?: CallDurability;
 }
+
+/** REDIS_DURABILITY as the engine uses it: `replica` brings its barrier. */
+export type CallDurability =
+  { mode: 'none' | 'fsync' | 'verify' } | { mode: 'replica'; barrier: WriteBarrier };
 
 /** Thrown to make BullMQ try the job again later (90/99, or a lost write race). */
 export class StepRetryError extends Error {

@@ -32,7 +32,7 @@ import {
 import { openShard, runShard, type ConsumerRun, type ShardContext } from './event-shard.ts';
 import { compareIds, ensureGroup } from './event-stream.ts';
 import type { Keyspace } from './keys.ts';
-import type { RedisClient } from './lua.ts';
+import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
 
 export type { DeadLetterEntry, Delivery, EventConsumerOptions };
 
@@ -64,7 +64,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
       if (started) throw new Error('the event consumer is already started');
       started = true;
       for (const shard of keyspace.allShards) {
-        const conn = options.redis.duplicate();
+        const conn = duplicateConnection(options.redis);
         await ensureGroup(conn, keyspace.eventsStream(shard), group, run.startId);
         const context = openShard(run, shard, conn);
         runners.push({ context, done: runShard(context) });

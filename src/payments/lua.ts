@@ -21,10 +21,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, extname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 
-/** A standalone connection or a cluster client: every key of one call shares a slot. */
-export type RedisClient = Redis | Cluster;
+export type { RedisClient };
 
 export interface LuaScript {
   readonly name: string;

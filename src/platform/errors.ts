@@ -166,6 +166,19 @@ export const ERRORS = {
     retryable: false,
     meaning: 'the keyspace options are unusable (prefix, shard count) or an id is malformed',
   },
+  writes_not_replicated: {
+    scope: 'payments',
+    answeredAs: 'internal_error',
+    retryable: true,
+    meaning:
+      'REDIS_DURABILITY=replica: fewer replicas than REDIS_WAIT_REPLICAS confirmed a write in time; nothing was sent to Sips',
+  },
+  durability_config_invalid: {
+    scope: 'payments',
+    answeredAs: 'internal_error',
+    retryable: false,
+    meaning: 'the Redis topology cannot honour REDIS_DURABILITY, or the combination is unsafe',
+  },
   payment_record_invalid: {
     scope: 'payments',
     answeredAs: 'invalid_command',

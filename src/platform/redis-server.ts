@@ -16,12 +16,16 @@ export interface RedisServerOptions {
   /** Binary to run. @defaultValue `redis-server` from PATH */
   binary?: string;
   port?: number;
+  /** More `redis-server` arguments, after ours (e.g. `--appendfsync always`, `--replicaof h p`). */
+  extraArgs?: readonly string[];
 }
 
 export interface RedisServerHandle {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** Sends a signal (SIGKILL: a crash) and resolves once the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export async function findFreePort(): Promise<number> {
@@ -77,6 +81,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   } else {
     args.push('--appendonly', 'no');
   }
+  args.push(...(options.extraArgs ?? []));
   const child: ChildProcess = spawn(options.binary ?? 'redis-server', args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -98,15 +103,17 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const kill = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolveStop) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+      child.once('exit', () => resolveStop());
+      child.kill(signal);
+    });
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop: () =>
-      new Promise<void>((resolveStop) => {
-        if (child.exitCode !== null) return resolveStop();
-        child.once('exit', () => resolveStop());
-        child.kill('SIGTERM');
-      }),
+    stop: () => kill('SIGTERM'),
+    kill: (signal = 'SIGKILL') => kill(signal),
   };
 }
 

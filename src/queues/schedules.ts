@@ -3,10 +3,10 @@
  * subscription occurrences (Job Schedulers), retries after a decline,
  * instalments due, notices of settled scheduled payments and the janitor.
  * Nothing is timed in process memory: every timer is a delayed job or a job
- * scheduler in Redis, so a restart loses nothing.
+ * scheduler in RedisClient, so a restart loses nothing.
  */
 import { Queue, Worker, type Job, type RepeatOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import { backoffDelay } from './retry-policy.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -42,7 +42,7 @@ export interface ScheduleQueues {
 const KEEP_COMPLETED_S = 24 * 3600;
 
 export function createScheduleQueues(options: {
-  connection: Redis;
+  connection: RedisClient;
   keyspace: Keyspace;
 }): ScheduleQueues {
   const { keyspace } = options;
@@ -103,7 +103,7 @@ export function scheduledAtOf(job: Job): number | undefined {
 }
 
 export interface ScheduleWorkerOptions {
-  connection: Redis;
+  connection: RedisClient;
   keyspace: Keyspace;
   logger: Logger;
   handle(job: ScheduleJob, context: { job: Job<ScheduleJob> }): Promise<void>;
@@ -114,11 +114,11 @@ export interface ScheduleWorkerOptions {
 }
 
 export function startScheduleWorkers(options: ScheduleWorkerOptions): { close(): Promise<void> } {
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   const workers = options.keyspace.allShards.map((shard) => {
-    const connection = options.connection.duplicate({
+    const connection = duplicateConnection(options.connection, {
       maxRetriesPerRequest: null,
-      enableAutoPipelining: false,
+      autoPipelining: false,
     });
     connections.push(connection);
     const worker = new Worker<ScheduleJob>(

@@ -5,14 +5,14 @@
  * Retries (src/payments/retry-policy.ts): a job is tried again, with
  * exponential backoff and jitter (capped), only for a retry verdict (Sips
  * answered 90/99 and attempts remain, a write lost a race, a timer waits) or an
- * infrastructure error (Redis or the network failed); any other error fails
+ * infrastructure error (RedisClient or the network failed); any other error fails
  * the job at once. Every other Sips answer is stored as the step's outcome and
  * the job completes. A burst of 90 (service unavailable) pauses the shard's
  * queue instead of spending attempts, since every job would meet the same
  * outage.
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import {
   createStepBackoffStrategy,
@@ -27,7 +27,7 @@ import { StepRetryError, type JobSink, type PaymentEngine } from '../engine/engi
 import type { ReauthorizeJob, StepJob, TimerJob } from '../engine/jobs.ts';
 
 export interface StepQueueOptions {
-  connection: Redis;
+  connection: RedisClient;
   keyspace: Keyspace;
   /** Tries per call job, the first included; 90/99 are retried until they run out. @defaultValue 6 */
   attempts?: number;
@@ -89,7 +89,7 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
 
 export interface StepWorkerOptions {
   /** A dedicated connection per worker is made from it (BullMQ blocks on it). */
-  connection: Redis;
+  connection: RedisClient;
   keyspace: Keyspace;
   engine: PaymentEngine;
   queues: StepQueues;
@@ -130,11 +130,11 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
     windowMs: options.burst?.windowMs ?? 10_000,
   });
   const pauseMs = options.burst?.pauseMs ?? 5_000;
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   const workers = keyspace.allShards.map((shard) => {
-    const connection = options.connection.duplicate({
+    const connection = duplicateConnection(options.connection, {
       maxRetriesPerRequest: null,
-      enableAutoPipelining: false,
+      autoPipelining: false,
     });
     connections.push(connection);
     const queue = options.queues.queue(shard);

@@ -5,7 +5,7 @@
  * layer's parts.
  */
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { PaymentEngine } from '../engine/engine.ts';
 import type { LimitPolicy } from '../engine/engine-data.ts';
 import type { ReauthorizeJob, TimerJob } from '../engine/jobs.ts';
@@ -37,7 +37,7 @@ import {
 import { createSubscriptions, type Subscription, type Subscriptions } from './subscriptions.ts';
 
 export interface SchedulesOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The `schedules` queues (src/queues/schedules.ts), shared with the engine's settled notices. */
   queues: ScheduleQueues;
   alerts: Alerts;
@@ -86,7 +86,7 @@ export interface Schedules {
   close(): Promise<void>;
 }
 
-function redisCursor<T>(redis: Redis, key: string): RedisCursor<T> {
+function redisCursor<T>(redis: RedisClient, key: string): RedisCursor<T> {
   return {
     async get() {
       const value = await redis.get(key);

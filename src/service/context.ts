@@ -3,7 +3,7 @@
  * `createOrchestrator` (src/orchestrator.ts), handed to each module
  * explicitly instead of captured by one large closure.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { CardVault } from '../payments/card-vault.ts';
 import type { EventDeps } from '../payments/events.ts';
 import type { Keyspace } from '../payments/keys.ts';
@@ -16,7 +16,7 @@ import type { SipsClient } from '../sips/client.ts';
 import type { PaymentEngine } from '../engine/engine.ts';
 
 export interface ServiceContext {
-  redis: Redis;
+  redis: RedisClient;
   keyspace: Keyspace;
   store: PaymentStore;
   engine: PaymentEngine;

@@ -1,10 +1,10 @@
 /**
  * What the HTTP service needs to run and show the orchestrator beyond its
  * commands: readiness, queue figures, stuck payments and the queues a queue
- * board shows. Each call reads Redis at the time it is made.
+ * board shows. Each call reads RedisClient at the time it is made.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { PaymentStatus } from '../../machines/contract.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import type { ReviewQueues } from '../payments/review.ts';
@@ -17,7 +17,7 @@ export type StepJobState = 'waiting' | 'active' | 'delayed' | 'failed';
 export interface Operations {
   /** Every shard of the keyspace, in order. */
   shards(): readonly number[];
-  /** Resolves when Redis answers a PING. */
+  /** Resolves when RedisClient answers a PING. */
   pingRedis(): Promise<unknown>;
   /** How many jobs of a shard's step queue are in each of `states`. */
   stepJobCounts(shard: number, states: readonly StepJobState[]): Promise<Record<string, number>>;
@@ -35,7 +35,7 @@ export interface Operations {
 }
 
 export function createOperations(parts: {
-  redis: Redis;
+  redis: RedisClient;
   keyspace: Keyspace;
   store: PaymentStore;
   queues: StepQueues;
