@@ -134,7 +134,7 @@ async function checkRedis(
   });
   connection.on('error', () => undefined);
   try {
-    await untilReady(connection, 10_000, place.setting);
+    await untilReady(connection, config.REDIS_CONNECT_TIMEOUT[0] ?? 10_000, place.setting);
     const report = await checkDurability(connection, {
       ...settings,
       production: config.SIPS_ENV !== 'simulator',

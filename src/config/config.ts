@@ -80,6 +80,8 @@ const EnvSchema = z.object({
   /** replica: how many replicas must hold an intent, and how long to wait for them. */
   REDIS_WAIT_REPLICAS: whole(1, 16).default(1),
   REDIS_WAIT_TIMEOUT: oneDuration.default([1_000]),
+  /** How long start-up waits for Redis (or the cluster) to answer before it gives up. */
+  REDIS_CONNECT_TIMEOUT: oneDuration.default([10_000]),
   /** Accept an unsafe REDIS_DURABILITY outside the simulator, by naming it. */
   REDIS_DURABILITY_ALLOW_UNSAFE: z.enum(DURABILITY_MODES).optional(),
   /** fsync where CONFIG is disabled: the operator asserts appendonly yes + appendfsync always. */
