@@ -16,7 +16,11 @@ export const LAYERS: readonly Layer[] = [
   { name: 'queues', paths: ['src/queues/'], rank: 6 },
   { name: 'schedules', paths: ['src/schedules/'], rank: 7 },
   { name: 'service', paths: ['src/service/'], rank: 8 },
-  { name: 'composition', paths: ['src/orchestrator.ts', 'src/compose.ts'], rank: 9 },
+  {
+    name: 'composition',
+    paths: ['src/orchestrator.ts', 'src/orchestrator-parts.ts', 'src/compose.ts'],
+    rank: 9,
+  },
   { name: 'api', paths: ['src/api/'], rank: 10 },
   { name: 'cli', paths: ['src/cli/'], rank: 10 },
   {

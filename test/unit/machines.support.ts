@@ -20,7 +20,7 @@ import {
   type StepResult,
 } from '../../machines/contract.ts';
 import { LIMIT_WAITS_IN } from '../../machines/capture-limit.ts';
-import { amountsOf, pendingOperationOf, statusOf } from '../../machines/index.ts';
+import { amountsOf, pendingOperationOf, statusOf, stepPayment } from '../../machines/index.ts';
 import {
   CARD_DATA_BY_KIND,
   IN_FLIGHT_STATUSES,
@@ -462,4 +462,18 @@ export function checkStep(before: Position, event: PaymentEvent, outcome: StepOu
   if (!CARD_DATA_BY_KIND[afterContext.kind].csc) {
     expect(effects.filter((effect) => effect.type === 'forget')).toEqual([]);
   }
+}
+
+/** Steps through `events`, each of which must be accepted and keep the invariants. */
+export function drive(start: StepResult, ...events: PaymentEvent[]): StepResult {
+  let current = start;
+  for (const event of events) {
+    const outcome = stepPayment(current.snapshot, event);
+    checkStep(current, event, outcome);
+    if (!outcome.accepted) {
+      throw new Error(`${event.type} rejected in ${current.status}: ${outcome.reason}`);
+    }
+    current = outcome;
+  }
+  return current;
 }

@@ -17,21 +17,7 @@ import {
   statusOf,
   stepPayment,
 } from '../../machines/index.ts';
-import { AMOUNT, accepted, checkStep, inputFor, peek } from './machines.support.ts';
-
-/** Steps through `events`, each of which must be accepted and keep the invariants. */
-function drive(start: StepResult, ...events: PaymentEvent[]): StepResult {
-  let current = start;
-  for (const event of events) {
-    const outcome = stepPayment(current.snapshot, event);
-    checkStep(current, event, outcome);
-    if (!outcome.accepted) {
-      throw new Error(`${event.type} rejected in ${current.status}: ${outcome.reason}`);
-    }
-    current = outcome;
-  }
-  return current;
-}
+import { AMOUNT, accepted, checkStep, inputFor, peek, drive } from './machines.support.ts';
 
 function rejected(at: StepResult, event: PaymentEvent): Extract<StepOutcome, { accepted: false }> {
   const before = JSON.stringify(at.snapshot);

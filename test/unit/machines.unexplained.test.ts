@@ -5,19 +5,9 @@
  * an ops alert; a person may still adopt the view.
  */
 import { describe, expect, it } from 'vitest';
-import type { GatewayView, PaymentEvent, StepResult } from '../../machines/contract.ts';
+import type { GatewayView, StepResult } from '../../machines/contract.ts';
 import { startPayment, stepPayment } from '../../machines/index.ts';
-import { AMOUNT, accepted, inputFor } from './machines.support.ts';
-
-function drive(start: StepResult, ...events: PaymentEvent[]): StepResult {
-  let current = start;
-  for (const event of events) {
-    const outcome = stepPayment(current.snapshot, event);
-    if (!outcome.accepted) throw new Error(`${event.type} refused: ${outcome.reason}`);
-    current = outcome;
-  }
-  return current;
-}
+import { AMOUNT, accepted, inputFor, drive } from './machines.support.ts';
 
 /** A VALIDATION card payment captured in full, then a refund of 40 whose outcome is unknown. */
 function refundOutcomeUnknown(): StepResult {
