@@ -157,7 +157,10 @@ export type PaymentEvent =
   | { type: 'sips.unavailable'; operation: Operation; responseCode: string }
   /** Timeout, reset, 5xx, non-JSON: the call may have been processed. */
   | { type: 'sips.unknown'; operation: Operation; reason: string }
-  /** 24 or 94: the answer contradicts what we believe; the engine inquires. */
+  /**
+   * 24 or 94 (the answer contradicts what we believe), or 60/62 (Sips is
+   * still processing the transaction): the engine inquires.
+   */
   | { type: 'sips.conflict'; operation: Operation; responseCode: string }
   /** The response seal did not verify or was missing. */
   | { type: 'sips.untrusted'; operation: Operation }

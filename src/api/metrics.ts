@@ -14,6 +14,7 @@ const AUTHORIZATION_SERVICES = new Set([
   'walletOrder',
   'cardValidateAuthenticationAndOrder',
   'paymentProviderFinalize',
+  'walletIssuerWalletFinalize',
   'duplicate',
 ]);
 

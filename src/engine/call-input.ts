@@ -121,6 +121,7 @@ export function absorbResult(result: SipsResult, operation: Operation): (data: E
     } else if (
       result.kind === 'refused' ||
       result.kind === 'invalid' ||
+      result.kind === 'pending' ||
       result.kind === 'retryable'
     ) {
       data.facts.lastResponseCode = result.responseCode;

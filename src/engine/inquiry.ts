@@ -9,7 +9,7 @@ import { pendingOperationOf, stepPayment } from '../../machines/index.ts';
 import type { PaymentRecord, TimelineEntry } from '../payments/store.ts';
 import { maskCardData } from '../sips/mask.ts';
 import { inquiryAnswer } from '../sips/translate.ts';
-import { engineDataOf, pendingFollowUp, type EngineContext } from './context.ts';
+import { engineDataOf, pendingFollowUp, type EngineContext, sipsClientOf } from './context.ts';
 import { StepRetryError, type InquireNowResult } from './contract.ts';
 import type { EngineData } from './engine-data.ts';
 import { dispatch } from './follow-ups.ts';
@@ -33,7 +33,8 @@ export async function inquire(
   attempt: number,
   by: string,
 ): Promise<Inquiry> {
-  const { client, clock } = engine.deps;
+  const { clock } = engine.deps;
+  const client = sipsClientOf(engine, record);
   const result = await client.getTransactionData({
     transactionReference: record.transactionReference,
   });
@@ -44,7 +45,10 @@ export async function inquire(
     by,
     at: new Date(clock.now()).toISOString(),
     outcome: result.kind,
-    ...(result.kind === 'ok' || result.kind === 'refused' || result.kind === 'invalid'
+    ...(result.kind === 'ok' ||
+    result.kind === 'refused' ||
+    result.kind === 'invalid' ||
+    result.kind === 'pending'
       ? { response: maskCardData(result.response) }
       : {}),
   };

@@ -11,7 +11,9 @@
  *   POST /acs  redirection_data, message_version  →  …  →  auto-submitting
  *   form posting redirectionData, messageVersion, merchantId to the
  *   merchantReturnUrl given at enrolment.
- * Provider (seed "Formulaire POST vers des fournisseurs externes"):
+ * Provider (seed "Formulaire POST vers des fournisseurs externes"), and the
+ * issuer wallet of walletIssuerWalletInitialize, which the dictionary sends
+ * through the same form:
  *   POST /provider  redirection_data, message_version  →  …  →  the same
  *   three fields to merchantReturnUrl.
  */
@@ -19,7 +21,7 @@ import type { ServerResponse } from 'node:http';
 import { autoSubmitPage, choicePage, type ChoiceButton } from './html.ts';
 import { sendError, sendHtml } from './http-io.ts';
 import type { Sequences } from './services/context.ts';
-import type { TransactionStore, Transaction } from './store.ts';
+import type { PendingRedirection, TransactionStore, Transaction } from './store.ts';
 
 export interface PagesContext {
   store: TransactionStore;
@@ -58,14 +60,20 @@ function describe(tx: Transaction): string[] {
   ];
 }
 
+/** The provider page also serves issuer wallets: both use the "POST form to external suppliers". */
+const PROVIDER_KINDS: readonly PendingRedirection['kind'][] = ['provider', 'issuerWallet'];
+
 function pendingOf(
   ctx: PagesContext,
   token: string | undefined,
-  kind: 'threeDS' | 'provider',
+  kinds: readonly PendingRedirection['kind'][],
 ): Transaction | undefined {
   if (token === undefined) return undefined;
   const tx = ctx.store.byToken(token);
-  if (!tx || tx.redirection?.kind !== kind || tx.status !== 'TO_AUTHORIZE') return undefined;
+  const kind = tx?.redirection?.kind;
+  if (!tx || kind === undefined || !kinds.includes(kind) || tx.status !== 'TO_AUTHORIZE') {
+    return undefined;
+  }
   return tx;
 }
 
@@ -77,7 +85,7 @@ export function acsPage(
 ): void {
   const paReq = first(form, 'PaReq', 'paReq');
   const token = paReq ?? first(form, 'redirection_data', 'redirectionData');
-  const tx = pendingOf(ctx, token, 'threeDS');
+  const tx = pendingOf(ctx, token, ['threeDS']);
   if (!tx?.redirection) {
     sendError(res, 400, 'No pending 3-D Secure authentication for this request.');
     return;
@@ -124,7 +132,7 @@ export function acsDecide(
   form: Record<string, string>,
   res: ServerResponse,
 ): void {
-  const tx = pendingOf(ctx, form.token, 'threeDS');
+  const tx = pendingOf(ctx, form.token, ['threeDS']);
   const choice = form.outcome;
   if (
     !tx?.redirection ||
@@ -171,7 +179,7 @@ export function providerPage(
   form: Record<string, string>,
   res: ServerResponse,
 ): void {
-  const tx = pendingOf(ctx, first(form, 'redirection_data', 'redirectionData'), 'provider');
+  const tx = pendingOf(ctx, first(form, 'redirection_data', 'redirectionData'), PROVIDER_KINDS);
   if (!tx?.redirection) {
     sendError(res, 400, 'No pending provider payment for this request.');
     return;
@@ -196,7 +204,7 @@ export function providerDecide(
   form: Record<string, string>,
   res: ServerResponse,
 ): void {
-  const tx = pendingOf(ctx, form.token, 'provider');
+  const tx = pendingOf(ctx, form.token, PROVIDER_KINDS);
   const choice = form.outcome;
   if (
     !tx?.redirection ||

@@ -13,7 +13,9 @@
  *   GET    /_control/clock           simulator time
  *   POST   /_control/clock/advance   {"ms": n} or {"days": n}
  *   POST   /_control/remittance      apply remittance and expiry to every transaction now
- *   POST   /_control/reset           forget transactions, wallets, ledger, faults
+ *   POST   /_control/reset           forget transactions, wallets, ledger, faults; configured readings
+ *   GET    /_control/readings        the readings in force where the reference is unsure
+ *   PUT    /_control/readings        {"inquiryCodeField"?: ..., "answerSealAlgorithm"?: ...} (readings.ts)
  *   GET    /_control/transactions/{merchantId}/{transactionReference}
  *   PUT    /_control/merchants/{merchantId}/functions  {"enabledFunctions": [...]}
  *   GET    /_control/cards           the test card table
@@ -27,6 +29,12 @@ import type { FaultRegistry } from './faults.ts';
 import { readBody, sendJson } from './http-io.ts';
 import type { Ledger, RequestFilter } from './ledger.ts';
 import type { MerchantRegistry } from './merchants.ts';
+import {
+  readingsChange,
+  type Readings,
+  type ReadingsChange,
+  type ReadingsHolder,
+} from './readings.ts';
 import {
   currentAmount,
   remainingAmount,
@@ -43,6 +51,10 @@ export interface SimulatorControl {
   /** Forgets transactions, wallets, ledger and faults; shops go back to their configuration. */
   reset(): void;
   setEnabledFunctions(merchantId: string, functions: readonly SipsServiceName[]): void;
+  /** The readings answers follow where the reference is unsure (readings.ts). */
+  readings(): Readings;
+  /** Switches one or both readings until the next change or reset; answers the readings now. */
+  setReadings(change: ReadingsChange): Readings;
   /** A transaction as the simulator holds it, card number masked. */
   transaction(merchantId: string, transactionReference: string): TransactionView | undefined;
 }
@@ -60,6 +72,7 @@ export interface ControlDeps {
   faults: FaultRegistry;
   merchants: MerchantRegistry;
   cards: CardTable;
+  readings: ReadingsHolder;
   reset(): void;
 }
 
@@ -81,6 +94,8 @@ export function createControl(deps: ControlDeps): SimulatorControl {
     reset: () => deps.reset(),
     setEnabledFunctions: (merchantId, functions) =>
       deps.merchants.setEnabledFunctions(merchantId, functions),
+    readings: () => deps.readings.current(),
+    setReadings: (change) => deps.readings.change(change),
     transaction(merchantId, transactionReference) {
       const tx = deps.store.get(merchantId, transactionReference);
       return tx ? viewOf(tx) : undefined;
@@ -169,6 +184,12 @@ export async function handleControl(
       case 'POST reset':
         control.reset();
         sendJson(res, 200, { reset: true });
+        return;
+      case 'GET readings':
+        sendJson(res, 200, { ...control.readings() });
+        return;
+      case 'PUT readings':
+        sendJson(res, 200, { ...control.setReadings(readingsChange.parse(await jsonBody(req))) });
         return;
       case 'GET cards':
         sendJson(res, 200, { lastTwoDigits: deps.cards.lastTwoDigits, cards: deps.cards.list() });

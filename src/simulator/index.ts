@@ -17,4 +17,11 @@ export type { FaultSpec, FaultMatch, FaultType, FaultRegistry } from './faults.t
 export type { Ledger, Movement, MovementKind, RequestRecord, RequestFilter } from './ledger.ts';
 export type { SimulatorControl, TransactionView } from './control.ts';
 export type { SimulatorClock } from './clock.ts';
+export {
+  ANSWER_SEAL_ALGORITHMS,
+  INQUIRY_CODE_FIELDS,
+  type AnswerSealAlgorithm,
+  type InquiryCodeField,
+  type Readings,
+} from './readings.ts';
 export type { SipsStatus } from './store.ts';

@@ -4,29 +4,26 @@
  * (interfaceVersion → 30) and may they use this function (→ 40); and the
  * shape of failure answers, which depends on the function (wallet functions
  * answer walletResponseCode, getTransactionData answers
- * getTransDataResponseCode, initialisations also answer redirectionStatusCode).
+ * getTransDataResponseCode, initialisations also answer redirectionStatusCode;
+ * readings.ts switches what the reference leaves open).
  */
+import { isInterfaceVersionOf } from '../sips/interface-version.ts';
 import { computeSeal, isSealAlgorithm, verifySeal } from '../sips/seal.ts';
 import type { SecretKey } from '../sips/secret-key.ts';
 import { domainOf, type SipsServiceName } from '../sips/services.ts';
 import { formatDateTime } from './clock.ts';
 import type { Merchant, MerchantRegistry } from './merchants.ts';
+import { DEFAULT_READINGS, type AnswerSealAlgorithm } from './readings.ts';
 
 export type SipsRequest = Record<string, unknown>;
 export type SipsAnswer = Record<string, unknown>;
-
-const INTERFACE_PREFIX: Record<string, string> = {
-  checkout: 'IR_WS_',
-  cashManagement: 'CR_WS_',
-  diagnostic: 'DR_WS_',
-  wallet: 'WR_WS_',
-};
 
 /** Functions whose answer carries redirectionStatusCode next to responseCode. */
 const INITIALISATIONS: ReadonlySet<SipsServiceName> = new Set([
   'cardCheckEnrollment',
   'walletCheckEnrollment',
   'paymentProviderInitialize',
+  'walletIssuerWalletInitialize',
 ]);
 
 /** A business or protocol refusal raised anywhere while handling a call. */
@@ -100,12 +97,8 @@ export function checkEnvelope(
   if (!present(body.interfaceVersion)) {
     return refuse(new SipsFailure('12', { errorFieldName: 'interfaceVersion' }));
   }
-  const interfaceVersion = text(body.interfaceVersion) ?? '';
-  const prefix = INTERFACE_PREFIX[domainOf(service)] ?? '';
-  if (
-    !interfaceVersion.startsWith(prefix) ||
-    !/^\d+\.\d+$/.test(interfaceVersion.slice(prefix.length))
-  ) {
+  // The client's request schema uses the same definition: what one refuses, so does the other.
+  if (!isInterfaceVersionOf(service, text(body.interfaceVersion) ?? '')) {
     return refuse(new SipsFailure('30', { errorFieldName: 'interfaceVersion' }));
   }
   if (!merchant.enabled.has(service)) return refuse(new SipsFailure('40'));
@@ -142,21 +135,25 @@ export function failureAnswer(
 }
 
 /**
- * Drops absent fields (they would not be sent) and seals the rest, with the
- * algorithm the request named (the answer is sealed "with the same
- * algorithm"; HMAC-SHA-256 when it named none or one that is not known).
+ * Drops absent fields (they would not be sent) and seals the rest. By
+ * default with the algorithm the request named (the answer is sealed "with
+ * the same algorithm"; HMAC-SHA-256 when it named none or one that is not
+ * known); with HMAC-SHA-256 whatever the request named when the simulator
+ * plays that reading (readings.ts).
  */
 export function sealAnswer(
   answer: SipsAnswer,
   key: SecretKey | undefined,
   request?: Readonly<Record<string, unknown>>,
+  sealing: AnswerSealAlgorithm = DEFAULT_READINGS.answerSealAlgorithm,
 ): SipsAnswer {
   const clean: SipsAnswer = {};
   for (const [name, value] of Object.entries(answer)) {
     if (value !== undefined && value !== null) clean[name] = value;
   }
   const named = request?.sealAlgorithm;
-  if (key) clean.seal = computeSeal(clean, key, isSealAlgorithm(named) ? named : undefined);
+  const algorithm = sealing === 'request' ? (isSealAlgorithm(named) ? named : undefined) : sealing;
+  if (key) clean.seal = computeSeal(clean, key, algorithm);
   return clean;
 }
 

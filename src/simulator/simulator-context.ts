@@ -1,7 +1,8 @@
 /**
  * The simulator's options and the state one running simulator shares
  * between its endpoints: clock, shops, cards, transactions, wallets,
- * faults, ledger, control API and the delays of answers in flight.
+ * faults, ledger, control API, the readings answers follow where the
+ * reference is unsure, and the delays of answers in flight.
  */
 import type { Clock } from '../platform/clock.ts';
 import { randomIds, type IdGenerator } from '../platform/ids.ts';
@@ -14,6 +15,13 @@ import { createControl, type ControlDeps, type SimulatorControl } from './contro
 import { createFaultRegistry, type FaultRegistry, type FaultSpec } from './faults.ts';
 import { createLedger, type Ledger, type LedgerOptions } from './ledger.ts';
 import { createMerchantRegistry, type MerchantConfig, type MerchantRegistry } from './merchants.ts';
+import {
+  createReadings,
+  namedReadings,
+  type AnswerSealAlgorithm,
+  type InquiryCodeField,
+  type ReadingsHolder,
+} from './readings.ts';
 import { createSequences, type Sequences } from './services/context.ts';
 import { createTransactionStore, type TransactionStore } from './store.ts';
 import { createWalletStore, type WalletStore } from './wallets.ts';
@@ -53,6 +61,13 @@ export interface SimulatorOptions {
   maxTransactions?: number;
   /** @defaultValue 1 MiB */
   maxBodyBytes?: number;
+  /**
+   * Which field carries getTransactionData's own result (readings.ts).
+   * @defaultValue 'getTransDataResponseCode'
+   */
+  inquiryCodeField?: InquiryCodeField;
+  /** How answers are sealed (readings.ts). @defaultValue 'request' */
+  answerSealAlgorithm?: AnswerSealAlgorithm;
 }
 
 export interface SimulatorContext {
@@ -65,6 +80,8 @@ export interface SimulatorContext {
   readonly wallets: WalletStore;
   readonly faults: FaultRegistry;
   readonly sequences: Sequences;
+  /** The readings the answers follow where the reference is unsure. */
+  readonly readings: ReadingsHolder;
   readonly maxBodyBytes: number;
   /** Whether /_control/ endpoints are served. */
   readonly controlEnabled: boolean;
@@ -98,6 +115,7 @@ export function createSimulatorContext(options: SimulatorOptions): SimulatorCont
   const wallets = createWalletStore();
   const faults = createFaultRegistry(options.faults ?? [], options.faultSeed ?? 1);
   const sequences: Sequences = createSequences(ids);
+  const readings = createReadings(namedReadings(options));
   const controlDeps: ControlDeps = {
     clock,
     store,
@@ -105,12 +123,14 @@ export function createSimulatorContext(options: SimulatorOptions): SimulatorCont
     faults,
     merchants,
     cards,
+    readings,
     reset() {
       store.clear();
       wallets.clear();
       ledger.clear();
       faults.clear();
       merchants.reset();
+      readings.reset();
     },
   };
   return {
@@ -123,6 +143,7 @@ export function createSimulatorContext(options: SimulatorOptions): SimulatorCont
     wallets,
     faults,
     sequences,
+    readings,
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     controlEnabled: options.control ?? false,
     controlDeps,

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { maskPan } from '../sips/mask.ts';
+import type { SecretKey } from '../sips/secret-key.ts';
 import type { SipsServiceName } from '../sips/services.ts';
 import { answerLater, resetConnection } from './connection.ts';
 import type { FaultDecision, FaultSpec, FaultSubject } from './faults.ts';
@@ -21,6 +22,7 @@ import {
 } from './http-io.ts';
 import type { RequestRecord } from './ledger.ts';
 import { sealAnswer, SipsFailure, type SipsAnswer, type SipsRequest } from './protocol.ts';
+import { answerAsRead } from './readings.ts';
 import { str } from './services/fields.ts';
 import type { SimulatorContext } from './simulator-context.ts';
 import {
@@ -124,7 +126,7 @@ async function answerUnprocessed(
         merchant && keyFor(merchant, body),
         false,
       );
-      const payload = sealAnswer(technical.answer, technical.key, body);
+      const payload = wireAnswer(ctx, service, technical.answer, technical.key, body);
       ctx.ledger.recordRequest({ ...record, responseCode: fault.responseCode, httpStatus: 200 });
       await later((r) => sendJson(r, 200, payload));
       return true;
@@ -161,13 +163,28 @@ function processedRecord(record: Draft, outcome: Processed): Draft {
   };
 }
 
+/** The answer as sent: in the readings in force (readings.ts), absent fields dropped, sealed. */
+function wireAnswer(
+  ctx: SimulatorContext,
+  service: SipsServiceName,
+  answer: SipsAnswer,
+  key: SecretKey | undefined,
+  body: SipsRequest | undefined,
+): SipsAnswer {
+  const readings = ctx.readings.current();
+  const read = answerAsRead(service, answer, readings);
+  return sealAnswer(read, key, body, readings.answerSealAlgorithm);
+}
+
 /** The sealed answer, spoiled by a seal fault. */
 function sealedPayload(
+  ctx: SimulatorContext,
+  service: SipsServiceName,
   outcome: Processed,
   body: SipsRequest | undefined,
   fault: FaultSpec | undefined,
 ): SipsAnswer {
-  const payload = sealAnswer(outcome.answer, outcome.key, body);
+  const payload = wireAnswer(ctx, service, outcome.answer, outcome.key, body);
   if (fault?.type === 'corruptSeal') {
     payload.seal = corruptSeal(typeof payload.seal === 'string' ? payload.seal : '0'.repeat(64));
   }
@@ -183,7 +200,7 @@ async function answerProcessed(
 ): Promise<void> {
   const { service, res, raw, body, decision, record } = call;
   const outcome = processCall(ctx, service, body, raw);
-  const payload = sealedPayload(outcome, body, fault);
+  const payload = sealedPayload(ctx, service, outcome, body, fault);
   const done = processedRecord(record, outcome);
   ctx.logger.debug(
     {

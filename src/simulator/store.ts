@@ -42,16 +42,19 @@ export interface StoredCard {
   maskedPan: string;
 }
 
-/** Pending customer redirection: 3-D Secure (ACS) or an external provider. */
+/**
+ * Pending customer redirection: 3-D Secure (ACS), an external provider, or
+ * an issuer wallet (walletIssuerWalletInitialize; same provider page).
+ */
 export interface PendingRedirection {
-  kind: 'threeDS' | 'provider';
+  kind: 'threeDS' | 'provider' | 'issuerWallet';
   redirectionData: string;
   paReq: string;
   messageVersion: string;
   merchantReturnUrl?: string;
   /** The ACS behaviour of the card ('CHOOSE' lets the tester decide). */
   behaviour: string;
-  /** SUCCESS, FAILURE, ATTEMPT, CANCEL, NOT_ENROLLED (3-D Secure); APPROVED, DECLINED, CANCEL (provider). */
+  /** SUCCESS, FAILURE, ATTEMPT, CANCEL, NOT_ENROLLED (3-D Secure); APPROVED, DECLINED, CANCEL (provider, issuer wallet). */
   outcome?: string;
   paRes?: string;
   /** cardValidateAuthentication was called: a later cardOrder may reuse the reference. */
@@ -85,7 +88,7 @@ export interface Transaction {
   resumeStatus?: 'TO_CAPTURE' | 'TO_VALIDATE';
   card?: StoredCard;
   paymentMeanBrand?: string;
-  paymentMeanType: 'CARD' | 'PROVIDER';
+  paymentMeanType: 'CARD' | 'PROVIDER' | 'WALLET';
   merchantWalletId?: string;
   paymentMeanId?: string;
   responseCode: string;

@@ -39,6 +39,8 @@ export interface SipsClientOptions {
   /** The shop's 15-digit merchantId. */
   merchantId: string;
   secretKey: SecretKey;
+  /** Older keys of a rotation, still accepted when verifying answers. @defaultValue none */
+  olderSecretKeys?: readonly SecretKey[];
   /** Version of `secretKey`; a wrong one makes Sips answer 34. */
   keyVersion: string | number;
   http: HttpTransport;
@@ -56,7 +58,9 @@ export interface SipsClientOptions {
   timeoutMs?: number;
   /**
    * Seal algorithm of the requests; named in the request (`sealAlgorithm`)
-   * only when it is not the default.
+   * only when it is not the default. Answers are checked with it first, then
+   * with HMAC-SHA-256 (the platform may seal answers with it whatever the
+   * request used); the result's `sealAlgorithm` says which one verified.
    * @defaultValue `'HMAC-SHA-256'`
    */
   sealAlgorithm?: SealAlgorithm;
@@ -131,6 +135,7 @@ export function createSipsClientContext(options: SipsClientOptions): SipsClientC
     http: options.http,
     logger: options.logger,
     secretKey: options.secretKey,
+    olderSecretKeys: options.olderSecretKeys ?? [],
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     algorithm: options.sealAlgorithm ?? DEFAULT_SEAL_ALGORITHM,
     allowUnsealedResponses: options.allowUnsealedResponses,
@@ -201,6 +206,7 @@ function logCall(
         request: result.call.request,
         outcome: result.kind,
         responseCode: 'responseCode' in result ? result.responseCode : undefined,
+        sealAlgorithm: 'sealAlgorithm' in result ? result.sealAlgorithm : undefined,
         durationMs: result.call.durationMs,
       },
     },

@@ -5,16 +5,22 @@
  * on message text: it asks this table.
  */
 
-/** How the client reports an answer. */
-export type OutcomeKind = 'ok' | 'refused' | 'retryable' | 'invalid';
+/**
+ * How the client reports an answer: done (`ok`), a definitive refusal of the
+ * payment (`refused`), our request rejected (`invalid`), not processed, try
+ * again (`retryable`), or the transaction not finished yet (`pending`: its
+ * outcome is unknown, never a refusal).
+ */
+export type OutcomeKind = 'ok' | 'refused' | 'pending' | 'retryable' | 'invalid';
 
 /**
  * What the engine does next:
  * - `advance`: the operation was done;
  * - `retry`: not processed, try again later with backoff (90, 99 only);
  * - `final`: a definitive answer, never retried;
- * - `inquire`: the answer contradicts what we believe (24, 94): read the
- *   transaction with getTransactionData before deciding.
+ * - `inquire`: the answer contradicts what we believe (24, 94) or says the
+ *   transaction is not finished (60, 62): read the transaction with
+ *   getTransactionData before deciding.
  */
 export type NextAction = 'advance' | 'retry' | 'final' | 'inquire';
 
@@ -59,8 +65,11 @@ const TABLE: readonly ResponseCodeInfo[] = [
   row('54', 'refused', 'final', 'payment mean expired'),
   row('55', 'refused', 'final', 'prepaid cards not accepted'),
   row('57', 'refused', 'final', 'refund refused: original transaction was unpaid'),
-  row('60', 'refused', 'inquire', 'transaction pending'),
-  row('62', 'refused', 'inquire', 'waiting for confirmation'),
+  // Pending, not refused (reference §6.1: Odoo maps 60 to "pending"; 62 waits
+  // for the provider's confirmation): the payment may still be authorised,
+  // so ending it refused could lose a payment the customer made.
+  row('60', 'pending', 'inquire', 'transaction pending'),
+  row('62', 'pending', 'inquire', 'waiting for confirmation'),
   row('63', 'refused', 'final', 'security rules not observed, transaction stopped'),
   row('75', 'refused', 'final', 'too many payment data entry attempts'),
   row('90', 'retryable', 'retry', 'service temporarily unavailable', { technical: true }),

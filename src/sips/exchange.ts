@@ -19,9 +19,9 @@ import type {
 } from './result.ts';
 import { checkResponse } from './schemas.ts';
 import {
-  isSealAlgorithm,
+  answerSealAlgorithms,
   sealDataString,
-  verifyAnswerSeal,
+  verifyAnswerSealUnder,
   ANSWER_UNSEALED_FIELDS,
   type SealAlgorithm,
 } from './seal.ts';
@@ -35,9 +35,17 @@ export interface SipsExchangeContext {
   readonly http: HttpTransport;
   readonly logger: Logger;
   readonly secretKey: SecretKey;
+  /**
+   * Older keys of a rotation, still accepted on answers (never used to seal a
+   * request): answers to calls sealed before the switch verify meanwhile.
+   */
+  readonly olderSecretKeys: readonly SecretKey[];
   /** Time allowed for the whole exchange before the outcome is `unknown`. */
   readonly timeoutMs: number;
-  /** Seal algorithm of the requests, and of answers that do not name theirs. */
+  /**
+   * Seal algorithm of the requests, tried first on answers that do not name
+   * theirs; HMAC-SHA-256 is tried next (`checkAnswerSeal`).
+   */
   readonly algorithm: SealAlgorithm;
   /** Accept answers that carry no seal at all (a wrong seal never passes). */
   readonly allowUnsealedResponses: boolean | undefined;
@@ -150,34 +158,49 @@ function answerWithoutJson(status: number, body: string, info: CallInfoSource): 
       );
 }
 
+/** What the answer's seal says: trusted (under which algorithm, if sealed) or a mismatch. */
+export type AnswerSealOutcome =
+  | { readonly trusted: true; readonly algorithm?: SealAlgorithm }
+  | { readonly trusted: false; readonly result: SealMismatchResult };
+
 /**
- * The `seal_mismatch` result with its masked evidence, or `undefined` when
- * the answer's seal verifies (or it carries none and unsealed answers are
- * accepted).
+ * Checks the answer's seal under the algorithm it names or the request's,
+ * then HMAC-SHA-256 (seal.ts `answerSealAlgorithms`). A seal that matches
+ * none is the `seal_mismatch` result with its masked evidence, as is a
+ * missing seal unless unsealed answers are accepted.
  */
-export function sealMismatch(
+export function checkAnswerSeal(
   context: SipsExchangeContext,
   raw: Json,
   info: CallInfoSource,
-): SealMismatchResult | undefined {
+): AnswerSealOutcome {
   // The seal covers the raw answer, every field but `seal`, known or not.
   const received = raw.seal;
   const unsealed = received === undefined || received === null || received === '';
-  if (unsealed && context.allowUnsealedResponses) return undefined;
-  const chosen = isSealAlgorithm(raw.sealAlgorithm) ? raw.sealAlgorithm : context.algorithm;
-  const check = verifyAnswerSeal(raw, context.secretKey, chosen);
-  if (check.valid) return undefined;
+  if (unsealed && context.allowUnsealedResponses) return { trusted: true };
+  const algorithms = answerSealAlgorithms(context.algorithm, raw.sealAlgorithm);
+  const verified = verifyAnswerSealUnder(raw, context.secretKey, algorithms);
+  if (verified.valid) return { trusted: true, algorithm: verified.algorithm };
+  for (const older of context.olderSecretKeys) {
+    const underOlder = verifyAnswerSealUnder(raw, older, algorithms);
+    if (underOlder.valid) return { trusted: true, algorithm: underOlder.algorithm };
+  }
+  const { check } = verified;
   const masked = maskCardData(raw);
   return {
-    kind: 'seal_mismatch',
-    response: masked,
-    seal: {
-      data: sealDataString(masked, ANSWER_UNSEALED_FIELDS),
-      expected: check.expected,
-      reason: check.reason,
-      ...(check.received === undefined ? {} : { received: check.received }),
+    trusted: false,
+    result: {
+      kind: 'seal_mismatch',
+      response: masked,
+      seal: {
+        data: sealDataString(masked, ANSWER_UNSEALED_FIELDS),
+        expected: check.expected,
+        reason: check.reason,
+        ...(check.received === undefined ? {} : { received: check.received }),
+        algorithm: verified.algorithm,
+      },
+      call: info(),
     },
-    call: info(),
   };
 }
 
@@ -194,6 +217,7 @@ function answered(
   service: SipsServiceName,
   raw: Json,
   code: string,
+  sealAlgorithm: SealAlgorithm | undefined,
   info: CallInfoSource,
 ): AnsweredResult {
   const typed = checkResponse(service, raw);
@@ -213,6 +237,7 @@ function answered(
     code: row,
     response: raw as SipsResponse,
     ...(typeof errorFieldName === 'string' && errorFieldName.length > 0 ? { errorFieldName } : {}),
+    ...(sealAlgorithm === undefined ? {} : { sealAlgorithm }),
     call: info(),
   };
 }
@@ -235,10 +260,10 @@ export async function exchange(
   const raw = parseJsonObject(body);
   if (raw === undefined) return answerWithoutJson(status, body, info);
 
-  const mismatch = sealMismatch(context, raw, info);
-  if (mismatch !== undefined) return mismatch;
+  const seal = checkAnswerSeal(context, raw, info);
+  if (!seal.trusted) return seal.result;
 
   const code = outcomeCode(service, raw);
   if (code === undefined) return answerWithoutCode(status, info);
-  return answered(context, service, raw, code, info);
+  return answered(context, service, raw, code, seal.algorithm, info);
 }

@@ -43,6 +43,14 @@ export const SERVICE_SCHEMAS = {
     request: requests.paymentProviderFinalizeRequestSchema,
     response: responses.paymentProviderFinalizeResponseSchema,
   },
+  walletIssuerWalletInitialize: {
+    request: requests.walletIssuerWalletInitializeRequestSchema,
+    response: responses.walletIssuerWalletInitializeResponseSchema,
+  },
+  walletIssuerWalletFinalize: {
+    request: requests.walletIssuerWalletFinalizeRequestSchema,
+    response: responses.walletIssuerWalletFinalizeResponseSchema,
+  },
   validate: { request: requests.validateRequestSchema, response: responses.validateResponseSchema },
   cancel: { request: requests.cancelRequestSchema, response: responses.cancelResponseSchema },
   refund: { request: requests.refundRequestSchema, response: responses.refundResponseSchema },
@@ -61,6 +69,10 @@ export const SERVICE_SCHEMAS = {
   creditHolder: {
     request: requests.creditHolderRequestSchema,
     response: responses.creditHolderResponseSchema,
+  },
+  walletCreditHolder: {
+    request: requests.walletCreditHolderRequestSchema,
+    response: responses.walletCreditHolderResponseSchema,
   },
   getTransactionData: {
     request: requests.getTransactionDataRequestSchema,
@@ -138,6 +150,13 @@ export type RefuseChallengeRequest = SipsRequest<'refuseChallenge'>;
 export type RefuseChallengeResponse = SipsServiceResponse<'refuseChallenge'>;
 export type CreditHolderRequest = SipsRequest<'creditHolder'>;
 export type CreditHolderResponse = SipsServiceResponse<'creditHolder'>;
+export type WalletIssuerWalletInitializeRequest = SipsRequest<'walletIssuerWalletInitialize'>;
+export type WalletIssuerWalletInitializeResponse =
+  SipsServiceResponse<'walletIssuerWalletInitialize'>;
+export type WalletIssuerWalletFinalizeRequest = SipsRequest<'walletIssuerWalletFinalize'>;
+export type WalletIssuerWalletFinalizeResponse = SipsServiceResponse<'walletIssuerWalletFinalize'>;
+export type WalletCreditHolderRequest = SipsRequest<'walletCreditHolder'>;
+export type WalletCreditHolderResponse = SipsServiceResponse<'walletCreditHolder'>;
 export type GetTransactionDataRequest = SipsRequest<'getTransactionData'>;
 export type GetTransactionDataResponse = SipsServiceResponse<'getTransactionData'>;
 export type AddCardRequest = SipsRequest<'addCard'>;

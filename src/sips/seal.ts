@@ -204,6 +204,53 @@ export function verifyAnswerSeal(
 }
 
 /**
+ * The algorithms an answer's seal is tried under, in order, without repeats:
+ * the one the answer names, the request's, then HMAC-SHA-256. Whether the
+ * platform seals answers with the request's algorithm or always with
+ * HMAC-SHA-256 (the Office default) is not documented (reference §4.2–4.3);
+ * every candidate needs the secret key, so accepting either forges nothing.
+ */
+export function answerSealAlgorithms(
+  requested: SealAlgorithm,
+  named?: unknown,
+): readonly SealAlgorithm[] {
+  const candidates: SealAlgorithm[] = [];
+  for (const algorithm of [named, requested, DEFAULT_SEAL_ALGORITHM]) {
+    if (isSealAlgorithm(algorithm) && !candidates.includes(algorithm)) candidates.push(algorithm);
+  }
+  return candidates;
+}
+
+/** An answer's seal check under each candidate algorithm, and the one it verified under. */
+export type AnswerSealCheck =
+  | { valid: true; algorithm: SealAlgorithm; check: SealCheck & { valid: true } }
+  /** The check under the first candidate: the evidence is what was expected first. */
+  | { valid: false; algorithm: SealAlgorithm; check: SealCheck & { valid: false } };
+
+/**
+ * Verifies an answer's seal under each of `algorithms` in turn (see
+ * `answerSealAlgorithms`); a seal that matches none is a mismatch reported
+ * under the first.
+ */
+export function verifyAnswerSealUnder(
+  answer: Readonly<Record<string, unknown>>,
+  key: SecretKey,
+  algorithms: readonly SealAlgorithm[],
+): AnswerSealCheck {
+  const [first = DEFAULT_SEAL_ALGORITHM, ...others] = algorithms;
+  const check = verifyAnswerSeal(answer, key, first);
+  if (check.valid) return { valid: true, algorithm: first, check };
+  // A missing seal is missing under every algorithm.
+  if (check.reason === 'mismatch') {
+    for (const algorithm of others) {
+      const other = verifyAnswerSeal(answer, key, algorithm);
+      if (other.valid) return { valid: true, algorithm, check: other };
+    }
+  }
+  return { valid: false, algorithm: first, check };
+}
+
+/**
  * Verifies the `seal` of a message sealed the request's way (or over every
  * field but those `excluded`); the algorithm is the message's own when named.
  */

@@ -13,7 +13,7 @@ import type {
   PaymentKind,
 } from '../../machines/contract.ts';
 import { SipsRequestError } from './client.ts';
-import type { SipsResult } from './result.ts';
+import type { AnsweredResult, SipsResponse, SipsResult } from './result.ts';
 import type { SipsCall, SipsRequestFields } from './schemas.ts';
 import type { SipsServiceName } from './services.ts';
 
@@ -363,6 +363,10 @@ export function eventForResult(
       return attemptsLeft
         ? 'retry'
         : { type: 'sips.unavailable', operation, responseCode: result.responseCode };
+    case 'pending':
+      // 60, 62: the transaction exists and is not finished. Its outcome is
+      // unknown, like a lost answer's: the payment inquires, never ends refused.
+      return { type: 'sips.conflict', operation, responseCode: result.responseCode };
     case 'refused':
     case 'invalid':
       if (result.code.action === 'inquire') {
@@ -401,20 +405,45 @@ const STATE_OF_STATUS: Record<string, GatewayView['state']> = {
   TO_CHALLENGE: 'challenge',
 };
 
-export function inquiryAnswer(result: SipsResult, captureMode: CaptureMode): InquiryAnswer {
-  if (result.kind !== 'ok') {
-    if ((result.kind === 'invalid' || result.kind === 'refused') && result.responseCode === '25') {
-      return { found: false };
-    }
-    const detail =
-      result.kind === 'unknown'
-        ? `${result.reason}: ${result.detail}`
-        : result.kind === 'seal_mismatch'
-          ? `seal ${result.seal.reason}`
-          : `responseCode ${result.responseCode}`;
-    return { found: 'unclear', detail };
-  }
+/**
+ * A getTransactionData answer that describes the transaction although its
+ * code is not 00. Without getTransDataResponseCode, responseCode may be the
+ * call's result or the original transaction's own code (05 for a refused
+ * payment, 60 for a pending one): reference §5.6, unconfirmed. A read that
+ * failed (03, 12, 25, 30, 34, 40, 90, 99: invalid or retryable codes)
+ * describes no transaction, so a refusal or pending code next to a status
+ * we understand is the transaction's, and the read succeeded.
+ */
+function describesTransaction(result: AnsweredResult): boolean {
+  if (result.kind !== 'refused' && result.kind !== 'pending') return false;
   const response = result.response;
+  if (text(response.getTransDataResponseCode) !== undefined) return false;
+  return STATE_OF_STATUS[text(response.transactionStatus) ?? ''] !== undefined;
+}
+
+/**
+ * What a getTransactionData result says. Its code is read from
+ * getTransDataResponseCode, else responseCode (exchange.ts `outcomeCode`), so
+ * both readings of the reference give the same answer: 25 is an unknown
+ * transaction, a status is the transaction as Sips holds it.
+ */
+export function inquiryAnswer(result: SipsResult, captureMode: CaptureMode): InquiryAnswer {
+  switch (result.kind) {
+    case 'ok':
+      return transactionView(result.response, captureMode);
+    case 'unknown':
+      return { found: 'unclear', detail: `${result.reason}: ${result.detail}` };
+    case 'seal_mismatch':
+      return { found: 'unclear', detail: `seal ${result.seal.reason}` };
+    default:
+      if (result.responseCode === '25') return { found: false };
+      if (describesTransaction(result)) return transactionView(result.response, captureMode);
+      return { found: 'unclear', detail: `responseCode ${result.responseCode}` };
+  }
+}
+
+/** The transaction an answer describes, in our words. */
+function transactionView(response: SipsResponse, captureMode: CaptureMode): InquiryAnswer {
   const status = text(response.transactionStatus) ?? '';
   let state = STATE_OF_STATUS[status];
   if (state === undefined) {

@@ -21,6 +21,7 @@ import {
 } from '../../src/sips/environments.ts';
 import { computeSeal, computeSealOfData, sealDataString, verifySeal } from '../../src/sips/seal.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
+import { inquiryAnswer } from '../../src/sips/translate.ts';
 
 const KEY = new SecretKey(SEED_TEST_SECRET_KEY);
 const PAN = '4100000000000005';
@@ -180,19 +181,47 @@ describe('Sips client over HTTP', () => {
   });
 
   it('names a non-default seal algorithm in the request and seals with it', async () => {
-    handler = answerSealed(orderAnswer);
+    handler = (_request, res) =>
+      answerJson(res, { ...orderAnswer, seal: computeSeal(orderAnswer, KEY, 'HMAC-SHA-512') });
     const result = await client({ sealAlgorithm: 'HMAC-SHA-512' }).cardOrder(cardOrder);
     const body = received[0]?.body ?? {};
     expect(body.sealAlgorithm).toBe('HMAC-SHA-512');
     expect(String(body.seal)).toHaveLength(128);
     expect(verifySeal(body, KEY).valid).toBe(true);
-    // The answer, with no sealAlgorithm of its own, is sealed with HMAC-SHA-256 here:
-    // the client checks it with the configured algorithm, so it does not verify.
-    expect(result.kind).toBe('seal_mismatch');
+    expect(result).toMatchObject({ kind: 'ok', sealAlgorithm: 'HMAC-SHA-512' });
+  });
 
+  it("accepts an answer sealed with the request's algorithm or with HMAC-SHA-256, and says which", async () => {
+    // With no sealAlgorithm of its own, the answer may be sealed with
+    // HMAC-SHA-256 whatever the request used (reference §4.2, unconfirmed).
+    handler = answerSealed(orderAnswer);
+    expect(await client({ sealAlgorithm: 'HMAC-SHA-512' }).cardOrder(cardOrder)).toMatchObject({
+      kind: 'ok',
+      sealAlgorithm: 'HMAC-SHA-256',
+    });
+    expect(await client().cardOrder(cardOrder)).toMatchObject({
+      kind: 'ok',
+      sealAlgorithm: 'HMAC-SHA-256',
+    });
+
+    // A third algorithm is neither: a mismatch, its evidence under the request's algorithm.
     handler = (_request, res) =>
-      answerJson(res, { ...orderAnswer, seal: computeSeal(orderAnswer, KEY, 'HMAC-SHA-512') });
-    expect((await client({ sealAlgorithm: 'HMAC-SHA-512' }).cardOrder(cardOrder)).kind).toBe('ok');
+      answerJson(res, { ...orderAnswer, seal: computeSeal(orderAnswer, KEY, 'SHA-256') });
+    const mismatch = await client({ sealAlgorithm: 'HMAC-SHA-512' }).cardOrder(cardOrder);
+    expect(mismatch).toMatchObject({
+      kind: 'seal_mismatch',
+      seal: {
+        reason: 'mismatch',
+        algorithm: 'HMAC-SHA-512',
+        expected: computeSeal(orderAnswer, KEY, 'HMAC-SHA-512'),
+      },
+    });
+
+    // An unsealed answer accepted on request carries no algorithm.
+    handler = (_request, res) => answerJson(res, orderAnswer);
+    const unsealed = await client({ allowUnsealedResponses: true }).cardOrder(cardOrder);
+    expect(unsealed.kind).toBe('ok');
+    expect(unsealed).not.toHaveProperty('sealAlgorithm');
   });
 
   it('reports a refusal (05) as refused, final', async () => {
@@ -318,6 +347,39 @@ describe('Sips client over HTTP', () => {
       kind: 'ok',
       response: { transactionStatus: 'CAPTURED' },
     });
+  });
+
+  it("reads a refused transaction's own code in responseCode as the transaction, not a failed read", async () => {
+    // No getTransDataResponseCode: responseCode may be the transaction's own
+    // code (reference §5.6). The status says the read found the transaction.
+    handler = answerSealed({
+      responseCode: '05',
+      transactionStatus: 'REFUSED',
+      originAmount: 2500,
+      currentAmount: 0,
+      remainingAmount: 0,
+    });
+    const refused = await client().getTransactionData({ transactionReference: 'TREF0001' });
+    expect(refused).toMatchObject({ kind: 'refused', responseCode: '05' });
+    expect(inquiryAnswer(refused, 'author_capture')).toEqual({
+      found: true,
+      view: { state: 'refused', originalAmount: 2500, remainingAmount: 0 },
+    });
+
+    // With getTransDataResponseCode naming a failure, the status is not read.
+    handler = answerSealed({
+      getTransDataResponseCode: '05',
+      transactionStatus: 'REFUSED',
+    });
+    const failed = await client().getTransactionData({ transactionReference: 'TREF0001' });
+    expect(inquiryAnswer(failed, 'author_capture')).toMatchObject({ found: 'unclear' });
+
+    // A read that failed describes no transaction, under either field.
+    for (const answer of [{ responseCode: '25' }, { getTransDataResponseCode: '25' }]) {
+      handler = answerSealed(answer);
+      const unknown = await client().getTransactionData({ transactionReference: 'TREF0001' });
+      expect(inquiryAnswer(unknown, 'author_capture')).toEqual({ found: false });
+    }
   });
 
   it('reports a timeout as unknown (the call may have been processed)', async () => {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { describeResponseCode, isRetryableCode, RESPONSE_CODES } from '../../src/sips/codes.ts';
+import type { SipsResult } from '../../src/sips/result.ts';
+import { eventForResult } from '../../src/sips/translate.ts';
 
 const RETRYABLE = new Set(['90', '99']);
 const KNOWN = new Set(RESPONSE_CODES.map((row) => row.code));
@@ -58,6 +60,45 @@ describe('the responseCode table', () => {
     expect(describeResponseCode('24').action).toBe('inquire');
     expect(describeResponseCode('94').action).toBe('inquire');
     expect(describeResponseCode('34').alert).toBe(true);
+  });
+
+  it('reports 60 and 62 as pending, to inquire: never a refusal', () => {
+    for (const code of ['60', '62']) {
+      expect(describeResponseCode(code), code).toMatchObject({
+        kind: 'pending',
+        action: 'inquire',
+      });
+    }
+  });
+
+  it('keeps kinds and actions consistent: a refusal is final, a pending answer inquires', () => {
+    for (const row of RESPONSE_CODES) {
+      if (row.kind === 'refused') expect(row.action, row.code).toBe('final');
+      if (row.kind === 'pending') expect(row.action, row.code).toBe('inquire');
+      if (row.action === 'inquire') expect(['pending', 'invalid'], row.code).toContain(row.kind);
+    }
+  });
+
+  it('makes a payment inquire after a 60 or 62 answer, and end refused after a 05', () => {
+    const answer = (code: string): SipsResult => ({
+      kind: describeResponseCode(code).kind,
+      responseCode: code,
+      code: describeResponseCode(code),
+      response: { responseCode: code },
+      call: { service: 'paymentProviderFinalize', url: 'http://sips', request: {}, durationMs: 1 },
+    });
+    for (const code of ['60', '62']) {
+      expect(eventForResult('finalize_provider', answer(code), true), code).toEqual({
+        type: 'sips.conflict',
+        operation: 'finalize_provider',
+        responseCode: code,
+      });
+    }
+    expect(eventForResult('finalize_provider', answer('05'), true)).toMatchObject({
+      type: 'sips.declined',
+      responseCode: '05',
+      invalid: false,
+    });
   });
 
   it('retries a code exactly when it is 90 or 99, whatever the string', () => {

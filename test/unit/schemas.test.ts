@@ -86,6 +86,21 @@ const CASES: Record<SipsServiceName, Case> = {
     required: 'transactionReference',
     bad: ['messageVersion', ['2.2']],
   },
+  walletIssuerWalletInitialize: {
+    sample: {
+      ...order,
+      merchantWalletId: 'W1',
+      paymentMeanBrand: 'PAYLIB',
+      merchantReturnUrl: 'https://shop.example/r',
+    },
+    required: 'merchantWalletId',
+    bad: ['paymentMeanId', 'first'],
+  },
+  walletIssuerWalletFinalize: {
+    sample: continuation,
+    required: 'redirectionData',
+    bad: ['transactionReference', 'TREF-123'],
+  },
   validate: { sample: operation, required: 'operationAmount', bad: ['operationAmount', '10.50'] },
   cancel: { sample: operation, required: 'currencyCode', bad: ['operationAmount', -1] },
   refund: { sample: operation, required: 'transactionReference', bad: ['currencyCode', '97'] },
@@ -108,6 +123,11 @@ const CASES: Record<SipsServiceName, Case> = {
     sample: { ...order, ...card },
     required: 'currencyCode',
     bad: ['cardExpiryDate', '203013'],
+  },
+  walletCreditHolder: {
+    sample: { ...order, merchantWalletId: 'W1', paymentMeanId: '1' },
+    required: 'paymentMeanId',
+    bad: ['merchantWalletId', 'W'.repeat(22)],
   },
   getTransactionData: {
     sample: { transactionReference: 'TREF123' },
@@ -174,6 +194,50 @@ describe('request schemas, service by service', () => {
       });
     });
   }
+});
+
+describe('wallet services', () => {
+  const issuer = wire('walletIssuerWalletInitialize', {
+    ...order,
+    merchantWalletId: 'W1',
+    paymentMeanBrand: 'PAYLIB',
+    merchantReturnUrl: 'https://shop.example/r',
+  });
+
+  it('walletIssuerWalletInitialize needs the return URL and the issuer wallet brand, not a paymentMeanId', () => {
+    for (const field of ['merchantReturnUrl', 'paymentMeanBrand', 'transactionReference']) {
+      expect(validateRequest('walletIssuerWalletInitialize', without(issuer, field))).toMatchObject(
+        {
+          responseCode: '12',
+          errorFieldName: field,
+        },
+      );
+    }
+    expect(validateRequest('walletIssuerWalletInitialize', issuer).ok).toBe(true);
+    expect(
+      validateRequest('walletIssuerWalletInitialize', { ...issuer, paymentMeanId: 2 }).ok,
+    ).toBe(true);
+    expect(
+      validateRequest('walletIssuerWalletInitialize', { ...issuer, merchantReturnUrl: 'shop' }),
+    ).toMatchObject({ responseCode: '30', errorFieldName: 'merchantReturnUrl' });
+  });
+
+  it('walletCreditHolder checks a clear CSC and accepts an s10 reference', () => {
+    const credit = wire('walletCreditHolder', {
+      ...order,
+      merchantWalletId: 'W1',
+      paymentMeanId: '1',
+    });
+    expect(validateRequest('walletCreditHolder', { ...credit, cardCSCValue: '12' })).toMatchObject({
+      responseCode: '30',
+      errorFieldName: 'cardCSCValue',
+    });
+    const s10 = {
+      ...without(credit, 'transactionReference'),
+      s10TransactionReference: { s10TransactionId: '123456', s10TransactionIdDate: '20260115' },
+    };
+    expect(validateRequest('walletCreditHolder', s10).ok).toBe(true);
+  });
 });
 
 describe('request envelope and formats', () => {

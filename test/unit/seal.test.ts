@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  answerSealAlgorithms,
   computeSeal,
   computeSealOfData,
   sealDataString,
   verifyAnswerSeal,
+  verifyAnswerSealUnder,
   verifySeal,
   sealsEqual,
 } from '../../src/sips/seal.ts';
@@ -71,5 +73,52 @@ describe('seal: answers', () => {
     expect(
       verifyAnswerSeal({ ...carrying, seal: computeSeal(carrying, new SecretKey('other')) }, key),
     ).toMatchObject({ valid: false, reason: 'mismatch' });
+  });
+});
+
+describe("seal: answers sealed with the request's algorithm or with HMAC-SHA-256", () => {
+  const answer = { responseCode: '00', transactionReference: 'REF1', amount: 100 };
+
+  it("tries the algorithm the answer names, the request's, then HMAC-SHA-256, once each", () => {
+    expect(answerSealAlgorithms('SHA-256')).toEqual(['SHA-256', 'HMAC-SHA-256']);
+    expect(answerSealAlgorithms('HMAC-SHA-256')).toEqual(['HMAC-SHA-256']);
+    expect(answerSealAlgorithms('HMAC-SHA-512', 'SHA-256')).toEqual([
+      'SHA-256',
+      'HMAC-SHA-512',
+      'HMAC-SHA-256',
+    ]);
+    expect(answerSealAlgorithms('SHA-256', 'MD5')).toEqual(['SHA-256', 'HMAC-SHA-256']);
+  });
+
+  it('says which algorithm verified', () => {
+    const tried = answerSealAlgorithms('SHA-256');
+    for (const algorithm of ['SHA-256', 'HMAC-SHA-256'] as const) {
+      const sealed = { ...answer, seal: computeSeal(answer, key, algorithm) };
+      expect(verifyAnswerSealUnder(sealed, key, tried), algorithm).toMatchObject({
+        valid: true,
+        algorithm,
+      });
+    }
+  });
+
+  it('reports a seal that matches none, or none at all, under the first algorithm', () => {
+    const tried = answerSealAlgorithms('SHA-256');
+    const other = { ...answer, seal: computeSeal(answer, key, 'HMAC-SHA-512') };
+    const mismatch = verifyAnswerSealUnder(other, key, tried);
+    expect(mismatch).toMatchObject({ valid: false, algorithm: 'SHA-256' });
+    expect(mismatch.check).toMatchObject({
+      reason: 'mismatch',
+      expected: computeSeal(answer, key, 'SHA-256'),
+      received: other.seal,
+    });
+    const tampered = { ...answer, seal: computeSeal(answer, key), amount: 101 };
+    expect(verifyAnswerSealUnder(tampered, key, tried).valid).toBe(false);
+    const wrongKey = { ...answer, seal: computeSeal(answer, new SecretKey('other')) };
+    expect(verifyAnswerSealUnder(wrongKey, key, tried).valid).toBe(false);
+    expect(verifyAnswerSealUnder(answer, key, tried)).toMatchObject({
+      valid: false,
+      algorithm: 'SHA-256',
+      check: { reason: 'missing' },
+    });
   });
 });

@@ -3,7 +3,8 @@ import type { SipsServiceName } from '../../sips/services.ts';
 import { acceptChallenge, cancel, refund, refuseChallenge, validate } from './cash-management.ts';
 import type { ServiceHandler } from './context.ts';
 import { getTransactionData } from './diagnostic.ts';
-import { cardOrder, creditHolder, duplicate, walletOrder } from './orders.ts';
+import { walletIssuerWalletFinalize, walletIssuerWalletInitialize } from './issuer-wallet.ts';
+import { cardOrder, creditHolder, duplicate, walletCreditHolder, walletOrder } from './orders.ts';
 import { paymentProviderFinalize, paymentProviderInitialize } from './provider.ts';
 import {
   cardCheckEnrollment,
@@ -22,6 +23,8 @@ export const SERVICE_HANDLERS: Readonly<Record<SipsServiceName, ServiceHandler>>
   cardValidateAuthenticationAndOrder,
   paymentProviderInitialize,
   paymentProviderFinalize,
+  walletIssuerWalletInitialize,
+  walletIssuerWalletFinalize,
   validate,
   cancel,
   refund,
@@ -29,6 +32,7 @@ export const SERVICE_HANDLERS: Readonly<Record<SipsServiceName, ServiceHandler>>
   acceptChallenge,
   refuseChallenge,
   creditHolder,
+  walletCreditHolder,
   getTransactionData,
   addCard,
   getWalletData,

@@ -1,10 +1,11 @@
 /**
  * Authorisations without customer redirection: cardOrder, walletOrder,
- * duplicate, and creditHolder (a credit to a card, without prior payment).
+ * duplicate, and creditHolder / walletCreditHolder (a credit to a card,
+ * without prior payment).
  */
 import { decideAuthorization } from '../cards.ts';
 import { SipsFailure } from '../protocol.ts';
-import type { StoredCard } from '../store.ts';
+import type { StoredCard, Transaction } from '../store.ts';
 import {
   authorizeCard,
   cardFromRequest,
@@ -136,14 +137,21 @@ export function duplicate(ctx: ServiceContext): ServiceResult {
 
 /**
  * A credit to a card without a prior payment: TO_CREDIT, then CREDITED at
- * the next remittance run. A card the table refuses answers 14 (the
- * information request made before a credit was refused).
+ * the next remittance run, one `credit` movement. A card the table refuses
+ * answers 14 (the information request made before a credit was refused).
  */
-export function creditHolder(ctx: ServiceContext): ServiceResult {
-  const reference = requireReference(ctx);
-  requireNewReference(ctx, reference);
-  const card = cardFromRequest(ctx);
-  const tx = newTransaction(ctx, reference, { card, credit: true, lastOperationName: 'CREDIT' });
+function credit(
+  ctx: ServiceContext,
+  reference: string,
+  card: StoredCard,
+  extra: Partial<Transaction> = {},
+): ServiceResult {
+  const tx = newTransaction(ctx, reference, {
+    card,
+    credit: true,
+    lastOperationName: 'CREDIT',
+    ...extra,
+  });
   ctx.store.insert(tx);
   const decision = decideAuthorization(ctx.cards, {
     pan: card.pan,
@@ -165,5 +173,27 @@ export function creditHolder(ctx: ServiceContext): ServiceResult {
     tx.captureAt = ctx.store.nextRemittance(ctx.now);
     ctx.store.recordMovement(tx, 'credit', tx.amount, ctx.now);
   }
-  return { answer: orderAnswer(ctx, tx), transactionReference: reference };
+  return {
+    answer: orderAnswer(ctx, tx),
+    transactionReference: reference,
+    maskedPan: card.maskedPan,
+  };
+}
+
+export function creditHolder(ctx: ServiceContext): ServiceResult {
+  const reference = requireReference(ctx);
+  requireNewReference(ctx, reference);
+  return credit(ctx, reference, cardFromRequest(ctx));
+}
+
+/**
+ * creditHolder with a card of the shop's Sips wallet (OneClick option): the
+ * same credit, the same rules; an unknown wallet or paymentMeanId answers 12
+ * naming the field, as walletOrder does.
+ */
+export function walletCreditHolder(ctx: ServiceContext): ServiceResult {
+  const reference = requireReference(ctx);
+  requireNewReference(ctx, reference);
+  const { card, merchantWalletId, paymentMeanId } = walletCard(ctx);
+  return credit(ctx, reference, card, { merchantWalletId, paymentMeanId });
 }

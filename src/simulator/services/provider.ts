@@ -55,9 +55,17 @@ export function paymentProviderInitialize(ctx: ServiceContext): ServiceResult {
   };
 }
 
-function pendingProvider(ctx: ServiceContext): Transaction {
+/**
+ * The transaction waiting for the customer behind `redirectionData`, for a
+ * finalisation of the right kind; 12 naming the field that points nowhere,
+ * 24 when it is no longer waiting.
+ */
+export function pendingExternal(
+  ctx: ServiceContext,
+  kind: 'provider' | 'issuerWallet',
+): Transaction {
   const tx = ctx.store.byToken(str(ctx.body, 'redirectionData') ?? '');
-  if (!tx || tx.merchantId !== ctx.merchant.merchantId || tx.redirection?.kind !== 'provider') {
+  if (!tx || tx.merchantId !== ctx.merchant.merchantId || tx.redirection?.kind !== kind) {
     throw new SipsFailure('12', { errorFieldName: 'redirectionData' });
   }
   const reference = str(ctx.body, 'transactionReference');
@@ -69,18 +77,19 @@ function pendingProvider(ctx: ServiceContext): Transaction {
 }
 
 /**
- * APPROVED authorises (amount rules apply), DECLINED answers 05, CANCEL 17;
- * before the customer came back the payment is still pending: 60, nothing
- * changes.
+ * The customer's choice on the provider page, applied: APPROVED authorises
+ * (the amount rules apply, and the card table when the payment has a card),
+ * DECLINED answers 05, CANCEL 17; before the customer came back the payment
+ * is still pending: 60, nothing changes.
  */
-export function paymentProviderFinalize(ctx: ServiceContext): ServiceResult {
-  const tx = pendingProvider(ctx);
+export function finalizeExternal(ctx: ServiceContext, tx: Transaction): void {
   const outcome = tx.redirection?.outcome;
   if (outcome === undefined) throw new SipsFailure('60');
   if (outcome === 'APPROVED') {
     // The provider's answer goes through the same amount rules as a card.
     const decision = decideAuthorization(ctx.cards, {
-      pan: '',
+      pan: tx.card?.pan ?? '',
+      expiry: tx.card?.expiry,
       amount: tx.amount,
       now: ctx.now,
       authenticated: true,
@@ -94,6 +103,11 @@ export function paymentProviderFinalize(ctx: ServiceContext): ServiceResult {
     tx.lastOperationName = 'AUTHORISATION';
     tx.lastOperationDateTime = ctx.now;
   }
+}
+
+export function paymentProviderFinalize(ctx: ServiceContext): ServiceResult {
+  const tx = pendingExternal(ctx, 'provider');
+  finalizeExternal(ctx, tx);
   return {
     answer: { ...orderAnswer(ctx, tx), transactionStatus: tx.status },
     transactionReference: tx.transactionReference,

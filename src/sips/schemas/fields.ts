@@ -8,6 +8,7 @@
  * values it was given, so the seal computed over it stays valid.
  */
 import { z } from 'zod';
+import { interfaceVersionPattern } from '../interface-version.ts';
 import { SEAL_ALGORITHMS } from '../seal.ts';
 
 /** A JSON integer or a string of digits. */
@@ -43,10 +44,10 @@ export const seal = z
 
 export const sealAlgorithm = z.enum(SEAL_ALGORITHMS);
 
-/** `IR_WS_2.55` and the like: the service's prefix followed by a version number. */
+/** `IR_WS_2.55` and the like: the service's prefix followed by a version number (interface-version.ts). */
 export function interfaceVersion(prefix: string) {
-  const pattern = new RegExp(`^${prefix}\\d+(?:\\.\\d+)*$`);
-  return z.string().regex(pattern, `${prefix} followed by a version number`);
+  const pattern = interfaceVersionPattern(prefix);
+  return z.string().regex(pattern, `${prefix} followed by a version number like 2.55`);
 }
 
 /** Merchant-chosen transaction id: alphanumeric, 1 to 35 characters. */

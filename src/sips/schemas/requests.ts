@@ -272,6 +272,33 @@ export const paymentProviderFinalizeRequestSchema = referenceRule(
   z.looseObject({ ...envelope('paymentProviderFinalize'), ...continuation }),
 );
 
+/**
+ * A OneClick payment with an issuer wallet (PAYLIB-type) stored in the shop's
+ * Sips wallet: the dictionary's request sample gives the order fields,
+ * merchantWalletId, paymentMeanBrand and merchantReturnUrl (the customer is
+ * sent to the issuer wallet with the "POST form to external suppliers" and
+ * comes back there). The sample has no paymentMeanId: it is optional here,
+ * naming one stored payment mean when the wallet holds several. Like
+ * paymentProviderInitialize, merchantReturnUrl and paymentMeanBrand are
+ * required (the redirection and the issuer wallet cannot be chosen without them).
+ */
+export const walletIssuerWalletInitializeRequestSchema = referenceRule(
+  z.looseObject({
+    ...envelope('walletIssuerWalletInitialize'),
+    ...order,
+    ...redirection,
+    merchantWalletId,
+    paymentMeanId: paymentMeanId.optional(),
+    merchantReturnUrl: url,
+    paymentMeanBrand: requiredText(64),
+  }),
+);
+
+/** The continuation after the customer came back from the issuer wallet (same fields as paymentProviderFinalize). */
+export const walletIssuerWalletFinalizeRequestSchema = referenceRule(
+  z.looseObject({ ...envelope('walletIssuerWalletFinalize'), ...continuation }),
+);
+
 export const validateRequestSchema = referenceRule(
   z.looseObject({
     ...envelope('validate'),
@@ -320,6 +347,15 @@ export const refuseChallengeRequestSchema = referenceRule(
 
 export const creditHolderRequestSchema = cscRule(
   cardNumberRule(referenceRule(z.looseObject({ ...envelope('creditHolder'), ...order, ...card }))),
+);
+
+/**
+ * creditHolder with a card stored in the shop's Sips wallet (OneClick option):
+ * merchantWalletId and paymentMeanId in place of the card fields (reference
+ * §5.5, the fields C-opencell sends).
+ */
+export const walletCreditHolderRequestSchema = cscRule(
+  referenceRule(z.looseObject({ ...envelope('walletCreditHolder'), ...order, ...walletCard })),
 );
 
 export const getTransactionDataRequestSchema = referenceRule(

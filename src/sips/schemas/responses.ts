@@ -109,7 +109,7 @@ const score = {
   preAuthorisationRuleResultList: list,
 };
 
-/** What an authorisation answers (cardOrder, walletOrder, duplicate, creditHolder, 3DS end). */
+/** What an authorisation answers (cardOrder, walletOrder, duplicate, (wallet)creditHolder, 3DS end). */
 const orderResult = {
   responseCode: code,
   ...common,
@@ -132,7 +132,7 @@ const orderResult = {
   ]),
 };
 
-/** What a redirection-starting call answers (3DS enrolment, provider initialisation). */
+/** What a redirection-starting call answers (3DS enrolment, provider and issuer wallet initialisation). */
 const redirectionResult = {
   responseCode: code,
   ...common,
@@ -193,6 +193,13 @@ export const paymentProviderFinalizeResponseSchema = z.looseObject({
   ...fields(['transactionStatus', 'issuerWalletId']),
 });
 
+export const walletIssuerWalletInitializeResponseSchema = z.looseObject(redirectionResult);
+
+export const walletIssuerWalletFinalizeResponseSchema = z.looseObject({
+  ...orderResult,
+  ...fields(['transactionStatus', 'issuerWalletId', 'issuerWalletType']),
+});
+
 export const validateResponseSchema = z.looseObject(operationResult);
 export const cancelResponseSchema = z.looseObject(operationResult);
 export const refundResponseSchema = z.looseObject(operationResult);
@@ -200,6 +207,7 @@ export const duplicateResponseSchema = z.looseObject(orderResult);
 export const acceptChallengeResponseSchema = z.looseObject(operationResult);
 export const refuseChallengeResponseSchema = z.looseObject(operationResult);
 export const creditHolderResponseSchema = z.looseObject(orderResult);
+export const walletCreditHolderResponseSchema = z.looseObject(orderResult);
 
 export const getTransactionDataResponseSchema = z
   .looseObject({
