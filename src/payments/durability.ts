@@ -17,9 +17,10 @@
  *   record expects (src/engine/send-guard.ts). Needs nothing from Redis.
  * - `none`: development only.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   DURABILITY_MODES,
+  isCluster,
   serverName,
   writableServers,
   type DurabilityMode,
@@ -69,14 +70,32 @@ export function createWriteBarrier(
   const rounds = new Map<number, ShardRounds>();
   const { waitReplicas, waitTimeoutMs } = settings;
 
-  async function round(shard: number): Promise<void> {
-    const marker = `${keyspace.hashTag(shard)}:durability:marker`;
+  /** The marker and its WAIT, sent together so that they reach the same master. */
+  async function markAndWait(marker: string) {
     const replies = await connection
       .pipeline()
       .incr(marker)
       .wait(waitReplicas, waitTimeoutMs)
       .exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
+    return { replies, failed };
+  }
+
+  async function round(shard: number): Promise<void> {
+    const marker = `${keyspace.hashTag(shard)}:durability:marker`;
+    let { replies, failed } = await markAndWait(marker);
+    // After a failover a pipeline may reach the old master's replacement's
+    // old address: learn the new slot map, then try once more.
+    for (
+      let retry = 0;
+      retry < 3 && failed && isRedirection(failed) && isCluster(connection);
+      retry++
+    ) {
+      await new Promise<void>((resolveRefresh) => {
+        (connection as Cluster).refreshSlotsCache(() => resolveRefresh());
+      });
+      ({ replies, failed } = await markAndWait(marker));
+    }
     if (!replies || failed) {
       throw new PaymentsError(
         'writes_not_replicated',
@@ -132,6 +151,11 @@ export function createWriteBarrier(
     confirm: (paymentId) => confirmShard(keyspace.shardOf(paymentId)),
     confirmShard,
   };
+}
+
+/** MOVED, ASK, or a cluster that is electing a master: the slot map must be read again. */
+function isRedirection(error: Error): boolean {
+  return /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(error.message);
 }
 
 export interface DurabilityCheck extends DurabilitySettings {

@@ -7,6 +7,7 @@
  */
 import { Queue, Worker, type Job, type RepeatOptions } from 'bullmq';
 import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
+import { closeWorkers } from './close.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import { backoffDelay } from './retry-policy.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -111,6 +112,8 @@ export interface ScheduleWorkerOptions {
   concurrency?: number;
   stalledIntervalMs?: number;
   lockDurationMs?: number;
+  /** How long a close waits for jobs in flight before it cuts the connections. */
+  closeGraceMs?: number;
 }
 
 export function startScheduleWorkers(options: ScheduleWorkerOptions): { close(): Promise<void> } {
@@ -154,8 +157,11 @@ export function startScheduleWorkers(options: ScheduleWorkerOptions): { close():
   });
   return {
     async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
-      for (const connection of connections) connection.disconnect();
+      await closeWorkers(workers, connections, {
+        logger: options.logger,
+        what: 'schedule',
+        ...(options.closeGraceMs === undefined ? {} : { graceMs: options.closeGraceMs }),
+      });
     },
   };
 }

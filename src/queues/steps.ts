@@ -13,6 +13,7 @@
  */
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
+import { closeWorkers } from './close.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import {
   createStepBackoffStrategy,
@@ -113,6 +114,8 @@ export interface StepWorkerOptions {
    * jobs of dead workers are picked up again. @defaultValue 30 000 ms each
    */
   lockDurationMs?: number;
+  /** How long a close waits for jobs in flight before it cuts the connections. */
+  closeGraceMs?: number;
   stalledIntervalMs?: number;
 }
 
@@ -196,8 +199,11 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
   return {
     workers,
     async close() {
-      await Promise.all(workers.map((worker) => worker.close()));
-      for (const connection of connections) connection.disconnect();
+      await closeWorkers(workers, connections, {
+        logger: options.logger,
+        what: 'step',
+        ...(options.closeGraceMs === undefined ? {} : { graceMs: options.closeGraceMs }),
+      });
     },
   };
 }

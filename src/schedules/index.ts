@@ -82,6 +82,7 @@ export interface Schedules {
     concurrency?: number;
     stalledIntervalMs?: number;
     lockDurationMs?: number;
+    closeGraceMs?: number;
   }): Promise<void>;
   close(): Promise<void>;
 }

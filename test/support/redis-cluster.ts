@@ -41,6 +41,12 @@ export interface RedisClusterHandle {
    * every live node sees that replica as master and reports `cluster_state:ok`.
    */
   failover(master: ClusterNodeHandle): Promise<ClusterNodeHandle>;
+  /**
+   * Starts a killed node again on its ports and data (its cluster identity
+   * is in its nodes file): a master that was failed over comes back as a
+   * replica of the node that replaced it. Resolves once it replicates.
+   */
+  rejoin(node: ClusterNodeHandle): Promise<ClusterNodeHandle>;
   /** Kills every node and removes the data directory; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -552,6 +558,27 @@ export async function startRedisCluster(
         `cluster_state:ok on every live node, with ${HOST}:${promoted.port} seen as master in place of ${HOST}:${master.port}`,
       );
       return promoted;
+    },
+
+    async rejoin(handle) {
+      const old = own(handle);
+      if (old.alive()) throw new Error(`node ${HOST}:${old.port} is still running`);
+      const node = spawnNode({ ...settings, port: old.port, busPort: old.busPort });
+      processes.push(node);
+      nodes[nodes.indexOf(old)] = node;
+      if (!(await waitUntilAnswering(node))) {
+        throw new Error(`node ${HOST}:${node.port} did not start again:\n${logTail(node)}`);
+      }
+      await waitForViews(
+        [node],
+        (view) =>
+          view.info?.get('cluster_state') === 'ok' &&
+          view.replication?.get('role') === 'slave' &&
+          view.replication.get('master_link_status') === 'up',
+        READY_TIMEOUT_MS,
+        `${HOST}:${node.port} back as a replica in sync`,
+      );
+      return node;
     },
 
     stop,
