@@ -8,19 +8,20 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConfigError, type Config } from './config/config.ts';
+import { loadMerchantsFile, MerchantsConfigError, type Merchants } from './config/merchants.ts';
 import {
   checkDurability,
   type DurabilityReport,
   type DurabilitySettings,
 } from './payments/durability.ts';
 import { connectRedis, untilReady, type RedisTarget } from './platform/redis.ts';
-import { createOrchestrator, type Orchestrator } from './orchestrator.ts';
+import { createOrchestrator, type MerchantSummary, type Orchestrator } from './orchestrator.ts';
 import { INSECURE_simulatorOnlyDevKey, parseVaultKeyList } from './payments/card-vault.ts';
 import { redisAnswers, startRedisServer, type RedisServerHandle } from './platform/redis-server.ts';
 import { createLogger, type Logger } from './platform/logger.ts';
 import { resolveSipsEnvironment, type SipsEnvironment } from './sips/environments.ts';
 import type { SipsResult } from './sips/result.ts';
-import { startSimulator, type RunningSimulator } from './simulator/index.ts';
+import { startSimulator, type MerchantConfig, type RunningSimulator } from './simulator/index.ts';
 
 export interface Runtime {
   config: Config;
@@ -29,6 +30,11 @@ export interface Runtime {
   redisUrl: string;
   /** The durability mode in force and what the start-up check saw. */
   durability: DurabilityReport;
+  /**
+   * Reads MERCHANTS_FILE again and applies it; a file with problems is
+   * refused (MerchantsConfigError naming each) and the shops in force stay.
+   */
+  reloadMerchants(): MerchantSummary[];
   sips: SipsEnvironment;
   orchestrator: Orchestrator;
   /** The embedded simulator, when SIPS_ENV=simulator and no SIPS_BASE_URL is given. */
@@ -153,6 +159,28 @@ async function checkRedis(
   }
 }
 
+/**
+ * The shops of MERCHANTS_FILE on the simulator environment: the embedded
+ * simulator knows them (merchantId and keys) besides its built-in test shops.
+ */
+function simulatorShops(config: Config): MerchantConfig[] {
+  if (!config.MERCHANTS_FILE) return [];
+  let merchants: Merchants;
+  try {
+    merchants = loadMerchantsFile(config.MERCHANTS_FILE, { simulatorUrl: 'http://127.0.0.1' });
+  } catch (error) {
+    if (error instanceof MerchantsConfigError) throw new ConfigError(error.problems);
+    throw error;
+  }
+  return [...merchants.values()]
+    .filter((merchant) => merchant.environment === 'simulator')
+    .map((merchant) => ({
+      merchantId: merchant.merchantId,
+      name: merchant.id,
+      keys: Object.fromEntries(merchant.acceptedKeys.map((key) => [key.version, key.secretKey])),
+    }));
+}
+
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'sogenactif' });
   const place = await placeRedis(config, options, logger);
@@ -169,11 +197,19 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   let simulator: RunningSimulator | undefined;
   let baseUrl = config.SIPS_BASE_URL;
   if (config.SIPS_ENV === 'simulator' && !baseUrl && options.embedSimulator !== false) {
+    let shops: MerchantConfig[];
+    try {
+      shops = simulatorShops(config);
+    } catch (error) {
+      await redisServer?.stop();
+      throw error;
+    }
     simulator = await startSimulator({
       port: config.SIMULATOR_PORT,
       host: config.HOST,
       logger,
       control: true,
+      merchants: shops,
     });
     baseUrl = simulator.url;
   }
@@ -184,11 +220,25 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     secretKey: config.SIPS_SECRET_KEY,
     keyVersion: config.SIPS_KEY_VERSION,
   });
+  const readMerchants = () =>
+    config.MERCHANTS_FILE
+      ? loadMerchantsFile(config.MERCHANTS_FILE, simulator ? { simulatorUrl: simulator.url } : {})
+      : undefined;
+  let merchants: Merchants | undefined;
+  try {
+    merchants = readMerchants();
+  } catch (error) {
+    await simulator?.close();
+    await redisServer?.stop();
+    if (error instanceof MerchantsConfigError) throw new ConfigError(error.problems);
+    throw error;
+  }
   const vault = vaultOptions(config);
   const firstKey = Object.values(vault.keys)[0] ?? Buffer.alloc(32);
   const orchestrator = await createOrchestrator({
     redis: place.target,
     durability,
+    ...(merchants ? { merchants } : {}),
     sips: {
       baseUrl: sips.baseUrl,
       merchantId: sips.merchantId,
@@ -234,6 +284,11 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     logger,
     redisUrl: place.display,
     durability: report,
+    reloadMerchants() {
+      const next = readMerchants();
+      if (next) orchestrator.merchants.replace(next);
+      return orchestrator.merchants.list();
+    },
     sips,
     orchestrator,
     ...(simulator ? { simulator } : {}),
@@ -244,4 +299,21 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       await redisServer?.stop();
     },
   };
+}
+
+/** SIGHUP reloads MERCHANTS_FILE; a refused file is logged with every problem and changes nothing. */
+export function reloadMerchantsOnSighup(runtime: Runtime): void {
+  process.on('SIGHUP', () => {
+    try {
+      const merchants = runtime.reloadMerchants();
+      runtime.logger.info(
+        { merchants: merchants.map((merchant) => merchant.id) },
+        'merchants reloaded',
+      );
+    } catch (error) {
+      const problems =
+        error instanceof MerchantsConfigError ? error.problems : [(error as Error).message];
+      runtime.logger.error({ problems }, 'merchants file refused: the shops in force stay');
+    }
+  });
 }

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
 import { createMetrics } from './api/metrics.ts';
 import { loadConfig, ConfigError, type Config } from './config/config.ts';
-import { compose } from './compose.ts';
+import { compose, reloadMerchantsOnSighup } from './compose.ts';
 import { stopOnSignals } from './platform/shutdown.ts';
 
 const DEV_API_KEY = 'dev-key';
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     logger: runtime.logger,
     metrics,
     ...(publicUrl ? { publicUrl } : {}),
+    ...(config.MERCHANTS_FILE ? { reloadMerchants: () => runtime.reloadMerchants() } : {}),
   });
   let address: string;
   try {
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
   if (devKey) lines.push(`  API key     ${DEV_API_KEY}  (development only: set API_KEYS)`);
   process.stdout.write(`${lines.join('\n')}\n`);
 
+  reloadMerchantsOnSighup(runtime);
   stopOnSignals(async () => {
     await app.close();
     await runtime.close();

@@ -26,7 +26,8 @@ import { systemClock, type Clock } from './platform/clock.ts';
 import { createUndiciTransport, type HttpTransport } from './platform/http.ts';
 import { randomIds, type IdGenerator } from './platform/ids.ts';
 import { silentLogger, type Logger } from './platform/logger.ts';
-import { createSipsClient, type SipsClientOptions } from './sips/client.ts';
+import { createSipsClient, type SipsClient, type SipsClientOptions } from './sips/client.ts';
+import type { MerchantSettings, Merchants } from './config/merchants.ts';
 import type { SipsResult } from './sips/result.ts';
 
 import type { CaptureLimitOptions } from './engine/engine.ts';
@@ -48,6 +49,12 @@ export interface OrchestratorOptions {
    * `checkDurability` at start-up. @defaultValue `none`
    */
   durability?: DurabilitySettings;
+  /**
+   * The shops served (MERCHANTS_FILE), by our id; each gets a client built on
+   * `sips` with its platform and keys. Without it, `sips` is the one shop
+   * `default`.
+   */
+  merchants?: Merchants;
   /** Sips platform and credentials; `http`, `clock` and `logger` default to the orchestrator's. */
   sips: Omit<SipsClientOptions, 'http' | 'clock' | 'logger'> & { http?: HttpTransport };
   vault: CardVaultOptions;
@@ -103,6 +110,34 @@ function connectRedis(options: OrchestratorOptions): RedisClient {
     autoPipelining: true,
     connectionName: `${options.keyPrefix ?? 'sog'}-orchestrator`,
   });
+}
+
+/** The Sips clients of the configured shops, replaced as a whole when the file is reloaded. */
+export interface MerchantClients {
+  /** Our ids of the shops, `default` when no merchants file is used. */
+  ids(): string[];
+  clientFor(merchant: string): SipsClient | undefined;
+  settings(merchant: string): MerchantSettings | undefined;
+  /** Applies a reloaded merchants file: new calls use the new clients. */
+  replace(merchants: Merchants): void;
+}
+
+function merchantClients(
+  options: OrchestratorOptions,
+  clientOf: (settings: MerchantSettings) => SipsClient,
+): MerchantClients {
+  let settings: Merchants = options.merchants ?? new Map();
+  let clients = new Map([...settings].map(([id, merchant]) => [id, clientOf(merchant)]));
+  return {
+    ids: () => (settings.size > 0 ? [...settings.keys()] : ['default']),
+    clientFor: (merchant) => clients.get(merchant),
+    settings: (merchant) => settings.get(merchant),
+    replace(next) {
+      const built = new Map([...next].map(([id, merchant]) => [id, clientOf(merchant)]));
+      settings = next;
+      clients = built;
+    },
+  };
 }
 
 /**
@@ -176,6 +211,20 @@ export function buildParts(options: OrchestratorOptions) {
     http,
     ownsHttp: options.sips.http === undefined,
     client: createSipsClient({ ...options.sips, http, clock, logger }),
+    merchants: merchantClients(options, (settings) =>
+      createSipsClient({
+        ...options.sips,
+        http,
+        clock,
+        logger,
+        baseUrl: settings.baseUrl,
+        merchantId: settings.merchantId,
+        secretKey: settings.activeKey.secretKey,
+        keyVersion: settings.activeKey.version,
+        olderSecretKeys: settings.acceptedKeys.slice(1).map((key) => key.secretKey),
+        ...(settings.interfaceVersion ? { interfaceVersion: settings.interfaceVersion } : {}),
+      }),
+    ),
     store: createPaymentStore({ redis, keyspace, clock }),
     reviews: createReviewQueues({ connection: redis, keyspace, clock }),
     queues: createStepQueues({

@@ -48,6 +48,7 @@ export type { PaymentView } from './service/views.ts';
 export type { ScheduledItem } from './service/ops.ts';
 export type { OrchestratorOptions } from './orchestrator-parts.ts';
 import { acknowledgedDurably } from './service/acknowledged.ts';
+import type { MerchantSettings, Merchants } from './config/merchants.ts';
 import { buildParts, defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
 
 export interface EventSubscriptionOptions {
@@ -72,8 +73,47 @@ export interface Orchestrator {
   };
   /** Readiness, queue figures and stuck payments, for the HTTP service's health, metrics and console. */
   operations: Operations;
+  /** The shops served: their public settings, and a reload of the merchants file. */
+  merchants: {
+    list(): MerchantSummary[];
+    /** New calls use the new settings; calls in flight finish with the old ones. */
+    replace(merchants: Merchants): void;
+  };
   /** Graceful: calls in flight finish and are stored before it resolves. */
   close(): Promise<void>;
+}
+
+/** A shop as ops may see it: never its keys. */
+export interface MerchantSummary {
+  id: string;
+  merchantId: string;
+  baseUrl: string;
+  keyVersion: string;
+  /** Older key versions still accepted on answers (a rotation in progress). */
+  acceptedKeyVersions: string[];
+}
+
+function summaryOf(
+  id: string,
+  settings: MerchantSettings | undefined,
+  fallback: SipsClient,
+): MerchantSummary {
+  if (!settings) {
+    return {
+      id,
+      merchantId: fallback.merchantId,
+      baseUrl: fallback.baseUrl,
+      keyVersion: fallback.keyVersion,
+      acceptedKeyVersions: [],
+    };
+  }
+  return {
+    id,
+    merchantId: settings.merchantId,
+    baseUrl: settings.baseUrl,
+    keyVersion: settings.activeKey.version,
+    acceptedKeyVersions: settings.acceptedKeys.slice(1).map((key) => key.version),
+  };
 }
 
 const DEFAULT_INQUIRY_SCHEDULE_MS = [10_000, 60_000, 300_000, 3_600_000, 21_600_000];
@@ -95,6 +135,7 @@ function buildEngine(parts: Parts, options: OrchestratorOptions): PaymentEngine 
     store: parts.store,
     vault: parts.vault,
     client: parts.client,
+    clientFor: (merchant) => parts.merchants.clientFor(merchant),
     reviews: parts.reviews,
     durability: parts.durability.durability,
     jobs,
@@ -138,6 +179,7 @@ function serviceContext(parts: Parts, engine: PaymentEngine, options: Orchestrat
     logger: parts.logger,
     events: parts.events,
     hashRequest: createRequestHasher(hashSecret),
+    merchants: () => parts.merchants.ids(),
   } satisfies ServiceContext;
 }
 
@@ -198,10 +240,14 @@ async function startWorkers(
   schedules: Schedules,
   options: OrchestratorOptions,
 ): Promise<StepWorkers> {
-  const timings = defined({
-    stalledIntervalMs: options.stalledIntervalMs,
-    lockDurationMs: options.lockDurationMs,
-  });
+  const timings = {
+    ...defined({
+      stalledIntervalMs: options.stalledIntervalMs,
+      lockDurationMs: options.lockDurationMs,
+    }),
+    // Calls in flight end within the Sips timeout; past it a close stops waiting.
+    closeGraceMs: (options.sips.timeoutMs ?? 30_000) + 5_000,
+  };
   const workers = startStepWorkers({
     connection: parts.redis,
     keyspace: parts.keyspace,
@@ -301,6 +347,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     reviews: acknowledged(createReviewCommands(commandDeps), ['get', 'list']),
     events: eventSubscriptions(parts, consumers),
     operations: createOperations(parts),
+    merchants: {
+      list: () =>
+        parts.merchants
+          .ids()
+          .map((id) => summaryOf(id, parts.merchants.settings(id), parts.client)),
+      replace: (merchants) => parts.merchants.replace(merchants),
+    },
     async close() {
       await workers?.close();
       await schedules.close();

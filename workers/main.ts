@@ -4,7 +4,7 @@
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
 import { loadConfig, ConfigError } from '../src/config/config.ts';
-import { compose } from '../src/compose.ts';
+import { compose, reloadMerchantsOnSighup } from '../src/compose.ts';
 import { stopOnSignals } from '../src/platform/shutdown.ts';
 
 async function main(): Promise<void> {
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     { sips: runtime.sips.baseUrl, shards: config.SHARDS, durability: runtime.durability.mode },
     'step workers running',
   );
+  reloadMerchantsOnSighup(runtime);
   stopOnSignals(() => runtime.close(), runtime.logger);
 }
 

@@ -8,7 +8,7 @@
  */
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Orchestrator } from '../orchestrator.ts';
+import type { MerchantSummary, Orchestrator } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createAuth, type ApiKey } from './auth.ts';
 import type { Metrics } from './metrics.ts';
@@ -21,6 +21,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { instalmentPlanRoutes } from './routes/instalment-plans.ts';
 import { janitorRoutes } from './routes/janitor.ts';
+import { merchantRoutes } from './routes/merchants.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { reviewRoutes } from './routes/reviews.ts';
@@ -46,6 +47,8 @@ export interface ApiOptions {
   publicUrl?: string;
   /** How long /readyz waits for Redis and the queues. @defaultValue 2 000 ms */
   readinessTimeoutMs?: number;
+  /** POST /v1/merchants/reload: reads MERCHANTS_FILE again (compose's `reloadMerchants`). */
+  reloadMerchants?: () => MerchantSummary[];
 }
 
 export function buildApi(options: ApiOptions): FastifyInstance {
@@ -131,5 +134,10 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
   void app.register(scheduleRoutes, { ops, guard: opsScope });
   void app.register(alertRoutes, { ops, guard: opsScope });
   void app.register(janitorRoutes, { ops, guard: opsScope });
+  void app.register(merchantRoutes, {
+    merchants: options.orchestrator.merchants,
+    guard: opsScope,
+    ...(options.reloadMerchants ? { reload: options.reloadMerchants } : {}),
+  });
   void app.register(reviewRoutes, { reviews, guard: opsScope });
 }

@@ -61,6 +61,8 @@ const EnvSchema = z.object({
     .default('2.55'),
   SIPS_TIMEOUT_MS: whole(100, 600_000).default(30_000),
   SIPS_ALLOW_UNSEALED_RESPONSES: flag.default(false),
+  /** A JSON file listing the shops served (src/config/merchants.ts); without it the SIPS_* variables are the shop `default`. */
+  MERCHANTS_FILE: z.string().trim().optional(),
   REDIS_URL: z.string().trim().optional(),
   /** `host:port,host:port`: a Redis Cluster (instead of REDIS_URL). */
   REDIS_CLUSTER_NODES: z

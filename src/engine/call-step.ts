@@ -11,7 +11,7 @@ import { MONEY_MOVING } from '../../machines/contract.ts';
 import type { PaymentIntent, PaymentRecord, PaymentStore } from '../payments/store.ts';
 import { eventForResult, requestFields } from '../sips/translate.ts';
 import { absorbResult, callTimeline, operationInput } from './call-input.ts';
-import { pendingFollowUp, readEngineData, type EngineContext } from './context.ts';
+import { pendingFollowUp, readEngineData, type EngineContext, sipsClientOf } from './context.ts';
 import { StepRetryError } from './contract.ts';
 import { dispatch } from './follow-ups.ts';
 import type { CallJob } from './jobs.ts';
@@ -150,7 +150,8 @@ async function sendAndCommit(
   context: { jobId: string; attemptsLeft: boolean },
   written: WrittenIntent,
 ): Promise<void> {
-  const { store, client, logger } = engine.deps;
+  const { store, logger } = engine.deps;
+  const client = sipsClientOf(engine, record);
   const request = requestFields(
     operationInput(engine, record, job.operation, written.intent.amount),
   );

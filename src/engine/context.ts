@@ -4,6 +4,7 @@
  * The engine's functions take it as their first argument.
  */
 import type { PaymentRecord } from '../payments/store.ts';
+import type { SipsClient } from '../sips/client.ts';
 import type { EngineDeps } from './contract.ts';
 import { emptyEngineData, type EngineData } from './engine-data.ts';
 import type { FollowUp } from './jobs.ts';
@@ -50,3 +51,22 @@ export function pendingFollowUp(
   const data = readEngineData(engine, record);
   return data.followUps.find((followUp) => 'jobId' in followUp && followUp.jobId === jobId);
 }
+
+/** Thrown when a payment's merchant is no longer configured: the job fails, the janitor escalates. */
+export class UnknownMerchantError extends Error {
+  override readonly name = 'UnknownMerchantError';
+}
+
+/**
+ * The Sips client of the payment's merchant (MERCHANTS_FILE); payments made
+ * before merchants existed, and `default`, use the deployment's client.
+ */
+export function sipsClientOf(engine: EngineContext, record: PaymentRecord): SipsClient {
+  const merchant = record.merchant.id ?? DEFAULT_MERCHANT_ID;
+  const client = engine.deps.clientFor ? engine.deps.clientFor(merchant) : undefined;
+  if (client) return client;
+  if (merchant === DEFAULT_MERCHANT_ID) return engine.deps.client;
+  throw new UnknownMerchantError(`merchant ${merchant} is not configured (MERCHANTS_FILE)`);
+}
+
+export const DEFAULT_MERCHANT_ID = 'default';

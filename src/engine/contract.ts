@@ -68,7 +68,10 @@ export interface CaptureLimitOptions {
 export interface EngineDeps {
   store: PaymentStore;
   vault: CardVault;
+  /** The deployment's client: payments of merchant `default` (and those made before merchants). */
   client: SipsClient;
+  /** The client of a configured merchant, by our id for it (MERCHANTS_FILE). */
+  clientFor?: (merchant: string) => SipsClient | undefined;
   reviews: ReviewQueues;
   jobs: JobSink;
   clock: Clock;

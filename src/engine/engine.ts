@@ -44,7 +44,7 @@ export {
   type JobSink,
   type PaymentEngine,
 } from './contract.ts';
-export { engineDataOf, type EngineContext } from './context.ts';
+export { DEFAULT_MERCHANT_ID, engineDataOf, type EngineContext } from './context.ts';
 export { SETTLED_FOR_SCHEDULES } from './follow-ups.ts';
 export { reauthorizationOf } from './reauthorization.ts';
 

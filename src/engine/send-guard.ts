@@ -18,7 +18,7 @@ import type { Operation, PaymentEvent } from '../../machines/contract.ts';
 import { checkBeforeCall } from '../../machines/index.ts';
 import type { PaymentIntent, PaymentRecord } from '../payments/store.ts';
 import { inquiryAnswer } from '../sips/translate.ts';
-import type { EngineContext } from './context.ts';
+import { sipsClientOf, type EngineContext } from './context.ts';
 import { StepRetryError } from './contract.ts';
 import { apply } from './step.ts';
 
@@ -70,7 +70,8 @@ async function verifyAtSips(
   operation: Operation,
   written: WrittenIntent,
 ): Promise<boolean> {
-  const { client, clock, logger } = engine.deps;
+  const { clock, logger } = engine.deps;
+  const client = sipsClientOf(engine, record);
   const result = await client.getTransactionData({
     transactionReference: record.transactionReference,
   });

@@ -118,6 +118,11 @@ export const PAYMENT_METHODS = ['card', 'card_3ds', 'wallet', 'wallet_3ds', 'pro
 export const CreatePaymentCommand = z
   .strictObject({
     method: z.enum(PAYMENT_METHODS).default('card'),
+    /** Our id of the shop (MERCHANTS_FILE); required when the deployment serves several. */
+    merchant: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a merchant id: lowercase letters, digits, - and _')
+      .optional(),
     amount,
     currency: currency.default('978'),
     captureMode: z.enum(['author_capture', 'validation']).default('author_capture'),

@@ -16,6 +16,11 @@ import type { Keyspace } from './keys.ts';
 import type { RedisClient } from './lua.ts';
 
 export interface MerchantRef {
+  /**
+   * Our id of the shop the payment belongs to (MERCHANTS_FILE); absent on
+   * payments made before merchants existed, which belong to `default`.
+   */
+  id?: string;
   orderId?: string;
   customerId?: string;
   customerEmail?: string;

@@ -152,6 +152,13 @@ export const ERRORS = {
     retryable: false,
     meaning: 'no such route',
   },
+  merchants_file_invalid: {
+    scope: 'http',
+    status: 422,
+    retryable: false,
+    meaning:
+      'the merchants file was refused (every problem named in `detail`); the shops in force stay',
+  },
   internal_error: {
     scope: 'http',
     status: 500,

@@ -27,6 +27,8 @@ export interface ServiceContext {
   ids: IdGenerator;
   logger: Logger;
   events: EventDeps;
+  /** Our ids of the configured shops (MERCHANTS_FILE, or `default`). */
+  merchants(): readonly string[];
   /** Keyed hash of a request, to tell a replay from another command under one idempotency key. */
   hashRequest(request: unknown): string;
 }

@@ -7,6 +7,8 @@ import {
   DuplicateCommand,
   parseCommand,
 } from '../payments/commands.ts';
+import { CommandError } from '../engine/errors.ts';
+import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import type { PaymentRecord } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { CommandOptions } from './context.ts';
@@ -83,7 +85,7 @@ async function createFromCommand(
     };
   }
   if (command.capture) request.capture = captureScheduleOf(ctx.clock, command.capture);
-  const merchant: PaymentRecord['merchant'] = {};
+  const merchant: PaymentRecord['merchant'] = { id: merchantOf(ctx, command.merchant) };
   if (command.orderId) merchant.orderId = command.orderId;
   if (command.customer?.id) merchant.customerId = command.customer.id;
   if (command.customer?.email) merchant.customerEmail = command.customer.email;
@@ -148,4 +150,29 @@ function captureScheduleOf(
     ...(at !== undefined ? { at } : {}),
     ...(capture.atLimit ? { atLimit: capture.atLimit as LimitPolicy } : {}),
   };
+}
+
+/**
+ * The shop a new payment belongs to: the one named, which must be
+ * configured; without a name, the only one, or `default`.
+ */
+export function merchantOf(ctx: Pick<CommandDeps, 'merchants'>, named: string | undefined): string {
+  const known = ctx.merchants();
+  if (named !== undefined) {
+    if (!known.includes(named)) {
+      throw new CommandError('invalid_command', `merchant ${named} is not configured`, {
+        field: 'merchant',
+      });
+    }
+    return named;
+  }
+  if (known.length === 1) return known[0] as string;
+  if (known.includes(DEFAULT_MERCHANT_ID)) return DEFAULT_MERCHANT_ID;
+  throw new CommandError(
+    'invalid_command',
+    'merchant is required: this deployment serves several',
+    {
+      field: 'merchant',
+    },
+  );
 }

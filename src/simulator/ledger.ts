@@ -16,6 +16,8 @@ export interface RequestRecord {
   /** Sips function, when the path names one. */
   service?: string;
   merchantId?: string;
+  /** The key version the request names (its seal's key). */
+  keyVersion?: string;
   transactionReference?: string;
   /** responseCode (or walletResponseCode) answered, when a Sips answer was sent. */
   responseCode?: string;

@@ -98,6 +98,8 @@ function noteCall(
   if (subject.amount !== undefined) record.amount = subject.amount;
   const cardNumber = body ? str(body, 'cardNumber') : undefined;
   if (cardNumber !== undefined) record.maskedPan = maskPan(cardNumber);
+  const keyVersion = body ? str(body, 'keyVersion') : undefined;
+  if (keyVersion !== undefined) record.keyVersion = keyVersion;
   if (decision.fault) {
     record.fault = decision.fault.spec.type;
     record.faultId = decision.fault.id;

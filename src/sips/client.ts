@@ -109,6 +109,8 @@ export interface SipsClient extends SipsServiceMethods {
   ): Record<string, unknown>;
   readonly merchantId: string;
   readonly baseUrl: string;
+  /** The key version requests are sealed with. */
+  readonly keyVersion: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -253,5 +255,6 @@ export function createSipsClient(options: SipsClientOptions): SipsClient {
     buildRequest,
     merchantId: context.merchantId,
     baseUrl: context.baseUrl,
+    keyVersion: context.keyVersion,
   };
 }

@@ -3,7 +3,7 @@
  * later, alerts, the janitor, metrics and the health checks.
  */
 import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
-import { json, list, problem, ref } from './shared.ts';
+import { items, json, list, problem, ref } from './shared.ts';
 
 export function opsSchemas() {
   return {
@@ -46,6 +46,21 @@ export function opsSchemas() {
         paymentId: { type: 'string' },
         subject: { type: 'string' },
         message: { type: 'string' },
+      },
+    },
+    Merchant: {
+      type: 'object',
+      required: ['id', 'merchantId', 'baseUrl', 'keyVersion', 'acceptedKeyVersions'],
+      properties: {
+        id: { type: 'string', description: 'our id of the shop' },
+        merchantId: { type: 'string', description: 'the Sips merchantId' },
+        baseUrl: { type: 'string' },
+        keyVersion: { type: 'string', description: 'the key version calls are sealed with' },
+        acceptedKeyVersions: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'older key versions still accepted on answers (a rotation)',
+        },
       },
     },
     JanitorReport: {
@@ -106,6 +121,21 @@ export function operationPaths() {
         summary: 'Run the janitor now and get its report (ops)',
         security: [{ apiKey: [] }],
         responses: { '200': json('The report', ref('JanitorReport')), '4XX': problem },
+      },
+    },
+    '/v1/merchants': {
+      get: {
+        summary: 'The shops served: ids, merchantIds, platforms, key versions; never keys (ops)',
+        security: [{ apiKey: [] }],
+        responses: { '200': json('The shops', items('Merchant')), '4XX': problem },
+      },
+    },
+    '/v1/merchants/reload': {
+      post: {
+        summary:
+          'Read MERCHANTS_FILE again and apply it; 422 names every problem of a refused file (ops)',
+        security: [{ apiKey: [] }],
+        responses: { '200': json('The shops now served', items('Merchant')), '4XX': problem },
       },
     },
   };

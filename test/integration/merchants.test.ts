@@ -1,0 +1,176 @@
+/**
+ * Several shops in one deployment (MERCHANTS_FILE): each payment goes to
+ * Sips under its own merchantId and key, and a key is rotated while
+ * payments are in flight without anything going to review.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseMerchants } from '../../src/config/merchants.ts';
+import { CommandError } from '../../src/engine/errors.ts';
+import {
+  SEED_EXAMPLE_MERCHANT_ID,
+  SEED_EXAMPLE_SECRET_KEY,
+  SEED_TEST_MERCHANT_ID,
+  SEED_TEST_SECRET_KEY,
+} from '../../src/sips/environments.ts';
+import {
+  ACCEPTED_CARD,
+  EXPIRY,
+  startOrchestratorHarness,
+  type OrchestratorHarness,
+} from '../support/orchestrator-harness.ts';
+
+let h: OrchestratorHarness | undefined;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const ROTATING_SHOP = '123456789012345';
+const KEY_1 = 'rotating-shop-key-version-1-abcdefghijkl';
+const KEY_2 = 'rotating-shop-key-version-2-mnopqrstuvwx';
+
+function merchantsFile(simulatorUrl: string, rotating: 'before' | 'during') {
+  const rotatingKeys =
+    rotating === 'before'
+      ? [{ version: 1, secret: KEY_1 }]
+      : [
+          { version: 1, secret: KEY_1 },
+          { version: 2, secret: KEY_2, active: true },
+        ];
+  return parseMerchants(
+    JSON.stringify({
+      merchants: [
+        {
+          id: 'brand-fr',
+          environment: 'simulator',
+          merchantId: SEED_TEST_MERCHANT_ID,
+          keys: [{ version: 1, secret: SEED_TEST_SECRET_KEY }],
+        },
+        {
+          id: 'brand-be',
+          environment: 'simulator',
+          merchantId: SEED_EXAMPLE_MERCHANT_ID,
+          keys: [{ version: 1, secret: SEED_EXAMPLE_SECRET_KEY }],
+        },
+        {
+          id: 'rotating',
+          environment: 'simulator',
+          merchantId: ROTATING_SHOP,
+          keys: rotatingKeys,
+        },
+      ],
+    }),
+    { simulatorUrl },
+  );
+}
+
+const card = { number: ACCEPTED_CARD, expiry: EXPIRY, csc: '123' };
+
+async function startWithShops(): Promise<OrchestratorHarness> {
+  // The simulator knows the rotating shop under both key versions.
+  const harness = await startOrchestratorHarness({
+    simulator: { merchants: [{ merchantId: ROTATING_SHOP, keys: { '1': KEY_1, '2': KEY_2 } }] },
+  });
+  await harness.restart(0, { merchants: merchantsFile(harness.sim.url, 'before') });
+  return harness;
+}
+
+describe('merchants', () => {
+  it('sends each payment under its own merchantId and key', async () => {
+    h = await startWithShops();
+    const harness = h;
+    const fr = await harness.orchestrator.payments.create({
+      merchant: 'brand-fr',
+      amount: 1_000,
+      card,
+    });
+    const be = await harness.orchestrator.payments.create({
+      merchant: 'brand-be',
+      amount: 2_000,
+      card,
+    });
+    const [frDone, beDone] = await Promise.all([
+      harness.waitFor(fr.payment.id),
+      harness.waitFor(be.payment.id),
+    ]);
+    expect(frDone.status).toBe('authorized');
+    expect(beDone.status).toBe('authorized');
+    const ledger = harness.sim.ledger;
+    expect(
+      ledger
+        .requests({ transactionReference: frDone.transactionReference })
+        .map((r) => r.merchantId),
+    ).toEqual([SEED_TEST_MERCHANT_ID]);
+    expect(
+      ledger
+        .requests({ transactionReference: beDone.transactionReference })
+        .map((r) => r.merchantId),
+    ).toEqual([SEED_EXAMPLE_MERCHANT_ID]);
+    expect(ledger.countAuthorizations(beDone.transactionReference, SEED_EXAMPLE_MERCHANT_ID)).toBe(
+      1,
+    );
+    expect(harness.orchestrator.merchants.list().map((merchant) => merchant.id)).toEqual([
+      'brand-fr',
+      'brand-be',
+      'rotating',
+    ]);
+  });
+
+  it('refuses an unknown merchant, and a payment without one when several are served', async () => {
+    h = await startWithShops();
+    const harness = h;
+    await expect(
+      harness.orchestrator.payments.create({ merchant: 'brand-xx', amount: 1_000, card }),
+    ).rejects.toMatchObject({ code: 'invalid_command', field: 'merchant' });
+    const missing = await harness.orchestrator.payments
+      .create({ amount: 1_000, card })
+      .catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(CommandError);
+    expect(missing).toMatchObject({
+      field: 'merchant',
+      message: expect.stringMatching(/required/),
+    });
+  });
+
+  it('rotates a key while payments are in flight: nothing fails, new calls use the new version', async () => {
+    h = await startWithShops();
+    const harness = h;
+    // Calls of the rotating shop take a while: some are at Sips during the switch.
+    harness.sim.faults.add({
+      type: 'latency',
+      ms: 300,
+      match: { merchantId: ROTATING_SHOP },
+    });
+    const before = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        harness.orchestrator.payments.create({
+          merchant: 'rotating',
+          amount: 1_500,
+          captureMode: 'validation',
+          card,
+        }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    harness.orchestrator.merchants.replace(merchantsFile(harness.sim.url, 'during'));
+    expect(
+      harness.orchestrator.merchants.list().find((merchant) => merchant.id === 'rotating'),
+    ).toMatchObject({ keyVersion: '2', acceptedKeyVersions: ['1'] });
+    const ids = before.map((created) => created.payment.id);
+    const authorised = await Promise.all(ids.map((id) => harness.waitFor(id)));
+    expect(authorised.map((payment) => payment.status)).toEqual(Array(5).fill('authorized'));
+    for (const id of ids) await harness.orchestrator.payments.capture(id, { amount: 1_500 });
+    const captured = await Promise.all(ids.map((id) => harness.waitFor(id)));
+    expect(captured.map((payment) => payment.status)).toEqual(Array(5).fill('captured'));
+    for (const payment of captured) {
+      const requests = harness.sim.ledger.requests({
+        transactionReference: payment.transactionReference,
+      });
+      // The authorisation went out with version 1 (before the switch), the capture with version 2.
+      expect(requests.find((request) => request.service === 'cardOrder')?.keyVersion).toBe('1');
+      expect(requests.find((request) => request.service === 'validate')?.keyVersion).toBe('2');
+    }
+    expect(await harness.orchestrator.operations.openReviewCount()).toBe(0);
+  });
+});
