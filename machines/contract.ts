@@ -164,6 +164,12 @@ export type PaymentEvent =
   | { type: 'sips.conflict'; operation: Operation; responseCode: string }
   /** The response seal did not verify or was missing. */
   | { type: 'sips.untrusted'; operation: Operation }
+  /**
+   * 03 (unknown merchant) or 34 (key or key version refused), sealed or not:
+   * probably our credentials, but a forged answer must not fail a payment
+   * Sips authorised, so the engine inquires once.
+   */
+  | { type: 'sips.credentials_refused'; operation: Operation; responseCode: string }
   // The customer came back from the ACS or the provider.
   | { type: 'customer.returned' }
   /** The customer did not come back in time (a delayed job of the engine): nothing was authorised. */
@@ -174,6 +180,8 @@ export type PaymentEvent =
   | { type: 'inquiry.not_found' }
   /** The inquiry schedule ran out without a clear answer. */
   | { type: 'inquiry.exhausted' }
+  /** The inquiry too was refused with 03 or 34: our credentials are wrong, nothing happened at Sips. */
+  | { type: 'inquiry.credentials_refused'; responseCode: string }
   // A person decided in the review console.
   | { type: 'review.adopt'; view: GatewayView; note: string }
   | {
@@ -237,7 +245,11 @@ export type Effect =
 
 /** Ops alerts the machine raises: the capture-limit lifecycle's, and a view of Sips it will not adopt. */
 export type LimitAlertKind =
-  'inquiry_conflict' | 'capture_limit_near' | 'capture_limit_reached' | 'reauthorization_failed';
+  | 'inquiry_conflict'
+  | 'capture_limit_near'
+  | 'capture_limit_reached'
+  | 'reauthorization_failed'
+  | 'merchant_credentials_invalid';
 
 /** Amounts the machines keep (minor units). */
 export interface Amounts {

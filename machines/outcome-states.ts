@@ -7,7 +7,7 @@
 import type { DomainEventName, GatewayView, Operation } from './contract.ts';
 import { alert, callPending, emit, review, type Args, type EventOf } from './actions.ts';
 import { answers } from './guards.ts';
-import type { PaymentFlow, ResumePoint } from './model.ts';
+import { isAuthorizationOperation, type PaymentFlow, type ResumePoint } from './model.ts';
 import {
   LANDINGS,
   arrivalEventName,
@@ -169,6 +169,18 @@ export const uncertainAnswers = {
       { type: 'inquire' as const },
     ],
   },
+  // Probably our credentials; one inquiry tells (a forged 34 cannot fail a payment).
+  'sips.credentials_refused': {
+    guard: answers(),
+    target: TARGET.outcome_unknown,
+    actions: [
+      emit<EventOf<'sips.credentials_refused'>>('payment.outcome_unknown', ({ event }) => ({
+        reason: 'credentials_refused',
+        responseCode: event.responseCode,
+      })),
+      { type: 'inquire' as const },
+    ],
+  },
   // Never retried, never moved forward: a person compares with the Sips back office.
   'sips.untrusted': {
     guard: answers(),
@@ -239,6 +251,34 @@ export function outcomeUnknownState(flow: PaymentFlow) {
         toReviewForConflict<EventOf<'inquiry.not_found'>>(
           () => 'Sips does not know the transaction (25)',
         ),
+      ],
+      'inquiry.credentials_refused': [
+        // Sips refused the authorisation and the inquiry alike: nothing was
+        // authorised, the payment fails and ops learn which credentials to fix.
+        {
+          guard: ({ context }: Args<EventOf<'inquiry.credentials_refused'>>) =>
+            context.pending !== null && isAuthorizationOperation(context.pending.operation),
+          target: TARGET.failed,
+          actions: [
+            emit<EventOf<'inquiry.credentials_refused'>>('payment.failed', ({ event }) => ({
+              reason: 'merchant_credentials_invalid',
+              responseCode: event.responseCode,
+            })),
+            alert<EventOf<'inquiry.credentials_refused'>>(
+              'merchant_credentials_invalid',
+              ({ event }) => ({ responseCode: event.responseCode }),
+            ),
+            'clearPending' as const,
+          ],
+        },
+        // A capture, cancel or refund refused for our credentials did not
+        // happen, but money is held: a person decides once they are fixed.
+        {
+          ...toReviewForConflict<EventOf<'inquiry.credentials_refused'>>(
+            ({ event }) =>
+              `Sips refused our credentials (${event.responseCode}) for the call and the inquiry`,
+          ),
+        },
       ],
       'inquiry.exhausted': {
         target: TARGET.in_review,

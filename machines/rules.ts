@@ -177,6 +177,7 @@ export function explainRejection(
     case 'sips.unknown':
     case 'sips.conflict':
     case 'sips.untrusted':
+    case 'sips.credentials_refused':
       if (pending === null || !IN_FLIGHT_STATUSES.has(status)) {
         return `no Sips call is in flight (status ${status}): a late or repeated answer for ${event.operation}`;
       }
@@ -190,6 +191,7 @@ export function explainRejection(
     case 'inquiry.found':
     case 'inquiry.not_found':
     case 'inquiry.exhausted':
+    case 'inquiry.credentials_refused':
       return `no inquiry is expected in ${status}`;
     case 'review.adopt':
       if (status !== 'outcome_unknown' && status !== 'in_review') {

@@ -180,6 +180,8 @@ function serviceContext(parts: Parts, engine: PaymentEngine, options: Orchestrat
     events: parts.events,
     hashRequest: createRequestHasher(hashSecret),
     merchants: () => parts.merchants.ids(),
+    clientOf: (record) =>
+      parts.merchants.clientFor(record.merchant.id ?? 'default') ?? parts.client,
   } satisfies ServiceContext;
 }
 

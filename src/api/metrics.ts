@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SipsResult } from '../sips/result.ts';
+import { credentialsRefusal } from '../sips/translate.ts';
 import type { ApiPorts } from './ports.ts';
 
 const AUTHORIZATION_SERVICES = new Set([
@@ -29,6 +30,12 @@ export interface GoLiveFigures {
   fraud: number;
   /** 75 */
   tooManyAttempts: number;
+  /**
+   * 03 or 34, sealed or not (an unknown merchantId, a wrong key or key
+   * version): the commonest go-live mistakes, counted even when the answer's
+   * seal does not verify.
+   */
+  credentialsRefused: number;
 }
 
 /** Where the queue depths and the review backlog are read. */
@@ -65,7 +72,14 @@ export function createMetrics(): Metrics {
     labelNames: ['service', 'response_code'],
     registers: [registry],
   });
-  const authorizations = { all: 0, accepted: 0, technical: 0, fraud: 0, tooManyAttempts: 0 };
+  const authorizations = {
+    all: 0,
+    accepted: 0,
+    technical: 0,
+    fraud: 0,
+    tooManyAttempts: 0,
+    credentialsRefused: 0,
+  };
   const acceptance = new Gauge({
     name: 'sips_acceptance_rate',
     help: 'Authorisation answers 00 over all authorisation answers, since start',
@@ -96,11 +110,15 @@ export function createMetrics(): Metrics {
       technical: authorizations.technical,
       fraud: authorizations.fraud,
       tooManyAttempts: authorizations.tooManyAttempts,
+      credentialsRefused: authorizations.credentialsRefused,
     }),
     onCall(result) {
       const service = result.call.service;
+      const refusedCredentials = credentialsRefusal(result);
       const code =
-        result.kind === 'unknown' || result.kind === 'seal_mismatch' ? '' : result.responseCode;
+        result.kind === 'unknown' || result.kind === 'seal_mismatch'
+          ? (refusedCredentials ?? '')
+          : result.responseCode;
       calls.inc({ service, outcome: result.kind, response_code: code });
       duration.observe({ service }, result.call.durationMs / 1000);
       if (result.kind === 'retryable') retries.inc({ service, response_code: code });
@@ -110,6 +128,7 @@ export function createMetrics(): Metrics {
         if (code === '90' || code === '97' || code === '99') authorizations.technical += 1;
         if (code === '34') authorizations.fraud += 1;
         if (code === '75') authorizations.tooManyAttempts += 1;
+        if (refusedCredentials !== undefined) authorizations.credentialsRefused += 1;
       }
     },
     async render(source) {

@@ -2,6 +2,7 @@
  * The `sogenactif` command: a small dispatcher. Each subcommand is a module
  * exporting `run…(args, io): Promise<exitCode>`; add a row to COMMANDS.
  */
+import { CHECK_MERCHANTS_USAGE, runCheckMerchants } from './check-merchants.ts';
 import { EXIT_USAGE, UsageError, processIo, type CliIo } from './io.ts';
 import { PAYMENTS_USAGE, REVIEW_USAGE, runPayments, runReview } from './ops.ts';
 import { runSeal, SEAL_USAGE } from './seal.ts';
@@ -28,11 +29,17 @@ const COMMANDS: Record<string, Command> = {
     usage: REVIEW_USAGE,
     run: runReview,
   },
+  'check-merchants': {
+    summary: 'go-live check: one harmless sealed call per configured shop',
+    usage: CHECK_MERCHANTS_USAGE,
+    run: runCheckMerchants,
+  },
 };
 
 function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
   const rows = Object.entries(COMMANDS).map(
-    ([name, command]) => `  ${name.padEnd(10)}${command.summary}`,
+    ([name, command]) => `  ${name.padEnd(width)}${command.summary}`,
   );
   return `usage: sogenactif <command> [options]\n\ncommands:\n${rows.join('\n')}\n\nRun "sogenactif <command> --help" for a command's options.\n`;
 }

@@ -64,7 +64,9 @@ export async function inquire(
   ];
   let event: PaymentEvent | undefined;
   if (answer.found === true) event = { type: 'inquiry.found', view: answer.view };
-  else if (answer.found === false) event = { type: 'inquiry.not_found' };
+  else if (answer.found === 'credentials_refused') {
+    event = { type: 'inquiry.credentials_refused', responseCode: answer.responseCode };
+  } else if (answer.found === false) event = { type: 'inquiry.not_found' };
   const detail = answer.found === 'unclear' ? answer.detail : 'answer not usable yet';
   return { event, remember, timeline, detail };
 }

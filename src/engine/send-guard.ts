@@ -77,11 +77,11 @@ async function verifyAtSips(
   });
   engine.deps.onCall?.(result);
   const answer = inquiryAnswer(result, record.captureMode);
-  if (answer.found === 'unclear') {
+  if (answer.found === 'unclear' || answer.found === 'credentials_refused') {
     await markNotSent(engine, record, written);
-    throw new StepRetryError(
-      `could not read the transaction before ${operation}: ${answer.detail}`,
-    );
+    const why =
+      answer.found === 'unclear' ? answer.detail : `credentials refused (${answer.responseCode})`;
+    throw new StepRetryError(`could not read the transaction before ${operation}: ${why}`);
   }
   const verdict = checkBeforeCall(record.snapshot, answer.found ? answer.view : null);
   if (verdict.send) return true;

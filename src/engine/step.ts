@@ -10,7 +10,7 @@ import { stepPayment } from '../../machines/index.ts';
 import { liftLegacyFacts } from './reauthorization.ts';
 import { buildEvent, type PaymentCloudEvent } from '../payments/events.ts';
 import type { PaymentRecord, TimelineEntry } from '../payments/store.ts';
-import { engineDataOf, type EngineContext } from './context.ts';
+import { DEFAULT_MERCHANT_ID, engineDataOf, type EngineContext } from './context.ts';
 import type { Annotation, ApplyOptions, ApplyResult } from './contract.ts';
 import type { EngineData } from './engine-data.ts';
 import { dispatch, planFollowUps } from './follow-ups.ts';
@@ -38,7 +38,7 @@ export async function apply(
   const version = expectedVersion + 1;
   options.update?.(data);
   // Alerts first: raised twice at worst (a lost race, a retry), never lost.
-  await raiseAlerts(engine, record.id, outcome.effects);
+  await raiseAlerts(engine, record, outcome.effects);
   planFollowUps(engine, record, data, outcome, version, options.inquiryAttempt);
   const card = cardAfter(engine, record, outcome.effects);
   const timeline: TimelineEntry[] = [
@@ -83,12 +83,14 @@ export async function apply(
 
 async function raiseAlerts(
   engine: EngineContext,
-  paymentId: string,
+  record: PaymentRecord,
   effects: readonly Effect[],
 ): Promise<void> {
   for (const effect of effects) {
     if (effect.type === 'alert') {
-      await engine.deps.alerts?.raise(paymentId, { kind: effect.kind, data: effect.data });
+      // Ops learn which shop it is about (several may be served).
+      const data = { merchant: record.merchant.id ?? DEFAULT_MERCHANT_ID, ...effect.data };
+      await engine.deps.alerts?.raise(record.id, { kind: effect.kind, data });
     }
   }
 }

@@ -19,6 +19,7 @@ export interface OpsAlert {
     | 'schedule_failed'
     | 'reauthorization_failed'
     | 'reauthorization_in_review'
+    | 'merchant_credentials_invalid'
     | 'inquiry_conflict';
   paymentId?: string;
   subject?: string;

@@ -125,6 +125,13 @@ function replacementVerdict(
 }
 
 /** The text of an ops alert the capture-limit lifecycle raises. */
+/** The likely cause of a credentials refusal, in the words of the go-live check. */
+export function credentialsCause(responseCode: string): string {
+  return responseCode === '03'
+    ? 'unknown merchantId, or the contract does not allow the service'
+    : 'wrong secret key or key version';
+}
+
 export function limitAlertMessage(
   paymentId: string,
   kind: LimitAlertKind,
@@ -143,6 +150,8 @@ export function limitAlertMessage(
       return data.newPaymentId === undefined
         ? `the new authorisation could not be made (${String(data.code)}: ${String(data.reason)}); ${paymentId} can be captured until its limit ${limitAt}`
         : `the new authorisation ${String(data.newPaymentId)} ended ${String(data.status)}; ${paymentId} can be captured until its limit ${limitAt}`;
+    case 'merchant_credentials_invalid':
+      return `Sips refused the credentials of merchant ${String(data.merchant ?? 'default')} (${String(data.responseCode)}: ${credentialsCause(String(data.responseCode))}) for the call and the inquiry; fix MERCHANTS_FILE or SIPS_* and reload. ${paymentId} failed, nothing happened at Sips`;
   }
 }
 

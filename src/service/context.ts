@@ -8,7 +8,7 @@ import type { CardVault } from '../payments/card-vault.ts';
 import type { EventDeps } from '../payments/events.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import type { ReviewQueues } from '../payments/review.ts';
-import type { PaymentStore } from '../payments/store.ts';
+import type { PaymentRecord, PaymentStore } from '../payments/store.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { IdGenerator } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -22,6 +22,8 @@ export interface ServiceContext {
   engine: PaymentEngine;
   vault: CardVault;
   client: SipsClient;
+  /** The client of the payment's merchant. */
+  clientOf(record: PaymentRecord): SipsClient;
   reviews: ReviewQueues;
   clock: Clock;
   ids: IdGenerator;

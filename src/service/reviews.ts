@@ -42,7 +42,7 @@ async function resolveReview(
   if (!item) throw new CommandError('payment_not_found', `no review item ${jobId}`);
   const record = await loadPayment(ctx, item.paymentId);
   if (decision.action === 'adopt' || decision.action === 'reinquire') {
-    const result = await ctx.client.getTransactionData({
+    const result = await ctx.clientOf(record).getTransactionData({
       transactionReference: record.transactionReference,
     });
     const answer = inquiryAnswer(result, record.captureMode);
@@ -54,7 +54,7 @@ async function resolveReview(
         'command_not_allowed',
         answer.found === false
           ? 'Sips does not know this transaction (25): mark it instead'
-          : `Sips gave no usable answer (${answer.detail})`,
+          : `Sips gave no usable answer (${answer.found === 'unclear' ? answer.detail : `credentials refused, ${answer.responseCode}`})`,
       );
     }
     await applyCommand(ctx, item.paymentId, {

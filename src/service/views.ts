@@ -17,6 +17,8 @@ export interface PaymentView {
   status: PaymentStatus;
   final: boolean;
   kind: PaymentKind;
+  /** Our id of the shop (MERCHANTS_FILE); `default` with the single-shop settings. */
+  merchant: string;
   amount: number;
   currency: string;
   captureMode: CaptureMode;
@@ -46,6 +48,7 @@ export function toView(
     status: record.status,
     final: FINAL_STATUSES.has(record.status),
     kind: record.kind,
+    merchant: record.merchant.id ?? 'default',
     amount: record.amount,
     currency: record.currency,
     captureMode: record.captureMode,

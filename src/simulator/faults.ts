@@ -43,6 +43,12 @@ const effect = z.union([
   z.object({ type: z.literal('corruptSeal') }),
   /** Processed; the answer has no seal. */
   z.object({ type: z.literal('missingSeal') }),
+  /**
+   * Processed; the answer is replaced by a bare, unsealed refusal with this
+   * code (what a forged or tampered answer looks like, e.g. 34 on a payment
+   * Sips authorised).
+   */
+  z.object({ type: z.literal('forgedAnswer'), responseCode: z.string().regex(/^\d\d$/) }),
   /** Processed (store and ledger), then the connection is destroyed: the client cannot know. */
   z.object({ type: z.literal('dropAfterProcessing') }),
 ]);

@@ -55,6 +55,7 @@ export function actsAfterProcessing(fault: FaultSpec): boolean {
   return (
     fault.type === 'corruptSeal' ||
     fault.type === 'missingSeal' ||
+    fault.type === 'forgedAnswer' ||
     fault.type === 'dropAfterProcessing' ||
     ('afterProcessing' in fault && fault.afterProcessing === true)
   );
@@ -191,6 +192,7 @@ function sealedPayload(
     payload.seal = corruptSeal(typeof payload.seal === 'string' ? payload.seal : '0'.repeat(64));
   }
   if (fault?.type === 'missingSeal') delete payload.seal;
+  if (fault?.type === 'forgedAnswer') return { responseCode: fault.responseCode } as SipsAnswer;
   return payload;
 }
 

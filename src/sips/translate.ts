@@ -351,11 +351,37 @@ export function answerFacts(response: Record<string, unknown>): Record<string, s
  * The machine event for a call's result, or `retry` for 90/99 while attempts
  * remain (the caller retries with backoff; the machine does not move).
  */
+const CREDENTIALS_CODES: ReadonlySet<string> = new Set(['03', '34']);
+
+/**
+ * 03 (unknown merchant) or 34 (key or key version refused) in an answer,
+ * whether its seal verified or not: the platform answers 03 unsealed for an
+ * unknown merchant, and 34 sealed with the real key when ours is wrong.
+ */
+export function credentialsRefusal(result: SipsResult): string | undefined {
+  let code: string | undefined;
+  if (result.kind === 'invalid' || result.kind === 'refused') code = result.responseCode;
+  else if (result.kind === 'seal_mismatch') {
+    const response = result.response;
+    code =
+      text(response.getTransDataResponseCode) ??
+      text(response.responseCode) ??
+      text(response.walletResponseCode);
+  }
+  return code !== undefined && CREDENTIALS_CODES.has(code) ? code : undefined;
+}
+
 export function eventForResult(
   operation: Operation,
   result: SipsResult,
   attemptsLeft: boolean,
 ): PaymentEvent | 'retry' {
+  const refusedCredentials = credentialsRefusal(result);
+  if (refusedCredentials !== undefined) {
+    // Probably our credentials; never final on the answer alone (it may be
+    // forged): the machine inquires once, and fails only if that is refused too.
+    return { type: 'sips.credentials_refused', operation, responseCode: refusedCredentials };
+  }
   switch (result.kind) {
     case 'ok':
       return { type: 'sips.accepted', operation, details: acceptedDetails(result.response) };
@@ -390,7 +416,9 @@ export type InquiryAnswer =
   | { found: true; view: GatewayView }
   | { found: false }
   /** No trustworthy answer (unknown, 90/99, seal mismatch): ask again later. */
-  | { found: 'unclear'; detail: string };
+  | { found: 'unclear'; detail: string }
+  /** 03 or 34: Sips refuses our credentials for the inquiry too. */
+  | { found: 'credentials_refused'; responseCode: string };
 
 const STATE_OF_STATUS: Record<string, GatewayView['state']> = {
   TO_AUTHORIZE: 'awaiting_authorization',
@@ -428,6 +456,10 @@ function describesTransaction(result: AnsweredResult): boolean {
  * transaction, a status is the transaction as Sips holds it.
  */
 export function inquiryAnswer(result: SipsResult, captureMode: CaptureMode): InquiryAnswer {
+  const refusedCredentials = credentialsRefusal(result);
+  if (refusedCredentials !== undefined) {
+    return { found: 'credentials_refused', responseCode: refusedCredentials };
+  }
   switch (result.kind) {
     case 'ok':
       return transactionView(result.response, captureMode);

@@ -174,3 +174,95 @@ describe('merchants', () => {
     expect(await harness.orchestrator.operations.openReviewCount()).toBe(0);
   });
 });
+
+function oneShop(
+  simulatorUrl: string,
+  shop: { merchantId: string; version: number; secret: string },
+) {
+  return parseMerchants(
+    JSON.stringify({
+      merchants: [
+        {
+          id: 'shop',
+          environment: 'simulator',
+          merchantId: shop.merchantId,
+          keys: [{ version: shop.version, secret: shop.secret }],
+        },
+      ],
+    }),
+    { simulatorUrl },
+  );
+}
+
+describe('credentials Sips refuses', () => {
+  for (const [what, shop, code, cause] of [
+    [
+      'a wrong secret key',
+      {
+        merchantId: SEED_TEST_MERCHANT_ID,
+        version: 1,
+        secret: 'not-the-key-of-this-shop-0123456789',
+      },
+      '34',
+      /wrong secret key or key version/,
+    ],
+    [
+      'a wrong key version',
+      { merchantId: SEED_TEST_MERCHANT_ID, version: 7, secret: SEED_TEST_SECRET_KEY },
+      '34',
+      /wrong secret key or key version/,
+    ],
+    [
+      'an unknown merchantId',
+      { merchantId: '999999999999999', version: 1, secret: SEED_TEST_SECRET_KEY },
+      '03',
+      /unknown merchantId/,
+    ],
+  ] as const) {
+    it(`fails the payment after one inquiry, with an alert naming the merchant: ${what}`, async () => {
+      h = await startOrchestratorHarness();
+      const harness = h;
+      await harness.restart(0, { merchants: oneShop(harness.sim.url, shop) });
+      const { payment } = await harness.orchestrator.payments.create({ amount: 1_000, card });
+      const failed = await harness.waitFor(payment.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.merchant).toBe('shop');
+      // The authorisation and one inquiry, both refused; nothing authorised.
+      const services = harness.sim.ledger
+        .requests({ transactionReference: failed.transactionReference })
+        .map((request) => `${request.service}:${request.responseCode}`);
+      expect(services).toEqual([`cardOrder:${code}`, `getTransactionData:${code}`]);
+      expect(harness.sim.ledger.countAuthorizations(failed.transactionReference)).toBe(0);
+      const alerts = await harness.orchestrator.ops.alerts();
+      expect(alerts).toContainEqual(
+        expect.objectContaining({
+          kind: 'merchant_credentials_invalid',
+          paymentId: payment.id,
+          message: expect.stringMatching(new RegExp(`merchant shop \\(${code}: `)),
+        }),
+      );
+      expect(alerts.find((alert) => alert.paymentId === payment.id)?.message).toMatch(cause);
+      expect(await harness.orchestrator.operations.openReviewCount()).toBe(0);
+    });
+  }
+
+  it('adopts what Sips did when a forged 34 answers a payment Sips authorised', async () => {
+    h = await startOrchestratorHarness();
+    const harness = h;
+    harness.sim.faults.add({
+      type: 'forgedAnswer',
+      responseCode: '34',
+      match: { service: 'cardOrder' },
+      times: 1,
+    });
+    const { payment } = await harness.orchestrator.payments.create({ amount: 1_000, card });
+    const done = await harness.waitFor(payment.id);
+    expect(done.status).toBe('authorized');
+    expect(harness.sim.ledger.countAuthorizations(done.transactionReference)).toBe(1);
+    expect(
+      (await harness.orchestrator.ops.alerts()).filter(
+        (alert) => alert.kind === 'merchant_credentials_invalid',
+      ),
+    ).toEqual([]);
+  });
+});

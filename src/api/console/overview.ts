@@ -40,7 +40,8 @@ function figuresTable(figures: GoLiveFigures | undefined): string {
 <tr><th>acceptance rate (00 / all)</th><td>${(figures.acceptanceRate * 100).toFixed(1)} %</td></tr>
 <tr><th>technical refusals (90, 97, 99)</th><td>${figures.technical}</td></tr>
 <tr><th>fraud (34)</th><td>${figures.fraud}</td></tr>
-<tr><th>too many attempts (75)</th><td>${figures.tooManyAttempts}</td></tr></table>`;
+<tr><th>too many attempts (75)</th><td>${figures.tooManyAttempts}</td></tr>
+<tr><th>credentials refused (03, 34)</th><td>${figures.credentialsRefused}</td></tr></table>`;
 }
 
 function stuckTable(stuck: StuckPayment[]): string {

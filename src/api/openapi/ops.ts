@@ -41,6 +41,7 @@ export function opsSchemas() {
             'schedule_failed',
             'reauthorization_failed',
             'reauthorization_in_review',
+            'merchant_credentials_invalid',
           ],
         },
         paymentId: { type: 'string' },

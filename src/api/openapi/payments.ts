@@ -20,6 +20,10 @@ export function paymentSchema() {
       status: { enum: [...PAYMENT_STATUSES] },
       final: { type: 'boolean' },
       kind: { type: 'string' },
+      merchant: {
+        type: 'string',
+        description: 'our id of the shop (MERCHANTS_FILE), default otherwise',
+      },
       amount: { type: 'integer' },
       currency: { type: 'string' },
       captureMode: captureMode(),
