@@ -132,12 +132,12 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
   void app.register(subscriptionRoutes, { subscriptions, guard: paymentsScope });
   void app.register(instalmentPlanRoutes, { instalmentPlans, guard: paymentsScope });
   void app.register(scheduleRoutes, { ops, guard: opsScope });
-  void app.register(alertRoutes, { ops, guard: opsScope });
+  void app.register(alertRoutes, { ops, payments, guard: opsScope });
   void app.register(janitorRoutes, { ops, guard: opsScope });
   void app.register(merchantRoutes, {
     merchants: options.orchestrator.merchants,
     guard: opsScope,
     ...(options.reloadMerchants ? { reload: options.reloadMerchants } : {}),
   });
-  void app.register(reviewRoutes, { reviews, guard: opsScope });
+  void app.register(reviewRoutes, { reviews, payments, guard: opsScope });
 }

@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { MerchantScope } from '../service/scope.ts';
 import { ApiError } from './problems.ts';
 import { header } from './request.ts';
 
@@ -15,12 +16,15 @@ export interface ApiKey {
   /** sha256 of the secret; the secret itself is never kept. */
   hash: Buffer;
   scopes: ReadonlySet<Scope>;
+  /** The merchants the key may use (`all`: a platform operator's key). */
+  merchants: MerchantScope;
 }
 
 /**
- * Parses `name:secret:scope|scope,...` (scopes default to `payments`) into
- * hashed keys. Error messages name the entry by position and name, never by
- * its secret or any part of it.
+ * Parses `name:secret:scope|scope:merchant|merchant,...` into hashed keys.
+ * Scopes default to `payments`; merchants (our ids of the shops) default to
+ * all of them, also written `*`. Error messages name the entry by position
+ * and name, never by its secret or any part of it.
  */
 export function parseApiKeys(text: string): ApiKey[] {
   const keys = text
@@ -29,18 +33,30 @@ export function parseApiKeys(text: string): ApiKey[] {
     .filter(Boolean)
     .map((entry, index) => {
       const parts = entry.split(':');
-      const [name, secret, scopes] = parts;
+      const [name, secret, scopes, merchants] = parts;
       const where = `API_KEYS entry ${index + 1}`;
-      if (parts.length > 3 || !name || !secret) {
+      if (parts.length > 4 || !name || !secret) {
         throw new Error(
-          `${where}: write name:secret:scope|scope (no ':' or ',' inside a name or secret)`,
+          `${where}: write name:secret:scope|scope:merchant|merchant (no ':' or ',' inside a name or secret)`,
         );
+      }
+      const bound = (merchants ?? '*').split('|').filter(Boolean);
+      if (
+        bound.length === 0 ||
+        bound.some((id) => id !== '*' && !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(id))
+      ) {
+        throw new Error(`${where} (${name}): merchants are our ids of the shops joined by |, or *`);
       }
       const parsed = (scopes ?? 'payments').split('|').filter(Boolean);
       if (parsed.length === 0 || parsed.some((scope) => scope !== 'payments' && scope !== 'ops')) {
         throw new Error(`${where} (${name}): scopes are payments and ops, joined by |`);
       }
-      return { name, hash: hashSecret(secret), scopes: new Set(parsed as Scope[]) };
+      return {
+        name,
+        hash: hashSecret(secret),
+        scopes: new Set(parsed as Scope[]),
+        merchants: bound.includes('*') ? ('all' as const) : new Set(bound),
+      };
     });
   if (keys.length === 0) throw new Error('API_KEYS: no key given');
   return keys;
@@ -87,7 +103,11 @@ export function createAuth(apiKeys: readonly ApiKey[]): Auth {
   }
 
   const guard = (scope: Scope): Guard => ({
-    onRequest: async (request) => authorize(request, scope),
+    onRequest: async (request) => {
+      const key = authorize(request, scope);
+      KEYS_OF_REQUESTS.set(request, key);
+      return key;
+    },
   });
 
   return {
@@ -95,11 +115,32 @@ export function createAuth(apiKeys: readonly ApiKey[]): Auth {
     guards: { payments: guard('payments'), ops: guard('ops') },
     authorizeConsole(request) {
       const key = authorize(request, 'ops');
+      requireAllMerchants(key);
       refuseCrossSite(request);
       refuseActionWithoutToken(request, key);
     },
     formToken: (request) => formTokenOf(authorize(request, 'ops')),
   };
+}
+
+const KEYS_OF_REQUESTS = new WeakMap<FastifyRequest, ApiKey>();
+
+/** The merchants the request's key may use (set by the route's guard). */
+export function merchantScopeOf(request: FastifyRequest): MerchantScope {
+  const key = KEYS_OF_REQUESTS.get(request);
+  if (!key) throw new Error('no guard authorised this request');
+  return key.merchants;
+}
+
+/** Routes about the whole deployment (janitor, merchants, console, metrics) need a key of every merchant. */
+export function requireAllMerchants(key: ApiKey | FastifyRequest): void {
+  const merchants = 'merchants' in key ? key.merchants : merchantScopeOf(key);
+  if (merchants !== 'all') {
+    throw new ApiError(
+      'forbidden',
+      'this API key is bound to merchants: this route is for keys of every merchant',
+    );
+  }
 }
 
 /** The API key of a request: `Bearer <key>`, or HTTP Basic with the key as password (browsers). */

@@ -7,6 +7,7 @@ import {
   DuplicateCommand,
   parseCommand,
 } from '../payments/commands.ts';
+import { createHash } from 'node:crypto';
 import { CommandError } from '../engine/errors.ts';
 import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import type { PaymentRecord } from '../payments/store.ts';
@@ -85,7 +86,8 @@ async function createFromCommand(
     };
   }
   if (command.capture) request.capture = captureScheduleOf(ctx.clock, command.capture);
-  const merchant: PaymentRecord['merchant'] = { id: merchantOf(ctx, command.merchant) };
+  const merchantId = merchantOf(ctx, command.merchant);
+  const merchant: PaymentRecord['merchant'] = { id: merchantId };
   if (command.orderId) merchant.orderId = command.orderId;
   if (command.customer?.id) merchant.customerId = command.customer.id;
   if (command.customer?.email) merchant.customerEmail = command.customer.email;
@@ -103,7 +105,7 @@ async function createFromCommand(
       ...(command.card ? { card: cardOf(command.card) } : {}),
     },
     command,
-    options,
+    scopedToMerchant(merchantId, options),
   );
 }
 
@@ -175,4 +177,15 @@ export function merchantOf(ctx: Pick<CommandDeps, 'merchants'>, named: string | 
       field: 'merchant',
     },
   );
+}
+
+/**
+ * Idempotency keys are the merchant's own: the same key sent for two shops
+ * makes two payments, and one shop never learns of another's keys. The
+ * merchant `default` keeps the keys as sent (as before merchants existed).
+ */
+export function scopedToMerchant(merchant: string, options: CommandOptions): CommandOptions {
+  if (merchant === DEFAULT_MERCHANT_ID || options.idempotencyKey === undefined) return options;
+  const digest = createHash('sha256').update(options.idempotencyKey, 'utf8').digest('base64url');
+  return { ...options, idempotencyKey: `m:${merchant}:${digest}` };
 }

@@ -2,9 +2,10 @@
  * Instalment plans: a total split into instalments, the first one now.
  * `payments` scope.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
-import type { Guard } from '../auth.ts';
+import { merchantScopeOf, type Guard } from '../auth.ts';
+import { scopedSchedules } from '../../service/scope.ts';
 import { commandOptions, listOptions, planId, requireJson } from '../request.ts';
 
 export interface InstalmentPlanRoutesOptions {
@@ -16,11 +17,13 @@ export const instalmentPlanRoutes: FastifyPluginAsync<InstalmentPlanRoutesOption
   app,
   options,
 ) => {
-  const { instalmentPlans, guard } = options;
+  const { guard } = options;
+  const scoped = (request: FastifyRequest) =>
+    scopedSchedules(options.instalmentPlans, merchantScopeOf(request), 'plan_not_found');
 
   app.post('/v1/instalment-plans', guard, async (request, reply) => {
     requireJson(request);
-    const result = await instalmentPlans.create(request.body, commandOptions(request, true));
+    const result = await scoped(request).create(request.body, commandOptions(request, true));
     if (!result.created) reply.header('Idempotent-Replayed', 'true');
     return reply
       .code(result.created ? 201 : 200)
@@ -28,14 +31,14 @@ export const instalmentPlanRoutes: FastifyPluginAsync<InstalmentPlanRoutesOption
   });
 
   app.get('/v1/instalment-plans', guard, async (request) => {
-    return { items: await instalmentPlans.list(listOptions(request.query)) };
+    return { items: await scoped(request).list(listOptions(request.query)) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/instalment-plans/:id', guard, async (request) =>
-    instalmentPlans.get(planId(request.params.id)),
+    scoped(request).get(planId(request.params.id)),
   );
 
   app.post<{ Params: { id: string } }>('/v1/instalment-plans/:id/cancel', guard, async (request) =>
-    instalmentPlans.cancel(planId(request.params.id)),
+    scoped(request).cancel(planId(request.params.id)),
   );
 };

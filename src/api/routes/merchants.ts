@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { MerchantSummary, Orchestrator } from '../../orchestrator.ts';
-import type { Guard } from '../auth.ts';
+import { requireAllMerchants, type Guard } from '../auth.ts';
 import { ApiError } from '../problems.ts';
 
 export interface MerchantRoutesOptions {
@@ -16,8 +16,12 @@ export interface MerchantRoutesOptions {
 
 export const merchantRoutes: FastifyPluginAsync<MerchantRoutesOptions> = async (app, options) => {
   const { merchants, reload, guard } = options;
-  app.get('/v1/merchants', guard, async () => merchants.list());
-  app.post('/v1/merchants/reload', guard, async () => {
+  app.get('/v1/merchants', guard, async (request) => {
+    requireAllMerchants(request);
+    return merchants.list();
+  });
+  app.post('/v1/merchants/reload', guard, async (request) => {
+    requireAllMerchants(request);
     if (!reload) {
       throw new ApiError('not_found', 'this process has no merchants file to reload');
     }

@@ -2,9 +2,10 @@
  * Payments for merchant backends: create, read, capture, cancel, refund,
  * duplicate, and the decision on a fraud challenge. `payments` scope.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
-import type { Guard } from '../auth.ts';
+import { merchantScopeOf, type Guard } from '../auth.ts';
+import { scopedPayments } from '../../service/scope.ts';
 import { commandOptions, requireJson } from '../request.ts';
 
 export interface PaymentRoutesOptions {
@@ -13,17 +14,20 @@ export interface PaymentRoutesOptions {
 }
 
 export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (app, options) => {
-  const { payments, guard } = options;
+  const { guard } = options;
+  // A key bound to merchants sees and commands only their payments.
+  const scoped = (request: FastifyRequest) =>
+    scopedPayments(options.payments, merchantScopeOf(request));
 
   app.post('/v1/payments', guard, async (request, reply) => {
     requireJson(request);
-    const result = await payments.create(request.body, commandOptions(request, true));
+    const result = await scoped(request).create(request.body, commandOptions(request, true));
     if (!result.created) reply.header('Idempotent-Replayed', 'true');
     return reply.code(result.created ? 201 : 200).send(result.payment);
   });
 
   app.get<{ Params: { id: string } }>('/v1/payments/:id', guard, async (request) => {
-    return payments.get(request.params.id);
+    return scoped(request).get(request.params.id);
   });
 
   for (const [path, command] of [
@@ -37,7 +41,7 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
       async (request, reply) => {
         requireJson(request);
         const options = commandOptions(request, false);
-        const payment = await payments[command](request.params.id, request.body, options);
+        const payment = await scoped(request)[command](request.params.id, request.body, options);
         return reply.code(202).send(payment);
       },
     );
@@ -48,7 +52,7 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
     guard,
     async (request, reply) => {
       requireJson(request);
-      const result = await payments.duplicate(
+      const result = await scoped(request).duplicate(
         request.params.id,
         request.body,
         commandOptions(request, true),
@@ -66,7 +70,10 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
       `/v1/payments/:id/challenge/${path}`,
       guard,
       async (request, reply) => {
-        const payment = await payments[command](request.params.id, commandOptions(request, false));
+        const payment = await scoped(request)[command](
+          request.params.id,
+          commandOptions(request, false),
+        );
         return reply.code(202).send(payment);
       },
     );

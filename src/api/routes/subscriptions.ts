@@ -2,9 +2,10 @@
  * Subscriptions: a first customer-initiated payment, then one per period.
  * `payments` scope.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
-import type { Guard } from '../auth.ts';
+import { merchantScopeOf, type Guard } from '../auth.ts';
+import { scopedSchedules } from '../../service/scope.ts';
 import { commandOptions, listOptions, requireJson, subscriptionId } from '../request.ts';
 
 export interface SubscriptionRoutesOptions {
@@ -16,11 +17,13 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   app,
   options,
 ) => {
-  const { subscriptions, guard } = options;
+  const { guard } = options;
+  const scoped = (request: FastifyRequest) =>
+    scopedSchedules(options.subscriptions, merchantScopeOf(request), 'subscription_not_found');
 
   app.post('/v1/subscriptions', guard, async (request, reply) => {
     requireJson(request);
-    const result = await subscriptions.create(request.body, commandOptions(request, true));
+    const result = await scoped(request).create(request.body, commandOptions(request, true));
     if (!result.created) reply.header('Idempotent-Replayed', 'true');
     return reply
       .code(result.created ? 201 : 200)
@@ -28,16 +31,16 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   });
 
   app.get('/v1/subscriptions', guard, async (request) => {
-    return { items: await subscriptions.list(listOptions(request.query)) };
+    return { items: await scoped(request).list(listOptions(request.query)) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/subscriptions/:id', guard, async (request) => {
-    return subscriptions.get(subscriptionId(request.params.id));
+    return scoped(request).get(subscriptionId(request.params.id));
   });
 
   app.patch<{ Params: { id: string } }>('/v1/subscriptions/:id', guard, async (request) => {
     requireJson(request);
-    return subscriptions.changeAmount(subscriptionId(request.params.id), request.body);
+    return scoped(request).changeAmount(subscriptionId(request.params.id), request.body);
   });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
@@ -45,7 +48,7 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
     app.post<{ Params: { id: string } }>(
       `/v1/subscriptions/:id/${action}`,
       guard,
-      async (request) => subscriptions[action](subscriptionId(request.params.id)),
+      async (request) => scoped(request)[action](subscriptionId(request.params.id)),
     );
   }
 };

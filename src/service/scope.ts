@@ -1,0 +1,172 @@
+/**
+ * What an API key bound to merchants may see and do. A record of another
+ * merchant is answered exactly as a missing one (the same code and message),
+ * so a key cannot even learn that it exists. Subscriptions and instalment
+ * plans belong to the merchant `default`.
+ */
+import { CommandError } from '../engine/errors.ts';
+import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
+import type { OpsAlert } from '../schedules/alerts.ts';
+import type { CommandOptions } from './context.ts';
+import type { PaymentCommands } from './payments.ts';
+import type { ReviewCommands } from './reviews.ts';
+import type { InstalmentPlanCommands, SubscriptionCommands } from './schedule-commands.ts';
+
+/** Every merchant (a platform operator's key), or these. */
+export type MerchantScope = 'all' | ReadonlySet<string>;
+
+export function allows(scope: MerchantScope, merchant: string): boolean {
+  return scope === 'all' || scope.has(merchant);
+}
+
+function notFound(id: string): CommandError {
+  return new CommandError('payment_not_found', `no payment ${id}`);
+}
+
+export function scopedPayments(payments: PaymentCommands, scope: MerchantScope): PaymentCommands {
+  if (scope === 'all') return payments;
+  const owned = async (id: string): Promise<void> => {
+    const view = await payments.get(id);
+    if (!allows(scope, view.merchant)) throw notFound(id);
+  };
+  const withMerchant = (input: unknown): unknown => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+    const command = input as Record<string, unknown>;
+    if (command.merchant === undefined) {
+      // The key's only merchant is the one meant.
+      return scope.size === 1 ? { ...command, merchant: [...scope][0] } : command;
+    }
+    if (typeof command.merchant === 'string' && !allows(scope, command.merchant)) {
+      throw new CommandError('invalid_command', `merchant ${command.merchant} is not configured`, {
+        field: 'merchant',
+      });
+    }
+    return command;
+  };
+  return {
+    create: (input, options) => payments.create(withMerchant(input), options),
+    get: async (id) => {
+      const view = await payments.get(id);
+      if (!allows(scope, view.merchant)) throw notFound(id);
+      return view;
+    },
+    capture: async (id, input, options) => {
+      await owned(id);
+      return payments.capture(id, input, options);
+    },
+    cancel: async (id, input, options) => {
+      await owned(id);
+      return payments.cancel(id, input, options);
+    },
+    refund: async (id, input, options) => {
+      await owned(id);
+      return payments.refund(id, input, options);
+    },
+    duplicate: async (id, input, options) => {
+      await owned(id);
+      return payments.duplicate(id, input, options);
+    },
+    acceptChallenge: async (id, options?: CommandOptions) => {
+      await owned(id);
+      return payments.acceptChallenge(id, options);
+    },
+    refuseChallenge: async (id, options?: CommandOptions) => {
+      await owned(id);
+      return payments.refuseChallenge(id, options);
+    },
+    completeAuthentication: async (id, returned) => {
+      await owned(id);
+      return payments.completeAuthentication(id, returned);
+    },
+  };
+}
+
+/** The merchant of a payment, or undefined when there is no such payment. */
+async function merchantOfPayment(
+  payments: PaymentCommands,
+  paymentId: string | undefined,
+): Promise<string | undefined> {
+  if (paymentId === undefined) return undefined;
+  try {
+    return (await payments.get(paymentId)).merchant;
+  } catch {
+    return undefined;
+  }
+}
+
+export function scopedReviews(
+  reviews: ReviewCommands,
+  payments: PaymentCommands,
+  scope: MerchantScope,
+): ReviewCommands {
+  if (scope === 'all') return reviews;
+  const visible = async (paymentId: string | undefined) => {
+    const merchant = await merchantOfPayment(payments, paymentId);
+    return merchant !== undefined && allows(scope, merchant);
+  };
+  return {
+    async list(options) {
+      const items = await reviews.list(options);
+      const kept = await Promise.all(items.map((item) => visible(item.paymentId)));
+      return items.filter((_, index) => kept[index]);
+    },
+    async get(jobId) {
+      const item = await reviews.get(jobId);
+      return item && (await visible(item.paymentId)) ? item : undefined;
+    },
+    async resolve(jobId, decision) {
+      const item = await reviews.get(jobId).catch(() => undefined);
+      if (!item || !(await visible(item.paymentId))) {
+        throw new CommandError('payment_not_found', `no review item ${jobId}`);
+      }
+      return reviews.resolve(jobId, decision);
+    },
+  };
+}
+
+/** Alerts about payments of the key's merchants; alerts about no payment are for global keys. */
+export async function scopedAlerts(
+  alerts: readonly OpsAlert[],
+  payments: PaymentCommands,
+  scope: MerchantScope,
+): Promise<OpsAlert[]> {
+  if (scope === 'all') return [...alerts];
+  const merchants = await Promise.all(
+    alerts.map((alert) => merchantOfPayment(payments, alert.paymentId)),
+  );
+  return alerts.filter((_, index) => {
+    const merchant = merchants[index];
+    return merchant !== undefined && allows(scope, merchant);
+  });
+}
+
+/** Subscriptions and instalment plans are the merchant `default`'s. */
+export function scopedSchedules<T extends SubscriptionCommands | InstalmentPlanCommands>(
+  commands: T,
+  scope: MerchantScope,
+  missing: 'subscription_not_found' | 'plan_not_found',
+): T {
+  if (allows(scope, DEFAULT_MERCHANT_ID)) return commands;
+  const refuse = (id: unknown) => {
+    throw new CommandError(
+      missing,
+      `no ${missing === 'plan_not_found' ? 'plan' : 'subscription'} ${String(id)}`,
+    );
+  };
+  const wrapped: Record<string, unknown> = {};
+  for (const name of Object.keys(commands)) {
+    wrapped[name] =
+      name === 'list'
+        ? async () => []
+        : name === 'create'
+          ? async () => {
+              throw new CommandError(
+                'invalid_command',
+                'subscriptions and instalment plans are served for the merchant default only',
+                { field: 'merchant' },
+              );
+            }
+          : async (id: unknown) => refuse(id);
+  }
+  return wrapped as T;
+}
