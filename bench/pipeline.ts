@@ -19,7 +19,11 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import type { PaymentStatus } from '../machines/contract.ts';
-import { createOrchestrator, type Orchestrator } from '../src/orchestrator.ts';
+import {
+  createOrchestrator,
+  type Orchestrator,
+  type OrchestratorOptions,
+} from '../src/orchestrator.ts';
 import { createKeyspace } from '../src/payments/keys.ts';
 import {
   SEED_TEST_KEY_VERSION,
@@ -217,6 +221,18 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[index] as number;
 }
 
+/** p50, p90, p99 and the largest of `values` (sorted in place). */
+export function distribution(values: number[]) {
+  values.sort((a, b) => a - b);
+  return {
+    p50: percentile(values, 50),
+    p90: percentile(values, 90),
+    p99: percentile(values, 99),
+    max: values.at(-1) ?? Number.NaN,
+    samples: values.length,
+  };
+}
+
 /** Deletes every key of a run's prefix (the hash tags start with `{<prefix>:`). */
 export async function deleteRunKeys(redis: Redis, prefix: string): Promise<number> {
   let cursor = '0';
@@ -312,14 +328,7 @@ async function startWorkerChild(
     {
       REDIS_URL: options.redisUrl,
       KEY_PREFIX: options.prefix,
-      SIPS_ENV: 'simulator',
-      SIPS_BASE_URL: sipsBaseUrl,
-      CARD_VAULT_KEYS: `k1:${vaultKey.toString('hex')}`,
-      WORKER_CONCURRENCY: String(options.workerConcurrency),
-      SIPS_TIMEOUT_MS: '30000',
-      // info, to see "step workers running"; nothing is logged per job at info.
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'production',
+      ...workerEnv(sipsBaseUrl, vaultKey, options.workerConcurrency),
     },
     ['--expose-gc', ...(options.workerNodeArgs ?? [])],
     ['bench/worker-probe.ts'],
@@ -345,17 +354,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     simulator = sim.child;
     worker = await startWorkerChild(options, sim.url, vaultKey);
     const workerChild = worker;
-    orchestrator = await createOrchestrator({
+    orchestrator = await producerOrchestrator(sim.url, vaultKey, {
       redis: options.redisUrl,
       keyPrefix: options.prefix,
-      workers: false,
-      sips: {
-        baseUrl: sim.url,
-        merchantId: SEED_TEST_MERCHANT_ID,
-        secretKey: new SecretKey(SEED_TEST_SECRET_KEY),
-        keyVersion: SEED_TEST_KEY_VERSION,
-      },
-      vault: { keys: { k1: vaultKey }, activeKeyId: 'k1' },
     });
     const producer = orchestrator;
 
@@ -542,16 +543,6 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
         if (i + k >= warmupPayments) warmLatencies.push(latency);
       });
     }
-    const distribution = (values: number[]) => {
-      values.sort((a, b) => a - b);
-      return {
-        p50: percentile(values, 50),
-        p90: percentile(values, 90),
-        p99: percentile(values, 99),
-        max: values.at(-1) ?? Number.NaN,
-        samples: values.length,
-      };
-    };
 
     simulator.process.stdin?.write('rss\n');
     const simulatorRss = await simulator
@@ -671,4 +662,46 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     if (!process.env.BENCH_KEEP_KEYS) await deleteRunKeys(redis, options.prefix).catch(() => 0);
     redis.disconnect();
   }
+}
+
+/** The simulator's seed test shop at `baseUrl`: the producer's Sips settings. */
+export function seedShopAt(baseUrl: string) {
+  return {
+    baseUrl,
+    merchantId: SEED_TEST_MERCHANT_ID,
+    secretKey: new SecretKey(SEED_TEST_SECRET_KEY),
+    keyVersion: SEED_TEST_KEY_VERSION,
+  };
+}
+
+/** The environment of a benchmark worker process against the simulator at `sipsBaseUrl`. */
+export function workerEnv(
+  sipsBaseUrl: string,
+  vaultKey: Buffer,
+  concurrency: number,
+): Record<string, string> {
+  return {
+    SIPS_ENV: 'simulator',
+    SIPS_BASE_URL: sipsBaseUrl,
+    CARD_VAULT_KEYS: `k1:${vaultKey.toString('hex')}`,
+    WORKER_CONCURRENCY: String(concurrency),
+    SIPS_TIMEOUT_MS: '30000',
+    // info, to see "step workers running"; nothing is logged per job at info.
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'production',
+  };
+}
+
+/** The benchmark's producer: commands only, its workers run in child processes. */
+export function producerOrchestrator(
+  sipsBaseUrl: string,
+  vaultKey: Buffer,
+  options: Pick<OrchestratorOptions, 'redis' | 'keyPrefix'> & Partial<OrchestratorOptions>,
+): Promise<Orchestrator> {
+  return createOrchestrator({
+    workers: false,
+    sips: seedShopAt(sipsBaseUrl),
+    vault: { keys: { k1: vaultKey }, activeKeyId: 'k1' },
+    ...options,
+  });
 }

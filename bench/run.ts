@@ -4,7 +4,8 @@
  * persistence) unless REDIS_URL is set.
  *
  *   BENCH_SCALE=0.1        multiplies every count (default 1)
- *   BENCH_ONLY=a,b         sections to run: seal, ceiling, pipeline, latency, memory
+ *   BENCH_ONLY=a,b         sections to run: seal, ceiling, pipeline, latency, memory,
+ *                          durability, cluster
  *   BENCH_LATENCY_RATES    offered payments/s of the paced latency runs (default 500,1000)
  *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>,
  *                          and of each simulator process into dir/simulator
@@ -38,6 +39,8 @@ import {
   measurePreloadedCeiling,
   type CeilingResult,
 } from './bullmq-ceiling.ts';
+import { measureCluster } from './cluster.ts';
+import { measureDurability } from './durability.ts';
 import { measureSeal } from './seal.ts';
 import { onAbnormalExit } from './children.ts';
 import { runPipeline, type PipelineOptions, type PipelineResult } from './pipeline.ts';
@@ -73,6 +76,12 @@ const PIPELINE_WORKER_CONCURRENCY = 200;
 const PIPELINE_PRODUCER_CONCURRENCY = 100;
 const CEILING_WORKER_CONCURRENCY = 100;
 const LATENCY_WORKER_CONCURRENCY = 1_000;
+/** Payments authorised and captured per run of the durability section (six runs), and their warm-up. */
+const DURABILITY_PAYMENTS = 600;
+const DURABILITY_WARMUP = 250;
+/** The same per run of the cluster section (six runs). */
+const CLUSTER_PAYMENTS = 800;
+const CLUSTER_WARMUP = 300;
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -367,6 +376,35 @@ async function main(): Promise<void> {
         },
         run: result,
       };
+    }
+
+    if (wanted('durability')) {
+      report.durability = await section('durability', () =>
+        measureDurability({
+          payments: scaled(DURABILITY_PAYMENTS),
+          unmeasuredWarmup: scaled(DURABILITY_WARMUP, 50),
+          workerConcurrency: PIPELINE_WORKER_CONCURRENCY,
+          producerConcurrency: PIPELINE_PRODUCER_CONCURRENCY,
+          prefix: `bench-${process.pid}-durability`,
+          workerNodeArgs: workerNodeArgs('durability'),
+          log,
+        }),
+      );
+    }
+
+    if (wanted('cluster')) {
+      report.cluster = await section('cluster', () =>
+        measureCluster({
+          singleRedisUrl: redisUrl,
+          payments: scaled(CLUSTER_PAYMENTS),
+          unmeasuredWarmup: scaled(CLUSTER_WARMUP, 50),
+          workerConcurrency: PIPELINE_WORKER_CONCURRENCY,
+          producerConcurrency: PIPELINE_PRODUCER_CONCURRENCY,
+          prefix: `bench-${process.pid}-cluster`,
+          workerNodeArgs: workerNodeArgs('cluster'),
+          log,
+        }),
+      );
     }
   } finally {
     await server?.stop();

@@ -55,8 +55,8 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry });
   const calls = new Counter({
     name: 'sips_calls_total',
-    help: 'Sips calls by service, outcome and responseCode',
-    labelNames: ['service', 'outcome', 'response_code'],
+    help: 'Sips calls by merchantId, service, outcome and responseCode',
+    labelNames: ['merchant_id', 'service', 'outcome', 'response_code'],
     registers: [registry],
   });
   const duration = new Histogram({
@@ -119,7 +119,9 @@ export function createMetrics(): Metrics {
         result.kind === 'unknown' || result.kind === 'seal_mismatch'
           ? (refusedCredentials ?? '')
           : result.responseCode;
-      calls.inc({ service, outcome: result.kind, response_code: code });
+      // The Sips merchantId the call was sent for: one deployment may serve several shops.
+      const merchantId = String(result.call.request.merchantId ?? '');
+      calls.inc({ merchant_id: merchantId, service, outcome: result.kind, response_code: code });
       duration.observe({ service }, result.call.durationMs / 1000);
       if (result.kind === 'retryable') retries.inc({ service, response_code: code });
       if (AUTHORIZATION_SERVICES.has(service) && code !== '') {

@@ -149,6 +149,7 @@ export function eventsOf(
           type: effect.name,
           paymentId: record.id,
           sequence: version,
+          merchant: record.merchant.id ?? DEFAULT_MERCHANT_ID,
           data: {
             ...effect.data,
             paymentId: record.id,

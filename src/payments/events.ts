@@ -27,6 +27,8 @@ export interface PaymentCloudEvent<D extends Record<string, unknown> = Record<st
   datacontenttype: 'application/json';
   /** The payment's version after the write that carries this event. */
   sequence: number;
+  /** Our id of the payment's shop (a CloudEvents extension attribute). */
+  merchant?: string;
   data: D;
 }
 
@@ -35,6 +37,8 @@ export interface EventInput<D extends Record<string, unknown> = Record<string, u
   paymentId: string;
   /** The version the payment will have once the write carrying this event commits. */
   sequence: number;
+  /** Our id of the payment's shop. */
+  merchant?: string;
   data?: D;
 }
 
@@ -68,6 +72,7 @@ export function buildEvent<D extends Record<string, unknown>>(
     time: new Date(deps.clock.now()).toISOString(),
     datacontenttype: 'application/json',
     sequence: input.sequence,
+    ...(input.merchant === undefined ? {} : { merchant: input.merchant }),
     data,
   };
 }

@@ -71,6 +71,7 @@ function newRecord(ctx: ServiceContext, id: string, kind: PaymentKind, fields: N
               type: effect.name,
               paymentId: id,
               sequence: 1,
+              merchant: fields.merchant.id ?? 'default',
               data: {
                 ...effect.data,
                 paymentId: id,

@@ -351,10 +351,10 @@ describe('payments API', () => {
     const response = await app.inject({ method: 'GET', url: '/metrics', headers: OPS });
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain(
-      'sips_calls_total{service="cardOrder",outcome="ok",response_code="00"} 1',
+      'sips_calls_total{merchant_id="201040040170001",service="cardOrder",outcome="ok",response_code="00"} 1',
     );
     expect(response.body).toContain(
-      'sips_calls_total{service="cardOrder",outcome="refused",response_code="05"} 1',
+      'sips_calls_total{merchant_id="201040040170001",service="cardOrder",outcome="refused",response_code="05"} 1',
     );
     expect(response.body).toContain('sips_acceptance_rate 0.5');
     expect(response.body).toMatch(/step_queue_jobs\{shard="0",state="waiting"\} \d+/);
