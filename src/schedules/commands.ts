@@ -60,9 +60,17 @@ const timezone = z
 
 export const SUBSCRIPTION_METHODS = ['card', 'card_3ds', 'wallet', 'wallet_3ds'] as const;
 
+/** Our id of a shop (MERCHANTS_FILE). */
+const merchantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a merchant id: lowercase letters, digits, - and _')
+  .optional();
+
 export const CreateSubscriptionCommand = z
   .strictObject({
     method: z.enum(SUBSCRIPTION_METHODS).default('card'),
+    /** Our id of the shop; required when the deployment serves several. */
+    merchant: merchantId,
     amount,
     currency: currency.default('978'),
     /** Between occurrences, e.g. `30d`; or `cron`. */
@@ -131,6 +139,8 @@ export const MAX_INSTALMENTS = 12;
 export const CreateInstalmentPlanCommand = z
   .strictObject({
     method: z.enum(['card', 'card_3ds']).default('card'),
+    /** Our id of the shop; required when the deployment serves several. */
+    merchant: merchantId,
     /** The total, in minor units; the instalments sum to it exactly. */
     amount,
     currency: currency.default('978'),
@@ -187,16 +197,20 @@ export function splitAmount(total: number, count: number): number[] {
 
 /** The merchant's references of a schedule command, kept on every payment it makes. */
 export function merchantOf(command: {
+  merchant?: string | undefined;
   orderId?: string | undefined;
   customer?: { id?: string | undefined; email?: string | undefined } | undefined;
   metadata?: Record<string, string> | undefined;
 }): {
+  id?: string;
   orderId?: string;
   customerId?: string;
   customerEmail?: string;
   metadata?: Record<string, string>;
 } {
   const merchant: ReturnType<typeof merchantOf> = {};
+  // Our id of the shop, carried by every payment the schedule makes; absent: `default`.
+  if (command.merchant) merchant.id = command.merchant;
   if (command.orderId) merchant.orderId = command.orderId;
   if (command.customer?.id) merchant.customerId = command.customer.id;
   if (command.customer?.email) merchant.customerEmail = command.customer.email;

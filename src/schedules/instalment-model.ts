@@ -31,6 +31,8 @@ export interface InstalmentPlan extends VersionedRecord {
   captureMode: CaptureMode;
   intervalDays: number;
   merchant: {
+    /** Our id of the shop (MERCHANTS_FILE); absent: `default`. */
+    id?: string;
     orderId?: string;
     customerId?: string;
     customerEmail?: string;

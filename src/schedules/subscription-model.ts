@@ -43,6 +43,8 @@ export interface Subscription extends VersionedRecord {
   retryOnDeclineDays: number[];
   wallet?: { merchantWalletId: string; paymentMeanId: string };
   merchant: {
+    /** Our id of the shop (MERCHANTS_FILE); absent: `default`. */
+    id?: string;
     orderId?: string;
     customerId?: string;
     customerEmail?: string;

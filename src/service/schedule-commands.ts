@@ -13,6 +13,8 @@ import type { CommandOptions, ServiceContext } from './context.ts';
 import { onceForKey } from './idempotency.ts';
 import { cardOf, parseOrThrow } from './parse.ts';
 import { viewPayment, type PaymentView } from './views.ts';
+import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
+import { merchantOf as shopOf, scopedToMerchant } from './payments.ts';
 
 export interface SubscriptionCommands {
   create(
@@ -46,11 +48,15 @@ export function createSubscriptionCommands(
   const { subscriptions } = schedules;
   return {
     async create(input, options = {}) {
-      const command = parseOrThrow(parseCommand(CreateSubscriptionCommand, input));
+      const { command, scoped } = withShop(
+        ctx,
+        parseOrThrow(parseCommand(CreateSubscriptionCommand, input)),
+        options,
+      );
       const created = await onceForKey(
         ctx,
         'subscription',
-        options.idempotencyKey,
+        scoped.idempotencyKey,
         command,
         (seed) =>
           subscriptions
@@ -83,13 +89,13 @@ export function createInstalmentPlanCommands(
   const { plans } = schedules;
   return {
     async create(input, options = {}) {
-      const command = parseOrThrow(parseCommand(CreateInstalmentPlanCommand, input));
-      const created = await onceForKey(
+      const { command, scoped } = withShop(
         ctx,
-        'instalments',
-        options.idempotencyKey,
-        command,
-        (seed) => plans.create(command, cardOf(command.card), seed).then((plan) => plan.id),
+        parseOrThrow(parseCommand(CreateInstalmentPlanCommand, input)),
+        options,
+      );
+      const created = await onceForKey(ctx, 'instalments', scoped.idempotencyKey, command, (seed) =>
+        plans.create(command, cardOf(command.card), seed).then((plan) => plan.id),
       );
       const plan = await plans.get(created.id);
       return {
@@ -105,4 +111,21 @@ export function createInstalmentPlanCommands(
     list: (options) => plans.list(options),
     cancel: (id) => plans.cancel(id),
   };
+}
+
+/**
+ * The shop a new schedule belongs to (the one named, the only one, or
+ * `default`), kept on the command only when it is not `default` so that
+ * commands and their idempotency hashes stay as they were for one shop.
+ */
+function withShop<C extends { merchant?: string | undefined }>(
+  ctx: ServiceContext,
+  parsed: C,
+  options: CommandOptions,
+): { command: C; scoped: CommandOptions } {
+  const shop = shopOf(ctx, parsed.merchant);
+  const command = { ...parsed };
+  if (shop === DEFAULT_MERCHANT_ID) delete command.merchant;
+  else command.merchant = shop;
+  return { command, scoped: scopedToMerchant(shop, options) };
 }

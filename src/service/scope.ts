@@ -1,8 +1,7 @@
 /**
  * What an API key bound to merchants may see and do. A record of another
  * merchant is answered exactly as a missing one (the same code and message),
- * so a key cannot even learn that it exists. Subscriptions and instalment
- * plans belong to the merchant `default`.
+ * so a key cannot even learn that it exists.
  */
 import { CommandError } from '../engine/errors.ts';
 import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
@@ -19,6 +18,24 @@ export function allows(scope: MerchantScope, merchant: string): boolean {
   return scope === 'all' || scope.has(merchant);
 }
 
+/**
+ * A create command as the key may send it: without `merchant`, the key's only
+ * merchant is meant; another merchant's id is refused as an unknown one.
+ */
+function commandForScope(input: unknown, scope: ReadonlySet<string>): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  const command = input as Record<string, unknown>;
+  if (command.merchant === undefined) {
+    return scope.size === 1 ? { ...command, merchant: [...scope][0] } : command;
+  }
+  if (typeof command.merchant === 'string' && !allows(scope, command.merchant)) {
+    throw new CommandError('invalid_command', `merchant ${command.merchant} is not configured`, {
+      field: 'merchant',
+    });
+  }
+  return command;
+}
+
 function notFound(id: string): CommandError {
   return new CommandError('payment_not_found', `no payment ${id}`);
 }
@@ -29,22 +46,8 @@ export function scopedPayments(payments: PaymentCommands, scope: MerchantScope):
     const view = await payments.get(id);
     if (!allows(scope, view.merchant)) throw notFound(id);
   };
-  const withMerchant = (input: unknown): unknown => {
-    if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
-    const command = input as Record<string, unknown>;
-    if (command.merchant === undefined) {
-      // The key's only merchant is the one meant.
-      return scope.size === 1 ? { ...command, merchant: [...scope][0] } : command;
-    }
-    if (typeof command.merchant === 'string' && !allows(scope, command.merchant)) {
-      throw new CommandError('invalid_command', `merchant ${command.merchant} is not configured`, {
-        field: 'merchant',
-      });
-    }
-    return command;
-  };
   return {
-    create: (input, options) => payments.create(withMerchant(input), options),
+    create: (input, options) => payments.create(commandForScope(input, scope), options),
     get: async (id) => {
       const view = await payments.get(id);
       if (!allows(scope, view.merchant)) throw notFound(id);
@@ -140,33 +143,44 @@ export async function scopedAlerts(
   });
 }
 
-/** Subscriptions and instalment plans are the merchant `default`'s. */
+type ScheduleRecord = { merchant: { id?: string } };
+type AnyMethod = (...args: never[]) => Promise<unknown>;
+
+/** Subscriptions and instalment plans of the key's merchants only, as for payments. */
 export function scopedSchedules<T extends SubscriptionCommands | InstalmentPlanCommands>(
   commands: T,
   scope: MerchantScope,
   missing: 'subscription_not_found' | 'plan_not_found',
 ): T {
-  if (allows(scope, DEFAULT_MERCHANT_ID)) return commands;
-  const refuse = (id: unknown) => {
-    throw new CommandError(
+  if (scope === 'all') return commands;
+  const visible = (record: ScheduleRecord) =>
+    allows(scope, record.merchant.id ?? DEFAULT_MERCHANT_ID);
+  const hidden = (id: unknown) =>
+    new CommandError(
       missing,
       `no ${missing === 'plan_not_found' ? 'plan' : 'subscription'} ${String(id)}`,
     );
-  };
+  const get = commands.get as (id: string) => Promise<ScheduleRecord>;
+  const methods = commands as unknown as Record<string, AnyMethod>;
   const wrapped: Record<string, unknown> = {};
-  for (const name of Object.keys(commands)) {
-    wrapped[name] =
-      name === 'list'
-        ? async () => []
-        : name === 'create'
-          ? async () => {
-              throw new CommandError(
-                'invalid_command',
-                'subscriptions and instalment plans are served for the merchant default only',
-                { field: 'merchant' },
-              );
-            }
-          : async (id: unknown) => refuse(id);
+  for (const [name, method] of Object.entries(methods)) {
+    if (name === 'list') {
+      wrapped[name] = async (...args: never[]) =>
+        ((await method.apply(commands, args)) as ScheduleRecord[]).filter(visible);
+    } else if (name === 'create') {
+      wrapped[name] = (input: unknown, options?: CommandOptions) =>
+        (method as (input: unknown, options?: CommandOptions) => Promise<unknown>).call(
+          commands,
+          commandForScope(input, scope),
+          options,
+        );
+    } else {
+      wrapped[name] = async (id: string, ...rest: never[]) => {
+        const record = await get.call(commands, id);
+        if (!visible(record)) throw hidden(id);
+        return name === 'get' ? record : (method as AnyMethod).call(commands, id as never, ...rest);
+      };
+    }
   }
   return wrapped as T;
 }

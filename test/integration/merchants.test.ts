@@ -266,3 +266,29 @@ describe('credentials Sips refuses', () => {
     ).toEqual([]);
   });
 });
+
+describe('schedules of a merchant', () => {
+  it('makes every payment of a subscription under its merchant', async () => {
+    h = await startWithShops();
+    const harness = h;
+    const created = await harness.orchestrator.subscriptions.create({
+      merchant: 'brand-be',
+      amount: 1_990,
+      currency: 'EUR',
+      interval: '2s',
+      card,
+    });
+    expect(created.subscription.merchant.id).toBe('brand-be');
+    expect(created.firstPayment.merchant).toBe('brand-be');
+    const first = await harness.waitFor(created.firstPayment.id);
+    expect(
+      harness.sim.ledger
+        .requests({ transactionReference: first.transactionReference })
+        .map((request) => request.merchantId),
+    ).toEqual([SEED_EXAMPLE_MERCHANT_ID]);
+    await harness.orchestrator.subscriptions.cancel(created.subscription.id);
+    await expect(
+      harness.orchestrator.subscriptions.create({ amount: 1_990, interval: '2s', card }),
+    ).rejects.toMatchObject({ code: 'invalid_command', field: 'merchant' });
+  });
+});
