@@ -48,6 +48,7 @@ export type { PaymentView } from './service/views.ts';
 export type { ScheduledItem } from './service/ops.ts';
 export type { OrchestratorOptions } from './orchestrator-parts.ts';
 import { acknowledgedDurably } from './service/acknowledged.ts';
+import { settledWithin } from './queues/close.ts';
 import type { MerchantSettings, Merchants } from './config/merchants.ts';
 import { buildParts, defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
 
@@ -116,6 +117,11 @@ function summaryOf(
   };
 }
 
+/** Two worker closes with their grace periods, and room for the rest. */
+function closeBoundMs(options: OrchestratorOptions): number {
+  return 2 * ((options.sips.timeoutMs ?? 30_000) + 10_000) + 10_000;
+}
+
 const DEFAULT_INQUIRY_SCHEDULE_MS = [10_000, 60_000, 300_000, 3_600_000, 21_600_000];
 
 function buildEngine(parts: Parts, options: OrchestratorOptions): PaymentEngine {
@@ -180,6 +186,7 @@ function serviceContext(parts: Parts, engine: PaymentEngine, options: Orchestrat
     events: parts.events,
     hashRequest: createRequestHasher(hashSecret),
     merchants: () => parts.merchants.ids(),
+    merchantDefaults: (merchant) => parts.merchants.settings(merchant)?.defaults ?? {},
     clientOf: (record) =>
       parts.merchants.clientFor(record.merchant.id ?? 'default') ?? parts.client,
   } satisfies ServiceContext;
@@ -357,14 +364,24 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       replace: (merchants) => parts.merchants.replace(merchants),
     },
     async close() {
-      await workers?.close();
-      await schedules.close();
-      await Promise.all([...consumers].map((consumer) => consumer.close()));
-      await queues.close();
-      await reviews.close();
-      if (parts.ownsHttp) await parts.http.close();
+      const closing = (async () => {
+        await workers?.close();
+        await schedules.close();
+        await Promise.all([...consumers].map((consumer) => consumer.close()));
+        await queues.close();
+        await reviews.close();
+        if (parts.ownsHttp) await parts.http.close();
+      })();
+      // Graceful first (calls in flight finish and are stored); a close that
+      // still waits past the bound (a connection stuck on a server that went
+      // away) ends by cutting the connections, never by hanging.
+      const settled = await settledWithin(closing, closeBoundMs(options));
+      if (!settled) {
+        parts.logger.warn('the orchestrator did not close in time: cutting its connections');
+      }
       parts.durability.close();
       if (parts.ownsRedis) parts.redis.disconnect();
+      if (settled) await closing;
     },
   };
   TEST_PORTS.set(orchestrator, {

@@ -12,7 +12,8 @@ import type { RedisClient } from '../platform/redis.ts';
 /** How long jobs in flight may take to finish before the connections are cut. @defaultValue 30 s */
 export const DEFAULT_CLOSE_GRACE_MS = 30_000;
 
-function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+/** True when `work` settled within `ms`; false when the time ran out first. */
+export function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     work.then(

@@ -31,6 +31,11 @@ export interface ServiceContext {
   events: EventDeps;
   /** Our ids of the configured shops (MERCHANTS_FILE, or `default`). */
   merchants(): readonly string[];
+  /** A shop's defaults for what a create command leaves out (MERCHANTS_FILE). */
+  merchantDefaults(merchant: string): {
+    captureMode?: 'author_capture' | 'validation' | undefined;
+    captureDay?: number | undefined;
+  };
   /** Keyed hash of a request, to tell a replay from another command under one idempotency key. */
   hashRequest(request: unknown): string;
 }

@@ -75,7 +75,9 @@ async function createFromCommand(
   input: unknown,
   options: CommandOptions,
 ): Promise<CreatedPayment> {
-  const command = parseOrThrow(parseCommand(CreatePaymentCommand, input));
+  const parsed = parseOrThrow(parseCommand(CreatePaymentCommand, input));
+  const merchantId = merchantOf(ctx, parsed.merchant);
+  const command = withMerchantDefaults(parsed, input, ctx.merchantDefaults(merchantId));
   const request: EngineData['request'] = { captureDay: command.captureDay };
   if (command.returnUrl) request.returnUrl = command.returnUrl;
   if (command.paymentMeanBrand) request.paymentMeanBrand = command.paymentMeanBrand;
@@ -86,7 +88,6 @@ async function createFromCommand(
     };
   }
   if (command.capture) request.capture = captureScheduleOf(ctx.clock, command.capture);
-  const merchantId = merchantOf(ctx, command.merchant);
   const merchant: PaymentRecord['merchant'] = { id: merchantId };
   if (command.orderId) merchant.orderId = command.orderId;
   if (command.customer?.id) merchant.customerId = command.customer.id;
@@ -188,4 +189,29 @@ export function scopedToMerchant(merchant: string, options: CommandOptions): Com
   if (merchant === DEFAULT_MERCHANT_ID || options.idempotencyKey === undefined) return options;
   const digest = createHash('sha256').update(options.idempotencyKey, 'utf8').digest('base64url');
   return { ...options, idempotencyKey: `m:${merchant}:${digest}` };
+}
+
+/**
+ * The shop's defaults (MERCHANTS_FILE) for what the command left out. Applied
+ * before the request hash is taken, so a replay of the same command is
+ * recognised whatever the file says later.
+ */
+function withMerchantDefaults(
+  command: CreatePaymentCommand,
+  input: unknown,
+  defaults: {
+    captureMode?: CreatePaymentCommand['captureMode'] | undefined;
+    captureDay?: number | undefined;
+  },
+): CreatePaymentCommand {
+  const sent = (input ?? {}) as Record<string, unknown>;
+  return {
+    ...command,
+    ...(sent.captureMode === undefined && defaults.captureMode !== undefined
+      ? { captureMode: defaults.captureMode }
+      : {}),
+    ...(sent.captureDay === undefined && defaults.captureDay !== undefined
+      ? { captureDay: defaults.captureDay }
+      : {}),
+  };
 }

@@ -52,6 +52,7 @@ function merchantsFile(simulatorUrl: string, rotating: 'before' | 'during') {
           environment: 'simulator',
           merchantId: SEED_EXAMPLE_MERCHANT_ID,
           keys: [{ version: 1, secret: SEED_EXAMPLE_SECRET_KEY }],
+          defaults: { captureMode: 'validation' },
         },
         {
           id: 'rotating',
@@ -96,6 +97,8 @@ describe('merchants', () => {
     ]);
     expect(frDone.status).toBe('authorized');
     expect(beDone.status).toBe('authorized');
+    // brand-be's default capture mode applies to a command that names none.
+    expect([frDone.captureMode, beDone.captureMode]).toEqual(['author_capture', 'validation']);
     const ledger = harness.sim.ledger;
     expect(
       ledger

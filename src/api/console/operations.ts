@@ -4,7 +4,9 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ScheduledItem } from '../../orchestrator.ts';
+import { scopedAlerts } from '../../service/scope.ts';
 import type { JanitorReport } from '../../schedules/index.ts';
+import { merchantFilter } from './shared.ts';
 import {
   button,
   html,
@@ -56,8 +58,13 @@ ${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, 'Nothing scheduled.')
     );
   });
 
-  app.get('/ops/alerts', async (_request, reply) => {
-    const alerts = await ops.alerts({ limit: 200 });
+  app.get<{ Querystring: { merchant?: string } }>('/ops/alerts', async (request, reply) => {
+    // ?merchant=<id>: the alerts about that shop's payments only.
+    const alerts = await scopedAlerts(
+      await ops.alerts({ limit: 200 }),
+      options.orchestrator.payments,
+      merchantFilter(request.query.merchant),
+    );
     const rows = alerts.map((alert) =>
       row([
         when(alert.at),

@@ -13,7 +13,8 @@ import type { PaymentView } from '../../orchestrator.ts';
 import type { ReviewItem } from '../../payments/review.ts';
 import { escapeHtml } from '../../platform/html.ts';
 import type { GoLiveFigures } from '../metrics.ts';
-import { html, page, type ConsoleOptions } from './shared.ts';
+import { html, merchantFilter, page, type ConsoleOptions } from './shared.ts';
+import { scopedReviews } from '../../service/scope.ts';
 
 interface StuckPayment {
   id: string;
@@ -100,8 +101,13 @@ export const overviewPages: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   const { orchestrator, ports } = options;
   const stuckAfterMs = options.stuckAfterMs ?? 5 * 60_000;
 
-  app.get('/ops', async (_request, reply) => {
-    const reviews = await orchestrator.reviews.list({ limit: 200 });
+  app.get<{ Querystring: { merchant?: string } }>('/ops', async (request, reply) => {
+    // ?merchant=<id>: the review items of that shop's payments only.
+    const reviews = await scopedReviews(
+      orchestrator.reviews,
+      orchestrator.payments,
+      merchantFilter(request.query.merchant),
+    ).list({ limit: 200 });
     const olderThan = Date.now() - stuckAfterMs;
     const stuck: StuckPayment[] = [];
     for (const status of TRANSIENT) {

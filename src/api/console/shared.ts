@@ -4,6 +4,7 @@
  * the helpers that render values, links, tables and POST buttons, every
  * value escaped.
  */
+import type { MerchantScope } from '../../service/scope.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CommandError } from '../../engine/errors.ts';
 import type { CommandErrorCode } from '../../platform/errors.ts';
@@ -166,4 +167,9 @@ export function refused(reply: FastifyReply, error: CommandError, back: string):
     reply.code(error.status),
     page('Not done', `<p>${text(error.message)}</p><p><a href="${escapeHtml(back)}">Back</a></p>`),
   );
+}
+
+/** The console's `?merchant=<id>` filter: one shop, or every one when absent. */
+export function merchantFilter(merchant: string | undefined): MerchantScope {
+  return typeof merchant === 'string' && merchant !== '' ? new Set([merchant]) : 'all';
 }
