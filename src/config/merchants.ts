@@ -31,6 +31,8 @@ export interface MerchantKey {
 export interface MerchantDefaults {
   captureMode?: 'author_capture' | 'validation' | undefined;
   captureDay?: number | undefined;
+  /** Payments that name no method are 3-D Secure card payments (`card_3ds`). */
+  threeDSecure?: boolean | undefined;
 }
 
 export interface MerchantSettings {
@@ -93,6 +95,8 @@ const MerchantSchema = z
       .object({
         captureMode: z.enum(['author_capture', 'validation']).optional(),
         captureDay: z.number().int().min(0).max(99).optional(),
+        /** Payments that name no method are 3-D Secure card payments (`card_3ds`). */
+        threeDSecure: z.boolean().optional(),
       })
       .strict()
       .optional(),

@@ -35,6 +35,7 @@ export interface ServiceContext {
   merchantDefaults(merchant: string): {
     captureMode?: 'author_capture' | 'validation' | undefined;
     captureDay?: number | undefined;
+    threeDSecure?: boolean | undefined;
   };
   /** Keyed hash of a request, to tell a replay from another command under one idempotency key. */
   hashRequest(request: unknown): string;

@@ -199,14 +199,17 @@ export function scopedToMerchant(merchant: string, options: CommandOptions): Com
 function withMerchantDefaults(
   command: CreatePaymentCommand,
   input: unknown,
-  defaults: {
-    captureMode?: CreatePaymentCommand['captureMode'] | undefined;
-    captureDay?: number | undefined;
-  },
+  defaults: ReturnType<CommandDeps['merchantDefaults']>,
 ): CreatePaymentCommand {
   const sent = (input ?? {}) as Record<string, unknown>;
+  // A shop that authenticates every card: a command naming no method is a 3-D Secure card payment.
+  const method =
+    sent.method === undefined && defaults.threeDSecure === true
+      ? { method: 'card_3ds' as const }
+      : {};
   return {
     ...command,
+    ...method,
     ...(sent.captureMode === undefined && defaults.captureMode !== undefined
       ? { captureMode: defaults.captureMode }
       : {}),

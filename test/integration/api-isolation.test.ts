@@ -134,10 +134,14 @@ beforeAll(async () => {
   expect(inReview.status).toBe(201);
   paymentId = (inReview.json as { id: string }).id;
   await h.waitFor(paymentId, (payment) => payment.status === 'in_review', 30_000);
-  const reviews = await call('GET', '/v1/reviews', 'key-a');
-  reviewJobId = (reviews.json as { items: { jobId: string; paymentId: string }[] }).items.find(
-    (item) => item.paymentId === paymentId,
-  )?.jobId as string;
+  // The review item is queued right after the status is stored: wait for it.
+  for (let tries = 0; tries < 200 && reviewJobId === undefined; tries++) {
+    const reviews = await call('GET', '/v1/reviews', 'key-a');
+    reviewJobId = (reviews.json as { items: { jobId: string; paymentId: string }[] }).items.find(
+      (item) => item.paymentId === paymentId,
+    )?.jobId as string;
+    if (reviewJobId === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   expect(reviewJobId).toBeDefined();
 }, 60_000);
 

@@ -60,6 +60,13 @@ function merchantsFile(simulatorUrl: string, rotating: 'before' | 'during') {
           merchantId: ROTATING_SHOP,
           keys: rotatingKeys,
         },
+        {
+          id: 'brand-3ds',
+          environment: 'simulator',
+          merchantId: SEED_TEST_MERCHANT_ID,
+          keys: [{ version: 1, secret: SEED_TEST_SECRET_KEY }],
+          defaults: { threeDSecure: true, captureDay: 3 },
+        },
       ],
     }),
     { simulatorUrl },
@@ -117,7 +124,15 @@ describe('merchants', () => {
       'brand-fr',
       'brand-be',
       'rotating',
+      'brand-3ds',
     ]);
+    // brand-3ds authenticates every card: a command naming no method is card_3ds.
+    const secure = await harness.orchestrator.payments.create({
+      merchant: 'brand-3ds',
+      amount: 1_000,
+      card: { ...card, number: '4000000000003001' },
+    });
+    expect(secure.payment.kind).toBe('card_3ds');
   });
 
   it('refuses an unknown merchant, and a payment without one when several are served', async () => {
