@@ -3,12 +3,13 @@
  * is a clear error naming the setting, within the connect timeout, never a
  * hang.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compose, type Runtime } from '../../src/compose.ts';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { MerchantsConfigError } from '../../src/config/merchants.ts';
 import { findFreePort, startRedisServer } from '../../src/platform/redis-server.ts';
 import { silentLogger } from '../../src/platform/logger.ts';
 
@@ -104,5 +105,45 @@ describe('start-up against Redis', () => {
     cleanups.pop();
     const defaulted = await startWith(production);
     expect(defaulted.durability.mode).toBe('verify');
+  });
+});
+
+describe('reloading MERCHANTS_FILE', () => {
+  it('applies a changed file, and refuses a bad one naming every problem while the old shops stay', async () => {
+    const server = await redisWith();
+    const dir = mkdtempSync(join(tmpdir(), 'sog-merchants-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'merchants.json');
+    const shop = (id: string) => ({
+      id,
+      environment: 'simulator',
+      merchantId: '201040040170001',
+      keys: [{ version: 1, secret: 'rxSP61eeP_oNi5TxCD7Ngy9YcwC8MLw6OlmFGGcsY54' }],
+    });
+    writeFileSync(file, JSON.stringify({ merchants: [shop('brand-a')] }));
+    const runtime = await startWith({ REDIS_URL: server.url, MERCHANTS_FILE: file });
+    expect(runtime.orchestrator.merchants.list().map((merchant) => merchant.id)).toEqual([
+      'brand-a',
+    ]);
+    writeFileSync(file, JSON.stringify({ merchants: [shop('brand-a'), shop('brand-b')] }));
+    expect(runtime.reloadMerchants().map((merchant) => merchant.id)).toEqual([
+      'brand-a',
+      'brand-b',
+    ]);
+    writeFileSync(file, JSON.stringify({ merchants: [shop('brand-a'), shop('brand-a')] }));
+    let refused: unknown;
+    try {
+      runtime.reloadMerchants();
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(MerchantsConfigError);
+    expect((refused as MerchantsConfigError).problems).toEqual([
+      'merchants[1].id: "brand-a" is used twice',
+    ]);
+    expect(runtime.orchestrator.merchants.list().map((merchant) => merchant.id)).toEqual([
+      'brand-a',
+      'brand-b',
+    ]);
   });
 });
