@@ -38,7 +38,10 @@ export async function closeWorkers(
       'workers did not close in time: cutting their connections',
     );
     for (const connection of connections) connection.disconnect();
-    await Promise.all(workers.map((worker) => worker.disconnect().catch(() => undefined)));
+    // BullMQ's own connections (the blocking one) too. Not awaited: its
+    // disconnect waits for an `end` event that a connection cut above may
+    // already have sent, and would wait forever.
+    for (const worker of workers) void worker.disconnect().catch(() => undefined);
     await settledWithin(closing, 5_000);
   }
   for (const connection of connections) connection.disconnect();
