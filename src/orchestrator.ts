@@ -48,6 +48,7 @@ export type { PaymentView } from './service/views.ts';
 export type { ScheduledItem } from './service/ops.ts';
 export type { OrchestratorOptions } from './orchestrator-parts.ts';
 import { acknowledgedDurably } from './service/acknowledged.ts';
+import { CommandError } from './engine/errors.ts';
 import { settledWithin } from './queues/close.ts';
 import type { MerchantSettings, Merchants } from './config/merchants.ts';
 import { buildParts, defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
@@ -187,8 +188,19 @@ function serviceContext(parts: Parts, engine: PaymentEngine, options: Orchestrat
     hashRequest: createRequestHasher(hashSecret),
     merchants: () => parts.merchants.ids(),
     merchantDefaults: (merchant) => parts.merchants.settings(merchant)?.defaults ?? {},
-    clientOf: (record) =>
-      parts.merchants.clientFor(record.merchant.id ?? 'default') ?? parts.client,
+    clientOf: (record) => {
+      // The engine's rule: a shop no longer served has no client (never another shop's).
+      const shop = record.merchant.id ?? 'default';
+      const client =
+        parts.merchants.clientFor(shop) ?? (shop === 'default' ? parts.client : undefined);
+      if (!client) {
+        throw new CommandError(
+          'command_not_allowed',
+          `merchant ${shop} is not configured (MERCHANTS_FILE)`,
+        );
+      }
+      return client;
+    },
   } satisfies ServiceContext;
 }
 

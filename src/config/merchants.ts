@@ -175,7 +175,11 @@ export function parseMerchants(text: string, options: MerchantsFileOptions = {})
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new MerchantsConfigError([`MERCHANTS_FILE: not JSON (${(error as Error).message})`]);
+    // The parser's message quotes the text near the fault, which may be a secret: the position only.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new MerchantsConfigError([
+      `MERCHANTS_FILE: not JSON${position === undefined ? '' : ` (at character ${position})`}`,
+    ]);
   }
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {

@@ -108,6 +108,13 @@ async function verifyAtSips(
   if (!applied.ok && applied.reason === 'version_conflict') {
     throw new StepRetryError('payment changed while verifying a call at Sips');
   }
+  if (!applied.ok) {
+    // Not sent either way; the janitor will inquire on the intent left behind.
+    logger.error(
+      { paymentId: record.id, operation, reason: applied.reason },
+      'the machine refused the unknown outcome of a call held back by the Sips check',
+    );
+  }
   return false;
 }
 

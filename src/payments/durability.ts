@@ -48,6 +48,9 @@ export interface WriteBarrier {
   confirmShard(shard: number): Promise<void>;
 }
 
+/** Time a round may take beyond the WAIT timeout (network, the marker write). */
+const ROUND_MARGIN_MS = 1_000;
+
 interface ShardRounds {
   inFlight: Promise<void> | undefined;
   queued: Promise<void> | undefined;
@@ -81,7 +84,30 @@ export function createWriteBarrier(
     return { replies, failed };
   }
 
-  async function round(shard: number): Promise<void> {
+  /**
+   * A round never waits longer than WAIT itself could: a connection that is
+   * offline would otherwise hold the call (and every caller of the shard)
+   * until it reconnects, long after the job's lock may have passed to
+   * another worker.
+   */
+  function round(shard: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new PaymentsError(
+              'writes_not_replicated',
+              `no answer to WAIT for shard ${shard} within ${waitTimeoutMs + ROUND_MARGIN_MS} ms`,
+            ),
+          ),
+        waitTimeoutMs + ROUND_MARGIN_MS,
+      );
+    });
+    return Promise.race([waitRound(shard), deadline]).finally(() => clearTimeout(timer));
+  }
+
+  async function waitRound(shard: number): Promise<void> {
     const marker = `${keyspace.hashTag(shard)}:durability:marker`;
     let { replies, failed } = await markAndWait(marker);
     // After a failover a pipeline may reach the old master's replacement's

@@ -52,6 +52,13 @@ export const ERRORS = {
     retryable: false,
     meaning: 'missing or malformed idempotency key',
   },
+  command_not_confirmed: {
+    scope: 'command',
+    status: 503,
+    retryable: false,
+    meaning:
+      'REDIS_DURABILITY=replica: the command was stored but replicas did not confirm it in time; read the payment before anything else, and send it again only with the same Idempotency-Key',
+  },
   payment_not_found: {
     scope: 'command',
     status: 404,

@@ -4,6 +4,8 @@
  * failover. Reads are passed through untouched.
  */
 
+import { CommandError } from '../engine/errors.ts';
+
 type Method = (...args: never[]) => Promise<unknown>;
 
 /**
@@ -25,7 +27,16 @@ export function acknowledgedDurably<T extends object>(
     const method = value as Method;
     wrapped[name] = async (...args: never[]) => {
       const result = await method.apply(commands, args);
-      await confirm();
+      try {
+        await confirm();
+      } catch (error) {
+        // The command is stored and its call may still go out once the
+        // replicas catch up: never "nothing happened, try again".
+        throw new CommandError(
+          'command_not_confirmed',
+          `stored, but not confirmed by the replicas: ${(error as Error).message}; read it before sending it again`,
+        );
+      }
       return result;
     };
   }

@@ -118,6 +118,9 @@ async function duplicateFromCommand(
 ): Promise<CreatedPayment> {
   const command = parseOrThrow(parseCommand(DuplicateCommand, input));
   const source = await loadPayment(ctx, id);
+  // The copy is made under the source's shop, which must still be served.
+  const shop = source.merchant.id ?? DEFAULT_MERCHANT_ID;
+  if (shop !== DEFAULT_MERCHANT_ID) merchantOf(ctx, shop);
   return createPayment(
     ctx,
     'duplicate',
@@ -136,7 +139,7 @@ async function duplicateFromCommand(
       },
     },
     { duplicateOf: id, command },
-    options,
+    scopedToMerchant(shop, options),
   );
 }
 

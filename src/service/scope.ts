@@ -26,7 +26,11 @@ function commandForScope(input: unknown, scope: ReadonlySet<string>): unknown {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
   const command = input as Record<string, unknown>;
   if (command.merchant === undefined) {
-    return scope.size === 1 ? { ...command, merchant: [...scope][0] } : command;
+    if (scope.size === 1) return { ...command, merchant: [...scope][0] };
+    // Never the deployment's choice (`default`, or its only shop): the key's own, named.
+    throw new CommandError('invalid_command', 'merchant is required: this key may use several', {
+      field: 'merchant',
+    });
   }
   if (typeof command.merchant === 'string' && !allows(scope, command.merchant)) {
     throw new CommandError('invalid_command', `merchant ${command.merchant} is not configured`, {
