@@ -14,7 +14,7 @@ import {
   type DurabilityReport,
   type DurabilitySettings,
 } from './payments/durability.ts';
-import { connectRedis, untilReady, type RedisTarget } from './platform/redis.ts';
+import { connectRedis, type RedisTarget } from './platform/redis.ts';
 import { createOrchestrator, type MerchantSummary, type Orchestrator } from './orchestrator.ts';
 import { INSECURE_simulatorOnlyDevKey, parseVaultKeyList } from './payments/card-vault.ts';
 import { redisAnswers, startRedisServer, type RedisServerHandle } from './platform/redis-server.ts';
@@ -140,9 +140,9 @@ async function checkRedis(
   });
   connection.on('error', () => undefined);
   try {
-    await untilReady(connection, config.REDIS_CONNECT_TIMEOUT[0] ?? 10_000, place.setting);
     const report = await checkDurability(connection, {
       ...settings,
+      timeoutMs: config.REDIS_CONNECT_TIMEOUT[0] ?? 10_000,
       production: config.SIPS_ENV !== 'simulator',
       fsyncAsserted: config.REDIS_FSYNC_ASSERTED,
       setting: place.setting,

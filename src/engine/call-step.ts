@@ -15,7 +15,7 @@ import { pendingFollowUp, readEngineData, type EngineContext, sipsClientOf } fro
 import { StepRetryError } from './contract.ts';
 import { dispatch } from './follow-ups.ts';
 import type { CallJob } from './jobs.ts';
-import { clearToSend, type WrittenIntent } from './send-guard.ts';
+import { clearToSend, markNotSent, type WrittenIntent } from './send-guard.ts';
 import { apply } from './step.ts';
 
 /** The payment as read for a call, and the version of the intent written with the read. */
@@ -150,7 +150,7 @@ async function sendAndCommit(
   context: { jobId: string; attemptsLeft: boolean },
   written: WrittenIntent,
 ): Promise<void> {
-  const { store, logger } = engine.deps;
+  const { logger } = engine.deps;
   const client = sipsClientOf(engine, record);
   const request = requestFields(
     operationInput(engine, record, job.operation, written.intent.amount),
@@ -162,15 +162,7 @@ async function sendAndCommit(
   if (event === 'retry') {
     // Sips said it did not process the call (90/99): mark the intent
     // answered so the next attempt resends instead of inquiring.
-    const marked = await store.writeIntent(
-      record.id,
-      written.intentVersion,
-      { ...written.intent, answered: 'not_processed' },
-      { replacePending: true, timeline },
-    );
-    if (!marked.ok) {
-      throw new StepRetryError(`could not record the retryable answer: ${marked.reason}`);
-    }
+    await markNotSent(engine, record, written, timeline);
     const code = result.kind === 'retryable' ? result.responseCode : undefined;
     throw new StepRetryError(`Sips answered ${code ?? 'a retryable code'}`, code);
   }

@@ -16,7 +16,7 @@
  */
 import type { Operation, PaymentEvent } from '../../machines/contract.ts';
 import { checkBeforeCall } from '../../machines/index.ts';
-import type { PaymentIntent, PaymentRecord } from '../payments/store.ts';
+import type { PaymentIntent, PaymentRecord, TimelineEntry } from '../payments/store.ts';
 import { inquiryAnswer } from '../sips/translate.ts';
 import { sipsClientOf, type EngineContext } from './context.ts';
 import { StepRetryError } from './contract.ts';
@@ -118,17 +118,21 @@ async function verifyAtSips(
   return false;
 }
 
-/** Nothing went out: the next attempt sends instead of inquiring. */
-async function markNotSent(
+/**
+ * Nothing went out (held back here, or Sips answered 90/99): the intent is
+ * marked so that the next attempt sends instead of inquiring.
+ */
+export async function markNotSent(
   engine: EngineContext,
   record: PaymentRecord,
   written: WrittenIntent,
+  timeline: readonly TimelineEntry[] = [],
 ): Promise<void> {
   const marked = await engine.deps.store.writeIntent(
     record.id,
     written.intentVersion,
     { ...written.intent, answered: 'not_processed' },
-    { replacePending: true },
+    { replacePending: true, timeline },
   );
   if (!marked.ok) {
     throw new StepRetryError(`could not record that the call was not sent: ${marked.reason}`);

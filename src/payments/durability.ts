@@ -22,6 +22,7 @@ import {
   DURABILITY_MODES,
   isCluster,
   serverName,
+  untilReady,
   writableServers,
   type DurabilityMode,
   type RedisClient,
@@ -193,7 +194,7 @@ export interface DurabilityCheck extends DurabilitySettings {
   fsyncAsserted?: boolean;
   /** Where the servers come from, for messages: `REDIS_URL` or `REDIS_CLUSTER_NODES`. */
   setting: string;
-  /** No server query waits longer. @defaultValue 5 000 ms */
+  /** Neither the connection nor a server query waits longer. @defaultValue 5 000 ms */
   timeoutMs?: number;
 }
 
@@ -240,11 +241,8 @@ export async function checkDurability(
 ): Promise<DurabilityReport> {
   const timeoutMs = check.timeoutMs ?? 5_000;
   const waitReplicas = check.waitReplicas ?? 1;
-  const servers = await withDeadline(
-    writableServers(connection),
-    timeoutMs,
-    `${check.setting}: the Redis servers`,
-  );
+  await untilReady(connection, timeoutMs, check.setting);
+  const servers = writableServers(connection);
   const problems: string[] = [];
   const unsafe: string[] = [];
   const report: DurabilityReport = { mode: check.mode, servers: [], warnings: [] };

@@ -122,25 +122,10 @@ export function isCluster(connection: RedisClient): connection is Cluster {
 
 /**
  * The servers that accept writes: the connection itself, or every master of
- * the cluster (connected first, so the list is complete).
+ * the cluster (ask once the connection is ready: see `untilReady`).
  */
-export async function writableServers(connection: RedisClient): Promise<Redis[]> {
-  if (!(connection instanceof Cluster)) return [connection];
-  if (connection.status !== 'ready') {
-    await new Promise<void>((resolveReady, reject) => {
-      const onReady = () => {
-        connection.off('error', onError);
-        resolveReady();
-      };
-      const onError = (error: Error) => {
-        connection.off('ready', onReady);
-        reject(error);
-      };
-      connection.once('ready', onReady);
-      connection.once('error', onError);
-    });
-  }
-  return connection.nodes('master');
+export function writableServers(connection: RedisClient): Redis[] {
+  return connection instanceof Cluster ? connection.nodes('master') : [connection];
 }
 
 /** `host:port` of a server connection, for messages. */

@@ -46,45 +46,29 @@ function notFound(id: string): CommandError {
 
 export function scopedPayments(payments: PaymentCommands, scope: MerchantScope): PaymentCommands {
   if (scope === 'all') return payments;
-  const owned = async (id: string): Promise<void> => {
-    const view = await payments.get(id);
-    if (!allows(scope, view.merchant)) throw notFound(id);
-  };
+  /** A command on a payment, run only when the payment is one of the key's merchants'. */
+  const owning =
+    <A extends unknown[], R>(command: (id: string, ...rest: A) => Promise<R>) =>
+    async (id: string, ...rest: A): Promise<R> => {
+      const view = await payments.get(id);
+      if (!allows(scope, view.merchant)) throw notFound(id);
+      return command(id, ...rest);
+    };
   return {
     create: (input, options) => payments.create(commandForScope(input, scope), options),
+    // One read: the view itself tells the merchant.
     get: async (id) => {
       const view = await payments.get(id);
       if (!allows(scope, view.merchant)) throw notFound(id);
       return view;
     },
-    capture: async (id, input, options) => {
-      await owned(id);
-      return payments.capture(id, input, options);
-    },
-    cancel: async (id, input, options) => {
-      await owned(id);
-      return payments.cancel(id, input, options);
-    },
-    refund: async (id, input, options) => {
-      await owned(id);
-      return payments.refund(id, input, options);
-    },
-    duplicate: async (id, input, options) => {
-      await owned(id);
-      return payments.duplicate(id, input, options);
-    },
-    acceptChallenge: async (id, options?: CommandOptions) => {
-      await owned(id);
-      return payments.acceptChallenge(id, options);
-    },
-    refuseChallenge: async (id, options?: CommandOptions) => {
-      await owned(id);
-      return payments.refuseChallenge(id, options);
-    },
-    completeAuthentication: async (id, returned) => {
-      await owned(id);
-      return payments.completeAuthentication(id, returned);
-    },
+    capture: owning(payments.capture),
+    cancel: owning(payments.cancel),
+    refund: owning(payments.refund),
+    duplicate: owning(payments.duplicate),
+    acceptChallenge: owning(payments.acceptChallenge),
+    refuseChallenge: owning(payments.refuseChallenge),
+    completeAuthentication: owning(payments.completeAuthentication),
   };
 }
 

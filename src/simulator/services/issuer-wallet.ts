@@ -30,7 +30,7 @@
  * movement), then captured, cancelled or refunded like any other.
  */
 import { SipsFailure } from '../protocol.ts';
-import type { PendingRedirection, StoredCard } from '../store.ts';
+import type { StoredCard } from '../store.ts';
 import {
   newTransaction,
   orderAnswer,
@@ -39,7 +39,7 @@ import {
 } from './authorization.ts';
 import type { ServiceContext, ServiceResult } from './context.ts';
 import { str } from './fields.ts';
-import { finalizeExternal, pendingExternal, PROVIDER_MESSAGE_VERSION } from './provider.ts';
+import { awaitAtProviderPage, finalizeExternal, pendingExternal } from './provider.ts';
 import { storedCardOf } from './wallet.ts';
 
 /** The shop's wallet and, when the request names one, its stored payment mean. */
@@ -72,25 +72,10 @@ export function walletIssuerWalletInitialize(ctx: ServiceContext): ServiceResult
   });
   // The issuer wallet's brand, not the stored card's (newTransaction sets that one).
   tx.paymentMeanBrand = brand;
-  const redirection: PendingRedirection = {
-    kind: 'issuerWallet',
-    redirectionData: ctx.sequences.token('RD'),
-    paReq: ctx.sequences.token('SESSION'),
-    messageVersion: PROVIDER_MESSAGE_VERSION,
-    behaviour: 'CHOOSE',
-    merchantReturnUrl: str(ctx.body, 'merchantReturnUrl') ?? '',
-  };
-  tx.redirection = redirection;
-  ctx.store.insert(tx);
-  ctx.store.indexToken(redirection.redirectionData, tx);
+  const { accepted } = awaitAtProviderPage(ctx, tx, 'issuerWallet');
   return {
     answer: {
-      responseCode: '00',
-      redirectionStatusCode: '00',
-      redirectionStatusMessage: 'INITIALISATION REQUEST ACCEPTED',
-      redirectionUrl: `${ctx.publicUrl}/provider`,
-      redirectionData: redirection.redirectionData,
-      messageVersion: redirection.messageVersion,
+      ...accepted,
       transactionReference: reference,
       paymentMeanBrand: brand,
       maskedPan: card?.maskedPan,

@@ -28,8 +28,30 @@ export function paymentProviderInitialize(ctx: ServiceContext): ServiceResult {
     paymentMeanBrand: brand,
     lastOperationName: 'PROVIDER_INITIALIZE',
   });
+  const { redirection, accepted } = awaitAtProviderPage(ctx, tx, 'provider');
+  return {
+    answer: {
+      ...accepted,
+      paymentProviderSessionId: redirection.paReq,
+      transactionReference: reference,
+      paymentMeanBrand: brand,
+    },
+    transactionReference: reference,
+  };
+}
+
+/**
+ * Stores `tx` waiting for the customer at the simulator's provider page
+ * (providers and issuer wallets share it); the redirection and the fields
+ * of the accepted initialisation.
+ */
+export function awaitAtProviderPage(
+  ctx: ServiceContext,
+  tx: Transaction,
+  kind: 'provider' | 'issuerWallet',
+) {
   const redirection: PendingRedirection = {
-    kind: 'provider',
+    kind,
     redirectionData: ctx.sequences.token('RD'),
     paReq: ctx.sequences.token('SESSION'),
     messageVersion: PROVIDER_MESSAGE_VERSION,
@@ -39,20 +61,15 @@ export function paymentProviderInitialize(ctx: ServiceContext): ServiceResult {
   tx.redirection = redirection;
   ctx.store.insert(tx);
   ctx.store.indexToken(redirection.redirectionData, tx);
-  return {
-    answer: {
-      responseCode: '00',
-      redirectionStatusCode: '00',
-      redirectionStatusMessage: 'INITIALISATION REQUEST ACCEPTED',
-      redirectionUrl: `${ctx.publicUrl}/provider`,
-      redirectionData: redirection.redirectionData,
-      messageVersion: redirection.messageVersion,
-      paymentProviderSessionId: redirection.paReq,
-      transactionReference: reference,
-      paymentMeanBrand: brand,
-    },
-    transactionReference: reference,
+  const accepted = {
+    responseCode: '00',
+    redirectionStatusCode: '00',
+    redirectionStatusMessage: 'INITIALISATION REQUEST ACCEPTED',
+    redirectionUrl: `${ctx.publicUrl}/provider`,
+    redirectionData: redirection.redirectionData,
+    messageVersion: redirection.messageVersion,
   };
+  return { redirection, accepted };
 }
 
 /**
