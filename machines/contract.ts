@@ -224,8 +224,51 @@ export type PaymentEvent =
 
 export type PaymentEventType = PaymentEvent['type'];
 
+/**
+ * Every domain event name a payment publishes (CloudEvents `type`): those the
+ * machines emit, template ones included (`payment.<operation>_requested`,
+ * `payment.<operation>_failed` for the follow-up operations, `payment.<landing>`
+ * after an inquiry), and `payment.received` written when a payment is created.
+ * An emit of a name missing here does not compile; each name has its payload
+ * described in src/payments/event-catalogue.ts.
+ */
+export const PAYMENT_EVENT_TYPES = [
+  'payment.received',
+  'payment.authentication_required',
+  'payment.authentication_skipped',
+  'payment.customer_returned',
+  'payment.operation_resent',
+  'payment.authorized',
+  'payment.challenged',
+  'payment.refused',
+  'payment.failed',
+  'payment.expired',
+  'payment.capture_requested',
+  'payment.cancel_requested',
+  'payment.refund_requested',
+  'payment.challenge_acceptance_requested',
+  'payment.challenge_refusal_requested',
+  'payment.captured',
+  'payment.cancelled',
+  'payment.partially_cancelled',
+  'payment.refunded',
+  'payment.partially_refunded',
+  'payment.capture_failed',
+  'payment.cancel_failed',
+  'payment.refund_failed',
+  'payment.accept_challenge_failed',
+  'payment.refuse_challenge_failed',
+  'payment.outcome_unknown',
+  'payment.in_review',
+  'payment.review_resolved',
+  'payment.authorisation_expiring',
+  'payment.authorisation_limit_reached',
+  'payment.reauthorized',
+  'payment.reauthorization_settled',
+] as const;
+
 /** Domain event names published to consumers (CloudEvents `type`). */
-export type DomainEventName = `payment.${string}`;
+export type DomainEventName = (typeof PAYMENT_EVENT_TYPES)[number];
 
 export type Effect =
   /** Perform the Sips call for this operation (amount for partial operations). */

@@ -15,7 +15,7 @@ import {
   takesAll,
   type Answer,
 } from './guards.ts';
-import type { PendingOperation, ResumePoint } from './model.ts';
+import { isAuthorizationOperation, type PendingOperation, type ResumePoint } from './model.ts';
 import {
   limitTransitionsWhenAuthorized,
   limitTransitionsWhenStable,
@@ -25,6 +25,18 @@ import type { Command, Stance } from './rules.ts';
 import { RESUME_POINTS, TARGET } from './targets.ts';
 
 /**
+ * `payment.<operation>_failed` for the follow-up operation in flight; the
+ * `resumesTo` guard admits only a pending follow-up operation.
+ */
+function failedEventName({ context }: Args<unknown>): DomainEventName {
+  const operation = context.pending?.operation;
+  if (operation === undefined || isAuthorizationOperation(operation)) {
+    throw new Error(`no follow-up operation in flight (${operation ?? 'none'})`);
+  }
+  return `payment.${operation}_failed`;
+}
+
+/**
  * A follow-up operation that Sips refused or could not process: the payment
  * stays where it was (still authorised or captured); only the operation failed.
  */
@@ -32,13 +44,7 @@ function backWhereItWas<E extends Answer>(extra: (args: Args<E>) => Record<strin
   return RESUME_POINTS.map((point) => ({
     guard: resumesTo(point),
     target: TARGET[point],
-    actions: [
-      emit<E>(
-        ({ context }) => `payment.${context.pending?.operation ?? 'operation'}_failed`,
-        extra,
-      ),
-      'clearPending' as const,
-    ],
+    actions: [emit<E>(failedEventName, extra), 'clearPending' as const],
   }));
 }
 

@@ -21,6 +21,8 @@ import { redisAnswers, startRedisServer, type RedisServerHandle } from './platfo
 import { createLogger, type Logger } from './platform/logger.ts';
 import { resolveSipsEnvironment, type SipsEnvironment } from './sips/environments.ts';
 import type { SipsResult } from './sips/result.ts';
+import type { WebhookOptions } from './webhooks/options.ts';
+import type { AttemptReport } from './webhooks/deliver.ts';
 import { startSimulator, type MerchantConfig, type RunningSimulator } from './simulator/index.ts';
 
 export interface Runtime {
@@ -54,6 +56,8 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Told of every Sips call's result made by this process's workers (metrics). */
   onCall?: (result: SipsResult) => void;
+  /** Told of every webhook delivery attempt made by this process (metrics). */
+  onWebhookAttempt?: (report: AttemptReport) => void;
 }
 
 function vaultOptions(config: Config) {
@@ -181,6 +185,28 @@ function simulatorShops(config: Config): MerchantConfig[] {
     }));
 }
 
+/** Webhook delivery as configured; private receivers and http are the simulator's defaults only. */
+export function webhookSettings(config: Config, options: ComposeOptions = {}): WebhookOptions {
+  const simulator = config.SIPS_ENV === 'simulator';
+  return {
+    policy: {
+      allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES ?? simulator,
+      allowHttp: config.WEBHOOK_ALLOW_HTTP ?? simulator,
+    },
+    deliver: config.WEBHOOK_DELIVERY && (options.workers ?? true),
+    retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
+    disableAfterMs: config.WEBHOOK_DISABLE_AFTER[0] ?? 5 * 86_400_000,
+    secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP[0] ?? 86_400_000,
+    maxEndpointsPerMerchant: config.WEBHOOK_MAX_ENDPOINTS,
+    retentionMs: config.WEBHOOK_LOG_RETENTION[0] ?? 30 * 86_400_000,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    claimIdleMs: config.WEBHOOK_CLAIM_IDLE[0] ?? 30_000,
+    connectTimeoutMs: config.WEBHOOK_CONNECT_TIMEOUT[0] ?? 5_000,
+    responseTimeoutMs: config.WEBHOOK_RESPONSE_TIMEOUT[0] ?? 15_000,
+    ...(options.onWebhookAttempt ? { onAttempt: options.onWebhookAttempt } : {}),
+  };
+}
+
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'sogenactif' });
   const place = await placeRedis(config, options, logger);
@@ -278,6 +304,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       ...(config.JANITOR_THRESHOLDS ? { thresholdsMs: config.JANITOR_THRESHOLDS } : {}),
     },
     publicUrl: config.PUBLIC_URL ?? defaultPublicUrl(config),
+    webhooks: webhookSettings(config, options),
   });
   return {
     config,

@@ -34,7 +34,11 @@ async function main(): Promise<void> {
   const { keys, devKey } = apiKeys(config);
   const workers = config.WORKERS;
   const metrics = createMetrics();
-  const runtime = await compose(config, { workers, onCall: (result) => metrics.onCall(result) });
+  const runtime = await compose(config, {
+    workers,
+    onCall: (result) => metrics.onCall(result),
+    onWebhookAttempt: (report) => metrics.onWebhookAttempt(report),
+  });
   const publicUrl = config.PUBLIC_URL?.replace(/\/+$/, '');
   const app = buildApi({
     orchestrator: runtime.orchestrator,

@@ -29,6 +29,7 @@ import { silentLogger, type Logger } from './platform/logger.ts';
 import { createSipsClient, type SipsClient, type SipsClientOptions } from './sips/client.ts';
 import type { MerchantSettings, Merchants } from './config/merchants.ts';
 import type { SipsResult } from './sips/result.ts';
+import type { WebhookOptions } from './webhooks/options.ts';
 
 import type { CaptureLimitOptions } from './engine/engine.ts';
 import { createAlerts } from './schedules/alerts.ts';
@@ -94,6 +95,8 @@ export interface OrchestratorOptions {
   janitor?: JanitorOptions & { intervalMs?: number };
   /** The length of a "day" in retry-on-decline and instalment schedules; for tests. @defaultValue 24 h */
   scheduleDayMs?: number;
+  /** Signed HTTP webhooks to merchants' endpoints (src/orchestrator-webhooks.ts). */
+  webhooks?: WebhookOptions;
 }
 
 function ownsConnection(options: OrchestratorOptions): boolean {

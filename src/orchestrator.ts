@@ -52,6 +52,8 @@ import { CommandError } from './engine/errors.ts';
 import { settledWithin } from './queues/close.ts';
 import type { MerchantSettings, Merchants } from './config/merchants.ts';
 import { buildParts, defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
+import { buildWebhooks, type EndpointBacklog } from './orchestrator-webhooks.ts';
+import type { WebhookEndpointCommands } from './service/webhook-endpoints.ts';
 
 export interface EventSubscriptionOptions {
   consumer?: string;
@@ -80,6 +82,11 @@ export interface Orchestrator {
     list(): MerchantSummary[];
     /** New calls use the new settings; calls in flight finish with the old ones. */
     replace(merchants: Merchants): void;
+  };
+  /** Merchants' webhook endpoints, their delivery log and replay, and the backlog per endpoint. */
+  webhooks: {
+    endpoints: WebhookEndpointCommands;
+    backlog(): Promise<EndpointBacklog[]>;
   };
   /** Graceful: calls in flight finish and are stored before it resolves. */
   close(): Promise<void>;
@@ -348,6 +355,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     handOverIfSettled: (record) => schedules.handOverIfSettled(record),
   };
   const consumers = new Set<EventConsumer>();
+  const webhooks = buildWebhooks(parts, options);
+  await webhooks.start();
   // REDIS_DURABILITY=replica: a command is answered once replicas hold it.
   const barrier = parts.durability.barrier;
   const acknowledged = <T extends object>(commands: T, reads: ReadonlyArray<keyof T>): T =>
@@ -375,9 +384,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           .map((id) => summaryOf(id, parts.merchants.settings(id), parts.client)),
       replace: (merchants) => parts.merchants.replace(merchants),
     },
+    webhooks: {
+      endpoints: acknowledged(webhooks.endpoints, ['get', 'list', 'deliveries']),
+      backlog: () => webhooks.backlog(),
+    },
     async close() {
       const closing = (async () => {
         await workers?.close();
+        await webhooks.close();
         await schedules.close();
         await Promise.all([...consumers].map((consumer) => consumer.close()));
         await queues.close();

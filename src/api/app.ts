@@ -27,6 +27,7 @@ import { paymentRoutes } from './routes/payments.ts';
 import { reviewRoutes } from './routes/reviews.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 
 export { hashSecret, parseApiKeys, type ApiKey, type Scope } from './auth.ts';
 
@@ -113,7 +114,15 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
     ports,
     readinessTimeoutMs: options.readinessTimeoutMs ?? 2_000,
   });
-  if (metrics) void app.register(metricsRoutes, { metrics, source: ports, guard: opsScope });
+  if (metrics) {
+    const source = {
+      shards: () => ports.shards(),
+      stepJobCounts: ports.stepJobCounts.bind(ports),
+      openReviewCount: () => ports.openReviewCount(),
+      webhookBacklog: () => orchestrator.webhooks.backlog(),
+    };
+    void app.register(metricsRoutes, { metrics, source, guard: opsScope });
+  }
   void app.register(consoleRoutes, {
     orchestrator,
     ports,
@@ -131,6 +140,10 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
   });
   void app.register(subscriptionRoutes, { subscriptions, guard: paymentsScope });
   void app.register(instalmentPlanRoutes, { instalmentPlans, guard: paymentsScope });
+  void app.register(webhookEndpointRoutes, {
+    webhooks: orchestrator.webhooks,
+    guard: paymentsScope,
+  });
   void app.register(scheduleRoutes, { ops, guard: opsScope });
   void app.register(alertRoutes, { ops, payments, guard: opsScope });
   void app.register(janitorRoutes, { ops, guard: opsScope });

@@ -9,6 +9,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { SipsResult } from '../sips/result.ts';
 import { credentialsRefusal } from '../sips/translate.ts';
 import type { ApiPorts } from './ports.ts';
+import type { EndpointBacklog } from '../orchestrator-webhooks.ts';
+import type { AttemptReport } from '../webhooks/deliver.ts';
 
 const AUTHORIZATION_SERVICES = new Set([
   'cardOrder',
@@ -38,14 +40,18 @@ export interface GoLiveFigures {
   credentialsRefused: number;
 }
 
-/** Where the queue depths and the review backlog are read. */
-export type MetricsSource = Pick<ApiPorts, 'shards' | 'stepJobCounts' | 'openReviewCount'>;
+/** Where the queue depths, the review backlog and the webhook backlog are read. */
+export type MetricsSource = Pick<ApiPorts, 'shards' | 'stepJobCounts' | 'openReviewCount'> & {
+  webhookBacklog?(): Promise<EndpointBacklog[]>;
+};
 
 export interface Metrics {
   readonly registry: Registry;
   figures(): GoLiveFigures;
   /** Feed it every Sips call result (the orchestrator's `onCall`). */
   onCall(result: SipsResult): void;
+  /** Feed it every webhook delivery attempt (the webhooks' `onAttempt`). */
+  onWebhookAttempt(report: AttemptReport): void;
   /** The text exposition, with queue depths and the review backlog read now. */
   render(source: MetricsSource): Promise<string>;
 }
@@ -100,6 +106,7 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   void acceptance;
+  const webhooks = webhookMetrics(registry);
 
   return {
     registry,
@@ -133,6 +140,10 @@ export function createMetrics(): Metrics {
         if (refusedCredentials !== undefined) authorizations.credentialsRefused += 1;
       }
     },
+    onWebhookAttempt(report) {
+      webhooks.attempts.inc({ outcome: report.outcome, status_class: report.statusClass });
+      webhooks.duration.observe({ outcome: report.outcome }, report.durationMs / 1000);
+    },
     async render(source) {
       for (const shard of source.shards()) {
         const counts = await source.stepJobCounts(shard, [
@@ -146,7 +157,50 @@ export function createMetrics(): Metrics {
         }
       }
       reviewBacklog.set(await source.openReviewCount());
+      if (source.webhookBacklog) webhooks.setBacklog(await source.webhookBacklog());
       return registry.metrics();
+    },
+  };
+}
+
+function webhookMetrics(registry: Registry) {
+  const attempts = new Counter({
+    name: 'webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, failed) and answer status class (2xx..5xx, none)',
+    labelNames: ['outcome', 'status_class'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'webhook_delivery_duration_seconds',
+    help: 'Duration of webhook delivery attempts, connect to last byte of the answer',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15],
+    registers: [registry],
+  });
+  const backlog = new Gauge({
+    name: 'webhook_backlog_messages',
+    help: 'Webhook messages neither delivered nor failed, per endpoint',
+    labelNames: ['endpoint_id', 'merchant'],
+    registers: [registry],
+  });
+  const oldest = new Gauge({
+    name: 'webhook_oldest_undelivered_age_seconds',
+    help: 'Age of the oldest undelivered webhook message, per endpoint (0: none)',
+    labelNames: ['endpoint_id', 'merchant'],
+    registers: [registry],
+  });
+  return {
+    attempts,
+    duration,
+    setBacklog(endpoints: readonly EndpointBacklog[]) {
+      // Endpoints deleted since the last scrape disappear from the series.
+      backlog.reset();
+      oldest.reset();
+      for (const endpoint of endpoints) {
+        const labels = { endpoint_id: endpoint.endpointId, merchant: endpoint.merchant };
+        backlog.set(labels, endpoint.count);
+        oldest.set(labels, (endpoint.oldestAgeMs ?? 0) / 1000);
+      }
     },
   };
 }

@@ -143,6 +143,30 @@ const EnvSchema = z.object({
     .optional(),
   /** A payment stuck this long that Sips cannot clarify goes to manual review. */
   JANITOR_ESCALATE_AFTER: oneDuration.default([21_600_000]),
+  /** Processes that run workers also deliver webhooks (0: never in this process). */
+  WEBHOOK_DELIVERY: flag.default(true),
+  /** Loopback, private and link-local receivers (default: allowed with the simulator only). */
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: flag.optional(),
+  /** http:// receivers (default: allowed with the simulator only; https elsewhere). */
+  WEBHOOK_ALLOW_HTTP: flag.optional(),
+  /** Delays before each attempt of a message; the message fails after the last. */
+  WEBHOOK_RETRY_SCHEDULE: durationList.default([
+    0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+  ]),
+  /** An endpoint failing this long without one delivery is disabled (ops alert). */
+  WEBHOOK_DISABLE_AFTER: oneDuration.default([5 * 86_400_000]),
+  /** How long a rotated-out signing secret keeps signing beside the new one. */
+  WEBHOOK_SECRET_OVERLAP: oneDuration.default([86_400_000]),
+  WEBHOOK_MAX_ENDPOINTS: whole(1, 1_000).default(16),
+  /** How long the delivery log keeps a message. */
+  WEBHOOK_LOG_RETENTION: oneDuration.default([30 * 86_400_000]),
+  /** Deliveries in flight per shard and process. */
+  WEBHOOK_CONCURRENCY: whole(1, 10_000).default(50),
+  /** Events a delivering process took and did not finish (it died) are taken over after this. */
+  WEBHOOK_CLAIM_IDLE: oneDuration.default([30_000]),
+  WEBHOOK_CONNECT_TIMEOUT: oneDuration.default([5_000]),
+  /** The receiver's whole answer, once connected. */
+  WEBHOOK_RESPONSE_TIMEOUT: oneDuration.default([15_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),

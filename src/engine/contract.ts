@@ -4,6 +4,7 @@
  * error that asks BullMQ to try a job again. Re-exported by engine.ts.
  */
 import type {
+  DomainEventName,
   Effect,
   LimitAlertKind,
   LimitPolicy,
@@ -154,7 +155,7 @@ export type InquireNowResult =
   | { outcome: 'unclear'; record: PaymentRecord; detail: string };
 
 export interface Annotation {
-  event?: { name: `payment.${string}`; data?: Record<string, unknown> };
+  event?: { name: DomainEventName; data?: Record<string, unknown> };
   timeline: TimelineEntry[];
   update?: (data: EngineData) => void;
 }

@@ -116,6 +116,32 @@ export const ERRORS = {
     meaning: 'no instalment plan with this id',
   },
 
+  webhook_endpoint_not_found: {
+    scope: 'command',
+    status: 404,
+    retryable: false,
+    meaning: 'no webhook endpoint with this id',
+  },
+  webhook_message_not_found: {
+    scope: 'command',
+    status: 404,
+    retryable: false,
+    meaning: "no message with this id in the endpoint's delivery log",
+  },
+  webhook_endpoint_limit: {
+    scope: 'command',
+    status: 409,
+    retryable: false,
+    meaning:
+      'the merchant has the most webhook endpoints allowed (WEBHOOK_MAX_ENDPOINTS); `field` is `merchant`',
+  },
+  webhook_endpoint_busy: {
+    scope: 'command',
+    status: 409,
+    retryable: true,
+    meaning: 'the webhook endpoint is being changed by another request; sending again is safe',
+  },
+
   // Refusals of the HTTP layer.
   unauthorized: {
     scope: 'http',

@@ -20,7 +20,8 @@ export interface OpsAlert {
     | 'reauthorization_failed'
     | 'reauthorization_in_review'
     | 'merchant_credentials_invalid'
-    | 'inquiry_conflict';
+    | 'inquiry_conflict'
+    | 'webhook_endpoint_disabled';
   paymentId?: string;
   subject?: string;
   message: string;

@@ -11,6 +11,7 @@
  * | `{sog:s2}:subscriptions` | sorted set | ids by creation time (ms) |
  * | `{sog:s2}:subscriptions:waiting` | sorted set | ids of records waiting for a payment to settle, by last write (ms) |
  */
+import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import { createHash } from 'node:crypto';
 import type { Keyspace } from '../payments/keys.ts';
 import { loadScript, runScript, type RedisClient } from '../payments/lua.ts';
@@ -24,6 +25,8 @@ export interface VersionedRecord {
   version: number;
   createdAt: number;
   updatedAt: number;
+  /** The shop it belongs to; its events carry it (`merchant`), as payment events do. */
+  merchant?: { id?: string };
 }
 
 /** A CloudEvent about a schedule record (subject = the record id). */
@@ -36,6 +39,8 @@ export interface ScheduleEvent {
   time: string;
   datacontenttype: 'application/json';
   sequence: number;
+  /** Our id of the record's shop (a CloudEvents extension attribute). */
+  merchant: string;
   data: Record<string, unknown>;
 }
 
@@ -174,10 +179,11 @@ function waitingFlag<T extends VersionedRecord>(ctx: RecordStoreContext<T>, reco
 /** The script arguments of `events` (type, JSON pairs), numbered `sequence`. */
 function eventArgs<T extends VersionedRecord>(
   ctx: RecordStoreContext<T>,
-  id: string,
+  record: T,
   sequence: number,
   events: EventSpec[],
 ): string[] {
+  const id = record.id;
   const { kind, clock } = ctx.options;
   const args: string[] = [];
   for (const spec of events) {
@@ -192,6 +198,7 @@ function eventArgs<T extends VersionedRecord>(
       time: new Date(clock.now()).toISOString(),
       datacontenttype: 'application/json',
       sequence,
+      merchant: record.merchant?.id ?? DEFAULT_MERCHANT_ID,
       data: { [`${kind}Id`]: id, ...data },
     };
     args.push(event.type, JSON.stringify(event));
@@ -266,7 +273,7 @@ export async function createRecord<T extends VersionedRecord>(
       record.id,
       ctx.maxLen,
       waitingFlag(ctx, record),
-      ...eventArgs(ctx, record.id, 1, events),
+      ...eventArgs(ctx, record, 1, events),
     ],
   );
   if (created !== 1) {
@@ -387,7 +394,7 @@ export async function updateRecord<T extends VersionedRecord>(
       ctx.maxLen,
       waitingFlag(ctx, next),
       next.updatedAt,
-      ...eventArgs(ctx, expected.id, next.version, events),
+      ...eventArgs(ctx, next, next.version, events),
     ],
   );
   if (written === -1) return { ok: false, reason: 'not_found' };

@@ -22,7 +22,7 @@ export function allows(scope: MerchantScope, merchant: string): boolean {
  * A create command as the key may send it: without `merchant`, the key's only
  * merchant is meant; another merchant's id is refused as an unknown one.
  */
-function commandForScope(input: unknown, scope: ReadonlySet<string>): unknown {
+export function commandForScope(input: unknown, scope: ReadonlySet<string>): unknown {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
   const command = input as Record<string, unknown>;
   if (command.merchant === undefined) {

@@ -32,6 +32,7 @@ let h: OrchestratorHarness;
 let app: FastifyInstance;
 let base: string;
 let paymentId: string;
+let webhookEndpointId: string;
 let reviewJobId: string;
 
 function merchants(simulatorUrl: string) {
@@ -133,6 +134,13 @@ beforeAll(async () => {
   });
   expect(inReview.status).toBe(201);
   paymentId = (inReview.json as { id: string }).id;
+  // Disabled: nothing is delivered (nor written) while the probes run.
+  const endpoint = await call('POST', '/v1/webhook-endpoints', 'key-a', {
+    url: 'https://hooks.example.com/brand-a',
+    enabled: false,
+  });
+  expect(endpoint.status).toBe(201);
+  webhookEndpointId = (endpoint.json as { id: string }).id;
   await h.waitFor(paymentId, (payment) => payment.status === 'in_review', 30_000);
   // The review item is queued right after the status is stored: wait for it.
   for (let tries = 0; tries < 200 && reviewJobId === undefined; tries++) {
@@ -170,13 +178,21 @@ function expectation(
   }
   if (
     method === 'get' &&
-    ['/v1/reviews', '/v1/alerts', '/v1/subscriptions', '/v1/instalment-plans'].includes(path)
+    [
+      '/v1/reviews',
+      '/v1/alerts',
+      '/v1/subscriptions',
+      '/v1/instalment-plans',
+      '/v1/webhook-endpoints',
+    ].includes(path)
   ) {
     return 'empty';
   }
   if (
     method === 'post' &&
-    ['/v1/payments', '/v1/subscriptions', '/v1/instalment-plans'].includes(path)
+    ['/v1/payments', '/v1/subscriptions', '/v1/instalment-plans', '/v1/webhook-endpoints'].includes(
+      path,
+    )
   ) {
     return 'refused';
   }
@@ -196,7 +212,14 @@ describe('a key bound to merchant B', () => {
         const expected = expectation(method, template);
         if (expected === 'skip') continue;
         const path = template
-          .replace('{id}', template.startsWith('/v1/payments') ? paymentId : 'sub_0_x')
+          .replace(
+            '{id}',
+            template.startsWith('/v1/payments')
+              ? paymentId
+              : template.startsWith('/v1/webhook-endpoints')
+                ? webhookEndpointId
+                : 'sub_0_x',
+          )
           .replace('{jobId}', reviewJobId);
         const body =
           expected === 'refused'
@@ -223,6 +246,7 @@ describe('a key bound to merchant B', () => {
           case 'empty':
             expect(answer.status, detail).toBe(200);
             expect(JSON.stringify(answer.json), detail).not.toContain(paymentId);
+            expect(JSON.stringify(answer.json), detail).not.toContain(webhookEndpointId);
             break;
           case 'refused':
             expect(answer.status, detail).toBe(400);

@@ -56,10 +56,16 @@ function body(card = ACCEPTED_CARD, extra: Record<string, unknown> = {}) {
 
 /** Keys a payment command writes (records, idempotency keys, status indexes, events, jobs). */
 async function namespaceKeys(): Promise<number> {
-  const keys = await testPortsOf(h.orchestrator).redis.keys(`*${h.ns.ns}*`);
-  return keys.filter((key) =>
+  const redis = testPortsOf(h.orchestrator).redis;
+  const keys = await redis.keys(`*${h.ns.ns}*`);
+  const written = keys.filter((key) =>
     /:(payment|idem|status|events)(:|$)|payments-s\d+:[^:]*pay_/.test(key),
-  ).length;
+  );
+  // A consumer group (webhook delivery) creates its stream empty at start-up.
+  const lengths = await Promise.all(
+    written.map((key) => (key.endsWith(':events') ? redis.xlen(key) : 1)),
+  );
+  return lengths.filter((length) => length > 0).length;
 }
 
 describe('payments API', () => {

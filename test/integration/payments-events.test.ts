@@ -40,13 +40,16 @@ afterEach(async () => {
   await t.close();
 });
 
-/** A payment with `steps` events: `payment.step` with sequence 1..steps, one per write. */
+/** A payment with `steps` events: `payment.operation_resent` with sequence 1..steps, one per write. */
 async function paymentWithEvents(steps: number, shard?: number): Promise<string> {
   const ids = sequentialIds(`t${++n}`);
   let id = keyspace.newPaymentId(ids);
   while (shard !== undefined && keyspace.shardOf(id) !== shard) id = keyspace.newPaymentId(ids);
   const event = (sequence: number) =>
-    buildEvent({ type: 'payment.step', paymentId: id, sequence, data: { sequence } }, { clock });
+    buildEvent(
+      { type: 'payment.operation_resent', paymentId: id, sequence, data: { sequence } },
+      { clock },
+    );
   await store.create(
     {
       id,

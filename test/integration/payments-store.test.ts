@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { Amounts } from '../../machines/contract.ts';
+import type { Amounts, DomainEventName } from '../../machines/contract.ts';
 import { createCardVault } from '../../src/payments/card-vault.ts';
 import { buildEvent, type PaymentCloudEvent } from '../../src/payments/events.ts';
 import { createKeyspace, type Keyspace } from '../../src/payments/keys.ts';
@@ -43,7 +43,7 @@ function payment(idempotencyKey?: string, overrides: Partial<NewPayment> = {}): 
   };
 }
 
-function event(type: `payment.${string}`, id: string, sequence: number): PaymentCloudEvent {
+function event(type: DomainEventName, id: string, sequence: number): PaymentCloudEvent {
   return buildEvent({ type, paymentId: id, sequence, data: { step: type } }, { clock });
 }
 
@@ -237,7 +237,7 @@ describe('intent and commit', () => {
       snapshot: { value: 'authorized' },
       status: 'authorized',
       amounts: authorized,
-      events: [event('payment.authorized', id, 3), event('payment.card_forgotten', id, 3)],
+      events: [event('payment.authorized', id, 3), event('payment.customer_returned', id, 3)],
       timeline: [{ at: clock.now(), kind: 'authorized', detail: { authorisationId: '123456' } }],
       card: null,
     });
@@ -257,7 +257,7 @@ describe('intent and commit', () => {
     expect(events.map((e) => `${e.type}@${e.sequence}`)).toEqual([
       'payment.received@1',
       'payment.authorized@3',
-      'payment.card_forgotten@3',
+      'payment.customer_returned@3',
     ]);
   });
 
@@ -267,7 +267,7 @@ describe('intent and commit', () => {
       snapshot: { value: status },
       status,
       amounts: status === 'authorized' ? authorized : zero,
-      events: [event(`payment.${status}`, id, 2)],
+      events: [event(`payment.${status}` as const, id, 2)],
     });
     const [a, b] = await Promise.all([
       store.commitStep(id, 1, step('authorized')),

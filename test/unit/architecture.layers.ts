@@ -13,12 +13,19 @@ export const LAYERS: readonly Layer[] = [
   { name: 'config', paths: ['src/config/'], rank: 3 },
   { name: 'payments', paths: ['src/payments/'], rank: 4 },
   { name: 'engine', paths: ['src/engine/'], rank: 5 },
+  // Above the engine: endpoints and messages use its errors and merchant ids.
+  { name: 'webhooks', paths: ['src/webhooks/'], rank: 5.5 },
   { name: 'queues', paths: ['src/queues/'], rank: 6 },
   { name: 'schedules', paths: ['src/schedules/'], rank: 7 },
   { name: 'service', paths: ['src/service/'], rank: 8 },
   {
     name: 'composition',
-    paths: ['src/orchestrator.ts', 'src/orchestrator-parts.ts', 'src/compose.ts'],
+    paths: [
+      'src/orchestrator.ts',
+      'src/orchestrator-parts.ts',
+      'src/orchestrator-webhooks.ts',
+      'src/compose.ts',
+    ],
     rank: 9,
   },
   { name: 'api', paths: ['src/api/'], rank: 10 },

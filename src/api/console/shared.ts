@@ -42,6 +42,7 @@ const NAVIGATION: readonly (readonly [string, string])[] = [
   ['/ops/alerts', 'Alerts'],
   ['/ops/janitor', 'Janitor'],
   ['/ops/queues', 'Queues'],
+  ['/ops/webhooks', 'Webhooks'],
   ['/docs', 'API docs'],
 ];
 

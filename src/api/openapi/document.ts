@@ -21,6 +21,8 @@ import {
   subscriptionPaths,
   subscriptionSchema,
 } from './subscriptions.ts';
+import { webhooksSection } from './webhooks.ts';
+import { webhookEndpointPaths, webhookEndpointSchemas } from './webhook-endpoints.ts';
 
 function problemSchema() {
   return {
@@ -55,6 +57,7 @@ export function openApiDocument(): Record<string, unknown> {
         Subscription: subscriptionSchema(),
         InstalmentPlan: instalmentPlanSchema(),
         ...opsSchemas(),
+        ...webhookEndpointSchemas(),
         Payment: paymentSchema(),
         Problem: problemSchema(),
       },
@@ -67,6 +70,8 @@ export function openApiDocument(): Record<string, unknown> {
       ...instalmentPlanPaths(),
       ...operationPaths(),
       ...servicePaths(),
+      ...webhookEndpointPaths(),
     },
+    webhooks: webhooksSection(),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The ops console: server-rendered HTML, no front-end build. The review
  * queue with its evidence and actions, stuck payments, a payment's timeline,
- * scheduled money, alerts, the janitor, the go-live figures and Bull Board.
+ * scheduled money, alerts, the janitor, webhook endpoints and their
+ * deliveries, the go-live figures and Bull Board.
  * Behind the `ops` scope (HTTP Basic: any user name, the API key as password,
  * so a browser can log in); every page checks it before its handler runs.
  */
@@ -11,10 +12,10 @@ import { operationPages } from '../console/operations.ts';
 import { overviewPages } from '../console/overview.ts';
 import { queueBoard, QUEUE_BOARD_PATH } from '../console/queue-board.ts';
 import { reviewPages } from '../console/reviews.ts';
-import type { ConsoleOptions } from '../console/shared.ts';
 import { subscriptionPages } from '../console/subscriptions.ts';
+import { webhookPages, type WebhookConsoleOptions } from '../console/webhooks.ts';
 
-export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
+export const consoleRoutes: FastifyPluginAsync<WebhookConsoleOptions> = async (app, options) => {
   await app.register(queueBoard, { ...options, prefix: QUEUE_BOARD_PATH });
   await app.register(async (pages) => {
     pages.addHook('preHandler', async (request) => options.authorize(request));
@@ -24,6 +25,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
       operationPages,
       overviewPages,
       reviewPages,
+      webhookPages,
     ]) {
       await pages.register(plugin, options);
     }

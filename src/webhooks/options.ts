@@ -1,0 +1,33 @@
+/** How webhook delivery runs: the orchestrator's `webhooks` option. */
+import type { DestinationPolicy } from './address-guard.ts';
+import type { AttemptReport } from './deliver.ts';
+
+export interface WebhookOptions {
+  /** Where deliveries may go. @defaultValue https only, no private addresses */
+  policy?: DestinationPolicy;
+  /** Run the consumer group and the delivery workers here. @defaultValue the orchestrator's `workers` */
+  deliver?: boolean;
+  /** Delays before each attempt. @defaultValue at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h */
+  retryScheduleMs?: readonly number[];
+  /** An endpoint failing this long without a delivery is disabled. @defaultValue 5 days */
+  disableAfterMs?: number;
+  /** How long a replaced secret keeps signing after a rotation. @defaultValue 24 h */
+  secretOverlapMs?: number;
+  /** @defaultValue 16 */
+  maxEndpointsPerMerchant?: number;
+  /** How long the delivery log keeps a message. @defaultValue 30 days */
+  retentionMs?: number;
+  /** Deliveries in flight per shard. @defaultValue 50 */
+  concurrency?: number;
+  connectTimeoutMs?: number;
+  responseTimeoutMs?: number;
+  /** Told of every attempt (metrics); must not throw. */
+  onAttempt?: (report: AttemptReport) => void;
+  /** Event stream reads of the consumer group (tests shorten them). */
+  claimIdleMs?: number;
+  blockMs?: number;
+}
+
+export const DEFAULT_RETRY_SCHEDULE_MS = [
+  0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+] as const;
