@@ -5,7 +5,7 @@
  *
  *   BENCH_SCALE=0.1        multiplies every count (default 1)
  *   BENCH_ONLY=a,b         sections to run: seal, ceiling, pipeline, latency, memory,
- *                          durability, cluster
+ *                          durability, cluster, webhooks
  *   BENCH_LATENCY_RATES    offered payments/s of the paced latency runs (default 500,1000)
  *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>,
  *                          and of each simulator process into dir/simulator
@@ -30,7 +30,14 @@
  *   spent queued);
  * - memory: 100 000 payments through one worker process: its RSS and heap
  *   after a full GC once warmed up, every 10 000 payments and at the end, the
- *   largest RSS of each half of the run, and what Redis kept.
+ *   largest RSS of each half of the run, and what Redis kept;
+ * - durability: each REDIS_DURABILITY mode on the authorise-then-capture
+ *   workload (see durability.ts);
+ * - cluster: the same workload on a local Redis Cluster (see cluster.ts);
+ * - webhooks: the same workload without webhook endpoints and with 2 per
+ *   merchant on a receiver child process answering at once or after 200 ms:
+ *   payments/s of each, their ratio (the goal), deliveries/s, delivery lag
+ *   and latency (see webhooks.ts).
  */
 import { loadavg } from 'node:os';
 import { startRedisServer, type RedisServerHandle } from '../src/platform/redis-server.ts';
@@ -42,6 +49,7 @@ import {
 import { measureCluster } from './cluster.ts';
 import { measureDurability } from './durability.ts';
 import { measureSeal } from './seal.ts';
+import { measureWebhooks } from './webhooks.ts';
 import { onAbnormalExit } from './children.ts';
 import { runPipeline, type PipelineOptions, type PipelineResult } from './pipeline.ts';
 
@@ -82,6 +90,9 @@ const DURABILITY_WARMUP = 250;
 /** The same per run of the cluster section (six runs). */
 const CLUSTER_PAYMENTS = 800;
 const CLUSTER_WARMUP = 300;
+/** The same per run of the webhooks section (five runs). */
+const WEBHOOKS_PAYMENTS = 1_000;
+const WEBHOOKS_WARMUP = 250;
 
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -402,6 +413,21 @@ async function main(): Promise<void> {
           producerConcurrency: PIPELINE_PRODUCER_CONCURRENCY,
           prefix: `bench-${process.pid}-cluster`,
           workerNodeArgs: workerNodeArgs('cluster'),
+          log,
+        }),
+      );
+    }
+
+    if (wanted('webhooks')) {
+      report.webhooks = await section('webhooks', () =>
+        measureWebhooks({
+          redisUrl,
+          payments: scaled(WEBHOOKS_PAYMENTS),
+          unmeasuredWarmup: scaled(WEBHOOKS_WARMUP, 50),
+          workerConcurrency: PIPELINE_WORKER_CONCURRENCY,
+          producerConcurrency: PIPELINE_PRODUCER_CONCURRENCY,
+          prefix: `bench-${process.pid}-webhooks`,
+          workerNodeArgs: workerNodeArgs('webhooks'),
           log,
         }),
       );

@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
 import type { PaymentStatus } from '../machines/contract.ts';
-import type { Orchestrator } from '../src/orchestrator.ts';
+import type { Orchestrator, OrchestratorOptions } from '../src/orchestrator.ts';
 import type { DurabilitySettings } from '../src/payments/durability.ts';
 import { createKeyspace, type Keyspace } from '../src/payments/keys.ts';
 import { connectRedis, type RedisClient, type RedisTarget } from '../src/platform/redis.ts';
@@ -93,6 +93,37 @@ export interface WorkloadOptions {
    */
   shardServers?: readonly number[];
   workerNodeArgs?: readonly string[];
+  /** Added to the worker processes' environment. */
+  workerEnv?: Readonly<Record<string, string>>;
+  /** Added to the producer's orchestrator options (e.g. `webhooks`). */
+  producerOptions?: Partial<OrchestratorOptions>;
+  hooks?: WorkloadHooks;
+}
+
+/** What a hook of the run is given: the processes and connections of the run. */
+export interface WorkloadRun {
+  producer: Orchestrator;
+  workers: readonly BenchChild[];
+  /** The run's Redis client (the target). */
+  redis: RedisClient;
+  keyspace: Keyspace;
+}
+
+/** Points of a run where a section adds work of its own; none of them is timed. */
+export interface WorkloadHooks {
+  /** The processes run; before the unmeasured warm-up. */
+  beforeWarmup?(run: WorkloadRun): Promise<void>;
+  /** The warm-up settled; right before the measured round (and its counters). */
+  beforeMeasured?(run: WorkloadRun): Promise<void>;
+  /**
+   * The measured round settled and its counters were read; the processes
+   * still run. `startedAt`: Date.now() as the first create was issued;
+   * `lastSettledAt`: the latest updatedAt of the captures.
+   */
+  afterMeasured?(
+    run: WorkloadRun,
+    measured: { startedAt: number; lastSettledAt: number },
+  ): Promise<void>;
 }
 
 export interface ServerUse {
@@ -313,7 +344,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     const sips = await startSipsChild();
     simulator = sips.child;
     const sim = simulator;
-    const env = workloadWorkerEnv(options, sips.url, vaultKey);
+    const env = { ...workloadWorkerEnv(options, sips.url, vaultKey), ...options.workerEnv };
     // One at a time: a worker that fails to start says so before the next one starts.
     for (let k = 0; k < options.workerProcesses; k += 1) {
       workers.push(await startWorkerChild(`worker-${k + 1}`, env, options.workerNodeArgs ?? []));
@@ -323,8 +354,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       durability: options.durability,
       keyPrefix: options.prefix,
       shards: options.shards,
+      ...options.producerOptions,
     });
     const producer = orchestrator;
+    const run: WorkloadRun = { producer, workers, redis: admin, keyspace };
     const firstMaster = Math.max(
       0,
       options.servers.findIndex((server) => server.role === 'master'),
@@ -446,6 +479,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     const oneRound = async (count: number, label: string, meter?: Meter) => {
       const ids: string[] = new Array<string>(count);
       const authBase = sum(await counter.count(AUTHORISE_SETTLED));
+      const startedAt = Date.now();
       meter?.start();
       await untilSettled(
         AUTHORISE_SETTLED,
@@ -471,10 +505,12 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       );
       const captureSeconds = (await meter?.stop()) ?? 0;
       const captured = await readRecords(captureIds);
-      return { authorised, captured, issuedAt, authoriseSeconds, captureSeconds };
+      return { authorised, captured, issuedAt, authoriseSeconds, captureSeconds, startedAt };
     };
 
+    await options.hooks?.beforeWarmup?.(run);
     await oneRound(options.unmeasuredWarmup, 'warmup');
+    await options.hooks?.beforeMeasured?.(run);
 
     const meter = createMeter({
       servers: options.servers,
@@ -486,6 +522,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     await meter.prepare();
     const measured = await oneRound(options.payments, 'bench', meter);
     const use = await meter.result();
+    await options.hooks?.afterMeasured?.(run, {
+      startedAt: measured.startedAt,
+      lastSettledAt: measured.captured.reduce((a, row) => Math.max(a, row.updated), 0),
+    });
 
     const total = options.payments;
     const notSettledAsExpected: Record<string, number> = {};

@@ -6,19 +6,21 @@
  */
 import { hostname } from 'node:os';
 import { createEventConsumer, type EventConsumer } from './payments/event-consumer.ts';
+import { duplicateConnection } from './platform/redis.ts';
 import { createWebhookQueues, startWebhookWorkers } from './queues/webhooks.ts';
 import {
   createWebhookEndpointCommands,
   type WebhookEndpointCommands,
 } from './service/webhook-endpoints.ts';
-import { attemptDelivery } from './webhooks/deliver.ts';
+import { attemptDelivery, type DeliveryDeps } from './webhooks/deliver.ts';
+import type { WebhookEndpoint } from './webhooks/endpoints.ts';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './webhooks/options.ts';
 import { createEndpointStore } from './webhooks/endpoints.ts';
 import { createFanOut } from './webhooks/fan-out.ts';
 import { createWebhookSender } from './webhooks/http-sender.ts';
 import { createMessageLog } from './webhooks/messages.ts';
 import { createSecretBox } from './webhooks/secret-box.ts';
-import type { OrchestratorOptions, Parts } from './orchestrator-parts.ts';
+import { defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
 
 export interface EndpointBacklog {
   endpointId: string;
@@ -40,19 +42,35 @@ export interface Webhooks {
 /** A fan-out that failed this many times (Redis away) is still not given up: events must not be lost. */
 const FAN_OUT_MAX_DELIVERIES = 1_000_000;
 
+/** The alert's text: the endpoint's origin and path, never its query (it may carry a token). */
+function disabledMessage(endpoint: WebhookEndpoint, reason: 'gone' | 'failing'): string {
+  const url = new URL(endpoint.url);
+  const where = `${url.origin}${url.pathname}`;
+  const why = reason === 'gone' ? 'answered 410 Gone' : 'failed for too long';
+  return `webhook endpoint ${endpoint.id} of ${endpoint.merchant} ${why}: delivery to ${where} stopped`;
+}
+
 export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webhooks {
   const settings = options.webhooks ?? {};
   const now = () => parts.clock.now();
   const policy = settings.policy ?? { allowPrivateAddresses: false, allowHttp: false };
+  // A connection of their own for the endpoints and the log: auto-pipelined,
+  // and without BullMQ's scripts, which every MULTI on a queue's connection
+  // would copy.
+  const redis = duplicateConnection(parts.redis, {
+    connectionName: `${parts.keyspace.prefix}-webhooks`,
+    autoPipelining: true,
+  });
+  redis.on('error', () => undefined);
   const endpoints = createEndpointStore({
-    redis: parts.redis,
+    redis,
     hashTag: parts.keyspace.hashTag(0),
     clock: parts.clock,
     ids: parts.ids,
     maxPerMerchant: settings.maxEndpointsPerMerchant ?? 16,
   });
   const messages = createMessageLog({
-    redis: parts.redis,
+    redis,
     keyspace: parts.keyspace,
     retentionMs: settings.retentionMs ?? 30 * 86_400_000,
     now,
@@ -94,64 +112,68 @@ export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webho
     },
     async start() {
       if (running || !(settings.deliver ?? options.workers !== false)) return;
+      const retryScheduleMs = settings.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
       const sender = createWebhookSender({
         policy,
-        ...(settings.connectTimeoutMs === undefined
-          ? {}
-          : { connectTimeoutMs: settings.connectTimeoutMs }),
-        ...(settings.responseTimeoutMs === undefined
-          ? {}
-          : { responseTimeoutMs: settings.responseTimeoutMs }),
+        ...defined({
+          connectTimeoutMs: settings.connectTimeoutMs,
+          responseTimeoutMs: settings.responseTimeoutMs,
+        }),
       });
+      const deliveryDeps: DeliveryDeps = {
+        endpoints,
+        messages,
+        sender,
+        secrets,
+        now,
+        retryScheduleMs,
+        disableAfterMs: settings.disableAfterMs ?? 5 * 86_400_000,
+        logger: parts.logger,
+        ...defined({ onAttempt: settings.onAttempt }),
+        async onEndpointDisabled(endpoint, reason) {
+          await parts.alerts.raise(parts.keyspace.shardForText(endpoint.id), {
+            kind: 'webhook_endpoint_disabled',
+            subject: endpoint.id,
+            message: disabledMessage(endpoint, reason),
+          });
+        },
+      };
       const workers = startWebhookWorkers({
         connection: parts.redis,
         keyspace: parts.keyspace,
         logger: parts.logger,
-        ...(settings.concurrency === undefined ? {} : { concurrency: settings.concurrency }),
         closeGraceMs: (settings.responseTimeoutMs ?? 15_000) + 5_000,
-        ...(options.stalledIntervalMs === undefined
-          ? {}
-          : { stalledIntervalMs: options.stalledIntervalMs }),
-        ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
-        attempt: (job, attempt) =>
-          attemptDelivery(
-            {
-              endpoints,
-              messages,
-              sender,
-              secrets,
-              now,
-              retryScheduleMs: settings.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
-              disableAfterMs: settings.disableAfterMs ?? 5 * 86_400_000,
-              logger: parts.logger,
-              ...(settings.onAttempt ? { onAttempt: settings.onAttempt } : {}),
-              async onEndpointDisabled(endpoint, reason) {
-                await parts.alerts.raise(parts.keyspace.shardForText(endpoint.id), {
-                  kind: 'webhook_endpoint_disabled',
-                  subject: endpoint.id,
-                  message:
-                    reason === 'gone'
-                      ? `webhook endpoint ${endpoint.id} of ${endpoint.merchant} answered 410 Gone: delivery to ${endpoint.url} stopped`
-                      : `webhook endpoint ${endpoint.id} of ${endpoint.merchant} failed for too long: delivery to ${endpoint.url} stopped`,
-                });
-              },
-            },
-            job,
-            attempt,
-          ),
+        ...defined({
+          concurrency: settings.concurrency,
+          stalledIntervalMs: options.stalledIntervalMs,
+          lockDurationMs: options.lockDurationMs,
+        }),
+        attempt: (job) => attemptDelivery(deliveryDeps, job),
       });
       const consumer = createEventConsumer({
         redis: parts.redis,
         keyspace: parts.keyspace,
         group: 'webhooks',
         consumer: `${hostname()}-${process.pid}`,
-        handler: createFanOut({ endpoints, messages, jobs: queues, now }),
+        handler: createFanOut({
+          endpoints,
+          messages,
+          jobs: queues,
+          now,
+          firstDelayMs: retryScheduleMs[0] ?? 0,
+        }),
         logger: parts.logger,
         maxDeliveries: FAN_OUT_MAX_DELIVERIES,
-        ...(settings.claimIdleMs === undefined ? {} : { claimIdleMs: settings.claimIdleMs }),
-        ...(settings.blockMs === undefined ? {} : { blockMs: settings.blockMs }),
+        ...defined({ claimIdleMs: settings.claimIdleMs, blockMs: settings.blockMs }),
       });
-      await consumer.start();
+      try {
+        await consumer.start();
+      } catch (error) {
+        await consumer.close().catch(() => undefined);
+        await workers.close();
+        sender.close();
+        throw error;
+      }
       running = { consumer, workers, closeSender: () => sender.close() };
     },
     async close() {
@@ -162,6 +184,7 @@ export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webho
         running = undefined;
       }
       await queues.close();
+      redis.disconnect();
     },
   };
 }

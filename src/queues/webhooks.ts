@@ -43,7 +43,7 @@ export function createWebhookQueues(options: {
   };
   return {
     queue: queueOf,
-    async enqueue(shard, jobs) {
+    async enqueue(shard, jobs, enqueueOptions = {}) {
       if (jobs.length === 0) return;
       await queueOf(shard).addBulk(
         jobs.map(({ job, jobId }) => ({
@@ -51,6 +51,7 @@ export function createWebhookQueues(options: {
           data: job,
           opts: {
             jobId,
+            ...(enqueueOptions.delayMs ? { delay: enqueueOptions.delayMs } : {}),
             attempts: MAX_JOB_ATTEMPTS,
             backoff: { type: 'webhook' },
             removeOnComplete: true,
@@ -80,8 +81,8 @@ export interface WebhookWorkerOptions {
   connection: RedisClient;
   keyspace: Keyspace;
   logger: Logger;
-  /** Runs attempt `attempt` (1-based) of the job's message. */
-  attempt(job: DeliveryJob, attempt: number): Promise<AttemptVerdict>;
+  /** Runs the next attempt of the job's message (the message counts its attempts). */
+  attempt(job: DeliveryJob): Promise<AttemptVerdict>;
   /** Deliveries in flight per shard. @defaultValue 50 */
   concurrency?: number;
   stalledIntervalMs?: number;
@@ -91,10 +92,10 @@ export interface WebhookWorkerOptions {
 
 export function startWebhookWorkers(options: WebhookWorkerOptions): { close(): Promise<void> } {
   const connections: RedisClient[] = [];
-  // The attempt count lives in the job: a job's first run is attempt 1,
-  // whatever the message went through before (a replay starts over).
+  // The attempt count lives in the message, not in the job: a job run that
+  // failed on our side (Redis away) does not use up a place on the schedule.
   const runJob = async (job: Job<DeliveryJob>) => {
-    const verdict = await options.attempt(job.data, job.attemptsMade + 1);
+    const verdict = await options.attempt(job.data);
     if (verdict.outcome === 'retry') throw new RetryLater(verdict.delayMs);
     return verdict.outcome;
   };

@@ -15,7 +15,7 @@ import {
   parseRotateSecret,
 } from '../webhooks/endpoint-input.ts';
 import type { EndpointStore, WebhookEndpoint } from '../webhooks/endpoints.ts';
-import type { DeliveryJobSink } from '../webhooks/fan-out.ts';
+import { deliveryJobId, type DeliveryJobSink } from '../webhooks/fan-out.ts';
 import type { MessageLog, WebhookMessage } from '../webhooks/messages.ts';
 import type { SecretBox } from '../webhooks/secret-box.ts';
 import { newSigningSecret } from '../webhooks/signature.ts';
@@ -99,7 +99,11 @@ const MAX_REPLAY = 10_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function endpointView(endpoint: WebhookEndpoint, now: number): WebhookEndpointView {
+export function endpointView(
+  endpoint: WebhookEndpoint,
+  now: number,
+  failingSince?: number,
+): WebhookEndpointView {
   const previous = endpoint.secrets.slice(1).find((secret) => (secret.expiresAt ?? 0) > now);
   return {
     id: endpoint.id,
@@ -109,7 +113,7 @@ export function endpointView(endpoint: WebhookEndpoint, now: number): WebhookEnd
     enabled: endpoint.enabled,
     ...(endpoint.description === undefined ? {} : { description: endpoint.description }),
     ...(endpoint.disabledReason ? { disabledReason: endpoint.disabledReason } : {}),
-    ...(endpoint.failingSince === undefined ? {} : { failingSince: iso(endpoint.failingSince) }),
+    ...(failingSince === undefined ? {} : { failingSince: iso(failingSince) }),
     ...(previous?.expiresAt ? { previousSecretExpiresAt: iso(previous.expiresAt) } : {}),
     createdAt: iso(endpoint.createdAt),
     updatedAt: iso(endpoint.updatedAt),
@@ -134,11 +138,6 @@ export function deliveryView(message: WebhookMessage): DeliveryView {
 
 function notFound(id: string): CommandError {
   return new CommandError('webhook_endpoint_not_found', `no webhook endpoint ${id}`);
-}
-
-/** A replay's own job id: the message's first job may still be kept by the queue. */
-function replayJobId(endpointId: string, eventId: string, at: number): string {
-  return `wh_${endpointId}_${eventId}_r${at}`;
 }
 
 /** An endpoint of the scope's merchants; another merchant's answers as a missing one. */
@@ -184,18 +183,25 @@ function merchantOf(deps: WebhookEndpointDeps, named: string | undefined): strin
 
 /** The endpoint with a command's changes; enabled again by a person, it starts over. */
 function applyChange(current: WebhookEndpoint, change: ChangeEndpointCommand): WebhookEndpoint {
-  const { description: _d, disabledReason, failingSince, ...rest } = current;
+  const { description: _d, disabledReason, ...rest } = current;
   const description = change.description === undefined ? current.description : change.description;
-  const keepsState = !(change.enabled === true && !current.enabled);
+  const keepsReason = !(change.enabled === true && !current.enabled);
   return {
     ...rest,
     ...(change.url === undefined ? {} : { url: change.url }),
     ...(change.eventTypes === undefined ? {} : { eventTypes: change.eventTypes }),
     ...(change.enabled === undefined ? {} : { enabled: change.enabled }),
     ...(description === null || description === undefined ? {} : { description }),
-    ...(keepsState && disabledReason ? { disabledReason } : {}),
-    ...(keepsState && failingSince !== undefined ? { failingSince } : {}),
+    ...(keepsReason && disabledReason ? { disabledReason } : {}),
   };
+}
+
+/** A new address, or enabled again: past failures no longer count towards disabling it. */
+function startsOver(current: WebhookEndpoint, change: ChangeEndpointCommand): boolean {
+  return (
+    (change.url !== undefined && change.url !== current.url) ||
+    (change.enabled === true && !current.enabled)
+  );
 }
 
 /** The new secret signs alone; the replaced one signs beside it until the overlap ends. */
@@ -219,21 +225,52 @@ function requireEnabled(endpoint: WebhookEndpoint): void {
   }
 }
 
-/** A message pending again, with a job of its own (the first one may still be kept by the queue). */
-async function resend(deps: WebhookEndpointDeps, message: WebhookMessage): Promise<WebhookMessage> {
-  const { failedReason: _reason, deliveredAt: _at, nextAttemptAt: _next, ...rest } = message;
-  const pending: WebhookMessage = { ...rest, status: 'pending' };
-  await deps.messages.save(pending);
-  const job = { shard: message.shard, endpointId: message.endpointId, eventId: message.eventId };
-  await deps.jobs.enqueue(message.shard, [
-    { job, jobId: replayJobId(message.endpointId, message.eventId, deps.clock.now()) },
-  ]);
-  return pending;
+/**
+ * The message pending again in a new generation, with a job of its own. The
+ * job is added first: stored the other way round, a crash in between would
+ * leave a pending message that no job sends. A job that runs before the
+ * message is stored waits for it (deliver.ts).
+ */
+async function resend(deps: WebhookEndpointDeps, found: WebhookMessage): Promise<WebhookMessage> {
+  let message = found;
+  for (let attempt = 0; attempt < RESEND_ATTEMPTS; attempt++) {
+    const current = message.generation ?? 0;
+    const generation = current + 1;
+    const { failedReason: _reason, deliveredAt: _at, nextAttemptAt: _next, ...rest } = message;
+    const pending: WebhookMessage = { ...rest, status: 'pending', generation, seriesAttempts: 0 };
+    const job = {
+      shard: message.shard,
+      endpointId: message.endpointId,
+      eventId: message.eventId,
+      generation,
+    };
+    await deps.jobs.enqueue(message.shard, [
+      { job, jobId: `${deliveryJobId(message.endpointId, message.eventId)}_g${generation}` },
+    ]);
+    const stored = await deps.messages.save(pending, current);
+    if (stored === 'ok') return pending;
+    const again =
+      stored === 'stale'
+        ? await deps.messages.find(message.endpointId, message.eventId)
+        : undefined;
+    if (!again) break;
+    message = again;
+  }
+  throw new CommandError('webhook_message_not_found', `message ${found.eventId} is no longer kept`);
 }
+
+const RESEND_ATTEMPTS = 5;
 
 export function createWebhookEndpointCommands(deps: WebhookEndpointDeps): WebhookEndpointCommands {
   const { endpoints, messages, clock } = deps;
-  const view = (endpoint: WebhookEndpoint) => endpointView(endpoint, clock.now());
+  const viewOne = async (endpoint: WebhookEndpoint) => {
+    const failing = await endpoints.failingSince([endpoint.id]);
+    return endpointView(endpoint, clock.now(), failing.get(endpoint.id));
+  };
+  const viewAll = async (list: WebhookEndpoint[]) => {
+    const failing = await endpoints.failingSince(list.map((endpoint) => endpoint.id));
+    return list.map((endpoint) => endpointView(endpoint, clock.now(), failing.get(endpoint.id)));
+  };
   return {
     async create(input, scope) {
       const scoped = scope === 'all' ? input : commandForScope(input, scope);
@@ -248,18 +285,20 @@ export function createWebhookEndpointCommands(deps: WebhookEndpointDeps): Webhoo
         ...(command.description === undefined ? {} : { description: command.description }),
         secrets: [{ sealed: deps.secrets.seal(secret), createdAt: clock.now() }],
       });
-      return { endpoint: view(endpoint), secret };
+      return { endpoint: endpointView(endpoint, clock.now()), secret };
     },
     async list(scope) {
-      return (await endpoints.list()).filter((e) => allows(scope, e.merchant)).map(view);
+      return viewAll((await endpoints.list()).filter((e) => allows(scope, e.merchant)));
     },
     async get(id, scope) {
-      return view(await owned(deps, id, scope));
+      return viewOne(await owned(deps, id, scope));
     },
     async update(id, input, scope) {
-      await owned(deps, id, scope);
+      const before = await owned(deps, id, scope);
       const change = parseChangeEndpoint(input, deps.policy);
-      return view(await changed(deps, id, (current) => applyChange(current, change)));
+      const after = await changed(deps, id, (current) => applyChange(current, change));
+      if (startsOver(before, change)) await endpoints.clearFailing(id);
+      return viewOne(after);
     },
     async remove(id, scope) {
       await owned(deps, id, scope);
@@ -275,7 +314,7 @@ export function createWebhookEndpointCommands(deps: WebhookEndpointDeps): Webhoo
       const endpoint = await changed(deps, id, (current) =>
         rotated(current, sealed, clock.now(), overlapMs),
       );
-      return { endpoint: view(endpoint), secret };
+      return { endpoint: await viewOne(endpoint), secret };
     },
     async deliveries(id, scope, options = {}) {
       await owned(deps, id, scope);

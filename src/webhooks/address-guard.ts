@@ -35,7 +35,9 @@ const IPV4_RANGES: ReadonlyArray<readonly [string, number]> = [
   ['172.16.0.0', 12], // private
   ['192.0.0.0', 24], // IETF protocol assignments
   ['192.0.2.0', 24], // documentation
+  ['192.88.99.0', 24], // 6to4 relay anycast (deprecated)
   ['192.168.0.0', 16], // private
+  ['168.63.129.16', 32], // a cloud platform's host endpoint (metadata, DNS)
   ['198.18.0.0', 15], // benchmarking
   ['198.51.100.0', 24], // documentation
   ['203.0.113.0', 24], // documentation
@@ -51,6 +53,8 @@ const IPV6_RANGES: ReadonlyArray<readonly [string, number]> = [
   ['fec0::', 10], // site-local (deprecated, still routed by some networks)
   ['ff00::', 8], // multicast
   ['2001:db8::', 32], // documentation
+  ['2001::', 32], // Teredo: tunnels to an IPv4 address
+  ['100::', 64], // discard-only
   ['64:ff9b:1::', 48], // local-use IPv4/IPv6 translation
 ];
 

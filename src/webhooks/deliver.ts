@@ -7,8 +7,10 @@
  *   jitter), then failed for good. An endpoint that has failed without a
  *   single delivery for `disableAfterMs` is disabled, and ops are told.
  *
- * A message that is no longer pending (delivered, failed, or gone past its
- * retention) is not sent again by a leftover job.
+ * A job acts only on the generation of the message it was made for: a
+ * replay starts a new generation with a job of its own, and the older
+ * series stops (its writes are refused as stale). A message that is no
+ * longer pending, or gone past its retention, is not sent by a leftover job.
  */
 import type { Logger } from '../platform/logger.ts';
 import type { EndpointStore, WebhookEndpoint } from './endpoints.ts';
@@ -40,7 +42,10 @@ export interface DeliveryDeps {
   retryScheduleMs: readonly number[];
   /** An endpoint failing this long without a delivery is disabled. */
   disableAfterMs: number;
-  /** Told when delivery stopped an endpoint on its own; must not throw. */
+  /**
+   * Told when delivery stops an endpoint on its own, before the endpoint is
+   * disabled (so a crash in between tells twice, never not at all).
+   */
   onEndpointDisabled(endpoint: WebhookEndpoint, reason: 'gone' | 'failing'): Promise<void>;
   onAttempt?(report: AttemptReport): void;
   /** Random in [0, 1) for the jitter. */
@@ -48,15 +53,41 @@ export interface DeliveryDeps {
   logger: Logger;
 }
 
+/** The job's message is not there yet (a replay stored after its job was added): look again soon. */
+export const NOT_YET_DELAY_MS = 200;
+
 /** ±20 % around the scheduled delay, so retries of many messages spread out. */
 export function jittered(delayMs: number, random: () => number): number {
   return Math.round(delayMs * (0.8 + 0.4 * random()));
 }
 
-function secretsInForce(endpoint: WebhookEndpoint, box: SecretBox, now: number): Buffer[] {
-  return endpoint.secrets
-    .filter((secret, index) => index === 0 || (secret.expiresAt ?? 0) > now)
-    .map((secret) => signingKeyOf(box.open(secret.sealed)));
+/** Signing keys by sealed secret: opened once per process, not once per attempt. */
+const openedKeys = new Map<string, Buffer>();
+const MAX_OPENED_KEYS = 10_000;
+
+function keyOf(box: SecretBox, sealed: string): Buffer {
+  let key = openedKeys.get(sealed);
+  if (!key) {
+    if (openedKeys.size >= MAX_OPENED_KEYS) openedKeys.clear();
+    key = signingKeyOf(box.open(sealed));
+    openedKeys.set(sealed, key);
+  }
+  return key;
+}
+
+/** The keys that sign now, or undefined when a secret cannot be opened (its vault key is gone). */
+function keysInForce(deps: DeliveryDeps, endpoint: WebhookEndpoint, now: number) {
+  try {
+    return endpoint.secrets
+      .filter((secret, index) => index === 0 || (secret.expiresAt ?? 0) > now)
+      .map((secret) => keyOf(deps.secrets, secret.sealed));
+  } catch (error) {
+    deps.logger.error(
+      { err: error, endpointId: endpoint.id },
+      'a webhook signing secret cannot be opened: is its card vault key still configured?',
+    );
+    return undefined;
+  }
 }
 
 function attemptOf(result: WebhookAttemptResult, at: number): DeliveryAttempt {
@@ -75,41 +106,44 @@ function attemptOf(result: WebhookAttemptResult, at: number): DeliveryAttempt {
   };
 }
 
-function ended(message: WebhookMessage, reason: string): WebhookMessage {
-  const { nextAttemptAt: _next, ...rest } = message;
-  return { ...rest, status: 'failed', failedReason: reason };
+function settled(
+  message: WebhookMessage,
+  status: 'delivered' | 'failed',
+  fields: { failedReason?: string; deliveredAt?: number },
+): WebhookMessage {
+  const { nextAttemptAt: _next, failedReason: _reason, ...rest } = message;
+  return { ...rest, status, ...fields };
 }
 
-/**
- * Runs attempt number `attempt` (1 for the job's first run) of the job's
- * message; `retry` asks the queue to run the job again after `delayMs`.
- */
+/** Runs the next attempt of the job's message. */
 export async function attemptDelivery(
   deps: DeliveryDeps,
   job: DeliveryJob,
-  attempt: number,
 ): Promise<AttemptVerdict> {
+  const wanted = job.generation ?? 0;
   const message = await deps.messages.get(job.shard, job.endpointId, job.eventId);
-  if (!message) return { outcome: 'skipped' };
-  if (message.status !== 'pending') {
-    // A leftover job (an event fanned out again after a crash): the message
-    // is settled; saving it again only takes it out of the backlog index,
-    // where the second fan-out may have put it back.
-    await deps.messages.save(message);
+  if (!message) {
+    await deps.messages.forget(job.shard, job.endpointId, job.eventId);
     return { outcome: 'skipped' };
   }
+  const generation = message.generation ?? 0;
+  if (generation < wanted) return { outcome: 'retry', delayMs: NOT_YET_DELAY_MS };
+  if (generation > wanted || message.status !== 'pending') return { outcome: 'skipped' };
+  const save = (next: WebhookMessage) => deps.messages.save(next, generation);
+
   const endpoint = (await deps.endpoints.current()).byId.get(job.endpointId);
   if (!endpoint || !endpoint.enabled) {
-    await deps.messages.save(ended(message, endpoint ? 'endpoint_disabled' : 'endpoint_deleted'));
+    const reason = endpoint ? 'endpoint_disabled' : 'endpoint_deleted';
+    await save(settled(message, 'failed', { failedReason: reason }));
     return { outcome: 'failed' };
   }
   const startedAt = deps.now();
-  const headers = signMessage(
-    message.eventId,
-    startedAt / 1_000,
-    message.body,
-    secretsInForce(endpoint, deps.secrets, startedAt),
-  );
+  const keys = keysInForce(deps, endpoint, startedAt);
+  if (!keys) {
+    await save(settled(message, 'failed', { failedReason: 'signing_secret_unreadable' }));
+    return { outcome: 'failed' };
+  }
+  const headers = signMessage(message.eventId, startedAt / 1_000, message.body, keys);
   const result = await deps.sender.post({
     url: endpoint.url,
     headers: { ...headers },
@@ -118,73 +152,73 @@ export async function attemptDelivery(
   const tried: WebhookMessage = {
     ...message,
     attemptCount: message.attemptCount + 1,
+    seriesAttempts: (message.seriesAttempts ?? 0) + 1,
     attempts: [...message.attempts, attemptOf(result, startedAt)],
   };
   const status = result.kind === 'answered' ? result.status : undefined;
-  const report = (outcome: AttemptReport['outcome']) =>
-    deps.onAttempt?.({
-      endpointId: endpoint.id,
-      outcome,
-      statusClass: status === undefined ? 'none' : `${Math.floor(status / 100)}xx`,
-      durationMs: result.durationMs,
-    });
+  const outcome = await settle(deps, endpoint, tried, status, startedAt, save);
+  deps.onAttempt?.({
+    endpointId: endpoint.id,
+    outcome:
+      outcome.outcome === 'retry'
+        ? 'retry'
+        : outcome.outcome === 'delivered'
+          ? 'delivered'
+          : 'failed',
+    statusClass: status === undefined ? 'none' : `${Math.floor(status / 100)}xx`,
+    durationMs: result.durationMs,
+  });
+  return outcome;
+}
 
+/** What the answer means for the message and the endpoint. */
+async function settle(
+  deps: DeliveryDeps,
+  endpoint: WebhookEndpoint,
+  tried: WebhookMessage,
+  status: number | undefined,
+  startedAt: number,
+  save: (message: WebhookMessage) => Promise<unknown>,
+): Promise<AttemptVerdict> {
   if (status !== undefined && status >= 200 && status < 300) {
-    const { nextAttemptAt: _next, ...rest } = tried;
-    await deps.messages.save({ ...rest, status: 'delivered', deliveredAt: deps.now() });
-    if (endpoint.failingSince !== undefined) await clearFailing(deps, endpoint.id);
-    report('delivered');
+    await save(settled(tried, 'delivered', { deliveredAt: deps.now() }));
+    await deps.endpoints.clearFailing(endpoint.id);
     return { outcome: 'delivered' };
   }
   if (status === 410) {
-    await deps.messages.save(ended(tried, 'gone'));
-    await disable(deps, endpoint.id, 'gone');
-    report('failed');
+    await disable(deps, endpoint, 'gone');
+    await save(settled(tried, 'failed', { failedReason: 'gone' }));
     return { outcome: 'failed' };
   }
-  const failingSince = endpoint.failingSince ?? startedAt;
-  if (endpoint.failingSince === undefined) await markFailing(deps, endpoint.id, startedAt);
+  const failingSince = await deps.endpoints.markFailing(endpoint.id, startedAt);
   if (startedAt - failingSince >= deps.disableAfterMs) {
-    await deps.messages.save(ended(tried, 'endpoint_disabled'));
-    await disable(deps, endpoint.id, 'failing');
-    report('failed');
+    await disable(deps, endpoint, 'failing');
+    await save(settled(tried, 'failed', { failedReason: 'endpoint_disabled' }));
     return { outcome: 'failed' };
   }
-  const scheduled = deps.retryScheduleMs[attempt];
+  const scheduled = deps.retryScheduleMs[tried.seriesAttempts];
   if (scheduled === undefined) {
-    await deps.messages.save(ended(tried, 'retries_exhausted'));
-    report('failed');
+    await save(settled(tried, 'failed', { failedReason: 'retries_exhausted' }));
     return { outcome: 'failed' };
   }
   const delayMs = jittered(scheduled, deps.random ?? Math.random);
-  await deps.messages.save({ ...tried, nextAttemptAt: deps.now() + delayMs });
-  report('retry');
+  const stored = await save({ ...tried, nextAttemptAt: deps.now() + delayMs });
+  // Replayed meanwhile, or expired: this series ends here.
+  if (stored !== 'ok') return { outcome: 'skipped' };
   return { outcome: 'retry', delayMs };
 }
 
-async function clearFailing(deps: DeliveryDeps, id: string): Promise<void> {
-  await deps.endpoints.change(id, (current) => {
-    if (current.failingSince === undefined) return undefined;
-    const { failingSince: _since, ...rest } = current;
-    return rest;
-  });
-}
-
-async function markFailing(deps: DeliveryDeps, id: string, since: number): Promise<void> {
-  await deps.endpoints.change(id, (current) =>
-    current.failingSince === undefined ? { ...current, failingSince: since } : undefined,
+async function disable(
+  deps: DeliveryDeps,
+  endpoint: WebhookEndpoint,
+  reason: 'gone' | 'failing',
+): Promise<void> {
+  // Read again: many messages of one failing endpoint reach this point.
+  const fresh = await deps.endpoints.get(endpoint.id);
+  if (!fresh?.enabled) return;
+  deps.logger.warn({ endpointId: endpoint.id, reason }, 'webhook endpoint disabled');
+  await deps.onEndpointDisabled(fresh, reason);
+  await deps.endpoints.change(endpoint.id, (current) =>
+    current.enabled ? { ...current, enabled: false, disabledReason: reason } : undefined,
   );
-}
-
-async function disable(deps: DeliveryDeps, id: string, reason: 'gone' | 'failing'): Promise<void> {
-  let changed = false;
-  const endpoint = await deps.endpoints.change(id, (current) => {
-    if (!current.enabled) return undefined;
-    changed = true;
-    return { ...current, enabled: false, disabledReason: reason };
-  });
-  if (changed && endpoint) {
-    deps.logger.warn({ endpointId: id, reason }, 'webhook endpoint disabled');
-    await deps.onEndpointDisabled(endpoint, reason);
-  }
 }

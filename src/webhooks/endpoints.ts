@@ -34,8 +34,6 @@ export interface WebhookEndpoint {
   description?: string;
   /** Why delivery stopped on its own (410 Gone, failing for days); absent when a person disabled it. */
   disabledReason?: DisabledReason;
-  /** The first failed attempt since the last delivered one. */
-  failingSince?: number;
   /** Newest first: the first signs alone, the others until they expire. */
   secrets: SealedSecret[];
   createdAt: number;
@@ -63,6 +61,16 @@ export interface EndpointStore {
   remove(id: string): Promise<boolean>;
   /** The endpoints as of the last write (one read of the version when nothing changed). */
   current(): Promise<EndpointSnapshot>;
+  /**
+   * When the endpoint started failing (its first failed attempt since the
+   * last delivery): kept beside the record, so failures and deliveries do
+   * not make every process reload the endpoints.
+   */
+  failingSince(ids: readonly string[]): Promise<Map<string, number>>;
+  /** Records a failed attempt at `at`; answers since when the endpoint fails. */
+  markFailing(id: string, at: number): Promise<number>;
+  /** A delivery (or a person's fix): the endpoint no longer fails. */
+  clearFailing(id: string): Promise<void>;
 }
 
 export interface EndpointSnapshot {
@@ -96,6 +104,7 @@ export function createEndpointStore(options: {
     merchant: (merchant: string) => `${tag}:merchant:${merchant}`,
     all: `${tag}:endpoints`,
     version: `${tag}:version`,
+    failing: (id: string) => `${tag}:failing:${id}`,
   };
   const write = (
     op: 'create' | 'update' | 'delete',
@@ -186,10 +195,30 @@ export function createEndpointStore(options: {
         const current = await get(id);
         if (!current) return false;
         const result = await write('delete', current, current.version);
-        if (result === 'ok') return true;
+        if (result === 'ok') {
+          await redis.del(keys.failing(id));
+          return true;
+        }
         if (result === 'missing') return false;
       }
       throw new CommandError('webhook_endpoint_busy', `webhook endpoint ${id} is being changed`);
+    },
+    async failingSince(ids) {
+      const found = new Map<string, number>();
+      if (ids.length === 0) return found;
+      const values = await redis.mget(...ids.map(keys.failing));
+      values.forEach((value, index) => {
+        if (value !== null) found.set(ids[index] as string, Number(value));
+      });
+      return found;
+    },
+    async markFailing(id, at) {
+      // SET NX GET: the first failure's time stays; one round trip.
+      const before = (await redis.set(keys.failing(id), String(at), 'NX', 'GET')) as string | null;
+      return before === null ? at : Number(before);
+    },
+    async clearFailing(id) {
+      await redis.del(keys.failing(id));
     },
     async current() {
       // The version is read on every call: an event written after a change

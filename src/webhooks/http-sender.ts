@@ -37,7 +37,7 @@ export interface WebhookSenderOptions {
   responseTimeoutMs?: number;
   /** Bytes of the answer body kept (the rest is read and dropped up to 64 KiB, then the connection is cut). @defaultValue 4 096 */
   maxResponseBytes?: number;
-  /** Sockets per origin. @defaultValue 64 */
+  /** Sockets per origin. @defaultValue 256 */
   maxSockets?: number;
   /** For tests: the resolver used by the guarded lookup. */
   resolve?: typeof lookup;
@@ -224,12 +224,18 @@ function exchange(url: URL, post: WebhookPost, agent: HttpAgent, limits: Limits)
         'user-agent': WEBHOOK_USER_AGENT,
       },
     });
-    // Queued for a socket, resolving, connecting (and the TLS handshake).
-    timer = abortAfter(
-      limits.connectTimeoutMs,
-      failure('connect_timeout', `no connection within ${limits.connectTimeoutMs} ms`),
+    // Waiting for a free socket of the pool is bounded by both timeouts;
+    // the connect timeout itself starts once a socket is assigned.
+    const connectFailure = failure(
+      'connect_timeout',
+      `no connection within ${limits.connectTimeoutMs} ms`,
     );
-    request.on('socket', (socket: Socket) =>
+    timer = abortAfter(limits.connectTimeoutMs + limits.responseTimeoutMs, connectFailure);
+    request.on('socket', (socket: Socket) => {
+      if (settled) return;
+      clearTimeout(timer);
+      // Resolving, connecting (and the TLS handshake).
+      timer = abortAfter(limits.connectTimeoutMs, connectFailure);
       whenConnected(request, socket, secure, () => {
         if (settled) return;
         clearTimeout(timer);
@@ -237,8 +243,8 @@ function exchange(url: URL, post: WebhookPost, agent: HttpAgent, limits: Limits)
           limits.responseTimeoutMs,
           failure('response_timeout', `no complete answer within ${limits.responseTimeoutMs} ms`),
         );
-      }),
-    );
+      });
+    });
     request.on('response', (response) => readAnswer(response, limits.maxResponseBytes, settle));
     request.on('error', (error) => settle(failureOf(error)));
     request.end(post.body);
@@ -255,7 +261,10 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   };
   const agentOptions = {
     keepAlive: true,
-    maxSockets: options.maxSockets ?? 64,
+    maxSockets: options.maxSockets ?? 256,
+    // Idle sockets a receiver keeps open are few and closed after a while.
+    maxFreeSockets: 16,
+    timeout: Math.max(30_000, limits.connectTimeoutMs + limits.responseTimeoutMs + 1_000),
     lookup: guardedLookup(policy, options.resolve),
   };
   const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };

@@ -10,7 +10,7 @@
  *   creation time: the endpoint's backlog and its oldest message.
  */
 import type { Keyspace } from '../payments/keys.ts';
-import type { RedisClient } from '../payments/lua.ts';
+import { loadScript, runScript, type RedisClient } from '../payments/lua.ts';
 
 export type MessageStatus = 'pending' | 'delivered' | 'failed';
 
@@ -39,6 +39,13 @@ export interface WebhookMessage {
   status: MessageStatus;
   /** Every attempt ever made, replays included. */
   attemptCount: number;
+  /**
+   * 0 for the first series of attempts, one more at each replay: a job acts
+   * on the message only while it is the generation the job was made for.
+   */
+  generation: number;
+  /** Attempts of the current series: they pick the next delay on the schedule. */
+  seriesAttempts: number;
   /** The most recent attempts, newest last. */
   attempts: DeliveryAttempt[];
   nextAttemptAt?: number;
@@ -47,14 +54,27 @@ export interface WebhookMessage {
   deliveredAt?: number;
 }
 
+/** What adding a message found: it was new, or the status of the one already there. */
+export type AddOutcome = 'created' | MessageStatus;
+
 export interface MessageLog {
-  /** Adds messages of one shard, once: a message that exists is left as it is. */
-  add(shard: number, messages: readonly WebhookMessage[]): Promise<void>;
+  /**
+   * Adds the messages of one event (all in its shard), once: a message that
+   * exists is left as it is. Answers, per message, what was found.
+   */
+  add(shard: number, messages: readonly WebhookMessage[]): Promise<AddOutcome[]>;
   get(shard: number, endpointId: string, eventId: string): Promise<WebhookMessage | undefined>;
   /** The message in whichever shard holds it. */
   find(endpointId: string, eventId: string): Promise<WebhookMessage | undefined>;
-  /** Stores the message after an attempt or a replay, keeping the backlog index in step. */
-  save(message: WebhookMessage): Promise<void>;
+  /**
+   * Stores the message after an attempt or a replay, keeping the backlog in
+   * step, if generation `expected` is still the one stored.
+   */
+  save(message: WebhookMessage, expected: number): Promise<'ok' | 'stale' | 'missing'>;
+  /** Of these endpoints, those with a pending message for the event. */
+  pendingOf(shard: number, endpointIds: readonly string[], eventId: string): Promise<string[]>;
+  /** Takes a message that no longer exists out of the backlog. */
+  forget(shard: number, endpointId: string, eventId: string): Promise<void>;
   /** Newest first across shards; `before` (ms, exclusive) pages back. */
   list(
     endpointId: string,
@@ -70,6 +90,12 @@ export interface MessageRef {
   shard: number;
   eventId: string;
 }
+
+const ADD = loadScript('webhook-message-add', new URL('./lua/message-add.lua', import.meta.url));
+const SAVE = loadScript('webhook-message-save', new URL('./lua/message-save.lua', import.meta.url));
+
+/** Share of writes that also trim the log index. */
+const TRIM_SHARE = 0.01;
 
 /** Attempts kept on a message (the count goes on). */
 const KEPT_ATTEMPTS = 20;
@@ -97,18 +123,25 @@ export function createMessageLog(options: {
 
   return {
     async add(shard, messages) {
-      if (messages.length === 0) return;
-      const cutoff = options.now() - retentionMs;
-      const multi = redis.multi();
-      for (const message of messages) {
-        const { endpointId, eventId, createdAt } = message;
-        multi
-          .set(msgKey(shard, endpointId, eventId), JSON.stringify(message), 'EX', ttlSeconds, 'NX')
-          .zadd(logKey(shard, endpointId), 'NX', createdAt, eventId)
-          .zremrangebyscore(logKey(shard, endpointId), '-inf', `(${cutoff}`)
-          .zadd(pendingKey(shard, endpointId), 'NX', createdAt, eventId);
-      }
-      await multi.exec();
+      const first = messages[0];
+      if (!first) return [];
+      // Index entries past the retention point at expired messages: they are
+      // dropped now and then, not on every write.
+      const trim = Math.random() < TRIM_SHARE;
+      const keys = messages.flatMap(({ endpointId, eventId }) => [
+        msgKey(shard, endpointId, eventId),
+        logKey(shard, endpointId),
+        pendingKey(shard, endpointId),
+      ]);
+      const found = await runScript(redis, ADD, keys, [
+        ttlSeconds,
+        first.createdAt,
+        first.eventId,
+        trim ? '1' : '0',
+        options.now() - retentionMs,
+        ...messages.map((message) => JSON.stringify(message)),
+      ]);
+      return found as AddOutcome[];
     },
 
     async get(shard, endpointId, eventId) {
@@ -123,18 +156,29 @@ export function createMessageLog(options: {
       return text ? (JSON.parse(text) as WebhookMessage) : undefined;
     },
 
-    async save(message) {
+    async save(message, expected) {
       const { shard, endpointId, eventId } = message;
       const kept = { ...message, attempts: message.attempts.slice(-KEPT_ATTEMPTS) };
-      const multi = redis
-        .multi()
-        .set(msgKey(shard, endpointId, eventId), JSON.stringify(kept), 'KEEPTTL');
-      if (message.status === 'pending') {
-        multi.zadd(pendingKey(shard, endpointId), 'NX', message.createdAt, eventId);
-      } else {
-        multi.zrem(pendingKey(shard, endpointId), eventId);
-      }
-      await multi.exec();
+      const result = await runScript(
+        redis,
+        SAVE,
+        [msgKey(shard, endpointId, eventId), pendingKey(shard, endpointId)],
+        [JSON.stringify(kept), expected, eventId, message.status, message.createdAt],
+      );
+      return result as 'ok' | 'stale' | 'missing';
+    },
+
+    async pendingOf(shard, endpointIds, eventId) {
+      if (endpointIds.length === 0) return [];
+      const texts = await redis.mget(...endpointIds.map((id) => msgKey(shard, id, eventId)));
+      return endpointIds.filter((_, index) => {
+        const text = texts[index];
+        return text ? (JSON.parse(text) as WebhookMessage).status === 'pending' : false;
+      });
+    },
+
+    async forget(shard, endpointId, eventId) {
+      await redis.zrem(pendingKey(shard, endpointId), eventId);
     },
 
     async list(endpointId, listOptions = {}) {

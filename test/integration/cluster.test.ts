@@ -20,6 +20,7 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 
 let cluster: RedisClusterHandle;
 let h: OrchestratorHarness | undefined;
@@ -61,15 +62,33 @@ async function allAt(
 }
 
 describe('on a Redis Cluster', () => {
-  it('runs payments on every shard, with their events, captures, refunds and cancels', async () => {
-    h = await startOrchestratorHarness({ orchestrator: onCluster() });
+  it('runs payments on every shard, with their events, webhooks, captures, refunds and cancels', async () => {
+    const receiver = await startWebhookReceiver();
+    closers.push(() => receiver.close());
+    h = await startOrchestratorHarness({
+      orchestrator: onCluster({
+        webhooks: {
+          policy: { allowPrivateAddresses: true, allowHttp: true },
+          retryScheduleMs: [0, 100, 200, 400],
+          claimIdleMs: 1_000,
+          blockMs: 100,
+        },
+      }),
+    });
     const harness = h;
+    const { endpoint, secret } = await harness.orchestrator.webhooks.endpoints.create(
+      { url: receiver.url },
+      'all',
+    );
+    receiver.secrets.push(secret);
     const seen = new Map<string, string[]>();
+    const eventIds = new Set<string>();
     await harness.orchestrator.events.subscribe(
       'cluster-test',
       async (event: PaymentCloudEvent) => {
         const id = event.subject ?? '';
         seen.set(id, [...(seen.get(id) ?? []), event.type]);
+        eventIds.add(event.id);
       },
       { blockMs: 100 },
     );
@@ -113,6 +132,18 @@ describe('on a Redis Cluster', () => {
       expect(types.indexOf('payment.authorized')).toBeLessThan(types.indexOf('payment.captured'));
     }
     expect(seen.get(toCancel)?.at(-1)).toBe('payment.cancelled');
+    // Every event of every shard reached the webhook receiver, signed.
+    await expect
+      .poll(() => [...eventIds].filter((id) => !receiver.delivered().has(id)).length, {
+        timeout: 20_000,
+      })
+      .toBe(0);
+    expect(receiver.received.every((request) => request.verifiedWith.length === 1)).toBe(true);
+    const log = await harness.orchestrator.webhooks.endpoints.deliveries(endpoint.id, 'all', {
+      limit: 500,
+    });
+    expect(new Set(log.map((message) => shardOf(message.subject)))).toEqual(new Set([0, 1, 2]));
+    expect(log.every((message) => message.status === 'delivered')).toBe(true);
 
     // The janitor and the ops views read every shard.
     const report = await harness.orchestrator.ops.runJanitor();

@@ -145,6 +145,45 @@ describe('webhook delivery', () => {
     ).rejects.toMatchObject({ code: 'webhook_message_not_found' });
   });
 
+  it('replays a message while its first series is still retrying: the older series stops, nothing is overwritten', async () => {
+    const flaky = await startWebhookReceiver();
+    try {
+      flaky.answer(500);
+      const { endpoint, secret } = await h.orchestrator.webhooks.endpoints.create(
+        { url: flaky.url, eventTypes: ['payment.authorized'] },
+        'all',
+      );
+      flaky.secrets.push(secret);
+      const payment = (await h.orchestrator.payments.create(card(ACCEPTED_CARD))).payment;
+      await poll(() => flaky.received.length >= 2, {
+        timeoutMs: 10_000,
+        what: 'two refused attempts',
+      });
+      const [pending] = await h.orchestrator.webhooks.endpoints.deliveries(endpoint.id, 'all');
+      expect(pending).toMatchObject({ status: 'pending', subject: payment.id });
+      if (!pending) throw new Error('no message');
+      const replayed = await h.orchestrator.webhooks.endpoints.replay(
+        endpoint.id,
+        pending.messageId,
+        'all',
+      );
+      expect(replayed.status).toBe('pending');
+      flaky.answer(204);
+      await poll(() => flaky.delivered().has(pending.messageId), {
+        timeoutMs: 10_000,
+        what: 'the replayed message delivered',
+      });
+      // Longer than the first series' next delays: its writes are refused as stale.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const [after] = await h.orchestrator.webhooks.endpoints.deliveries(endpoint.id, 'all');
+      expect(after?.status).toBe('delivered');
+      expect(after?.failedReason).toBeUndefined();
+      await h.orchestrator.webhooks.endpoints.remove(endpoint.id, 'all');
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('signs with both secrets during a rotation overlap, then with the new one only', async () => {
     const rotating = await startWebhookReceiver();
     try {
