@@ -7,7 +7,11 @@
  * - `off`: no endpoint (the worker process still runs the `webhooks`
  *   consumer group, which finds no endpoint for any event);
  * - `atOnce`: 2 endpoints (every event type) on a receiver answering 204 at once;
- * - `delayed`: the same receiver answering after RECEIVER_DELAY_MS.
+ * - `delayed`: the same receiver answering after RECEIVER_DELAY_MS;
+ * - `separate`: as `atOnce`, with delivery in a process of its own
+ *   (WORKER_ROLES=webhooks, nice 10) beside the payment worker process
+ *   (WORKER_ROLES=steps): the deployment that keeps a burst of payments from
+ *   waiting on webhooks, deliveries catching up on the CPU left over.
  *
  * The receiver is a child process of its own (webhook-receiver-child.ts),
  * one port per endpoint, started afresh for every run (idle in `off` runs).
@@ -38,11 +42,21 @@ export interface WebhooksBenchOptions extends WorkloadBenchOptions {
   redisUrl: string;
 }
 
-type Mode = 'off' | 'atOnce' | 'delayed';
+type Mode = 'off' | 'atOnce' | 'delayed' | 'separate';
 
-const MODES: readonly Mode[] = ['off', 'atOnce', 'delayed'];
+const MODES: readonly Mode[] = ['off', 'atOnce', 'delayed', 'separate'];
 /** Symmetric, so that a drift weighs on every mode alike. */
-const ORDER: readonly Mode[] = ['off', 'atOnce', 'delayed', 'atOnce', 'off'];
+const ORDER: readonly Mode[] = [
+  'off',
+  'atOnce',
+  'separate',
+  'delayed',
+  'separate',
+  'atOnce',
+  'off',
+];
+/** The delivery process's nice value in `separate` runs. */
+const DELIVERY_NICENESS = 10;
 const FIRST_RUN_WARMUP_FACTOR = 3;
 const ENDPOINTS_PER_MERCHANT = 2;
 const RECEIVER_DELAY_MS = 200;
@@ -270,13 +284,18 @@ async function runOne(
       payments: options.payments,
       unmeasuredWarmup: options.unmeasuredWarmup * (k === 0 ? FIRST_RUN_WARMUP_FACTOR : 1),
       ...(options.workerNodeArgs ? { workerNodeArgs: options.workerNodeArgs } : {}),
-      // The same in every mode: only the endpoints differ.
+      // The same in every mode but `separate`: only the endpoints differ.
       workerEnv: {
-        WEBHOOK_DELIVERY: '1',
         WEBHOOK_ALLOW_PRIVATE_ADDRESSES: '1',
         WEBHOOK_ALLOW_HTTP: '1',
         WEBHOOK_CONCURRENCY: String(DELIVERY_CONCURRENCY),
+        ...(mode === 'separate' ? { WORKER_ROLES: 'steps' } : {}),
       },
+      ...(mode === 'separate'
+        ? {
+            extraWorkers: [{ env: { WORKER_ROLES: 'webhooks' }, niceness: DELIVERY_NICENESS }],
+          }
+        : {}),
       producerOptions: { webhooks: { policy: { allowPrivateAddresses: true, allowHttp: true } } },
       hooks: {
         async beforeWarmup(run) {
@@ -469,6 +488,9 @@ export async function measureWebhooks(options: WebhooksBenchOptions) {
   const untilDelivered = (mode: Figures) => mode.delivery.paymentsPerSecondUntilDelivered;
   const ratioUntilDelivered = round(untilDelivered(atOnce) / untilDelivered(off));
   const ratioUntilDeliveredDelayed = round(untilDelivered(delayed) / untilDelivered(off));
+  const separate = byMode.get('separate') as Figures;
+  const ratioSeparate = round(separate.paymentsPerSecond / off.paymentsPerSecond);
+  const ratioUntilDeliveredSeparate = round(untilDelivered(separate) / untilDelivered(off));
   const deliveryView = (mode: Figures, delayMs: number) => ({
     receiverDelayMs: delayMs,
     deliveriesPerSecond: mode.delivery.deliveriesPerSecond,
@@ -513,6 +535,15 @@ export async function measureWebhooks(options: WebhooksBenchOptions) {
         judgedOn:
           'the same with payments timed from the first create until every event of the round is delivered to both endpoints (the backlog empty): the rate the pipeline sustains when delivery has to keep up',
       },
+    },
+    deliveryInItsOwnProcess: {
+      paymentsPerSecond: separate.paymentsPerSecond,
+      ratio: ratioSeparate,
+      met: ratioSeparate >= 1 - MAX_SLOWDOWN,
+      paymentsPerSecondUntilDelivered: untilDelivered(separate),
+      ratioUntilDelivered: ratioUntilDeliveredSeparate,
+      delivery: deliveryView(separate, 0),
+      judgedOn: `as ratio, with the payment worker process running WORKER_ROLES=steps and a second worker process WORKER_ROLES=webhooks at nice ${DELIVERY_NICENESS} (both on the same two cores; the worker CPU figures add both processes)`,
     },
     paymentsPerSecondUntilDelivered: {
       withoutWebhooks: untilDelivered(off),
@@ -587,7 +618,7 @@ export async function measureWebhooks(options: WebhooksBenchOptions) {
     layout:
       "the benchmark's Redis, a key prefix per run; per run fresh worker, simulator and receiver processes; receiver = bench/webhook-receiver-child.ts, a node:http server in a child process of its own, one 127.0.0.1 port per endpoint (so each endpoint is its own origin), answering 204 at once or after 200 ms; in off runs it runs idle",
     method:
-      'modes off (no endpoint), atOnce (2 endpoints of the merchant, every event type, receiver answering at once) and delayed (the same, receiver answering after 200 ms) run in the order off, atOnce, delayed, atOnce, off; a mode figures are the mean of its runs. Endpoints are created before the unmeasured warm-up; its deliveries are awaited and the receiver counts reset before the measured round. paymentsPerSecond: payments over the seconds of the two measured phases (authorise all, then capture all), deliveries still running after them do not slow it. deliveries: distinct webhook-id per endpoint the receiver answered 2xx; deliveriesPerSecond: deliveries over the time from the first create of the measured round to the backlog seen empty (the webhooks consumer group has read and acknowledged every event of the stream and no message is pending, polled every 25 ms); expectedDeliveries: events the round wrote (stream growth) times 2. paymentsPerSecondUntilDelivered: payments over that same time (first create to backlog empty), in off runs the fan-out of the last events only. lagMs: the last payment settled (latest capture updatedAt) to the receiver last 2xx answer. latencyMs: arrival at the receiver minus the event time (its commit in the worker). afterLastPaymentSettled: from the end of the measured phases to the backlog empty, the worker event loop utilisation and its CPU seconds per second (near 1: delivery is bound by the worker CPU; low: by waiting, the receiver delay and the delivery concurrency). cost.*.duringPayments: /proc CPU of the worker process and Redis total_commands_processed over the two measured phases (the benchmark polling left out); cost.*.untilDelivered: the same from the measured round start to the backlog empty (includes the benchmark backlog polling, a few commands per 25 ms). concurrencyBound: WEBHOOK_CONCURRENCY / receiver delay, the most deliveries/s one worker process can make to a receiver that slow',
+      'modes off (no endpoint), atOnce (2 endpoints of the merchant, every event type, receiver answering at once), delayed (the same, receiver answering after 200 ms) and separate (as atOnce, delivery in a second worker process at nice 10, the first one running the steps only) run in the order off, atOnce, separate, delayed, separate, atOnce, off; a mode figures are the mean of its runs. Endpoints are created before the unmeasured warm-up; its deliveries are awaited and the receiver counts reset before the measured round. paymentsPerSecond: payments over the seconds of the two measured phases (authorise all, then capture all), deliveries still running after them do not slow it. deliveries: distinct webhook-id per endpoint the receiver answered 2xx; deliveriesPerSecond: deliveries over the time from the first create of the measured round to the backlog seen empty (the webhooks consumer group has read and acknowledged every event of the stream and no message is pending, polled every 25 ms); expectedDeliveries: events the round wrote (stream growth) times 2. paymentsPerSecondUntilDelivered: payments over that same time (first create to backlog empty), in off runs the fan-out of the last events only. lagMs: the last payment settled (latest capture updatedAt) to the receiver last 2xx answer. latencyMs: arrival at the receiver minus the event time (its commit in the worker). afterLastPaymentSettled: from the end of the measured phases to the backlog empty, the worker event loop utilisation and its CPU seconds per second (near 1: delivery is bound by the worker CPU; low: by waiting, the receiver delay and the delivery concurrency). cost.*.duringPayments: /proc CPU of the worker process and Redis total_commands_processed over the two measured phases (the benchmark polling left out); cost.*.untilDelivered: the same from the measured round start to the backlog empty (includes the benchmark backlog polling, a few commands per 25 ms). concurrencyBound: WEBHOOK_CONCURRENCY / receiver delay, the most deliveries/s one worker process can make to a receiver that slow',
     modes: Object.fromEntries(
       MODES.map((mode) => [
         mode,

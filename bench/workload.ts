@@ -25,7 +25,7 @@
  * at Sips before sending (getTransactionData) and that `replica` WAITs for.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, setPriority } from 'node:os';
 import { Redis } from 'ioredis';
 import type { PaymentStatus } from '../machines/contract.ts';
 import type { Orchestrator, OrchestratorOptions } from '../src/orchestrator.ts';
@@ -95,6 +95,11 @@ export interface WorkloadOptions {
   workerNodeArgs?: readonly string[];
   /** Added to the worker processes' environment. */
   workerEnv?: Readonly<Record<string, string>>;
+  /**
+   * More worker processes, after the `workerProcesses`, with more variables
+   * (e.g. WORKER_ROLES) and a scheduling priority (nice, 0 to 19).
+   */
+  extraWorkers?: ReadonlyArray<{ env: Readonly<Record<string, string>>; niceness?: number }>;
   /** Added to the producer's orchestrator options (e.g. `webhooks`). */
   producerOptions?: Partial<OrchestratorOptions>;
   hooks?: WorkloadHooks;
@@ -264,7 +269,8 @@ async function startWorkerChild(
 ): Promise<BenchChild> {
   const child = startTsChild(name, 'workers/main.ts', env, nodeArgs, ['bench/worker-probe.ts']);
   await child.waitForLine(
-    (line) => (line.includes('step workers running') ? true : undefined),
+    // 'step workers running', or 'webhook workers running' (WORKER_ROLES=webhooks).
+    (line) => (line.includes('workers running') ? true : undefined),
     60_000,
   );
   return child;
@@ -348,6 +354,15 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
     // One at a time: a worker that fails to start says so before the next one starts.
     for (let k = 0; k < options.workerProcesses; k += 1) {
       workers.push(await startWorkerChild(`worker-${k + 1}`, env, options.workerNodeArgs ?? []));
+    }
+    for (const [k, extra] of (options.extraWorkers ?? []).entries()) {
+      const child = await startWorkerChild(
+        `extra-worker-${k + 1}`,
+        { ...env, ...extra.env },
+        options.workerNodeArgs ?? [],
+      );
+      if (extra.niceness) setPriority(child.pid, extra.niceness);
+      workers.push(child);
     }
     orchestrator = await producerOrchestrator(sips.url, vaultKey, {
       redis: options.target,

@@ -193,7 +193,7 @@ export function webhookSettings(config: Config, options: ComposeOptions = {}): W
       allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE_ADDRESSES ?? simulator,
       allowHttp: config.WEBHOOK_ALLOW_HTTP ?? simulator,
     },
-    deliver: config.WEBHOOK_DELIVERY && (options.workers ?? true),
+    deliver: (options.workers ?? true) && config.WORKER_ROLES.webhooks,
     retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE,
     disableAfterMs: config.WEBHOOK_DISABLE_AFTER[0] ?? 5 * 86_400_000,
     secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP[0] ?? 86_400_000,
@@ -277,7 +277,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     vault,
     keyPrefix: config.KEY_PREFIX,
     shards: config.SHARDS,
-    workers: options.workers ?? true,
+    workers: (options.workers ?? true) && config.WORKER_ROLES.steps,
     concurrency: config.WORKER_CONCURRENCY,
     retry: {
       attempts: config.RETRY_ATTEMPTS,

@@ -1,6 +1,8 @@
 /**
- * Workers only: runs the step and schedules workers (and the janitor) against REDIS_URL (or REDIS_CLUSTER_NODES) and the configured
- * Sips platform, for scaling out (`node --import tsx workers/main.ts`).
+ * Workers only: runs the step and schedules workers (and the janitor) and
+ * webhook delivery (WORKER_ROLES picks) against REDIS_URL (or
+ * REDIS_CLUSTER_NODES) and the configured Sips platform, for scaling out
+ * (`node --import tsx workers/main.ts`).
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
 import { loadConfig, ConfigError } from '../src/config/config.ts';
@@ -19,9 +21,15 @@ async function main(): Promise<void> {
     startRedis: false,
     embedSimulator: false,
   });
+  const roles = config.WORKER_ROLES;
   runtime.logger.info(
-    { sips: runtime.sips.baseUrl, shards: config.SHARDS, durability: runtime.durability.mode },
-    'step workers running',
+    {
+      sips: runtime.sips.baseUrl,
+      shards: config.SHARDS,
+      durability: runtime.durability.mode,
+      webhooks: roles.webhooks,
+    },
+    roles.steps ? 'step workers running' : 'webhook workers running',
   );
   reloadMerchantsOnSighup(runtime);
   stopOnSignals(() => runtime.close(), runtime.logger);

@@ -143,8 +143,26 @@ const EnvSchema = z.object({
     .optional(),
   /** A payment stuck this long that Sips cannot clarify goes to manual review. */
   JANITOR_ESCALATE_AFTER: oneDuration.default([21_600_000]),
-  /** Processes that run workers also deliver webhooks (0: never in this process). */
-  WEBHOOK_DELIVERY: flag.default(true),
+  /**
+   * What a process that runs workers runs: `steps` (payments, schedules, the
+   * janitor) and `webhooks` (delivery), comma-separated.
+   */
+  WORKER_ROLES: z
+    .string()
+    .trim()
+    .transform((value, ctx) => {
+      const roles = value.split(',').map((role) => role.trim());
+      const unknown = roles.filter((role) => role !== 'steps' && role !== 'webhooks');
+      if (unknown.length > 0 || roles.length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'is a list of steps and webhooks, e.g. steps,webhooks',
+        });
+        return z.NEVER;
+      }
+      return { steps: roles.includes('steps'), webhooks: roles.includes('webhooks') };
+    })
+    .default({ steps: true, webhooks: true }),
   /** Loopback, private and link-local receivers (default: allowed with the simulator only). */
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: flag.optional(),
   /** http:// receivers (default: allowed with the simulator only; https elsewhere). */

@@ -16,7 +16,7 @@ import {
 } from '../webhooks/endpoint-input.ts';
 import type { EndpointStore, WebhookEndpoint } from '../webhooks/endpoints.ts';
 import { deliveryJobId, type DeliveryJobSink } from '../webhooks/fan-out.ts';
-import type { MessageLog, WebhookMessage } from '../webhooks/messages.ts';
+import type { LoggedMessage, MessageLog, WebhookMessage } from '../webhooks/messages.ts';
 import type { SecretBox } from '../webhooks/secret-box.ts';
 import { newSigningSecret } from '../webhooks/signature.ts';
 import { allows, commandForScope, type MerchantScope } from './scope.ts';
@@ -120,7 +120,7 @@ export function endpointView(
   };
 }
 
-export function deliveryView(message: WebhookMessage): DeliveryView {
+export function deliveryView(message: LoggedMessage): DeliveryView {
   return {
     messageId: message.eventId,
     eventType: message.eventType,

@@ -213,9 +213,9 @@ async function disable(
   endpoint: WebhookEndpoint,
   reason: 'gone' | 'failing',
 ): Promise<void> {
-  // Read again: many messages of one failing endpoint reach this point.
+  // Many messages of one failing endpoint reach this point: one tells.
   const fresh = await deps.endpoints.get(endpoint.id);
-  if (!fresh?.enabled) return;
+  if (!fresh?.enabled || !(await deps.endpoints.claimDisabling(endpoint.id))) return;
   deps.logger.warn({ endpointId: endpoint.id, reason }, 'webhook endpoint disabled');
   await deps.onEndpointDisabled(fresh, reason);
   await deps.endpoints.change(endpoint.id, (current) =>

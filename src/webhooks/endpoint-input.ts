@@ -94,22 +94,29 @@ function checkUrl(url: string | undefined, policy: DestinationPolicy): void {
   if (problem) throw new CommandError('invalid_command', `url ${problem}`, { field: 'url' });
 }
 
+/** A command with a `url`: parsed, then the address checked against the policy. */
+function parsedWithUrl<S extends z.ZodType<{ url?: string | undefined }>>(
+  schema: S,
+  input: unknown,
+  policy: DestinationPolicy,
+): z.output<S> {
+  const command = parsed(schema, input);
+  checkUrl(command.url, policy);
+  return command;
+}
+
 export function parseCreateEndpoint(
   input: unknown,
   policy: DestinationPolicy,
 ): CreateEndpointCommand {
-  const command = parsed(CreateEndpoint, input);
-  checkUrl(command.url, policy);
-  return command;
+  return parsedWithUrl(CreateEndpoint, input, policy);
 }
 
 export function parseChangeEndpoint(
   input: unknown,
   policy: DestinationPolicy,
 ): ChangeEndpointCommand {
-  const command = parsed(ChangeEndpoint, input);
-  checkUrl(command.url, policy);
-  return command;
+  return parsedWithUrl(ChangeEndpoint, input, policy);
 }
 
 export function parseRotateSecret(input: unknown): { overlapSeconds?: number | undefined } {

@@ -71,6 +71,12 @@ export interface EndpointStore {
   markFailing(id: string, at: number): Promise<number>;
   /** A delivery (or a person's fix): the endpoint no longer fails. */
   clearFailing(id: string): Promise<void>;
+  /**
+   * Whether this caller is the one to disable the endpoint (and tell ops):
+   * one claim a minute, so concurrent deliveries tell once, and a claimer
+   * that died is replaced.
+   */
+  claimDisabling(id: string): Promise<boolean>;
 }
 
 export interface EndpointSnapshot {
@@ -105,6 +111,7 @@ export function createEndpointStore(options: {
     all: `${tag}:endpoints`,
     version: `${tag}:version`,
     failing: (id: string) => `${tag}:failing:${id}`,
+    disabling: (id: string) => `${tag}:disabling:${id}`,
   };
   const write = (
     op: 'create' | 'update' | 'delete',
@@ -219,6 +226,9 @@ export function createEndpointStore(options: {
     },
     async clearFailing(id) {
       await redis.del(keys.failing(id));
+    },
+    async claimDisabling(id) {
+      return (await redis.set(keys.disabling(id), '1', 'PX', 60_000, 'NX')) === 'OK';
     },
     async current() {
       // The version is read on every call: an event written after a change

@@ -4,24 +4,18 @@
  *
  * Endpoints are untrusted, so:
  * - the destination is checked before connecting (literal IPs) and by the
- *   agents' lookup (names, at connect time: see address-guard.ts);
+ *   connections' lookup (names, at connect time: see address-guard.ts);
  * - redirects are never followed: a 3xx is the answer;
  * - the answer is bounded in time (to connect, then for the whole answer)
  *   and in size (a few KiB kept, the rest read up to 64 KiB so the socket can
  *   be reused, then the connection is cut);
  * - failure messages are built from error codes and addresses only, never
  *   from the request, whose headers carry signatures.
+ * Posts go through an undici Agent (a keep-alive pool per origin).
  */
 import type { lookup } from 'node:dns';
-import {
-  Agent as HttpAgent,
-  request as httpRequest,
-  type ClientRequest,
-  type IncomingMessage,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import {
   ADDRESS_NOT_ALLOWED,
   guardedLookup,
@@ -67,14 +61,18 @@ export type WebhookAttemptResult =
 
 export interface WebhookSender {
   post(request: WebhookPost): Promise<WebhookAttemptResult>;
-  /** Destroys the pooled sockets; posts still in flight fail with `connection_error`. */
+  /** Destroys the pooled sockets: posts in flight, and any later, fail with `connection_error`. */
   close(): void;
 }
 
 export const WEBHOOK_USER_AGENT = 'sogenactif-orchestrator-webhooks';
 
-/** Answer bytes read at most before the connection is cut. */
+/** Answer bytes read and dropped at most, past those kept, before the connection is cut. */
 const READ_LIMIT_BYTES = 64 * 1024;
+/** Answer bytes kept past `maxResponseBytes`, to find the character boundary before it. */
+const UTF8_SLACK_BYTES = 3;
+/** The error a connection not made in time fails with. */
+const CONNECT_TIMEOUT = Object.assign(new Error('connect timeout'), { code: 'ECONNECTTIMEOUT' });
 
 type Failure = Extract<WebhookAttemptResult, { kind: 'failed' }>;
 /** A result before its duration is known. */
@@ -82,17 +80,11 @@ type Outcome =
   | Omit<Extract<WebhookAttemptResult, { kind: 'answered' }>, 'durationMs'>
   | Omit<Failure, 'durationMs'>;
 
-interface Limits {
-  connectTimeoutMs: number;
-  responseTimeoutMs: number;
-  maxResponseBytes: number;
-}
+type Limits = Record<'connectTimeoutMs' | 'responseTimeoutMs' | 'maxResponseBytes', number>;
 
-const failure = (reason: Failure['reason'], message: string): Outcome => ({
-  kind: 'failed',
-  reason,
-  message,
-});
+function failure(reason: Failure['reason'], message: string): Outcome {
+  return { kind: 'failed', reason, message };
+}
 
 const NETWORK_ERRORS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
@@ -110,14 +102,16 @@ function failureOf(error: unknown): Outcome {
   // Several addresses tried (happy eyeballs) fail together: the first one speaks.
   const first =
     error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
-  const { code, address, port, hostname } = (first ?? {}) as {
-    code?: unknown;
-    address?: unknown;
-    port?: unknown;
-    hostname?: unknown;
-  };
+  const { code, address, port, hostname } = (first ?? {}) as Record<string, unknown>;
   if (code === ADDRESS_NOT_ALLOWED && first instanceof Error) {
     return failure('address_not_allowed', first.message);
+  }
+  if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
+    return failure('connection_error', 'the sender is closed');
+  }
+  // Refused by undici before sending (a header it does not allow, say).
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+    return failure('connection_error', `the request could not be sent (${code})`);
   }
   const where =
     typeof address === 'string'
@@ -126,8 +120,10 @@ function failureOf(error: unknown): Outcome {
         ? `: ${hostname}`
         : '';
   if (typeof code !== 'string') return failure('connection_error', `connection failed${where}`);
-  const known = NETWORK_ERRORS[code];
-  if (known) return failure('connection_error', `${known}${where} (${code})`);
+  // undici's "other side closed": the receiver ended the connection, as a reset does.
+  const shown = code === 'UND_ERR_SOCKET' ? 'ECONNRESET' : code;
+  const known = NETWORK_ERRORS[shown];
+  if (known) return failure('connection_error', `${known}${where} (${shown})`);
   if (/CERT|SSL|TLS|EPROTO/.test(code)) {
     return failure('connection_error', `TLS handshake failed${where} (${code})`);
   }
@@ -142,146 +138,153 @@ function utf8Prefix(bytes: Buffer, max: number): Buffer {
   return bytes.subarray(0, end);
 }
 
-/** Reads an answer: its first bytes kept, the rest dropped, cut past the read limit. */
-function readAnswer(
-  response: IncomingMessage,
-  maxBytes: number,
-  settle: (outcome: Outcome) => void,
-): void {
-  const kept: Buffer[] = [];
-  // A few bytes past the limit, to find the character boundary before it.
-  const keepBytes = maxBytes + 3;
-  let keptBytes = 0;
-  let total = 0;
-  const answer = (): Outcome => {
-    const body = utf8Prefix(Buffer.concat(kept), maxBytes).toString('utf8');
-    const status = response.statusCode ?? 0;
-    return { kind: 'answered', status, body, truncated: total > maxBytes };
-  };
-  response.on('data', (chunk: Buffer) => {
-    total += chunk.length;
-    if (keptBytes < keepBytes) {
-      const part = chunk.subarray(0, keepBytes - keptBytes);
-      kept.push(part);
-      keptBytes += part.length;
-    }
-    if (total > Math.max(READ_LIMIT_BYTES, keepBytes)) {
-      settle(answer());
-      response.destroy();
-    }
-  });
-  response.on('end', () => settle(answer()));
-  response.on('error', () => undefined); // the 'close' below reports it
-  response.on('close', () => {
-    if (!response.complete) {
-      const status = response.statusCode ?? 0;
-      settle(
-        failure(
-          'connection_error',
-          `connection closed before the answer was complete (status ${status})`,
-        ),
-      );
-    }
-  });
-}
-
-/** Calls `connected` once the socket can carry the request: now for a reused one. */
-function whenConnected(
-  request: ClientRequest,
-  socket: Socket,
-  secure: boolean,
-  connected: () => void,
-): void {
-  if (request.reusedSocket || (!secure && !socket.connecting)) connected();
-  else socket.once(secure ? 'secureConnect' : 'connect', connected);
-}
-
-/** One POST over the agent's pool, settled exactly once. */
-function exchange(url: URL, post: WebhookPost, agent: HttpAgent, limits: Limits): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const secure = url.protocol === 'https:';
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const settle = (outcome: Outcome): void => {
-      if (settled) return;
-      settled = true;
+/**
+ * Connects through the guarded lookup, failing a connection not made (TLS handshake included)
+ * within `timeoutMs`; undici's own, less precise, then destroys the socket still connecting.
+ */
+function guardedConnector(options: WebhookSenderOptions, timeoutMs: number) {
+  const lookup = guardedLookup(options.policy, options.resolve);
+  const connect = buildConnector({ lookup, timeout: timeoutMs });
+  return (target: buildConnector.Options, callback: buildConnector.Callback): void => {
+    let waiting: buildConnector.Callback | undefined = callback;
+    const end: buildConnector.Callback = (...args) => {
       clearTimeout(timer);
-      resolve(outcome);
+      if (waiting) waiting(...args);
+      else args[1]?.destroy();
+      waiting = undefined;
     };
-    const abortAfter = (ms: number, outcome: Outcome): NodeJS.Timeout =>
-      setTimeout(() => {
-        settle(outcome);
-        request.destroy();
-      }, ms);
-    const send = secure ? httpsRequest : httpRequest;
-    const request = send(url, {
-      method: 'POST',
-      agent,
-      headers: {
-        ...post.headers,
-        'content-type': 'application/json',
-        'content-length': String(Buffer.byteLength(post.body)),
-        'user-agent': WEBHOOK_USER_AGENT,
-      },
-    });
-    // Waiting for a free socket of the pool is bounded by both timeouts;
-    // the connect timeout itself starts once a socket is assigned.
-    const connectFailure = failure(
-      'connect_timeout',
-      `no connection within ${limits.connectTimeoutMs} ms`,
+    const timer = setTimeout(end, timeoutMs, CONNECT_TIMEOUT, null);
+    connect(target, end);
+  };
+}
+
+/**
+ * One POST as an undici dispatch handler, settled exactly once. Waiting for a socket of the
+ * pool is bounded by both timeouts (connecting by the first); the answer by the second.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private abort: ((reason?: Error) => void) | undefined;
+  private settled = false;
+  private timer: NodeJS.Timeout;
+  private status = 0;
+  private readonly kept: Buffer[] = [];
+  private total = 0;
+
+  constructor(
+    private readonly limits: Limits,
+    private readonly resolve: (outcome: Outcome) => void,
+  ) {
+    const waitMs = limits.connectTimeoutMs + limits.responseTimeoutMs;
+    this.timer = setTimeout(() => this.expire(), waitMs);
+  }
+
+  settle(outcome: Outcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(outcome);
+  }
+
+  /** Ends the exchange when its time is up, without a connection or without a complete answer. */
+  private expire(): void {
+    const ms = this.limits.responseTimeoutMs;
+    this.settle(
+      this.abort
+        ? failure('response_timeout', `no complete answer within ${ms} ms`)
+        : failure('connect_timeout', `no connection within ${this.limits.connectTimeoutMs} ms`),
     );
-    timer = abortAfter(limits.connectTimeoutMs + limits.responseTimeoutMs, connectFailure);
-    request.on('socket', (socket: Socket) => {
-      if (settled) return;
-      clearTimeout(timer);
-      // Resolving, connecting (and the TLS handshake).
-      timer = abortAfter(limits.connectTimeoutMs, connectFailure);
-      whenConnected(request, socket, secure, () => {
-        if (settled) return;
-        clearTimeout(timer);
-        timer = abortAfter(
-          limits.responseTimeoutMs,
-          failure('response_timeout', `no complete answer within ${limits.responseTimeoutMs} ms`),
-        );
-      });
-    });
-    request.on('response', (response) => readAnswer(response, limits.maxResponseBytes, settle));
-    request.on('error', (error) => settle(failureOf(error)));
-    request.end(post.body);
-  });
+    this.abort?.();
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    // Given up while waiting for a socket: undici drops it unsent, keeps the socket.
+    if (this.settled) throw new Error('the post has ended');
+    this.abort = abort;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.expire(), this.limits.responseTimeoutMs);
+  }
+
+  onHeaders(statusCode: number): boolean {
+    if (statusCode >= 200) this.status = statusCode; // 1xx answers are interim
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const room = this.limits.maxResponseBytes + UTF8_SLACK_BYTES - this.total;
+    if (room > 0) this.kept.push(chunk.length <= room ? chunk : chunk.subarray(0, room));
+    this.total += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    // Settled a turn of the event loop later, once the pool has taken the socket back: a
+    // post made before would open a connection of its own instead of reusing it.
+    clearTimeout(this.timer);
+    const outcome = this.answer(this.total > this.limits.maxResponseBytes);
+    setImmediate(() => setImmediate(() => this.settle(outcome)));
+  }
+
+  onError(error: Error): void {
+    if (this.settled) return;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    // Past the bytes read at most, the pool has cut the connection.
+    if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return this.settle(this.answer(true));
+    if (code === CONNECT_TIMEOUT.code || code === 'UND_ERR_CONNECT_TIMEOUT') return this.expire();
+    if (this.status === 0) return this.settle(failureOf(error));
+    const message = `connection closed before the answer was complete (status ${this.status})`;
+    this.settle(failure('connection_error', message));
+  }
+
+  private answer(truncated: boolean): Outcome {
+    const { kept, status } = this;
+    const bytes = kept.length === 1 ? (kept[0] as Buffer) : Buffer.concat(kept);
+    const body = utf8Prefix(bytes, this.limits.maxResponseBytes).toString('utf8');
+    return { kind: 'answered', status, body, truncated };
+  }
 }
 
 export function createWebhookSender(options: WebhookSenderOptions): WebhookSender {
-  const { policy } = options;
   const now = options.now ?? (() => performance.now());
   const limits: Limits = {
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     responseTimeoutMs: options.responseTimeoutMs ?? 15_000,
     maxResponseBytes: options.maxResponseBytes ?? 4_096,
   };
-  const agentOptions = {
-    keepAlive: true,
-    maxSockets: options.maxSockets ?? 256,
-    // Idle sockets a receiver keeps open are few and closed after a while.
-    maxFreeSockets: 16,
-    timeout: Math.max(30_000, limits.connectTimeoutMs + limits.responseTimeoutMs + 1_000),
-    lookup: guardedLookup(policy, options.resolve),
-  };
-  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
-  const attempt = async (post: WebhookPost): Promise<Outcome> => {
-    const verdict = inspectEndpointUrl(post.url, policy);
+  // Idle sockets are closed after a while (sooner when the receiver says so).
+  const idleMs = Math.max(30_000, limits.connectTimeoutMs + limits.responseTimeoutMs + 1_000);
+  const agent = new Agent({
+    connections: options.maxSockets ?? 256,
+    pipelining: 1,
+    // Each exchange's own timers bound its answer: none of undici's (0).
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: idleMs,
+    keepAliveMaxTimeout: idleMs,
+    maxResponseSize: limits.maxResponseBytes + UTF8_SLACK_BYTES + READ_LIMIT_BYTES,
+    connect: guardedConnector(options, limits.connectTimeoutMs),
+  });
+  const attempt = (post: WebhookPost): Promise<Outcome> | Outcome => {
+    const verdict = inspectEndpointUrl(post.url, options.policy);
     if (!verdict.ok) {
       const reason = verdict.concerns === 'address' ? 'address_not_allowed' : 'invalid_url';
       return failure(reason, `the endpoint URL ${verdict.problem}`);
     }
-    const agent = verdict.url.protocol === 'https:' ? agents.https : agents.http;
-    try {
-      return await exchange(verdict.url, post, agent, limits);
-    } catch (error) {
-      // Thrown before sending: a header name or value Node refuses.
-      const code = (error as { code?: unknown } | undefined)?.code;
-      return failure('connection_error', `the request could not be sent (${String(code)})`);
-    }
+    // The message's headers, names in lower case, then ours; undici sets content-length.
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(post.headers)) headers[name.toLowerCase()] = value;
+    delete headers['content-length'];
+    headers['content-type'] = 'application/json';
+    headers['user-agent'] = WEBHOOK_USER_AGENT;
+    const { origin, pathname, search } = verdict.url;
+    return new Promise((resolve) => {
+      const handler = new Exchange(limits, resolve);
+      const path = `${pathname}${search}`;
+      try {
+        agent.dispatch({ origin, path, method: 'POST', headers, body: post.body }, handler);
+      } catch (error) {
+        handler.onError(error as Error);
+      }
+    });
   };
   return {
     async post(post) {
@@ -290,8 +293,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       return { ...outcome, durationMs: Math.max(0, Math.round(now() - started)) };
     },
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      agent.destroy().catch(() => undefined);
     },
   };
 }

@@ -2,9 +2,10 @@
  * The delivery log: one message per (event, endpoint), kept in the event's
  * shard (`{<prefix>:s<n>}:wh:…`), so writing the messages of an event is one
  * atomic write in one slot:
- * - `wh:msg:<endpoint>:<event>` the message: the exact body sent (the
- *   CloudEvent JSON, signed anew at each attempt), its status and attempts;
- *   it expires after the retention;
+ * - `wh:body:<event>` the exact body sent (the CloudEvent JSON, signed anew at
+ *   each attempt), once for all the event's endpoints;
+ * - `wh:msg:<endpoint>:<event>` the message: its status and attempts; it
+ *   expires after the retention, with the body;
  * - `wh:log:<endpoint>` message ids by creation time, for the log and replay;
  * - `wh:pending:<endpoint>` the messages not yet delivered nor failed, by
  *   creation time: the endpoint's backlog and its oldest message.
@@ -25,6 +26,9 @@ export interface DeliveryAttempt {
   /** The answer's body, truncated. */
   responseBody?: string;
 }
+
+/** A message as the log keeps it; its body is kept once per event. */
+export type LoggedMessage = Omit<WebhookMessage, 'body'>;
 
 export interface WebhookMessage {
   endpointId: string;
@@ -70,16 +74,13 @@ export interface MessageLog {
    * Stores the message after an attempt or a replay, keeping the backlog in
    * step, if generation `expected` is still the one stored.
    */
-  save(message: WebhookMessage, expected: number): Promise<'ok' | 'stale' | 'missing'>;
+  save(message: LoggedMessage, expected: number): Promise<'ok' | 'stale' | 'missing'>;
   /** Of these endpoints, those with a pending message for the event. */
   pendingOf(shard: number, endpointIds: readonly string[], eventId: string): Promise<string[]>;
   /** Takes a message that no longer exists out of the backlog. */
   forget(shard: number, endpointId: string, eventId: string): Promise<void>;
   /** Newest first across shards; `before` (ms, exclusive) pages back. */
-  list(
-    endpointId: string,
-    options?: { limit?: number; before?: number },
-  ): Promise<WebhookMessage[]>;
+  list(endpointId: string, options?: { limit?: number; before?: number }): Promise<LoggedMessage[]>;
   /** Ids (with shard) of the endpoint's messages created at or after `since` (ms), oldest first. */
   since(endpointId: string, since: number, limit: number): Promise<MessageRef[]>;
   /** Undelivered messages and the creation time of the oldest, across shards. */
@@ -100,6 +101,30 @@ const TRIM_SHARE = 0.01;
 /** Attempts kept on a message (the count goes on). */
 const KEPT_ATTEMPTS = 20;
 
+/** Where a shard keeps its messages, bodies, logs and backlogs. */
+function keysOf(keyspace: Keyspace) {
+  const tag = (shard: number) => `${keyspace.hashTag(shard)}:wh`;
+  return {
+    message: (shard: number, endpointId: string, eventId: string) =>
+      `${tag(shard)}:msg:${endpointId}:${eventId}`,
+    body: (shard: number, eventId: string) => `${tag(shard)}:body:${eventId}`,
+    log: (shard: number, endpointId: string) => `${tag(shard)}:log:${endpointId}`,
+    pending: (shard: number, endpointId: string) => `${tag(shard)}:pending:${endpointId}`,
+  };
+}
+
+/** Only the message's own fields are written: its body is stored once, at its creation. */
+function logged(message: LoggedMessage): string {
+  const { body: _body, ...fields } = message as WebhookMessage;
+  return JSON.stringify({ ...fields, attempts: message.attempts.slice(-KEPT_ATTEMPTS) });
+}
+
+function withBody(text: string | null, body: string | null): WebhookMessage | undefined {
+  return text === null || body === null
+    ? undefined
+    : { ...(JSON.parse(text) as LoggedMessage), body };
+}
+
 export function createMessageLog(options: {
   redis: RedisClient;
   keyspace: Keyspace;
@@ -108,18 +133,12 @@ export function createMessageLog(options: {
   now: () => number;
 }): MessageLog {
   const { redis, keyspace, retentionMs } = options;
-  const tag = (shard: number) => `${keyspace.hashTag(shard)}:wh`;
-  const msgKey = (shard: number, endpointId: string, eventId: string) =>
-    `${tag(shard)}:msg:${endpointId}:${eventId}`;
-  const logKey = (shard: number, endpointId: string) => `${tag(shard)}:log:${endpointId}`;
-  const pendingKey = (shard: number, endpointId: string) => `${tag(shard)}:pending:${endpointId}`;
+  const keys = keysOf(keyspace);
+  const msgKey = keys.message;
+  const bodyKey = keys.body;
+  const logKey = keys.log;
+  const pendingKey = keys.pending;
   const ttlSeconds = Math.max(1, Math.ceil(retentionMs / 1_000));
-
-  const getMany = async (shard: number, endpointId: string, ids: string[]) => {
-    if (ids.length === 0) return [];
-    const texts = await redis.mget(...ids.map((id) => msgKey(shard, endpointId, id)));
-    return texts.flatMap((text) => (text ? [JSON.parse(text) as WebhookMessage] : []));
-  };
 
   return {
     async add(shard, messages) {
@@ -128,42 +147,54 @@ export function createMessageLog(options: {
       // Index entries past the retention point at expired messages: they are
       // dropped now and then, not on every write.
       const trim = Math.random() < TRIM_SHARE;
-      const keys = messages.flatMap(({ endpointId, eventId }) => [
-        msgKey(shard, endpointId, eventId),
-        logKey(shard, endpointId),
-        pendingKey(shard, endpointId),
-      ]);
+      const keys = [
+        bodyKey(shard, first.eventId),
+        ...messages.flatMap(({ endpointId, eventId }) => [
+          msgKey(shard, endpointId, eventId),
+          logKey(shard, endpointId),
+          pendingKey(shard, endpointId),
+        ]),
+      ];
       const found = await runScript(redis, ADD, keys, [
         ttlSeconds,
         first.createdAt,
         first.eventId,
         trim ? '1' : '0',
         options.now() - retentionMs,
-        ...messages.map((message) => JSON.stringify(message)),
+        first.body,
+        ...messages.map(logged),
       ]);
       return found as AddOutcome[];
     },
 
     async get(shard, endpointId, eventId) {
-      const text = await redis.get(msgKey(shard, endpointId, eventId));
-      return text === null ? undefined : (JSON.parse(text) as WebhookMessage);
+      const [text, body] = await redis.mget(
+        msgKey(shard, endpointId, eventId),
+        bodyKey(shard, eventId),
+      );
+      return withBody(text ?? null, body ?? null);
     },
 
     async find(endpointId, eventId) {
-      const keys = keyspace.allShards.map((shard) => msgKey(shard, endpointId, eventId));
-      const texts = await Promise.all(keys.map((key) => redis.get(key)));
-      const text = texts.find((found) => found !== null);
-      return text ? (JSON.parse(text) as WebhookMessage) : undefined;
+      const found = await Promise.all(
+        keyspace.allShards.map((shard) =>
+          redis.mget(msgKey(shard, endpointId, eventId), bodyKey(shard, eventId)),
+        ),
+      );
+      for (const [text, body] of found) {
+        const message = withBody(text ?? null, body ?? null);
+        if (message) return message;
+      }
+      return undefined;
     },
 
     async save(message, expected) {
       const { shard, endpointId, eventId } = message;
-      const kept = { ...message, attempts: message.attempts.slice(-KEPT_ATTEMPTS) };
       const result = await runScript(
         redis,
         SAVE,
         [msgKey(shard, endpointId, eventId), pendingKey(shard, endpointId)],
-        [JSON.stringify(kept), expected, eventId, message.status, message.createdAt],
+        [logged(message), expected, eventId, message.status, message.createdAt],
       );
       return result as 'ok' | 'stale' | 'missing';
     },
@@ -173,7 +204,7 @@ export function createMessageLog(options: {
       const texts = await redis.mget(...endpointIds.map((id) => msgKey(shard, id, eventId)));
       return endpointIds.filter((_, index) => {
         const text = texts[index];
-        return text ? (JSON.parse(text) as WebhookMessage).status === 'pending' : false;
+        return text ? (JSON.parse(text) as LoggedMessage).status === 'pending' : false;
       });
     },
 
@@ -181,13 +212,29 @@ export function createMessageLog(options: {
       await redis.zrem(pendingKey(shard, endpointId), eventId);
     },
 
+    ...logReads(redis, keyspace),
+  };
+}
+
+/** The log as people read it: newest first, since a time, the backlog. */
+function logReads(
+  redis: RedisClient,
+  keyspace: Keyspace,
+): Pick<MessageLog, 'list' | 'since' | 'backlog'> {
+  const keys = keysOf(keyspace);
+  const getMany = async (shard: number, endpointId: string, ids: string[]) => {
+    if (ids.length === 0) return [];
+    const texts = await redis.mget(...ids.map((id) => keys.message(shard, endpointId, id)));
+    return texts.flatMap((text) => (text ? [JSON.parse(text) as LoggedMessage] : []));
+  };
+  return {
     async list(endpointId, listOptions = {}) {
       const limit = listOptions.limit ?? 50;
       const max = listOptions.before === undefined ? '+inf' : `(${listOptions.before}`;
       const pages = await Promise.all(
         keyspace.allShards.map(async (shard) => {
           const ids = await redis.zrevrangebyscore(
-            logKey(shard, endpointId),
+            keys.log(shard, endpointId),
             max,
             '-inf',
             'LIMIT',
@@ -207,7 +254,7 @@ export function createMessageLog(options: {
       const refs: Array<MessageRef & { at: number }> = [];
       for (const shard of keyspace.allShards) {
         const flat = await redis.zrangebyscore(
-          logKey(shard, endpointId),
+          keys.log(shard, endpointId),
           since,
           '+inf',
           'WITHSCORES',
@@ -229,7 +276,7 @@ export function createMessageLog(options: {
       let count = 0;
       let oldestCreatedAt: number | undefined;
       for (const shard of keyspace.allShards) {
-        const key = pendingKey(shard, endpointId);
+        const key = keys.pending(shard, endpointId);
         const [size, oldest] = await Promise.all([
           redis.zcard(key),
           redis.zrange(key, 0, 0, 'WITHSCORES'),

@@ -20,7 +20,7 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster.ts';
-import { startWebhookReceiver } from '../support/webhook-receiver.ts';
+import { localWebhooks, startWebhookReceiver } from '../support/webhook-receiver.ts';
 
 let cluster: RedisClusterHandle;
 let h: OrchestratorHarness | undefined;
@@ -67,12 +67,7 @@ describe('on a Redis Cluster', () => {
     closers.push(() => receiver.close());
     h = await startOrchestratorHarness({
       orchestrator: onCluster({
-        webhooks: {
-          policy: { allowPrivateAddresses: true, allowHttp: true },
-          retryScheduleMs: [0, 100, 200, 400],
-          claimIdleMs: 1_000,
-          blockMs: 100,
-        },
+        webhooks: localWebhooks({ blockMs: 100 }),
       }),
     });
     const harness = h;

@@ -15,7 +15,11 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { pollUntil } from '../support/poll.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import {
+  localWebhooks,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../support/webhook-receiver.ts';
 
 const BASIC = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}` };
 const DESCRIPTION = '<script>alert("hook")</script> & co';
@@ -53,12 +57,7 @@ describe('ops console: webhook endpoints', () => {
     receiver = await startWebhookReceiver();
     h = await startOrchestratorHarness({
       orchestrator: {
-        webhooks: {
-          policy: { allowPrivateAddresses: true, allowHttp: true },
-          retryScheduleMs: [0, 100, 200],
-          claimIdleMs: 1_000,
-          blockMs: 200,
-        },
+        webhooks: localWebhooks({ retryScheduleMs: [0, 100, 200] }),
       },
     });
     app = buildApi({

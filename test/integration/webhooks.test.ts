@@ -13,9 +13,11 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { pollUntil } from '../support/poll.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
-
-const RETRY_SCHEDULE_MS = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900];
+import {
+  localWebhooks,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../support/webhook-receiver.ts';
 
 function card(number: string, extra: Record<string, unknown> = {}) {
   return { amount: 2500, currency: '978', card: { number, expiry: EXPIRY, csc: '123' }, ...extra };
@@ -29,12 +31,7 @@ describe('webhook delivery', () => {
     receiver = await startWebhookReceiver();
     h = await startOrchestratorHarness({
       orchestrator: {
-        webhooks: {
-          policy: { allowPrivateAddresses: true, allowHttp: true },
-          retryScheduleMs: RETRY_SCHEDULE_MS,
-          claimIdleMs: 1_000,
-          blockMs: 200,
-        },
+        webhooks: localWebhooks(),
       },
     });
   });
@@ -269,14 +266,11 @@ describe('an endpoint failing for too long', () => {
     failing.answer(503);
     const h = await startOrchestratorHarness({
       orchestrator: {
-        webhooks: {
-          policy: { allowPrivateAddresses: true, allowHttp: true },
+        webhooks: localWebhooks({
           retryScheduleMs: [0, 200, 200, 200, 200, 200, 200, 200, 200, 200],
           // "Days" in production; a second here.
           disableAfterMs: 1_000,
-          claimIdleMs: 1_000,
-          blockMs: 200,
-        },
+        }),
       },
     });
     try {

@@ -5,6 +5,21 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
+import type { WebhookOptions } from '../../src/webhooks/options.ts';
+
+/**
+ * Webhook delivery as tests run it: to receivers on this machine over http,
+ * retried within a second, events read and taken over quickly.
+ */
+export function localWebhooks(changes: Partial<WebhookOptions> = {}): WebhookOptions {
+  return {
+    policy: { allowPrivateAddresses: true, allowHttp: true },
+    retryScheduleMs: [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+    claimIdleMs: 1_000,
+    blockMs: 200,
+    ...changes,
+  };
+}
 
 export interface ReceivedRequest {
   id: string;

@@ -1,11 +1,11 @@
 -- Adds the messages of one event (one per endpoint), each once, with their
 -- log and backlog entries; every key is in the event's shard.
 --
--- KEYS: per message, 3 keys: the message, the endpoint's log, the
---       endpoint's backlog (pending)
+-- KEYS: 1 the event's body, then per message 3 keys: the message, the
+--       endpoint's log, the endpoint's backlog (pending)
 -- ARGV: 1 retention in seconds, 2 creation time ms (the score), 3 event id,
 --       4 '1' to also drop log entries older than ARGV[5], 5 cutoff ms,
---       then one message JSON per message
+--       6 the body, then one message JSON per message
 -- Returns, per message: 'created', or the status of the message that was
 -- already there ('pending', 'delivered', 'failed'): an event fanned out
 -- again after a crash neither resets a message nor puts a settled one back
@@ -14,13 +14,15 @@ local ttl = ARGV[1]
 local score = ARGV[2]
 local eventId = ARGV[3]
 local out = {}
-for i = 1, #KEYS / 3 do
-  local message, log, pending = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+for i = 1, (#KEYS - 1) / 3 do
+  local message, log, pending = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
   local existing = redis.call('GET', message)
   if existing then
     out[i] = cjson.decode(existing).status
   else
-    redis.call('SET', message, ARGV[5 + i], 'EX', ttl)
+    redis.call('SET', message, ARGV[6 + i], 'EX', ttl)
+    -- The body lives as long as the newest message that needs it.
+    redis.call('SET', KEYS[1], ARGV[6], 'EX', ttl)
     redis.call('ZADD', log, score, eventId)
     redis.call('ZADD', pending, score, eventId)
     -- Indexes of an endpoint that stops receiving go away with its messages.
