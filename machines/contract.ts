@@ -188,6 +188,11 @@ export type PaymentEvent =
       type: 'review.mark';
       status: 'refused' | 'failed' | 'authorized' | 'captured' | 'cancelled';
       note: string;
+      /** What Sips showed when an inquiry confirmed the mark (absent: Sips did not know it). */
+      view?: GatewayView;
+      /** Marked without Sips' confirmation, for `reason`. */
+      forced?: true;
+      reason?: string;
     }
   // Timers of a VALIDATION authorisation (delayed jobs of the engine); the
   // capture limit (ISO) is carried for the events and alerts they raise.

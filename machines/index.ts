@@ -32,9 +32,14 @@ import {
   type CaptureLimitState,
   type Reauthorization,
 } from './capture-limit.ts';
-import { checkBeforeCall as checkContextBeforeCall, type CallPrecondition } from './settlement.ts';
+import {
+  checkBeforeCall as checkContextBeforeCall,
+  confirmMark,
+  type CallPrecondition,
+  type MarkConfirmation,
+} from './settlement.ts';
 
-export type { CallPrecondition };
+export type { CallPrecondition, MarkConfirmation };
 
 /**
  * Stored with every payment record and inside every snapshot. Bump it when a
@@ -452,4 +457,16 @@ export function checkBeforeCall(
   found: GatewayView | null,
 ): CallPrecondition {
   return checkContextBeforeCall(contextOf(read(snapshot)), found);
+}
+
+/**
+ * Whether what Sips shows (`null`: Sips does not know the transaction)
+ * confirms the status a person means to mark. See settlement.ts.
+ */
+export function confirmMarkAgainst(
+  snapshot: PersistedSnapshot,
+  status: Extract<PaymentEvent, { type: 'review.mark' }>['status'],
+  found: GatewayView | null,
+): MarkConfirmation {
+  return confirmMark(contextOf(read(snapshot)), status, found);
 }

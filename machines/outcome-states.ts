@@ -90,7 +90,14 @@ const resolveReview = {
       landing,
       markSettlement,
       () => 'payment.review_resolved',
-      ({ event }) => ({ decision: 'mark', status: landingStatus(landing), note: event.note }),
+      ({ event }) => ({
+        decision: 'mark',
+        status: landingStatus(landing),
+        note: event.note,
+        ...(event.view === undefined ? {} : { view: { ...event.view } }),
+        ...(event.forced === true ? { forced: true } : {}),
+        ...(event.forced === true && event.reason ? { reason: event.reason } : {}),
+      }),
     ),
   ),
 };

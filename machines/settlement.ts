@@ -317,6 +317,43 @@ export function settleFromMark(context: PaymentContext, status: ReviewMark): Set
   }
 }
 
+/** Whether Sips' view of the transaction confirms a status a person means to mark. */
+export type MarkConfirmation = { agrees: true } | { agrees: false; shows: string };
+
+/**
+ * A mark is confirmed when Sips' view settles the payment where the mark
+ * would, with the same amounts (the same reading `review.adopt` makes of the
+ * view; a fraud challenge counts as authorised). `refused` and `failed` say
+ * nothing was authorised: Sips refusing the transaction, or not knowing it
+ * (`found` null), confirms them. A view that cannot be settled confirms
+ * nothing.
+ */
+export function confirmMark(
+  context: PaymentContext,
+  status: ReviewMark,
+  found: GatewayView | null,
+): MarkConfirmation {
+  const nothingAuthorised = status === 'refused' || status === 'failed';
+  if (found === null) {
+    return nothingAuthorised
+      ? { agrees: true }
+      : { agrees: false, shows: 'Sips does not know the transaction' };
+  }
+  const shown = settleFromView(context, found);
+  if (shown.type !== 'position') {
+    return { agrees: false, shows: `Sips shows the transaction ${found.state} (${shown.reason})` };
+  }
+  const { landing, amounts } = shown.position;
+  const landed = landing === 'challenged' ? 'authorized' : landing;
+  const shows = `Sips shows the payment ${landed} (${describeAmounts(amounts)})`;
+  if (nothingAuthorised) return landed === 'refused' ? { agrees: true } : { agrees: false, shows };
+  const marked = settleFromMark(context, status);
+  if (marked.type !== 'position') return { agrees: false, shows: `${shows}; ${marked.reason}` };
+  return landed === marked.position.landing && sameAmounts(amounts, marked.position.amounts)
+    ? { agrees: true }
+    : { agrees: false, shows };
+}
+
 export function settlesOn(settlement: Settlement, landing: Landing): boolean {
   return settlement.type === 'position' && settlement.position.landing === landing;
 }

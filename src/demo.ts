@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   report(`instalments ${plan.id} (1 of 3)`, await settle(firstInstalment.id));
 
   console.log(
-    `\nOpen reviews: GET ${api}/v1/reviews; schedules: GET ${api}/v1/schedules; metrics: GET ${api}/metrics (key ${key === 'dev-key' ? 'dev-key' : '…'}); console: ${api}/ops`,
+    `\nOpen reviews: GET ${api}/v1/reviews; schedules: GET ${api}/v1/schedules; metrics: GET ${api}/metrics (key ${key === 'dev-key' ? 'dev-key' : '…'}); console: ${api}/ops (log in with an ops key)`,
   );
 }
 

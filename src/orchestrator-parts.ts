@@ -79,6 +79,12 @@ export interface OrchestratorOptions {
   lockDurationMs?: number;
   /** Secret keying the idempotency request hash (16+ bytes); defaults to one derived from the vault key. */
   requestHashSecret?: Buffer;
+  /**
+   * How long the idempotency key of a create (payment, duplicate,
+   * subscription, plan) is remembered: a retry within it is a replay, after
+   * it the same key makes a new record. @defaultValue 24 h
+   */
+  idempotencyTtlMs?: number;
   clock?: Clock;
   ids?: IdGenerator;
   logger?: Logger;
@@ -228,7 +234,12 @@ export function buildParts(options: OrchestratorOptions) {
         ...(settings.interfaceVersion ? { interfaceVersion: settings.interfaceVersion } : {}),
       }),
     ),
-    store: createPaymentStore({ redis, keyspace, clock }),
+    store: createPaymentStore({
+      redis,
+      keyspace,
+      clock,
+      ...defined({ idempotencyTtlMs: options.idempotencyTtlMs }),
+    }),
     reviews: createReviewQueues({ connection: redis, keyspace, clock }),
     queues: createStepQueues({
       connection: redis,

@@ -1,19 +1,29 @@
 /**
  * The HTTP API for merchant backends, the 3-D Secure browser endpoints, the
  * ops console and the health checks, over one orchestrator. This module
- * builds the Fastify instance (content types, headers, access log, problem
- * answers) and registers one plugin per resource from ./routes. Bad input
- * always gets an `application/problem+json` answer with a stable code (and
- * the faulty field where there is one), never a 500.
+ * builds the Fastify instance (content types, security headers, access log,
+ * problem answers) and registers one plugin per resource from ./routes. Bad
+ * input always gets an `application/problem+json` answer with a stable code
+ * (and the faulty field where there is one), never a 500.
+ *
+ * Cross-site safety: the API (`/v1`) authenticates `Authorization: Bearer`
+ * only and reads JSON bodies only (415 otherwise), so a page of another site
+ * can make a browser send it nothing that counts. Forms are read by the
+ * console (behind its own session cookie) and by the browser endpoints of
+ * 3-D Secure (whose capability is the payment id) only.
  */
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { MerchantSummary, Orchestrator } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createAuth, type ApiKey } from './auth.ts';
+import { createConsoleSessions } from './console/sessions.ts';
 import type { Metrics } from './metrics.ts';
 import { apiPorts } from './ports.ts';
-import { sendError, sendProblem } from './problems.ts';
+import { ApiError, sendError, sendProblem } from './problems.ts';
+import { header } from './request.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { authenticationRoutes } from './routes/authentication.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -28,6 +38,9 @@ import { reviewRoutes } from './routes/reviews.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
+import { BROWSER_POLICY, securityHeaders, usePolicy } from './security-headers.ts';
+import { cardNumberGuard } from './card-number-guard.ts';
+import { redactCardNumbers } from '../payments/pan-detect.ts';
 
 export { hashSecret, parseApiKeys, type ApiKey, type Scope } from './auth.ts';
 
@@ -58,15 +71,20 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // Payment ids and review ids only: no exotic path handling needed.
     routerOptions: { ignoreTrailingSlash: true },
+    // Requests Node's HTTP parser refuses (a control character in a header,
+    // a malformed request line) get a problem too, then the connection closes.
+    clientErrorHandler: answerMalformedRequest,
     // Malformed URLs and other errors raised before routing get the same problem answers.
     frameworkErrors: (error, _request, reply) => {
       void sendProblem(reply, 'not_found', `the request could not be routed: ${error.message}`);
     },
   });
-  // The API speaks JSON; forms are read on the browser endpoints only.
+  // The API speaks JSON; forms are read by the console and the browser endpoints only.
   app.removeContentTypeParser('text/plain');
-  void app.register(formbody, { bodyLimit: 32 * 1024 });
+  void app.register(helmet, securityHeaders(options.publicUrl));
   addResponseHooks(app, options.logger);
+  // No card number in any free-text field, query or path of any route.
+  void app.register(cardNumberGuard);
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) =>
     sendError(reply, error, request, options.logger),
   );
@@ -77,14 +95,32 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   return app;
 }
 
-/** Caching and sniffing headers on every answer, and one access line per request. */
+/** A 400 problem written on the socket itself: the request never reached Fastify. */
+function answerMalformedRequest(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({
+    type: 'https://sogenactif-orchestrator.dev/problems/malformed_request',
+    title: 'malformed request',
+    status: 400,
+    code: 'malformed_request',
+    detail: 'the request is not valid HTTP (a header or the request line)',
+  });
+  socket.end(
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Caching headers on every answer, and one access line per request. */
 function addResponseHooks(app: FastifyInstance, logger: Logger | undefined): void {
   // Payments, PaReq forms and review evidence are never kept by a browser or a proxy.
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.url.startsWith('/v1/') || request.url.startsWith('/ops')) {
       void reply.header('cache-control', 'no-store');
     }
-    void reply.header('x-content-type-options', 'nosniff');
     return payload;
   });
   if (!logger) return;
@@ -94,13 +130,39 @@ function addResponseHooks(app: FastifyInstance, logger: Logger | undefined): voi
     const line = {
       method: request.method,
       // A digit run as long as a card number is masked, wherever it was put.
-      path: (request.url.split('?')[0] ?? '').replace(/\d{12,19}/g, '[redacted]'),
+      path: redactCardNumbers(
+        (request.url.split('?')[0] ?? '').replace(/\d{12,19}/g, '[redacted]'),
+      ),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime),
     };
     if (reply.statusCode >= 500) logger.error(line, 'request failed');
     else logger.debug(line, 'request');
   });
+}
+
+const METHODS_WITH_BODIES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * An API request with a body must say it is JSON: a form, text, an unnamed
+ * body (what another site's page can make a browser send) is refused with
+ * 415 after the key is checked and before anything is read. A body-less
+ * request without a content type passes (commands that take no body).
+ */
+async function requireJsonBody(request: FastifyRequest): Promise<void> {
+  if (!METHODS_WITH_BODIES.has(request.method)) return;
+  const type = header(request, 'content-type');
+  const length = header(request, 'content-length');
+  const hasBody =
+    type !== undefined ||
+    request.headers['transfer-encoding'] !== undefined ||
+    (length !== undefined && length !== '0');
+  if (hasBody && !/^application\/json\s*(;|$)/i.test(type ?? '')) {
+    throw new ApiError(
+      'unsupported_media_type',
+      'the API reads JSON bodies only: send Content-Type: application/json',
+    );
+  }
 }
 
 function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
@@ -123,34 +185,47 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
     };
     void app.register(metricsRoutes, { metrics, source, guard: opsScope });
   }
+  const sessions = createConsoleSessions({
+    auth,
+    alwaysSecure: options.publicUrl?.startsWith('https://') ?? false,
+  });
   void app.register(consoleRoutes, {
     orchestrator,
     ports,
     metrics,
-    authorize: (request) => auth.authorizeConsole(request),
-    formToken: (request) => auth.formToken(request),
+    auth,
+    sessions,
+    formToken: (request) => sessions.formToken(request),
     sendError: (reply, error, request) => sendError(reply, error as Error, request, options.logger),
   });
   const { payments, subscriptions, instalmentPlans, ops, reviews } = orchestrator;
-  void app.register(paymentRoutes, { payments, guard: paymentsScope });
-  void app.register(authenticationRoutes, {
-    payments,
-    settleTimeoutMs: options.settleTimeoutMs ?? 10_000,
-    publicUrl: options.publicUrl,
+  // The customer's browser posts the ACS's or the provider's answer as a form.
+  void app.register(async (browser) => {
+    usePolicy(browser, BROWSER_POLICY);
+    await browser.register(formbody, { bodyLimit: 32 * 1024 });
+    await browser.register(authenticationRoutes, {
+      payments,
+      settleTimeoutMs: options.settleTimeoutMs ?? 10_000,
+      publicUrl: options.publicUrl,
+    });
   });
-  void app.register(subscriptionRoutes, { subscriptions, guard: paymentsScope });
-  void app.register(instalmentPlanRoutes, { instalmentPlans, guard: paymentsScope });
-  void app.register(webhookEndpointRoutes, {
-    webhooks: orchestrator.webhooks,
-    guard: paymentsScope,
+  void app.register(async (api) => {
+    api.addHook('preParsing', requireJsonBody);
+    await api.register(paymentRoutes, { payments, guard: paymentsScope });
+    await api.register(subscriptionRoutes, { subscriptions, guard: paymentsScope });
+    await api.register(instalmentPlanRoutes, { instalmentPlans, guard: paymentsScope });
+    await api.register(webhookEndpointRoutes, {
+      webhooks: orchestrator.webhooks,
+      guard: paymentsScope,
+    });
+    await api.register(scheduleRoutes, { ops, guard: opsScope });
+    await api.register(alertRoutes, { ops, payments, guard: opsScope });
+    await api.register(janitorRoutes, { ops, guard: opsScope });
+    await api.register(merchantRoutes, {
+      merchants: options.orchestrator.merchants,
+      guard: opsScope,
+      ...(options.reloadMerchants ? { reload: options.reloadMerchants } : {}),
+    });
+    await api.register(reviewRoutes, { reviews, payments, guard: opsScope });
   });
-  void app.register(scheduleRoutes, { ops, guard: opsScope });
-  void app.register(alertRoutes, { ops, payments, guard: opsScope });
-  void app.register(janitorRoutes, { ops, guard: opsScope });
-  void app.register(merchantRoutes, {
-    merchants: options.orchestrator.merchants,
-    guard: opsScope,
-    ...(options.reloadMerchants ? { reload: options.reloadMerchants } : {}),
-  });
-  void app.register(reviewRoutes, { reviews, payments, guard: opsScope });
 }

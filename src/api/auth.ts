@@ -1,9 +1,11 @@
 /**
- * API keys and their scopes: `Bearer <key>` for merchant backends, HTTP Basic
- * with the key as password for browsers (the ops console). Console actions
- * also carry the key's form token and must come from the console's own origin.
+ * API keys and their scopes. The API (`/v1`, `/metrics`) takes only
+ * `Authorization: Bearer <key>`: a browser never adds that header by itself,
+ * so no other site can make it send an authenticated request. HTTP Basic is
+ * refused with a problem naming Bearer. The ops console has its own login
+ * (console/sessions.ts): an ops key typed into a form opens a session.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { MerchantScope } from '../service/scope.ts';
 import { ApiError } from './problems.ts';
@@ -76,25 +78,25 @@ export interface Auth {
   authorize(request: FastifyRequest, scope: Scope): ApiKey;
   /** Route options per scope: a request without the scope is refused before its body is read. */
   readonly guards: Readonly<Record<Scope, Guard>>;
-  /**
-   * The console's check: the ops scope, an action from the console's own
-   * origin, carrying the form token of the key that loaded its page.
-   */
-  authorizeConsole(request: FastifyRequest): void;
-  /** The form token the console's forms carry (hidden field `formToken`), for the request's key. */
-  formToken(request: FastifyRequest): string;
+  /** The key whose secret this is (the console's login form), or undefined. */
+  identify(secret: string): ApiKey | undefined;
+  /** The configured key of this name with this hash: undefined once it is removed or changed. */
+  current(name: string, hash: Buffer): ApiKey | undefined;
 }
 
 export function createAuth(apiKeys: readonly ApiKey[]): Auth {
-  function authorize(request: FastifyRequest, scope: Scope): ApiKey {
-    const presented = presentedKey(request);
-    if (!presented) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
-    const hash = hashSecret(presented);
+  function identify(secret: string): ApiKey | undefined {
+    const hash = hashSecret(secret);
     // Compare against every key in constant time, so timing does not tell which exist.
     let found: ApiKey | undefined;
     for (const key of apiKeys) {
       if (timingSafeEqual(key.hash, hash)) found = key;
     }
+    return found;
+  }
+
+  function authorize(request: FastifyRequest, scope: Scope): ApiKey {
+    const found = identify(presentedKey(request));
     if (!found) throw new ApiError('unauthorized', 'unknown API key');
     if (!found.scopes.has(scope)) {
       throw new ApiError('forbidden', `this API key lacks the ${scope} scope`);
@@ -113,13 +115,9 @@ export function createAuth(apiKeys: readonly ApiKey[]): Auth {
   return {
     authorize,
     guards: { payments: guard('payments'), ops: guard('ops') },
-    authorizeConsole(request) {
-      const key = authorize(request, 'ops');
-      requireAllMerchants(key);
-      refuseCrossSite(request);
-      refuseActionWithoutToken(request, key);
-    },
-    formToken: (request) => formTokenOf(authorize(request, 'ops')),
+    identify,
+    current: (name, hash) =>
+      apiKeys.find((key) => key.name === name && timingSafeEqual(key.hash, hash)),
   };
 }
 
@@ -143,65 +141,20 @@ export function requireAllMerchants(key: ApiKey | FastifyRequest): void {
   }
 }
 
-/** The API key of a request: `Bearer <key>`, or HTTP Basic with the key as password (browsers). */
-function presentedKey(request: FastifyRequest): string | undefined {
+const SEND_BEARER = 'send Authorization: Bearer <api key>';
+
+/**
+ * The API key of a request: `Authorization: Bearer <key>` and nothing else.
+ * HTTP Basic (which a browser replays on its own, to any site's forms) is
+ * refused by name.
+ */
+function presentedKey(request: FastifyRequest): string {
   const value = header(request, 'authorization');
-  if (!value) return undefined;
+  if (!value) throw new ApiError('unauthorized', SEND_BEARER);
   const bearer = /^Bearer\s+(\S+)$/i.exec(value);
-  if (bearer) return bearer[1];
-  const basic = /^Basic\s+(\S+)$/i.exec(value);
-  if (!basic) return undefined;
-  const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
-}
-
-/**
- * A browser sends the console's Basic credentials with any form posted to it,
- * from any site: a state-changing console request whose Origin (or Referer)
- * names another site is refused. Clients that send neither (curl) pass.
- */
-function refuseCrossSite(request: FastifyRequest): void {
-  if (request.method === 'GET' || request.method === 'HEAD') return;
-  const origin = request.headers.origin ?? request.headers.referer;
-  if (origin === undefined) return;
-  let host: string | undefined;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    host = undefined;
+  if (bearer) return bearer[1] as string;
+  if (/^Basic(\s|$)/i.test(value)) {
+    throw new ApiError('unauthorized', `HTTP Basic is not accepted here: ${SEND_BEARER}`);
   }
-  if (host === undefined || host !== request.headers.host) {
-    throw new ApiError('forbidden', 'a console action must come from the console itself');
-  }
-}
-
-/** The console's form token of an ops key: the same on every instance that has the key. */
-function formTokenOf(key: ApiKey): string {
-  return createHmac('sha256', key.hash).update('sogenactif console form').digest('base64url');
-}
-
-/**
- * A console action carries the token of the key that loaded its page (a
- * synchronizer token): another site can make the browser post a form, or a
- * body-less fetch, with its credentials, but cannot read the page to learn
- * the token. Only JSON goes without it: a browser sends JSON across sites
- * after a CORS preflight, which the API never grants. Bull Board (under
- * /ops/queues) speaks JSON and body-less calls from its own page and is left
- * to the same-origin check.
- */
-function refuseActionWithoutToken(request: FastifyRequest, key: ApiKey): void {
-  if (request.method === 'GET' || request.method === 'HEAD') return;
-  if (request.url.startsWith('/ops/queues')) return;
-  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type === 'application/json') return;
-  const body = request.body as Record<string, unknown> | undefined;
-  const presented = Buffer.from(typeof body?.formToken === 'string' ? body.formToken : '');
-  const expected = Buffer.from(formTokenOf(key));
-  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-    throw new ApiError(
-      'forbidden',
-      'a console action must carry its form token: reload the page and submit again',
-    );
-  }
+  throw new ApiError('unauthorized', SEND_BEARER);
 }

@@ -55,9 +55,10 @@ export function sendError(
   logger?: Logger,
 ): FastifyReply {
   if (error instanceof ApiError) {
-    if (error.code === 'unauthorized' && request.url.startsWith('/ops')) {
-      // Lets a browser ask for the key (any user name, the key as password).
-      void reply.header('www-authenticate', 'Basic realm="sogenactif ops"');
+    if (error.code === 'unauthorized' && !request.url.startsWith('/ops')) {
+      // The API's one scheme. The console logs in with its own form: no
+      // challenge there, which would make a browser prompt for credentials.
+      void reply.header('www-authenticate', 'Bearer realm="sogenactif"');
     }
     return sendProblem(reply, error.code, error.message, error.field);
   }

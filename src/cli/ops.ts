@@ -2,7 +2,9 @@
  * `sogenactif payments show ID` and `sogenactif review list|show|resolve`:
  * the ops actions of the HTTP API from a terminal. The API is found at
  * `--api URL` or SOGENACTIF_API_URL (default http://127.0.0.1:3000), the key
- * at `--key` or SOGENACTIF_API_KEY; the key is never printed.
+ * at `--key` or SOGENACTIF_API_KEY; the key is never printed. A decision is
+ * recorded by the API under the name of that key: the CLI cannot name anyone
+ * else.
  */
 import { request } from 'undici';
 import { describeFailure, type ApiAnswer } from './failure.ts';
@@ -14,9 +16,13 @@ export const PAYMENTS_USAGE = `usage: sogenactif payments show <id> [--api URL] 
 export const REVIEW_USAGE = `usage:
   sogenactif review list [--api URL] [--key KEY]
   sogenactif review show <jobId>
-  sogenactif review resolve <jobId> --action adopt|mark|reinquire|dismiss --note TEXT [--status S] [--by NAME]
+  sogenactif review resolve <jobId> --action adopt|mark|reinquire|dismiss --note TEXT
+      [--status S] [--force --reason TEXT]
 
 --api defaults to SOGENACTIF_API_URL or http://127.0.0.1:3000; --key to SOGENACTIF_API_KEY.
+A decision is recorded under the name of the API key. --action mark --status S applies S
+only when an inquiry at Sips confirms it; --force --reason TEXT applies it without that
+confirmation, recorded as forced with the reason.
 `;
 
 interface Parsed {
@@ -24,7 +30,12 @@ interface Parsed {
   options: Record<string, string>;
 }
 
-function parse(args: readonly string[], allowed: readonly string[]): Parsed {
+/** `flags` take no value: present, they read as `true`. */
+function parse(
+  args: readonly string[],
+  allowed: readonly string[],
+  flags: readonly string[] = [],
+): Parsed {
   const positional: string[] = [];
   const options: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
@@ -34,6 +45,10 @@ function parse(args: readonly string[], allowed: readonly string[]): Parsed {
       continue;
     }
     const name = arg.slice(2);
+    if (flags.includes(name)) {
+      options[name] = 'true';
+      continue;
+    }
     if (!allowed.includes(name)) throw new UsageError(`unknown option --${name}`);
     const value = args[i + 1];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
@@ -98,7 +113,14 @@ export async function runPayments(args: readonly string[], io: CliIo): Promise<n
 }
 
 export async function runReview(args: readonly string[], io: CliIo): Promise<number> {
-  const { positional, options } = parse(args, ['api', 'key', 'action', 'note', 'status', 'by']);
+  if (args.includes('--by')) {
+    throw new UsageError('--by is not accepted: a decision is recorded under the API key name');
+  }
+  const { positional, options } = parse(
+    args,
+    ['api', 'key', 'action', 'note', 'status', 'reason'],
+    ['force'],
+  );
   const [verb, jobId] = positional;
   switch (verb) {
     case 'list': {
@@ -129,8 +151,9 @@ export async function runReview(args: readonly string[], io: CliIo): Promise<num
         await call(io, options, 'POST', `/v1/reviews/${encodeURIComponent(jobId)}/resolve`, {
           action: options.action,
           note: options.note,
-          by: options.by ?? io.env.USER ?? 'cli',
           ...(options.status ? { status: options.status } : {}),
+          ...(options.force ? { force: true } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
         }),
       );
     }

@@ -107,6 +107,13 @@ const EnvSchema = z.object({
   STALLED_INTERVAL_MS: whole(100, 3_600_000).default(30_000),
   LOCK_DURATION_MS: whole(100, 3_600_000).default(30_000),
   INQUIRY_SCHEDULE: durationList.default([10_000, 60_000, 300_000, 3_600_000, 21_600_000]),
+  /**
+   * How long a create's Idempotency-Key is remembered (payments, duplicates,
+   * subscriptions, plans): a retry within it is a replay, after it a new record.
+   */
+  IDEMPOTENCY_KEY_TTL: oneDuration
+    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
+    .default([86_400_000]),
   /** `name:secret:scope|scope,...` with scopes payments and ops; a dev key is used in the simulator when unset. */
   API_KEYS: z.string().optional(),
   /** How long a customer may stay at the ACS or the provider page. */

@@ -5,6 +5,7 @@
  * (`callTimeline`).
  */
 import type { Operation } from '../../machines/contract.ts';
+import { evidenceFields } from '../payments/review.ts';
 import type { PaymentRecord, TimelineEntry } from '../payments/store.ts';
 import { maskCardData } from '../sips/mask.ts';
 import type { SipsResult } from '../sips/result.ts';
@@ -112,10 +113,15 @@ export function absorbResult(result: SipsResult, operation: Operation): (data: E
         };
       }
     } else if (result.kind === 'seal_mismatch') {
+      // What the seal check found, never the seal it computed or the one received.
       data.evidence = {
-        request: result.call.request,
-        response: result.response,
-        seal: result.seal,
+        request: evidenceFields(result.call.request),
+        response: evidenceFields(result.response),
+        seal: {
+          verified: false,
+          reason: result.seal.reason,
+          ...(result.seal.algorithm === undefined ? {} : { algorithm: result.seal.algorithm }),
+        },
         note: `response to ${operation} (${result.call.service}) failed its seal check`,
       };
     } else if (
@@ -127,8 +133,8 @@ export function absorbResult(result: SipsResult, operation: Operation): (data: E
       data.facts.lastResponseCode = result.responseCode;
       if (result.code.action === 'inquire') {
         data.evidence = {
-          request: result.call.request,
-          response: maskCardData(result.response),
+          request: evidenceFields(result.call.request),
+          response: evidenceFields(maskCardData(result.response)),
           note: `${result.call.service} answered ${result.responseCode}: ${result.code.meaning}`,
         };
       }

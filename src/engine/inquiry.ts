@@ -6,6 +6,7 @@
  */
 import type { PaymentEvent } from '../../machines/contract.ts';
 import { pendingOperationOf, stepPayment } from '../../machines/index.ts';
+import { evidenceFields } from '../payments/review.ts';
 import type { PaymentRecord, TimelineEntry } from '../payments/store.ts';
 import { maskCardData } from '../sips/mask.ts';
 import { inquiryAnswer } from '../sips/translate.ts';
@@ -49,7 +50,7 @@ export async function inquire(
     result.kind === 'refused' ||
     result.kind === 'invalid' ||
     result.kind === 'pending'
-      ? { response: maskCardData(result.response) }
+      ? { response: evidenceFields(maskCardData(result.response)) }
       : {}),
   };
   const remember = (data: EngineData): void => {

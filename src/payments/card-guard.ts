@@ -16,6 +16,9 @@
  */
 import { REDACTED_VALUE } from '../sips/mask.ts';
 import { PaymentsError } from './errors.ts';
+import { luhnValid } from './pan-detect.ts';
+
+export { luhnValid };
 
 /** Field names that are card data wherever they appear (compared case-insensitively). */
 export const CARD_FIELD_NAMES: readonly string[] = [
@@ -41,22 +44,6 @@ const MIN_PAN_DIGITS = 13;
 const DIGIT_RUN = /(?<!\d)\d{13,19}(?!\d)/g;
 /** Digit groups joined by single spaces or dashes: `4111 1111 1111 1111`. */
 const GROUPED_RUN = /(?<!\d)\d{1,19}(?:[ -]\d{1,19})+(?!\d)/g;
-
-export function luhnValid(digits: string): boolean {
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return false;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
-  return digits.length > 0 && sum % 10 === 0;
-}
 
 /** True when `text` holds at least `count` decimal digits, wherever they are. */
 function hasDigits(text: string, count: number): boolean {

@@ -275,7 +275,14 @@ export const PAYMENT_EVENT_CATALOGUE: Record<DomainEventName, CatalogueEntry> = 
         ])
         .describe('The status the payment was settled in'),
       note: z.string().describe("The reviewer's note"),
-      view: gatewayView.optional().describe('What Sips showed (decision `adopt`)'),
+      view: gatewayView
+        .optional()
+        .describe('What Sips showed (decision `adopt`, or the inquiry that confirmed a mark)'),
+      forced: z
+        .literal(true)
+        .optional()
+        .describe("Present when the status was marked without Sips' confirmation"),
+      reason: z.string().min(1).optional().describe('Why a mark was forced (with `forced`)'),
     }),
   },
   'payment.authorisation_expiring': {

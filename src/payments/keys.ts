@@ -82,11 +82,14 @@ export interface Keyspace {
 
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const PAYMENT_ID_PATTERN = /^pay_(\d{1,5})_([A-Za-z0-9_-]{1,64})$/;
-/** Printable ASCII without spaces; braces are fine after the hash tag. */
-/** The one rule for idempotency keys, wherever they arrive (API header, library call, schedule). */
+/**
+ * The one rule for idempotency keys, wherever they arrive (API header, library
+ * call, schedule): 1 to 255 visible ASCII characters (0x21–0x7E), so no
+ * space, tab, control or non-ASCII character. Braces are fine after the hash tag.
+ */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 export const IDEMPOTENCY_KEY_RULE =
-  'an idempotency key has 1 to 255 printable ASCII characters, no spaces';
+  'an idempotency key has 1 to 255 visible ASCII characters (0x21-0x7E): no space, tab, control or non-ASCII character';
 const MAX_SHARDS = 16_384;
 
 /** FNV-1a, 32 bits, over the UTF-8 bytes. Stable across processes and versions. */

@@ -176,7 +176,7 @@ export interface PaymentStoreOptions {
   redis: RedisClient;
   keyspace: Keyspace;
   clock: Clock;
-  /** How long an idempotency key is remembered. @defaultValue 24 h */
+  /** How long an idempotency key is remembered (IDEMPOTENCY_KEY_TTL). @defaultValue 24 h */
   idempotencyTtlMs?: number;
   /**
    * Approximate MAXLEN of each shard's event stream (`XADD … MAXLEN ~`); `0`
@@ -188,6 +188,12 @@ export interface PaymentStoreOptions {
 }
 
 export interface PaymentStore {
+  /**
+   * How long an idempotency record outlives the create that wrote it (ms):
+   * the window in which a retried create is recognised. Other idempotent
+   * creates (subscriptions, plans) keep their keys as long.
+   */
+  readonly idempotencyTtlMs: number;
   create(payment: NewPayment, options?: CreateOptions): Promise<CreateResult>;
   get(id: string, options?: { timeline?: boolean }): Promise<PaymentRecord | undefined>;
   writeIntent(

@@ -52,6 +52,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     maxLen: String(options.streamMaxLen ?? 1_000_000),
   };
   return {
+    idempotencyTtlMs,
     create: (payment, createOptions) => createPayment(context, payment, createOptions),
     get: (id, getOptions) => getPayment(context, id, getOptions),
     writeIntent: (id, expectedVersion, intent, intentOptions) =>

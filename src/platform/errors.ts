@@ -46,11 +46,25 @@ export const ERRORS = {
     retryable: false,
     meaning: 'the command does not parse; `field` names the faulty part',
   },
+  card_number_invalid: {
+    scope: 'command',
+    status: 400,
+    retryable: false,
+    meaning:
+      '`card.number` has 12 to 19 digits but is not a card number: its check digit is wrong (Luhn); nothing was stored or sent to Sips',
+  },
+  card_expired: {
+    scope: 'command',
+    status: 400,
+    retryable: false,
+    meaning: '`card.expiry` is a month already past (UTC); nothing was stored or sent to Sips',
+  },
   invalid_idempotency_key: {
     scope: 'command',
     status: 400,
     retryable: false,
-    meaning: 'missing or malformed idempotency key',
+    meaning:
+      'the idempotency key is empty, longer than 255 characters, or has a character outside visible ASCII (0x21–0x7E)',
   },
   command_not_confirmed: {
     scope: 'command',
@@ -65,11 +79,12 @@ export const ERRORS = {
     retryable: false,
     meaning: 'no payment with this id',
   },
-  idempotency_conflict: {
+  idempotency_key_reused: {
     scope: 'command',
-    status: 409,
+    status: 422,
     retryable: false,
-    meaning: 'the key was used with another command',
+    meaning:
+      'the idempotency key was used for another request (another body or another command); send the first request again unchanged, or use a new key',
   },
   command_not_allowed: {
     scope: 'command',
@@ -102,6 +117,20 @@ export const ERRORS = {
     retryable: true,
     meaning:
       'capture or cancel of an authorisation being replaced at its capture limit; once the new one settles, capture the new one (this one is then cancelled), or send again if it failed. `Retry-After: 2`, or `300` while the new one is in review (the message says so)',
+  },
+  review_mark_disagrees: {
+    scope: 'command',
+    status: 409,
+    retryable: false,
+    meaning:
+      "Sips' view of the transaction does not confirm the status to mark (the message says what Sips shows); adopt it, or force the mark with a reason",
+  },
+  review_confirmation_unavailable: {
+    scope: 'command',
+    status: 503,
+    retryable: true,
+    meaning:
+      'Sips gave no usable answer to the inquiry that confirms a mark; nothing was changed, send the decision again later',
   },
   subscription_not_found: {
     scope: 'command',
@@ -160,6 +189,13 @@ export const ERRORS = {
     status: 400,
     retryable: false,
     meaning: '`Idempotency-Key` is required on this route',
+  },
+  malformed_request: {
+    scope: 'http',
+    status: 400,
+    retryable: false,
+    meaning:
+      'the request is not valid HTTP (a control character in a header, a malformed request line); the connection is closed',
   },
   malformed_json: {
     scope: 'http',

@@ -15,6 +15,9 @@
  * a resolved item from coming back: `enqueueReview` checks it before adding,
  * and checks again after adding to close the race with a concurrent resolve.
  *
+ * Evidence is stored and read through `reviewEvidence` (src/payments/review.ts):
+ * no card data and no seals, also in items written by earlier versions.
+ *
  * The decision is not applied to the payment here: the caller feeds it to the
  * engine (machine event `review.adopt` / `review.mark`, recorded on the
  * timeline and published as an event) and then calls `resolveReview`. If the
@@ -29,6 +32,7 @@ import { PaymentsError } from '../payments/errors.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import type { RedisClient } from '../payments/lua.ts';
 import {
+  reviewEvidence,
   reviewJobId,
   type ReviewItem,
   type ReviewJobData,
@@ -76,16 +80,25 @@ export function createReviewQueues(options: ReviewQueuesOptions): ReviewQueues {
   }
 
   function openItem(job: Job<ReviewJobData>, shard: number): ReviewItem {
-    return { ...job.data, jobId: job.id ?? '', shard, state: 'open' };
+    return {
+      ...job.data,
+      evidence: reviewEvidence(job.data.evidence),
+      jobId: job.id ?? '',
+      shard,
+      state: 'open',
+    };
   }
 
   async function decided(key: string): Promise<ReviewItem | undefined> {
     const text = await connection.get(key);
-    return text === null ? undefined : (JSON.parse(text) as ReviewItem);
+    if (text === null) return undefined;
+    const item = JSON.parse(text) as ReviewItem;
+    return { ...item, evidence: reviewEvidence(item.evidence) };
   }
 
   return {
-    async enqueueReview({ paymentId, version, reason, evidence }) {
+    async enqueueReview({ paymentId, version, reason, evidence: given }) {
+      const evidence = reviewEvidence(given);
       assertNoCardData(evidence, 'review evidence');
       const jobId = reviewJobId(paymentId, version);
       const { queue, key } = locate(jobId);

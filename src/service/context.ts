@@ -41,7 +41,12 @@ export interface ServiceContext {
   hashRequest(request: unknown): string;
 }
 
-/** Same key and same command: the same result; same key, other command: a conflict. */
+/** Same key and same command: the same result; same key, other command: `idempotency_key_reused`. */
 export interface CommandOptions {
   idempotencyKey?: string;
+  /**
+   * Told when a command on a payment was applied before under this key and
+   * this call only answers it again (the HTTP layer's `Idempotent-Replayed`).
+   */
+  onReplay?: () => void;
 }

@@ -9,8 +9,19 @@
  * - a command on a payment: the key and the request hash kept in the payment's
  *   engine data, written in the same compare-and-set as the step it applies;
  * - a schedule create: a key record pointing at the subscription or plan.
+ *
+ * Create records (payments and schedules) last the store's idempotency window
+ * (`idempotencyTtlMs`, IDEMPOTENCY_KEY_TTL); command keys last as long as their
+ * payment, the last `COMMAND_KEYS_KEPT` of each.
+ *
+ * As the IETF Idempotency-Key draft asks: the same key with the same request
+ * is a replay, answered with the outcome of the first (the same record; the
+ * HTTP layer answers it with the first answer's status and
+ * `Idempotent-Replayed: true`); the same key with another request is refused
+ * with `idempotency_key_reused` (422); a second request while the first still
+ * runs with `request_in_progress` (409).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { EngineData } from '../engine/engine-data.ts';
 import { CommandError } from '../engine/errors.ts';
 import { IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE } from '../payments/keys.ts';
@@ -18,8 +29,6 @@ import type { ServiceContext } from './context.ts';
 
 /** Longest time a create may hold its idempotency key's in-flight marker. */
 const IN_FLIGHT_MARKER_MS = 30_000;
-/** How long a schedule create's key maps to the record it made. */
-const SCHEDULE_KEY_TTL_SECONDS = 86_400;
 /** A schedule create's claim: a process that dies while creating frees the key soon. */
 const SCHEDULE_CLAIM_TTL_SECONDS = 120;
 /** Command keys kept per payment: a retry comes within minutes, not after fifty more commands. */
@@ -40,8 +49,11 @@ function inProgress(): CommandError {
   );
 }
 
-function conflict(what: string): CommandError {
-  return new CommandError('idempotency_conflict', `this idempotency key was used for ${what}`);
+function reused(what: string): CommandError {
+  return new CommandError(
+    'idempotency_key_reused',
+    `this idempotency key was used for ${what}; send that request again unchanged, or use a new key`,
+  );
 }
 
 /**
@@ -70,7 +82,7 @@ export async function whileHoldingKey<T>(
 
 /** A payment create found its key used for another request. */
 export function createConflict(): CommandError {
-  return conflict('another payment command');
+  return reused('another payment request');
 }
 
 /**
@@ -85,7 +97,7 @@ export function commandKeyVerdict(
 ): 'new' | 'replay' {
   const seen = data.commandKeys?.[key];
   if (seen === undefined) return 'new';
-  if (seen !== hash) throw conflict('another command');
+  if (seen !== hash) throw reused('another command on this payment');
   return 'replay';
 }
 
@@ -100,21 +112,32 @@ export function rememberCommandKey(data: EngineData, key: string, hash: string):
 }
 
 /**
+ * The record key of a schedule create: the scope, then the key as sent. A key
+ * too long for the rule once scoped (the client's key may have 255
+ * characters) is replaced by its SHA-256 under a scope of its own, which no
+ * key as sent can produce (`subscription-sha256:` is never `subscription:`…).
+ */
+function scheduleRecordKey(scope: string, key: string): string {
+  const scoped = `${scope}:${checkIdempotencyKey(key)}`;
+  if (IDEMPOTENCY_KEY_PATTERN.test(scoped)) return scoped;
+  return `${scope}-sha256:${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
+}
+
+/**
  * Idempotent creation of a schedule (subscription, plan): the key maps to the
- * record's id for 24 h; the same key with another command is a conflict, and
- * a second request while the first runs gets `request_in_progress`.
+ * record's id for the store's idempotency window; the same key with another
+ * command is `idempotency_key_reused`, and a second request while the first
+ * runs gets `request_in_progress`.
  */
 export async function onceForKey(
-  ctx: Pick<ServiceContext, 'redis' | 'keyspace' | 'hashRequest'>,
+  ctx: Pick<ServiceContext, 'redis' | 'keyspace' | 'hashRequest' | 'store'>,
   scope: string,
   key: string | undefined,
   command: unknown,
   make: (seed?: string) => Promise<string>,
 ): Promise<{ created: boolean; id: string }> {
   if (key === undefined) return { created: true, id: await make() };
-  // The scope counts towards the key's length: a scoped key over the rule's
-  // length is refused like any other invalid key.
-  const redisKey = ctx.keyspace.idempotencyKey(checkIdempotencyKey(`${scope}:${key}`));
+  const redisKey = ctx.keyspace.idempotencyKey(scheduleRecordKey(scope, key));
   const hash = ctx.hashRequest({ scope, command });
   const claimed = await ctx.redis.set(
     redisKey,
@@ -126,7 +149,7 @@ export async function onceForKey(
   if (claimed === null) {
     const seen = (await ctx.redis.get(redisKey)) ?? '';
     const [state, seenHash, id] = seen.split(':');
-    if (seenHash !== hash) throw conflict('another command');
+    if (seenHash !== hash) throw reused('another command');
     if (state === 'pending' || id === undefined) throw inProgress();
     return { created: false, id };
   }
@@ -134,7 +157,7 @@ export async function onceForKey(
     // Seeded by the key and the request: a retry after a crash between the
     // record and this marker finds the same record instead of making another.
     const id = await make(`${key}:${hash}`);
-    await ctx.redis.set(redisKey, `done:${hash}:${id}`, 'EX', SCHEDULE_KEY_TTL_SECONDS);
+    await ctx.redis.set(redisKey, `done:${hash}:${id}`, 'PX', ctx.store.idempotencyTtlMs);
     return { created: true, id };
   } catch (error) {
     await ctx.redis.del(redisKey);

@@ -48,6 +48,7 @@ export async function applyCommand(
     const record = await settledBeforeCommand(ctx, await loadPayment(ctx, id), event);
     if (key !== undefined && hash !== undefined) {
       if (commandKeyVerdict(engineDataOf(record), key, hash) === 'replay') {
+        options.onReplay?.();
         return viewPayment(ctx, id);
       }
     }

@@ -230,9 +230,11 @@ describe('a key bound to merchant B', () => {
                 interval: '1d',
                 card: { number: ACCEPTED_CARD, expiry: EXPIRY, csc: '123' },
               }
-            : method === 'post' || method === 'patch'
-              ? { amount: 100, action: 'dismiss', note: 'probe' }
-              : undefined;
+            : template.endsWith('/resolve')
+              ? { action: 'dismiss', note: 'probe' }
+              : method === 'post' || method === 'patch'
+                ? { amount: 100 }
+                : undefined;
         const answer = await call(method.toUpperCase(), path, 'key-b', body);
         seen.push(`${method} ${template} ${answer.status}`);
         const detail = `${method} ${path}: ${JSON.stringify(answer.json)}`;
@@ -290,7 +292,8 @@ describe('a key bound to merchant B', () => {
     expect(a.id).not.toBe(b.id);
     expect([a.merchant, b.merchant]).toEqual(['brand-a', 'brand-b']);
     const replay = await send('key-b');
-    expect(replay.statusCode).toBe(200);
+    expect(replay.statusCode).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(((await replay.body.json()) as { id: string }).id).toBe(b.id);
   });
 });

@@ -15,11 +15,11 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { consoleSession } from '../support/console-login.ts';
 import { pollUntil } from '../support/poll.ts';
 
 const PAY = { authorization: 'Bearer pay-secret' };
 const OPS = { authorization: 'Bearer ops-secret' };
-const BASIC = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}` };
 
 let h: OrchestratorHarness;
 let app: FastifyInstance;
@@ -243,8 +243,9 @@ describe('subscriptions over HTTP', () => {
       headers: { ...PAY, 'idempotency-key': 'sub-idem-1' },
       payload: subscriptionBody(),
     });
-    expect(replay.status, replay.body).toBe(200);
+    expect(replay.status, replay.body).toBe(201);
     expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.headers.location).toBe(`/v1/subscriptions/${first.subscription.id}`);
     const replayed = JSON.parse(replay.body);
     expect(replayed.subscription.id).toBe(first.subscription.id);
     expect(replayed.firstPayment.id).toBe(first.firstPayment.id);
@@ -256,8 +257,8 @@ describe('subscriptions over HTTP', () => {
         headers: { ...PAY, 'idempotency-key': 'sub-idem-1' },
         payload: subscriptionBody({ amount: 2_000 }),
       }),
-      409,
-      'idempotency_conflict',
+      422,
+      'idempotency_key_reused',
     );
     expectProblem(
       await send({
@@ -469,7 +470,8 @@ describe('instalment plans over HTTP', () => {
       headers: { ...PAY, 'idempotency-key': 'plan-1' },
       payload: planBody(),
     });
-    expect(replay.status).toBe(200);
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(JSON.parse(replay.body).plan.id).toBe(plan.id);
     expectProblem(
       await send({
@@ -478,8 +480,8 @@ describe('instalment plans over HTTP', () => {
         headers: { ...PAY, 'idempotency-key': 'plan-1' },
         payload: planBody({ count: 4 }),
       }),
-      409,
-      'idempotency_conflict',
+      422,
+      'idempotency_key_reused',
     );
 
     const paid = await waitForPlan(plan.id, (p) => p.instalments[0]?.status === 'paid');
@@ -545,15 +547,20 @@ describe('ops console for scheduled money', () => {
     const plan = JSON.parse(planned.body).plan as InstalmentPlan;
     await waitForPlan(plan.id, (p) => p.instalments[0]?.status === 'paid');
 
-    const get = (url: string, headers: Record<string, string> = BASIC) =>
+    const SESSION = await consoleSession(app);
+    const get = (url: string, headers: Record<string, string> = SESSION) =>
       send({ method: 'GET', url, headers });
 
-    expect((await get('/ops/subscriptions', {})).status).toBe(401);
-    expect((await get('/ops/subscriptions', {})).headers['www-authenticate']).toContain('Basic');
-    expect((await get('/ops/subscriptions', PAY)).status).toBe(403);
-    expect((await get('/ops/alerts', PAY)).status).toBe(403);
-    expect((await send({ method: 'POST', url: '/ops/janitor/runs', headers: PAY })).status).toBe(
-      403,
+    // Without a session: pages go to the login form, actions are refused; an
+    // API key in a header does not open the console.
+    const anonymous = await get('/ops/subscriptions', {});
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.location).toBe('/ops/login?next=%2Fops%2Fsubscriptions');
+    expect(anonymous.headers['www-authenticate']).toBeUndefined();
+    expect((await get('/ops/subscriptions', PAY)).status).toBe(303);
+    expect((await get('/ops/alerts', OPS)).status).toBe(303);
+    expect((await send({ method: 'POST', url: '/ops/janitor/runs', headers: OPS })).status).toBe(
+      401,
     );
 
     const home = await get('/ops');
@@ -587,7 +594,7 @@ describe('ops console for scheduled money', () => {
       const refused = await send({
         method: 'POST',
         url: `/ops/subscriptions/${id}/pause`,
-        headers: { ...BASIC, host: 'ops.shop.example', ...crossSite },
+        headers: { ...SESSION, host: 'ops.shop.example', ...crossSite },
       });
       expect(refused.status).toBe(403);
     }
@@ -602,7 +609,7 @@ describe('ops console for scheduled money', () => {
         method: 'POST',
         url: `/ops/subscriptions/${id}/pause`,
         headers: {
-          ...BASIC,
+          ...SESSION,
           host: 'ops.shop.example',
           origin: 'https://ops.shop.example',
           'content-type': 'application/x-www-form-urlencoded',
@@ -626,7 +633,7 @@ describe('ops console for scheduled money', () => {
     const bodyless = await send({
       method: 'POST',
       url: `/ops/subscriptions/${id}/resume`,
-      headers: BASIC,
+      headers: SESSION,
     });
     expect(bodyless.status).toBe(403);
     expect((await h.orchestrator.subscriptions.get(id)).status).toBe('paused');
@@ -635,7 +642,7 @@ describe('ops console for scheduled money', () => {
       send({
         method: 'POST',
         url,
-        headers: { ...BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { ...SESSION, 'content-type': 'application/x-www-form-urlencoded' },
         payload: `formToken=${formToken}`,
       });
     // Pausing again changes nothing; a refused action is a page saying why, not a 500.

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
 import { createMetrics, type Metrics } from '../../src/api/metrics.ts';
 import { runCli } from '../../src/cli/main.ts';
+import { consoleSession } from '../support/console-login.ts';
 import { parseHtmlForm } from '../support/simulator-harness.ts';
 import {
   ACCEPTED_CARD,
@@ -87,8 +88,9 @@ describe('payments API', () => {
       headers: { ...PAY, 'idempotency-key': 'order-1' },
       payload: body(),
     });
-    expect(replay.statusCode).toBe(200);
+    expect(replay.statusCode).toBe(201);
     expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.headers.location).toBe(`/v1/payments/${created.id}`);
     expect(replay.json().id).toBe(created.id);
 
     const conflict = await app.inject({
@@ -97,9 +99,9 @@ describe('payments API', () => {
       headers: { ...PAY, 'idempotency-key': 'order-1' },
       payload: body(ACCEPTED_CARD, { amount: 2600 }),
     });
-    expect(conflict.statusCode).toBe(409);
+    expect(conflict.statusCode).toBe(422);
     expect(conflict.headers['content-type']).toContain('application/problem+json');
-    expect(conflict.json().code).toBe('idempotency_conflict');
+    expect(conflict.json().code).toBe('idempotency_key_reused');
 
     const done = await h.waitFor(created.id);
     expect(done.status).toBe('authorized');
@@ -379,27 +381,24 @@ describe('payments API', () => {
     expect(docs.body).toContain('swagger');
   });
 
-  it('serves the ops console and the queue board to ops keys only', async () => {
-    const basic = `Basic ${Buffer.from('ops:ops-secret').toString('base64')}`;
+  it('serves the ops console and the queue board to logged-in ops keys only', async () => {
     const denied = await app.inject({ method: 'GET', url: '/ops' });
-    expect(denied.statusCode).toBe(401);
-    expect(denied.headers['www-authenticate']).toContain('Basic');
-    expect((await app.inject({ method: 'GET', url: '/ops', headers: PAY })).statusCode).toBe(403);
-    const overview = await app.inject({
-      method: 'GET',
-      url: '/ops',
-      headers: { authorization: basic },
-    });
+    expect(denied.statusCode).toBe(303);
+    expect(denied.headers.location).toBe('/ops/login?next=%2Fops');
+    expect(denied.headers['www-authenticate']).toBeUndefined();
+    // An API key in a header does not open the console; only its login does.
+    for (const headers of [PAY, OPS]) {
+      expect((await app.inject({ method: 'GET', url: '/ops', headers })).statusCode).toBe(303);
+      expect((await app.inject({ method: 'GET', url: '/ops/queues', headers })).statusCode).toBe(
+        303,
+      );
+    }
+    await expect(consoleSession(app, 'pay-secret')).rejects.toThrow('403');
+    const session = await consoleSession(app);
+    const overview = await app.inject({ method: 'GET', url: '/ops', headers: session });
     expect(overview.statusCode).toBe(200);
     expect(overview.body).toContain('Manual review');
-    expect((await app.inject({ method: 'GET', url: '/ops/queues', headers: PAY })).statusCode).toBe(
-      403,
-    );
-    const board = await app.inject({
-      method: 'GET',
-      url: '/ops/queues',
-      headers: { authorization: basic },
-    });
+    const board = await app.inject({ method: 'GET', url: '/ops/queues', headers: session });
     expect(board.statusCode).toBe(200);
     expect(board.body.toLowerCase()).toContain('<html');
   });

@@ -14,6 +14,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { consoleSession } from '../support/console-login.ts';
 import { pollUntil } from '../support/poll.ts';
 import {
   localWebhooks,
@@ -21,7 +22,6 @@ import {
   type WebhookReceiver,
 } from '../support/webhook-receiver.ts';
 
-const BASIC = { authorization: `Basic ${Buffer.from('ops:ops-secret').toString('base64')}` };
 const DESCRIPTION = '<script>alert("hook")</script> & co';
 
 describe('ops console: webhook endpoints', () => {
@@ -30,20 +30,21 @@ describe('ops console: webhook endpoints', () => {
   let receiver: WebhookReceiver;
   let endpoint: WebhookEndpointView;
   let delivered: DeliveryView;
+  let session: { cookie: string };
 
   async function send(options: InjectOptions) {
     const response = await app.inject(options);
     return { status: response.statusCode, headers: response.headers, body: response.body };
   }
 
-  const get = (url: string) => send({ method: 'GET', url, headers: BASIC });
+  const get = (url: string) => send({ method: 'GET', url, headers: session });
 
   /** A console action as the console's own forms post it. */
   const post = (url: string, formToken: string) =>
     send({
       method: 'POST',
       url,
-      headers: { ...BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { ...session, 'content-type': 'application/x-www-form-urlencoded' },
       payload: `formToken=${formToken}`,
     });
 
@@ -66,6 +67,7 @@ describe('ops console: webhook endpoints', () => {
       settleTimeoutMs: 5_000,
     });
     await app.ready();
+    session = await consoleSession(app);
 
     const created = await h.orchestrator.webhooks.endpoints.create(
       { url: receiver.url, description: DESCRIPTION },

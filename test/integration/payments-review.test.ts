@@ -24,12 +24,15 @@ const evidence: ReviewEvidence = {
     transactionReference: 'TREF1',
   }),
   response: { responseCode: '00', maskedPan: '4100##########00' },
-  seal: {
-    data: '2500978##########INTERNETTREF1',
-    expected: 'a'.repeat(64),
-    received: 'b'.repeat(64),
-    reason: 'mismatch',
-  },
+  seal: { verified: false, reason: 'mismatch', algorithm: 'HMAC-SHA-256' },
+  inquiries: [],
+};
+
+/** `evidence` as it is stored and shown: no card data, no seal. */
+const storedEvidence: ReviewEvidence = {
+  request: { amount: '2500', transactionReference: 'TREF1' },
+  response: { responseCode: '00', maskedPan: '4100##########00' },
+  seal: { verified: false, reason: 'mismatch', algorithm: 'HMAC-SHA-256' },
   inquiries: [],
 };
 
@@ -87,7 +90,7 @@ describe('manual review queue', () => {
     expect(items[0]).toMatchObject({
       paymentId: 'pay_2_A',
       version: 4,
-      evidence,
+      evidence: storedEvidence,
       enqueuedAt: clock.now() - 2000,
     });
     expect((await reviews.listReviews({ limit: 1 })).map((i) => i.jobId)).toEqual([
@@ -161,13 +164,29 @@ describe('manual review queue', () => {
     });
   });
 
-  it('refuses evidence or decisions holding card data', async () => {
+  it('leaves card fields and seals out of evidence, and refuses card data elsewhere', async () => {
+    const stripped = await reviews.enqueueReview({
+      paymentId: 'pay_0_E',
+      version: 2,
+      reason: 'seal_mismatch',
+      evidence: {
+        request: { cardNumber: '4100000000000000', orderId: 'o-1' },
+        response: { panExpiryDate: '203012', cardData: { x: 1 }, seal: 'f'.repeat(64) },
+        seal: { data: '4111111111111111', expected: 'e'.repeat(64), reason: 'missing' },
+      } as unknown as ReviewEvidence,
+    });
+    expect((await reviews.getReview(stripped.jobId))?.evidence).toEqual({
+      request: { orderId: 'o-1' },
+      response: {},
+      seal: { verified: false, reason: 'missing' },
+    });
+    await reviews.resolveReview(stripped.jobId, { action: 'dismiss', note: 'test', by: 'ops' });
     await expect(
       reviews.enqueueReview({
         paymentId: 'pay_0_D',
         version: 2,
         reason: 'seal_mismatch',
-        evidence: { request: { cardNumber: '4100000000000000' } },
+        evidence: { note: 'x 4111111111111111 y' },
       }),
     ).rejects.toMatchObject({ code: 'card_data_leak' });
     await expect(
@@ -175,7 +194,7 @@ describe('manual review queue', () => {
         paymentId: 'pay_0_D',
         version: 2,
         reason: 'seal_mismatch',
-        evidence: { seal: { data: 'x 4111111111111111 y', expected: 'e', reason: 'missing' } },
+        evidence: { response: { acquirerResponseMessage: 'card 4111 1111 1111 1111' } },
       }),
     ).rejects.toMatchObject({ code: 'card_data_leak' });
     expect(await reviews.countReviews()).toBe(0);

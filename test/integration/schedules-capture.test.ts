@@ -414,7 +414,7 @@ describe('capture limit', () => {
   it('releases its claim when the new authorisation is refused for good before it is made', async () => {
     const { h, id } = await reauthorizingAtPolicyTime();
     // The reauthorisation's idempotency key already names another command:
-    // the duplicate is refused (idempotency_conflict), not worth a retry.
+    // the duplicate is refused (idempotency_key_reused), not worth a retry.
     await h.orchestrator.payments.create(validationPayment({ amount: 700 }), {
       idempotencyKey: `reauthorize:${id}`,
     });

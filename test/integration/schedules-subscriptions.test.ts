@@ -269,10 +269,10 @@ describe('subscriptions', () => {
     expect(all).toHaveLength(1);
     await h.waitFor(first.firstPayment.id, (p) => p.status === 'authorized');
     expect(h.sim.ledger.countAuthorizations(first.firstPayment.transactionReference)).toBe(1);
-    // Another command under the same key is still a conflict.
+    // Another command under the same key is still refused.
     await expect(
       h.orchestrator.subscriptions.create({ ...body, amount: 2_000 }, { idempotencyKey: 'sub-k1' }),
-    ).rejects.toMatchObject({ code: 'idempotency_conflict' });
+    ).rejects.toMatchObject({ code: 'idempotency_key_reused' });
   });
 
   it('refuses a bad command naming the field', async () => {

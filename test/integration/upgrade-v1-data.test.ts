@@ -212,6 +212,9 @@ describe('data written by the previous version', () => {
     // The item a person was to decide, decided through the public API.
     const item = await orchestrator.reviews.get(cases.reviewJobId);
     expect(item).toMatchObject({ paymentId: id('review'), state: 'open', reason: 'seal_mismatch' });
+    // Written with the seal it computed and the card's expiry: shown without them.
+    expect(item?.evidence.seal).toEqual({ verified: false, reason: 'mismatch' });
+    expect(JSON.stringify(item)).not.toMatch(/expected|panExpiryDate|Expiry|[0-9a-f]{64}/);
     const resolved = await orchestrator.reviews.resolve(cases.reviewJobId, {
       action: 'adopt',
       note: 'Sips shows the authorisation',

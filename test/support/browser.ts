@@ -28,6 +28,7 @@ export interface TestBrowser {
 export async function openBrowser(
   options: {
     javaScriptEnabled?: boolean;
+    /** HTTP credentials the browser answers any Basic challenge with. */
     httpCredentials?: { username: string; password: string };
   } = {},
 ): Promise<TestBrowser> {

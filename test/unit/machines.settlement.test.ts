@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Amounts, GatewayView } from '../../machines/contract.ts';
 import { initialContext, type PaymentContext } from '../../machines/model.ts';
-import { arrivalEventName, settleFromMark, settleFromView } from '../../machines/settlement.ts';
+import {
+  arrivalEventName,
+  confirmMark,
+  settleFromMark,
+  settleFromView,
+} from '../../machines/settlement.ts';
 import { inputFor } from './machines.support.ts';
 
 function contextWith(
@@ -132,6 +137,40 @@ describe('settleFromMark', () => {
       );
     },
   );
+});
+
+describe('confirmMark: Sips must show what a person marks', () => {
+  const nothing = contextWith({}, { captureMode: 'author_capture' });
+  const validating = contextWith({}, { captureMode: 'validation' });
+
+  it.each([
+    ['authorized', nothing, view('authorized', 100)],
+    ['authorized', nothing, view('challenge', 100)],
+    ['refused', nothing, view('refused', 100)],
+    ['failed', nothing, view('refused', 100)],
+    ['refused', nothing, null],
+    ['failed', nothing, null],
+    ['cancelled', nothing, view('cancelled', 0)],
+    ['captured', validating, view('authorized', 100, { awaitingValidation: false })],
+    ['captured', nothing, view('captured', 100)],
+  ] as const)('%s is confirmed by %#', (status, context, seen) => {
+    expect(confirmMark(context, status, seen)).toEqual({ agrees: true });
+  });
+
+  it.each([
+    ['refused', nothing, view('authorized', 100), 'Sips shows the payment authorized'],
+    ['refused', validating, view('captured', 100), 'Sips shows the payment captured'],
+    ['captured', nothing, view('authorized', 100), 'Sips shows the payment authorized'],
+    ['authorized', nothing, view('authorized', 60), 'cancelled 40'],
+    ['cancelled', nothing, view('refused', 100), 'Sips shows the payment refused'],
+    ['authorized', nothing, null, 'Sips does not know the transaction'],
+    ['refused', nothing, view('expired', 100), 'Sips shows the payment expired'],
+    ['authorized', nothing, view('awaiting_authorization', 100), 'awaiting_authorization'],
+  ] as const)('%s is not confirmed by %#', (status, context, seen, shows) => {
+    const confirmation = confirmMark(context, status, seen);
+    expect(confirmation.agrees).toBe(false);
+    expect(confirmation).toMatchObject({ shows: expect.stringContaining(shows) });
+  });
 });
 
 describe('arrivalEventName', () => {

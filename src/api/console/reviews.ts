@@ -1,15 +1,24 @@
 /**
  * The console's review pages: one manual-review item with its evidence and
- * the forms that decide it (adopt what Sips says, run the inquiry again, or
- * mark a status by hand).
+ * the forms that decide it (adopt what Sips says, run the inquiry again,
+ * mark a status Sips confirms, or force a mark with a reason). A decision is
+ * recorded under the name of the key logged in to the console.
  */
-import type { FastifyPluginAsync } from 'fastify';
-import type { ReviewItem } from '../../payments/review.ts';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { CommandError } from '../../engine/errors.ts';
+import { parseCommand } from '../../payments/commands.ts';
+import { MARK_STATUSES, type ReviewItem } from '../../payments/review.ts';
 import { escapeHtml } from '../../platform/html.ts';
-import { isReviewAction } from '../params.ts';
+import { ResolveReviewBody } from '../../service/reviews.ts';
 import { html, page, tokenField, type ConsoleOptions } from './shared.ts';
 
-const MARKABLE = ['refused', 'failed', 'authorized', 'captured', 'cancelled'] as const;
+/** The name of the API key whose session made the request: never anything the request carries. */
+function actorOf(options: ConsoleOptions, request: FastifyRequest): string {
+  return options.sessions.keyName(request);
+}
+
+const statusOptions = (): string =>
+  MARK_STATUSES.map((status) => `<option>${status}</option>`).join('');
 
 function decisionForms(item: ReviewItem, formToken: string): string {
   if (item.state === 'resolved') {
@@ -24,8 +33,32 @@ function decisionForms(item: ReviewItem, formToken: string): string {
 ${open('reinquire')}
 <input type="hidden" name="note" value="inquiry from the console"><button>Run the inquiry again</button></form>
 ${open('mark')}
-<label>Decide <select name="status">${MARKABLE.map((status) => `<option>${status}</option>`).join('')}</select></label>
-<label>Note <input name="note" required></label> <button>Mark</button></form>`;
+<label>Decide <select name="status">${statusOptions()}</select></label>
+<label>Note <input name="note" required></label> <button>Mark, once Sips confirms it</button></form>
+${open('mark')}<input type="hidden" name="force" value="yes">
+<label>Force <select name="status">${statusOptions()}</select></label>
+<label>Note <input name="note" required></label>
+<label>Reason for forcing <input name="reason" required></label>
+<button>Mark without Sips' confirmation</button></form>`;
+}
+
+/** The decision a console form carries, in the shape the API takes. */
+function formDecision(body: Record<string, string>): Record<string, unknown> {
+  return {
+    action: body.action,
+    note: body.note ?? '',
+    ...(body.status ? { status: body.status } : {}),
+    ...(body.force === 'yes' ? { force: true } : {}),
+    ...(body.reason !== undefined ? { reason: body.reason } : {}),
+  };
+}
+
+function notResolved(jobId: string, message: string): string {
+  return page(
+    'Not resolved',
+    `<p>${escapeHtml(message)}</p>
+<p><a href="/ops/reviews/${encodeURIComponent(jobId)}">Back to the item</a></p>`,
+  );
 }
 
 export const reviewPages: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
@@ -53,30 +86,22 @@ ${decisionForms(item, options.formToken(request))}
   app.post<{ Params: { jobId: string }; Body: Record<string, string> }>(
     '/ops/reviews/:jobId/resolve',
     async (request, reply) => {
-      const body = request.body ?? {};
-      const action = body.action;
-      if (!isReviewAction(action)) {
-        return html(
-          reply.code(400),
-          page('Unknown action', '<p>Use the buttons of the review page.</p>'),
-        );
+      const { jobId } = request.params;
+      const parsed = parseCommand(ResolveReviewBody, formDecision(request.body ?? {}));
+      if (!parsed.ok) {
+        return html(reply.code(400), notResolved(jobId, `${parsed.field} ${parsed.message}`));
       }
       try {
-        const result = await reviews.resolve(request.params.jobId, {
-          action,
-          note: body.note ?? '',
-          by: 'console',
-          ...(body.status ? { details: { status: body.status } } : {}),
+        const result = await reviews.resolve(jobId, {
+          ...parsed.value,
+          by: actorOf(options, request),
         });
         return reply.redirect(`/ops/payments/${encodeURIComponent(result.payment.id)}`, 303);
       } catch (error) {
+        const status = error instanceof CommandError ? error.status : 409;
         return html(
-          reply.code(409),
-          page(
-            'Not resolved',
-            `<p>${escapeHtml(error instanceof Error ? error.message : String(error))}</p>
-<p><a href="/ops/reviews/${encodeURIComponent(request.params.jobId)}">Back to the item</a></p>`,
-          ),
+          reply.code(status),
+          notResolved(jobId, error instanceof Error ? error.message : String(error)),
         );
       }
     },

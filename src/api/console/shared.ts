@@ -4,6 +4,7 @@
  * the helpers that render values, links, tables and POST buttons, every
  * value escaped.
  */
+import { createHash } from 'node:crypto';
 import type { MerchantScope } from '../../service/scope.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CommandError } from '../../engine/errors.ts';
@@ -12,6 +13,7 @@ import type { Orchestrator } from '../../orchestrator.ts';
 import { escapeHtml } from '../../platform/html.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ApiPorts } from '../ports.ts';
+import type { ConsoleSessions } from './sessions.ts';
 
 export interface ConsoleOptions {
   orchestrator: Pick<
@@ -20,11 +22,11 @@ export interface ConsoleOptions {
   >;
   ports: Pick<ApiPorts, 'paymentsInStatusSince' | 'shards' | 'shardQueues'>;
   metrics?: Metrics | undefined;
-  /** Checks the request's credentials for the ops scope; throws when they are missing or wrong. */
-  authorize(request: FastifyRequest): void;
-  /** The form token the console's forms carry (hidden field `formToken`), for the request's key. */
+  /** The console's login: a session for every page, its form token on every action. */
+  sessions: ConsoleSessions;
+  /** The form token the console's forms carry (hidden field `formToken`), for the request's session. */
   formToken(request: FastifyRequest): string;
-  /** Answers an error thrown by `authorize` (for routes whose plugin has its own error handler). */
+  /** Answers an error thrown by the session checks (for routes whose plugin has its own error handler). */
   sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply;
   /** A payment not final after this long is listed as stuck. @defaultValue 5 min */
   stuckAfterMs?: number;
@@ -44,13 +46,19 @@ const NAVIGATION: readonly (readonly [string, string])[] = [
   ['/ops/queues', 'Queues'],
   ['/ops/webhooks', 'Webhooks'],
   ['/docs', 'API docs'],
+  ['/ops/logout', 'Log out'],
 ];
 
-export function page(title: string, body: string): string {
+/** The CSP source allowing the console's one inline stylesheet, and no other. */
+export const CONSOLE_STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
+
+/** A console page: the stylesheet, the navigation (not on the login page), the title, the body. */
+export function page(title: string, body: string, options: { navigation?: boolean } = {}): string {
   const links = NAVIGATION.map(([href, label]) => `<a href="${href}">${label}</a>`).join('');
+  const navigation = options.navigation === false ? '' : `<nav>${links}</nav>`;
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
-<body><nav>${links}</nav>
+<body>${navigation}
 <h1>${escapeHtml(title)}</h1>
 ${body}
 </body></html>`;

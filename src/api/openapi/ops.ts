@@ -3,7 +3,60 @@
  * later, alerts, the janitor, metrics and the health checks.
  */
 import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
-import { items, json, list, problem, ref } from './shared.ts';
+import { ResolveReviewBody } from '../../service/reviews.ts';
+import { items, json, list, problem, ref, schemaOf } from './shared.ts';
+
+const fields = (description: string) => ({
+  type: 'object',
+  additionalProperties: true,
+  description,
+});
+
+/** A review item: its evidence never holds card data or seals. */
+const reviewItem = {
+  type: 'object',
+  required: ['jobId', 'paymentId', 'reason', 'state', 'evidence', 'enqueuedAt'],
+  properties: {
+    jobId: { type: 'string' },
+    paymentId: { type: 'string' },
+    version: { type: 'integer' },
+    shard: { type: 'integer' },
+    reason: { enum: ['seal_mismatch', 'unknown_outcome', 'conflict'] },
+    state: { enum: ['open', 'resolved'] },
+    enqueuedAt: { type: 'integer', description: 'epoch ms' },
+    evidence: {
+      type: 'object',
+      properties: {
+        request: fields('The fields sent; card data and seal left out'),
+        response: fields('The fields received (untrusted); card data and seal left out'),
+        seal: {
+          type: 'object',
+          description: 'What the seal check found; never a seal, computed or received',
+          properties: {
+            verified: { type: 'boolean' },
+            reason: { enum: ['missing', 'mismatch'] },
+            algorithm: { type: 'string', description: 'The seal algorithm checked first' },
+          },
+        },
+        inquiries: { type: 'array', items: fields('A getTransactionData result') },
+        note: { type: 'string' },
+      },
+    },
+    resolution: {
+      type: 'object',
+      description: 'The decision, once resolved',
+      properties: {
+        action: { enum: ['adopt', 'mark', 'reinquire', 'dismiss'] },
+        note: { type: 'string' },
+        by: { type: 'string', description: 'The name of the API key that decided' },
+        at: { type: 'integer', description: 'epoch ms' },
+        details: fields(
+          '`mark`: `status`, and `confirmed` with what Sips showed (`sips`), or `forced` and `reason`',
+        ),
+      },
+    },
+  },
+};
 
 export function opsSchemas() {
   return {
@@ -83,8 +136,11 @@ export function opsSchemas() {
         },
       },
     },
+    ReviewItem: reviewItem,
   };
 }
+
+const jobId = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
 
 export function reviewPaths() {
   return {
@@ -92,14 +148,36 @@ export function reviewPaths() {
       get: {
         summary: 'Open manual-review items (ops)',
         security: [{ apiKey: [] }],
-        responses: { '200': { description: 'items' } },
+        responses: { '200': json('The open items', items('ReviewItem')), '4XX': problem },
+      },
+    },
+    '/v1/reviews/{jobId}': {
+      get: {
+        summary: 'A review item, open or resolved (ops)',
+        security: [{ apiKey: [] }],
+        parameters: [jobId],
+        responses: { '200': json('The item', ref('ReviewItem')), '4XX': problem },
       },
     },
     '/v1/reviews/{jobId}/resolve': {
       post: {
         summary: 'Resolve a review item: adopt, mark, reinquire, dismiss (ops)',
+        description:
+          "The decision is recorded under the name of the API key; a body naming anyone (`by`) is refused. `mark` first asks Sips (getTransactionData) and applies the status only when Sips' view confirms it: 409 `review_mark_disagrees` says what Sips shows, 503 `review_confirmation_unavailable` when Sips gave no usable answer (send again later). `force: true` with a `reason` marks without that confirmation, recorded as forced on the timeline and in `payment.review_resolved`.",
         security: [{ apiKey: [] }],
-        responses: { '200': { description: 'item and payment' } },
+        parameters: [jobId],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: schemaOf(ResolveReviewBody) } },
+        },
+        responses: {
+          '200': json('The item and the payment', {
+            type: 'object',
+            properties: { item: ref('ReviewItem'), payment: ref('Payment') },
+          }),
+          '4XX': problem,
+          '503': problem,
+        },
       },
     },
   };

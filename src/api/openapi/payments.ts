@@ -1,7 +1,19 @@
 /** The OpenAPI description of payments: their commands, the Payment view and their paths. */
 import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
 import { AmountCommand, CreatePaymentCommand, DuplicateCommand } from '../../payments/commands.ts';
-import { captureMode, command, id, idempotencyKey, payment, problem, schemaOf } from './shared.ts';
+import {
+  accepted,
+  captureMode,
+  command,
+  create,
+  created,
+  id,
+  idempotencyKey,
+  keyReused,
+  payment,
+  problem,
+  schemaOf,
+} from './shared.ts';
 
 /** The request bodies of the payment commands, from the schemas that parse them. */
 export function paymentCommandSchemas() {
@@ -59,8 +71,8 @@ function challenge(summary: string) {
     post: {
       summary,
       security: [{ apiKey: [] }],
-      parameters: [id],
-      responses: { '202': payment, '4XX': problem },
+      parameters: [id, idempotencyKey(false)],
+      responses: { '202': accepted(payment), '422': keyReused, '4XX': problem },
     },
   };
 }
@@ -68,18 +80,11 @@ function challenge(summary: string) {
 export function paymentPaths() {
   return {
     '/v1/payments': {
-      post: {
-        summary: 'Create a payment (card, card_3ds, wallet, wallet_3ds, provider)',
-        security: [{ apiKey: [] }],
-        parameters: [idempotencyKey(true)],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': { schema: { $ref: '#/components/schemas/CreatePayment' } },
-          },
-        },
-        responses: { '201': payment, '200': payment, '4XX': problem },
-      },
+      post: create(
+        'Create a payment (card, card_3ds, wallet, wallet_3ds, provider)',
+        'CreatePayment',
+        payment,
+      ),
     },
     '/v1/payments/{id}': {
       get: {
@@ -101,7 +106,7 @@ export function paymentPaths() {
     '/v1/payments/{id}/duplicates': {
       post: {
         ...command('A new payment from this one (RECURRING_N)', 'Duplicate', true),
-        responses: { '201': payment, '200': payment, '4XX': problem },
+        responses: { '201': created(payment), '422': keyReused, '4XX': problem },
       },
     },
     '/v1/payments/{id}/challenge/accept': challenge('Accept a fraud challenge'),

@@ -25,10 +25,43 @@ export const idempotencyKey = (required: boolean) => ({
   name: 'Idempotency-Key',
   in: 'header',
   required,
-  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]{1,255}$' },
   description:
-    'Same key and body: the same answer; same key, other body: 409 idempotency_conflict.',
+    '1 to 255 visible ASCII characters (0x21-0x7E); otherwise 400 invalid_idempotency_key. ' +
+    "Same key and body: the first answer's status again, with Idempotent-Replayed: true and the resource as it now is; " +
+    'same key, other body: 422 idempotency_key_reused; while the first request still runs: 409 request_in_progress. ' +
+    "A create's key is remembered for IDEMPOTENCY_KEY_TTL (24 h by default); a command's key for as long as its payment.",
 });
+
+/** Set on the answer to a replay: the same key and body as an earlier request. */
+export const replayedHeader = {
+  'Idempotent-Replayed': {
+    description:
+      '`true` when this answers again a request made before with the same Idempotency-Key',
+    schema: { const: 'true' },
+  },
+};
+
+/** A 201 of a create: the new resource, where it lives, and whether this is a replay. */
+export const created = (answer: Json) => ({
+  ...answer,
+  headers: {
+    Location: {
+      description: 'the path of the new resource (for a duplicate: the new payment)',
+      schema: { type: 'string' },
+    },
+    ...replayedHeader,
+  },
+});
+
+/** A 202 of a command on a payment: whether this is a replay. */
+export const accepted = (answer: Json) => ({ ...answer, headers: { ...replayedHeader } });
+
+/** 422: the Idempotency-Key was used for another request. */
+export const keyReused = {
+  ...problem,
+  description: 'idempotency_key_reused: the Idempotency-Key was used for another request',
+};
 
 export const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
@@ -59,18 +92,21 @@ export function action(summary: string, answer: Json) {
   };
 }
 
-/** An id-less create with a required Idempotency-Key: 201, or 200 on replay. */
+/**
+ * An id-less create with a required Idempotency-Key: 201 with `Location`, a
+ * replay 201 too with `Idempotent-Replayed: true`; 422 for a key reused.
+ */
 export function create(summary: string, body: string, answer: Json) {
   return {
     summary,
     security: [{ apiKey: [] }],
     parameters: [idempotencyKey(true)],
     requestBody: { required: true, content: { 'application/json': { schema: ref(body) } } },
-    responses: { '201': answer, '200': answer, '4XX': problem },
+    responses: { '201': created(answer), '422': keyReused, '4XX': problem },
   };
 }
 
-/** A command on one payment: its body, 202 with the payment. */
+/** A command on one payment: its body, 202 with the payment (a replay too, marked). */
 export function command(summary: string, body: string, required: boolean) {
   return {
     summary,
@@ -80,7 +116,7 @@ export function command(summary: string, body: string, required: boolean) {
       required: true,
       content: { 'application/json': { schema: { $ref: `#/components/schemas/${body}` } } },
     },
-    responses: { '202': payment, '4XX': problem },
+    responses: { '202': accepted(payment), '422': keyReused, '4XX': problem },
   };
 }
 

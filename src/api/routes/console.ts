@@ -3,11 +3,16 @@
  * queue with its evidence and actions, stuck payments, a payment's timeline,
  * scheduled money, alerts, the janitor, webhook endpoints and their
  * deliveries, the go-live figures and Bull Board.
- * Behind the `ops` scope (HTTP Basic: any user name, the API key as password,
- * so a browser can log in); every page checks it before its handler runs.
+ * Behind its own login (console/sessions.ts): an ops key typed into
+ * /ops/login opens a session cookie; every page checks the session before
+ * its handler runs and every action its form token. Forms are read here
+ * only: the API (`/v1`) takes JSON.
  */
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync } from 'fastify';
 import { instalmentPlanPages } from '../console/instalment-plans.ts';
+import { loginPages, logoutPages, type LoginOptions } from '../console/login.ts';
 import { operationPages } from '../console/operations.ts';
 import { overviewPages } from '../console/overview.ts';
 import { queueBoard, QUEUE_BOARD_PATH } from '../console/queue-board.ts';
@@ -15,10 +20,16 @@ import { reviewPages } from '../console/reviews.ts';
 import { subscriptionPages } from '../console/subscriptions.ts';
 import { webhookPages, type WebhookConsoleOptions } from '../console/webhooks.ts';
 
-export const consoleRoutes: FastifyPluginAsync<WebhookConsoleOptions> = async (app, options) => {
+export type ConsoleRoutesOptions = WebhookConsoleOptions & LoginOptions;
+
+export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (app, options) => {
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 32 * 1024 });
+  await app.register(loginPages, options);
   await app.register(queueBoard, { ...options, prefix: QUEUE_BOARD_PATH });
   await app.register(async (pages) => {
-    pages.addHook('preHandler', async (request) => options.authorize(request));
+    pages.addHook('onRequest', options.sessions.authenticate);
+    pages.addHook('preHandler', async (request) => options.sessions.authorize(request));
     for (const plugin of [
       subscriptionPages,
       instalmentPlanPages,
@@ -29,5 +40,6 @@ export const consoleRoutes: FastifyPluginAsync<WebhookConsoleOptions> = async (a
     ]) {
       await pages.register(plugin, options);
     }
+    await pages.register(logoutPages, options);
   });
 };

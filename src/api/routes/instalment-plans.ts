@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedSchedules } from '../../service/scope.ts';
-import { commandOptions, listOptions, planId, requireJson } from '../request.ts';
+import { commandOptions, listOptions, sendIdempotent, planId, requireJson } from '../request.ts';
 
 export interface InstalmentPlanRoutesOptions {
   instalmentPlans: Orchestrator['instalmentPlans'];
@@ -24,10 +24,13 @@ export const instalmentPlanRoutes: FastifyPluginAsync<InstalmentPlanRoutesOption
   app.post('/v1/instalment-plans', guard, async (request, reply) => {
     requireJson(request);
     const result = await scoped(request).create(request.body, commandOptions(request, true));
-    if (!result.created) reply.header('Idempotent-Replayed', 'true');
-    return reply
-      .code(result.created ? 201 : 200)
-      .send({ plan: result.plan, firstPayment: result.firstPayment });
+    // A replay is answered 201 like the first request, with `Idempotent-Replayed: true`.
+    return sendIdempotent(reply, {
+      status: 201,
+      replayed: !result.created,
+      location: `/v1/instalment-plans/${result.plan.id}`,
+      body: { plan: result.plan, firstPayment: result.firstPayment },
+    });
   });
 
   app.get('/v1/instalment-plans', guard, async (request) => {

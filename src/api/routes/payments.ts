@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedPayments } from '../../service/scope.ts';
-import { commandOptions, requireJson } from '../request.ts';
+import { commandOptions, requireJson, sendIdempotent, watchedCommandOptions } from '../request.ts';
 
 export interface PaymentRoutesOptions {
   payments: Orchestrator['payments'];
@@ -19,11 +19,17 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
   const scoped = (request: FastifyRequest) =>
     scopedPayments(options.payments, merchantScopeOf(request));
 
+  // A replay (same key, same body) is answered 201 like the first request,
+  // with `Idempotent-Replayed: true` and the payment as it is now.
   app.post('/v1/payments', guard, async (request, reply) => {
     requireJson(request);
     const result = await scoped(request).create(request.body, commandOptions(request, true));
-    if (!result.created) reply.header('Idempotent-Replayed', 'true');
-    return reply.code(result.created ? 201 : 200).send(result.payment);
+    return sendIdempotent(reply, {
+      status: 201,
+      replayed: !result.created,
+      location: `/v1/payments/${result.payment.id}`,
+      body: result.payment,
+    });
   });
 
   app.get<{ Params: { id: string } }>('/v1/payments/:id', guard, async (request) => {
@@ -40,9 +46,9 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
       guard,
       async (request, reply) => {
         requireJson(request);
-        const options = commandOptions(request, false);
+        const { options, replayed } = watchedCommandOptions(request, false);
         const payment = await scoped(request)[command](request.params.id, request.body, options);
-        return reply.code(202).send(payment);
+        return sendIdempotent(reply, { status: 202, replayed: replayed(), body: payment });
       },
     );
   }
@@ -57,8 +63,13 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
         request.body,
         commandOptions(request, true),
       );
-      if (!result.created) reply.header('Idempotent-Replayed', 'true');
-      return reply.code(result.created ? 201 : 200).send(result.payment);
+      // The new payment is the resource created: Location names it.
+      return sendIdempotent(reply, {
+        status: 201,
+        replayed: !result.created,
+        location: `/v1/payments/${result.payment.id}`,
+        body: result.payment,
+      });
     },
   );
 
@@ -70,11 +81,9 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
       `/v1/payments/:id/challenge/${path}`,
       guard,
       async (request, reply) => {
-        const payment = await scoped(request)[command](
-          request.params.id,
-          commandOptions(request, false),
-        );
-        return reply.code(202).send(payment);
+        const { options, replayed } = watchedCommandOptions(request, false);
+        const payment = await scoped(request)[command](request.params.id, options);
+        return sendIdempotent(reply, { status: 202, replayed: replayed(), body: payment });
       },
     );
   }

@@ -1,9 +1,15 @@
-/** The manual-review items: list, read, resolve. `ops` scope. */
+/**
+ * The manual-review items: list, read, resolve. `ops` scope. A decision is
+ * recorded under the name of the API key that sent it; the body cannot name
+ * anyone (`by` is refused as an unknown field).
+ */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
+import { parseCommand } from '../../payments/commands.ts';
+import { parseOrThrow } from '../../service/parse.ts';
+import { ResolveReviewBody } from '../../service/reviews.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedReviews } from '../../service/scope.ts';
-import { isReviewAction } from '../params.ts';
 import { ApiError } from '../problems.ts';
 
 export interface ReviewRoutesOptions {
@@ -13,7 +19,21 @@ export interface ReviewRoutesOptions {
 }
 
 export const reviewRoutes: FastifyPluginAsync<ReviewRoutesOptions> = async (app, options) => {
-  const { guard } = options;
+  // The guard checks the key; its name is kept for the decisions of the request.
+  const keyNames = new WeakMap<FastifyRequest, string>();
+  const guard: Guard = {
+    onRequest: async (request) => {
+      const key = await options.guard.onRequest(request);
+      keyNames.set(request, key.name);
+      return key;
+    },
+  };
+  const keyNameOf = (request: FastifyRequest): string => {
+    const name = keyNames.get(request);
+    if (name === undefined) throw new Error('no guard authorised this request');
+    return name;
+  };
+
   // A key bound to merchants sees the items of their payments only.
   const scoped = (request: FastifyRequest) =>
     scopedReviews(options.reviews, options.payments, merchantScopeOf(request));
@@ -34,31 +54,17 @@ export const reviewRoutes: FastifyPluginAsync<ReviewRoutesOptions> = async (app,
     return item;
   });
 
-  app.post<{ Params: { jobId: string }; Body: Record<string, unknown> }>(
+  app.post<{ Params: { jobId: string }; Body: unknown }>(
     '/v1/reviews/:jobId/resolve',
     guard,
     async (request) => {
-      const body = (request.body ?? {}) as Record<string, unknown>;
-      const action = body.action;
-      if (!isReviewAction(action)) {
-        throw new ApiError(
-          'invalid_command',
-          'action is adopt, mark, reinquire or dismiss',
-          'action',
-        );
-      }
-      if (typeof body.note !== 'string' || body.note.trim() === '') {
-        throw new ApiError('invalid_command', 'note is required', 'note');
-      }
-      const details = typeof body.status === 'string' ? { status: body.status } : undefined;
+      const body = parseOrThrow(parseCommand(ResolveReviewBody, request.body ?? {}));
       if (!(await reviewItem(request, request.params.jobId))) {
         throw new ApiError('not_found', `no review item ${request.params.jobId}`);
       }
       return scoped(request).resolve(request.params.jobId, {
-        action,
-        note: body.note,
-        by: typeof body.by === 'string' ? body.by : 'api',
-        ...(details ? { details } : {}),
+        ...body,
+        by: keyNameOf(request),
       });
     },
   );

@@ -6,7 +6,13 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedSchedules } from '../../service/scope.ts';
-import { commandOptions, listOptions, requireJson, subscriptionId } from '../request.ts';
+import {
+  commandOptions,
+  listOptions,
+  sendIdempotent,
+  requireJson,
+  subscriptionId,
+} from '../request.ts';
 
 export interface SubscriptionRoutesOptions {
   subscriptions: Orchestrator['subscriptions'];
@@ -24,10 +30,13 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   app.post('/v1/subscriptions', guard, async (request, reply) => {
     requireJson(request);
     const result = await scoped(request).create(request.body, commandOptions(request, true));
-    if (!result.created) reply.header('Idempotent-Replayed', 'true');
-    return reply
-      .code(result.created ? 201 : 200)
-      .send({ subscription: result.subscription, firstPayment: result.firstPayment });
+    // A replay is answered 201 like the first request, with `Idempotent-Replayed: true`.
+    return sendIdempotent(reply, {
+      status: 201,
+      replayed: !result.created,
+      location: `/v1/subscriptions/${result.subscription.id}`,
+      body: { subscription: result.subscription, firstPayment: result.firstPayment },
+    });
   });
 
   app.get('/v1/subscriptions', guard, async (request) => {
