@@ -30,6 +30,8 @@ export interface Runtime {
   logger: Logger;
   /** The Redis URL, or the cluster's nodes as `cluster host:port,...`, for display. */
   redisUrl: string;
+  /** Where Redis is, for connections of the API's own (the rate limit's counters). */
+  redisTarget: RedisTarget;
   /** The durability mode in force and what the start-up check saw. */
   durability: DurabilityReport;
   /**
@@ -311,6 +313,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     config,
     logger,
     redisUrl: place.display,
+    redisTarget: place.target,
     durability: report,
     reloadMerchants() {
       const next = readMerchants();

@@ -6,42 +6,44 @@
  * a deferred capture, a subscription and an instalment plan.
  * DEMO_API_URL (http://127.0.0.1:3000), DEMO_API_KEY (dev-key) and
  * DEMO_SIMULATOR_URL (http://127.0.0.1:7070, control endpoints on).
+ * The API is called through the typed client (clients/typescript); the
+ * browser's pages and the simulator's control endpoints over plain HTTP.
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
-import type { PaymentStatus } from '../machines/contract.ts';
+import {
+  createClient,
+  type CreatePayment,
+  type Payment,
+  type PaymentStatus,
+} from '../clients/typescript/src/index.ts';
 import { IN_FLIGHT_STATUSES } from '../machines/model.ts';
 
 const api = process.env.DEMO_API_URL ?? 'http://127.0.0.1:3000';
 const key = process.env.DEMO_API_KEY ?? 'dev-key';
 const simulator = process.env.DEMO_SIMULATOR_URL ?? 'http://127.0.0.1:7070';
 
-interface Payment {
-  id: string;
-  status: string;
-  redirection?: { url?: string; paReq?: string };
+const client = createClient({ baseUrl: api, apiKey: key });
+
+/** The answer's body, or an error naming the call and its problem. */
+function ok<T>(label: string, answer: { data?: T; error?: unknown; response: Response }): T {
+  if (answer.data === undefined) {
+    throw new Error(`${label}: ${answer.response.status} ${JSON.stringify(answer.error)}`);
+  }
+  return answer.data;
 }
 
-async function json(
-  method: string,
-  url: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-) {
-  const response = await request(url, {
-    method: method as 'GET' | 'POST',
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
+/** A simulator control endpoint. */
+async function control(path: string, body: unknown): Promise<void> {
+  const response = await request(`${simulator}/_control/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
   });
   const text = await response.body.text();
   if (response.statusCode >= 400) {
-    throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);
+    throw new Error(`POST /_control/${path}: ${response.statusCode} ${text}`);
   }
-  return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
 async function form(
@@ -74,19 +76,22 @@ function firstForm(html: string): { action: string; fields: Record<string, strin
 
 const card = (number: string) => ({ number, expiry: '203012', csc: '123' });
 
-async function create(body: Record<string, unknown>): Promise<Payment> {
-  return (await json('POST', `${api}/v1/payments`, body, {
-    'idempotency-key': randomUUID(),
-  })) as Payment;
+const newKey = () => ({ header: { 'Idempotency-Key': randomUUID() } });
+
+async function create(body: CreatePayment): Promise<Payment> {
+  return ok('create', await client.POST('/v1/payments', { params: newKey(), body }));
 }
 
 async function settle(
   id: string,
-  until: (status: string) => boolean = (s) =>
-    !IN_FLIGHT_STATUSES.has(s as PaymentStatus) && s !== 'outcome_unknown',
+  until: (status: PaymentStatus) => boolean = (s) =>
+    !IN_FLIGHT_STATUSES.has(s) && s !== 'outcome_unknown',
 ): Promise<Payment> {
   for (let i = 0; i < 200; i++) {
-    const payment = (await json('GET', `${api}/v1/payments/${id}`)) as Payment;
+    const payment = ok(
+      `GET ${id}`,
+      await client.GET('/v1/payments/{id}', { params: { path: { id } } }),
+    );
     if (until(payment.status)) return payment;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -94,7 +99,7 @@ async function settle(
 }
 
 async function fault(spec: Record<string, unknown>): Promise<void> {
-  await json('POST', `${simulator}/_control/faults`, spec);
+  await control('faults', spec);
 }
 
 async function main(): Promise<void> {
@@ -154,15 +159,20 @@ async function main(): Promise<void> {
     card: card('4000000000000002'),
   });
   await settle(captured.id);
-  await json('POST', `${api}/v1/payments/${captured.id}/captures`, { amount: 10000 });
+  const path = { id: captured.id };
+  ok(
+    'capture',
+    await client.POST('/v1/payments/{id}/captures', { params: { path }, body: { amount: 10000 } }),
+  );
   await settle(captured.id);
-  await json('POST', `${simulator}/_control/clock/advance`, { days: 1 });
-  await json('POST', `${simulator}/_control/remittance`, {});
-  await json(
-    'POST',
-    `${api}/v1/payments/${captured.id}/refunds`,
-    { amount: 2500 },
-    { 'idempotency-key': randomUUID() },
+  await control('clock/advance', { days: 1 });
+  await control('remittance', {});
+  ok(
+    'refund',
+    await client.POST('/v1/payments/{id}/refunds', {
+      params: { path, ...newKey() },
+      body: { amount: 2500 },
+    }),
   );
   report('captured 100.00, refunded 25.00', await settle(captured.id));
 
@@ -175,20 +185,22 @@ async function main(): Promise<void> {
   });
   report('deferred capture (in 1 min)', await settle(deferred.id));
 
-  const { subscription, firstPayment } = (await json(
-    'POST',
-    `${api}/v1/subscriptions`,
-    { amount: 990, interval: '1m', card: card('4000000000000002') },
-    { 'idempotency-key': randomUUID() },
-  )) as { subscription: { id: string }; firstPayment: Payment };
+  const { subscription, firstPayment } = ok(
+    'subscription',
+    await client.POST('/v1/subscriptions', {
+      params: newKey(),
+      body: { amount: 990, interval: '1m', card: card('4000000000000002') },
+    }),
+  );
   report(`subscription ${subscription.id}`, await settle(firstPayment.id));
 
-  const { plan, firstPayment: firstInstalment } = (await json(
-    'POST',
-    `${api}/v1/instalment-plans`,
-    { amount: 30000, count: 3, card: card('4000000000000002') },
-    { 'idempotency-key': randomUUID() },
-  )) as { plan: { id: string }; firstPayment: Payment };
+  const { plan, firstPayment: firstInstalment } = ok(
+    'instalment plan',
+    await client.POST('/v1/instalment-plans', {
+      params: newKey(),
+      body: { amount: 30000, count: 3, card: card('4000000000000002') },
+    }),
+  );
   report(`instalments ${plan.id} (1 of 3)`, await settle(firstInstalment.id));
 
   console.log(

@@ -7,9 +7,11 @@
  */
 import { resolve } from 'node:path';
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
+import { type LimitOptions, type ServerLimitSettings } from './api/limits.ts';
 import { createMetrics } from './api/metrics.ts';
 import { loadConfig, ConfigError, type Config } from './config/config.ts';
 import { compose, reloadMerchantsOnSighup } from './compose.ts';
+import { connectRedis, type RedisClient } from './platform/redis.ts';
 import { stopOnSignals } from './platform/shutdown.ts';
 
 const DEV_API_KEY = 'dev-key';
@@ -29,6 +31,38 @@ function apiKeys(config: Config): { keys: ApiKey[]; devKey: boolean } {
   return { keys: parseApiKeys(`dev:${DEV_API_KEY}:payments|ops`), devKey: true };
 }
 
+/** The HTTP server's time limits and connection cap (HTTP_*). */
+function serverLimitSettings(config: Config): ServerLimitSettings {
+  return {
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT[0] ?? 30_000,
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT[0] ?? 10_000,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT[0] ?? 5_000,
+    maxConnections: config.HTTP_MAX_CONNECTIONS,
+  };
+}
+
+/** HTTP_* and RATE_LIMIT*: the rate limit counts on a Redis connection of its own. */
+function limitOptions(
+  config: Config,
+  keys: readonly ApiKey[],
+  redis: RedisClient | undefined,
+): LimitOptions {
+  return {
+    server: serverLimitSettings(config),
+    ...(redis
+      ? {
+          rate: {
+            redis,
+            max: config.RATE_LIMIT,
+            timeWindowMs: config.RATE_LIMIT_WINDOW[0] ?? 60_000,
+            keyPrefix: config.KEY_PREFIX,
+            apiKeys: keys,
+          },
+        }
+      : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const { keys, devKey } = apiKeys(config);
@@ -40,6 +74,17 @@ async function main(): Promise<void> {
     onWebhookAttempt: (report) => metrics.onWebhookAttempt(report),
   });
   const publicUrl = config.PUBLIC_URL?.replace(/\/+$/, '');
+  // Commands fail after one reconnection attempt; the rate limit then lets the request through.
+  const rateLimitRedis =
+    config.RATE_LIMIT > 0
+      ? connectRedis(runtime.redisTarget, {
+          connectionName: `${config.KEY_PREFIX}-rate-limit`,
+          maxRetriesPerRequest: 1,
+        })
+      : undefined;
+  rateLimitRedis?.on('error', (error: Error) =>
+    runtime.logger.warn({ err: error.message }, 'rate limit: Redis connection error'),
+  );
   const app = buildApi({
     orchestrator: runtime.orchestrator,
     apiKeys: keys,
@@ -47,6 +92,7 @@ async function main(): Promise<void> {
     metrics,
     ...(publicUrl ? { publicUrl } : {}),
     ...(config.MERCHANTS_FILE ? { reloadMerchants: () => runtime.reloadMerchants() } : {}),
+    limits: limitOptions(config, keys, rateLimitRedis),
   });
   let address: string;
   try {
@@ -54,6 +100,7 @@ async function main(): Promise<void> {
   } catch (error) {
     // The port is taken, say: stop what was started (private Redis, simulator) first.
     await app.close().catch(() => undefined);
+    rateLimitRedis?.disconnect();
     await runtime.close();
     throw error;
   }
@@ -74,6 +121,7 @@ async function main(): Promise<void> {
   reloadMerchantsOnSighup(runtime);
   stopOnSignals(async () => {
     await app.close();
+    rateLimitRedis?.disconnect();
     await runtime.close();
   }, runtime.logger);
 }

@@ -23,6 +23,8 @@ import { createConsoleSessions } from './console/sessions.ts';
 import type { Metrics } from './metrics.ts';
 import { apiPorts } from './ports.ts';
 import { ApiError, sendError, sendProblem } from './problems.ts';
+import { notFoundOrMethodNotAllowed } from './method-not-allowed.ts';
+import { answerTimedOut, applyLimits, serverLimits, type LimitOptions } from './limits.ts';
 import { header } from './request.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { authenticationRoutes } from './routes/authentication.ts';
@@ -46,6 +48,8 @@ export { hashSecret, parseApiKeys, type ApiKey, type Scope } from './auth.ts';
 
 export interface ApiOptions {
   orchestrator: Orchestrator;
+  /** Time limits, connection cap and per-key rate limit (src/api/limits.ts). */
+  limits?: LimitOptions;
   apiKeys: readonly ApiKey[];
   logger?: Logger;
   /** How long the browser endpoints wait for the payment to settle before redirecting. @defaultValue 10 000 ms */
@@ -69,6 +73,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
+    ...(options.limits ? serverLimits(options.limits.server) : {}),
     // Payment ids and review ids only: no exotic path handling needed.
     routerOptions: { ignoreTrailingSlash: true },
     // Requests Node's HTTP parser refuses (a control character in a header,
@@ -79,6 +84,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       void sendProblem(reply, 'not_found', `the request could not be routed: ${error.message}`);
     },
   });
+  // Before any route is declared: the rate limit goes first on each of them.
+  if (options.limits) applyLimits(app, options.limits);
   // The API speaks JSON; forms are read by the console and the browser endpoints only.
   app.removeContentTypeParser('text/plain');
   void app.register(helmet, securityHeaders(options.publicUrl));
@@ -88,15 +95,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) =>
     sendError(reply, error, request, options.logger),
   );
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  // 404, or 405 with Allow for a path served with other methods (records the routes declared from here on).
+  app.setNotFoundHandler(notFoundOrMethodNotAllowed(app));
   registerRoutes(app, options);
   return app;
 }
 
 /** A 400 problem written on the socket itself: the request never reached Fastify. */
 function answerMalformedRequest(error: Error & { code?: string }, socket: Duplex): void {
+  if (answerTimedOut(error, socket)) return;
   if (!socket.writable || error.code === 'ECONNRESET') {
     socket.destroy();
     return;

@@ -1,15 +1,36 @@
 /**
- * Problem answers: every refusal is `application/problem+json` with a stable
- * code (and the faulty field where there is one), never a 500 for bad input.
- * Codes and statuses come from the error registry (src/platform/errors.ts).
+ * Problem answers (RFC 9457): every refusal is `application/problem+json`
+ * with a stable code, never a 500 for bad input. Codes and statuses come
+ * from the error registry (src/platform/errors.ts).
+ *
+ * Members beyond RFC 9457's `type`, `title`, `status` and `detail`:
+ * - `code`: the registry's code;
+ * - `instance`: a URI reference naming this occurrence: the request's path
+ *   (no query string; a card-number-like run replaced by `[redacted]`,
+ *   percent-encoded) and, as its fragment, the request id the access log and
+ *   the server know it by: `/v1/payments/pay_1#req-2a`;
+ * - `field`: the faulty field, dotted (the first one when there are several);
+ * - `errors`: with `field`, every faulty field: `{ field, detail, code }`,
+ *   the first one first. A command that does not parse lists each invalid
+ *   field once (each unknown key is one), with its own code
+ *   (`invalid_command`, or `card_number_invalid`, `card_expired`).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CommandError } from '../engine/errors.ts';
 import { PaymentsError } from '../payments/errors.ts';
+import { redactCardNumbers } from '../payments/pan-detect.ts';
 import { problemOf, type ProblemCode } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 
 export type ApiErrorCode = ProblemCode;
+
+/** One faulty field of a problem. */
+export interface ProblemField {
+  field: string;
+  detail: string;
+  /** Its own code; absent: `invalid_command`. */
+  code?: ProblemCode;
+}
 
 /** A refusal of the HTTP layer, answered as a problem with its code. */
 export class ApiError extends Error {
@@ -17,9 +38,25 @@ export class ApiError extends Error {
     readonly code: ApiErrorCode,
     message: string,
     readonly field?: string,
+    /** Every faulty field, when the request has several (the first is `field`). */
+    readonly errors?: readonly ProblemField[],
   ) {
     super(message);
   }
+}
+
+/** Characters a URI path may hold as they are (RFC 3986 `pchar`, `/` and `%`). */
+const NOT_IN_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g;
+
+/**
+ * The problem's `instance`: the request's path, without its query string,
+ * card-number-like runs redacted, with the request id as the fragment.
+ */
+export function instanceOf(request: FastifyRequest): string {
+  const path = (request.url.split('?')[0] ?? '').split('#')[0] ?? '';
+  const redacted = redactCardNumbers(path.replace(/\d{12,19}/g, '[redacted]'));
+  const encoded = redacted.replace(NOT_IN_PATH, (char) => encodeURIComponent(char));
+  return `${encoded}#${encodeURIComponent(String(request.id))}`;
 }
 
 export function sendProblem(
@@ -27,8 +64,10 @@ export function sendProblem(
   code: ApiErrorCode,
   detail: string,
   field?: string,
+  errors?: readonly ProblemField[],
 ): FastifyReply {
   const { status } = problemOf(code);
+  const listed = errors && errors.length > 0 ? errors : field ? [{ field, detail, code }] : [];
   return reply
     .code(status)
     .type('application/problem+json')
@@ -38,7 +77,17 @@ export function sendProblem(
       status,
       code,
       detail,
+      instance: instanceOf(reply.request),
       ...(field ? { field } : {}),
+      ...(listed.length > 0
+        ? {
+            errors: listed.map((entry) => ({
+              field: entry.field,
+              detail: entry.detail,
+              code: entry.code ?? 'invalid_command',
+            })),
+          }
+        : {}),
     });
 }
 
@@ -60,12 +109,12 @@ export function sendError(
       // challenge there, which would make a browser prompt for credentials.
       void reply.header('www-authenticate', 'Bearer realm="sogenactif"');
     }
-    return sendProblem(reply, error.code, error.message, error.field);
+    return sendProblem(reply, error.code, error.message, error.field, error.errors);
   }
   if (error instanceof CommandError) {
     // payment_busy, request_in_progress...: the same request may be sent again.
     if (error.retryable) void reply.header('retry-after', String(error.retryAfterSeconds));
-    return sendProblem(reply, error.code, error.message, error.field);
+    return sendProblem(reply, error.code, error.message, error.field, error.errors);
   }
   if (error instanceof PaymentsError) {
     // Refused by the storage layer's own checks (still the caller's input), or a fault of ours.

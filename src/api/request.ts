@@ -4,7 +4,7 @@
  * layer. Each refusal is an `ApiError` with its problem code.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseCommand } from '../payments/commands.ts';
+import { parseCommand, type ParseFailure } from '../payments/commands.ts';
 import type { CommandOptions } from '../orchestrator.ts';
 import { ListQuery, PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
 import { ApiError } from './problems.ts';
@@ -99,11 +99,22 @@ export function sendIdempotent(
   return reply.code(answer.status).send(answer.body);
 }
 
+/**
+ * The refusal of a query or body the API parses itself: `invalid_command`
+ * naming the first invalid field, or its own code, with every invalid field.
+ */
+export function parseFailureError(failure: ParseFailure): ApiError {
+  return new ApiError(
+    failure.code ?? 'invalid_command',
+    `${failure.field} ${failure.message}`,
+    failure.field,
+    failure.errors,
+  );
+}
+
 export function listOptions(query: unknown): { limit?: number } {
   const parsed = parseCommand(ListQuery, query ?? {});
-  if (!parsed.ok) {
-    throw new ApiError('invalid_command', `${parsed.field} ${parsed.message}`, parsed.field);
-  }
+  if (!parsed.ok) throw parseFailureError(parsed);
   return parsed.value.limit === undefined ? {} : { limit: parsed.value.limit };
 }
 

@@ -132,7 +132,8 @@ export async function runReview(args: readonly string[], io: CliIo): Promise<num
           item.jobId,
           item.paymentId,
           item.reason,
-          new Date(Number(item.enqueuedAt)).toISOString(),
+          // RFC 3339; a server of an earlier version answers epoch ms.
+          new Date(item.enqueuedAt as string | number).toISOString(),
         ].join('  '),
       );
       io.stdout(rows.length === 0 ? 'no open review items\n' : `${rows.join('\n')}\n`);

@@ -192,6 +192,25 @@ const EnvSchema = z.object({
   WEBHOOK_CONNECT_TIMEOUT: oneDuration.default([5_000]),
   /** The receiver's whole answer, once connected. */
   WEBHOOK_RESPONSE_TIMEOUT: oneDuration.default([15_000]),
+  /** The whole request, headers and body, must arrive within this; then 408 and the connection closes. */
+  HTTP_REQUEST_TIMEOUT: oneDuration
+    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
+    .default([30_000]),
+  /** The request line and headers must arrive within this (at most HTTP_REQUEST_TIMEOUT). */
+  HTTP_HEADERS_TIMEOUT: oneDuration
+    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
+    .default([10_000]),
+  /** An idle keep-alive connection is closed after this. */
+  HTTP_KEEP_ALIVE_TIMEOUT: oneDuration
+    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
+    .default([5_000]),
+  /** Connections open at once on the API; more are closed as they arrive. */
+  HTTP_MAX_CONNECTIONS: whole(1, 1_000_000).default(1024),
+  /** Requests per RATE_LIMIT_WINDOW per API key (per address without a known key); 0: no limit. */
+  RATE_LIMIT: whole(0, 100_000_000).default(600),
+  RATE_LIMIT_WINDOW: oneDuration
+    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
+    .default([60_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),
@@ -243,6 +262,9 @@ export function loadConfig(
   }
   if (config.RETRY_MAX_MS < config.RETRY_BASE_MS) {
     problems.push('RETRY_MAX_MS: must not be below RETRY_BASE_MS');
+  }
+  if ((config.HTTP_HEADERS_TIMEOUT[0] ?? 0) > (config.HTTP_REQUEST_TIMEOUT[0] ?? 0)) {
+    problems.push('HTTP_HEADERS_TIMEOUT: must not be above HTTP_REQUEST_TIMEOUT');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

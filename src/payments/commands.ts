@@ -303,37 +303,76 @@ export const AuthenticationReturn = z.strictObject({
 });
 export type AuthenticationReturn = z.output<typeof AuthenticationReturn>;
 
-export interface ParseFailure {
+/** One invalid field of a command: its dotted path, what is wrong, and its own code, if any. */
+export interface FieldError {
   field: string;
-  message: string;
+  /** A sentence naming the field: `amount must be positive`. */
+  detail: string;
   /** A refusal with a code of its own (a card refused up front); otherwise `invalid_command`. */
   code?: CardErrorCode;
 }
 
-/** Parses with a schema; the first problem names its field (dotted). */
+export interface ParseFailure {
+  /** The first invalid field. */
+  field: string;
+  message: string;
+  /** The first field's own code (a card refused up front); otherwise `invalid_command`. */
+  code?: CardErrorCode;
+  /** Every invalid field, the first one first; one entry per field (each unknown key is one). */
+  errors: FieldError[];
+}
+
+/** The field errors of one zod issue: one per unknown key, else one. */
+function fieldErrorsOf(issue: z.core.$ZodIssue): (FieldError & { message: string })[] {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => fieldError([...path, key].join('.'), 'is not a known field'));
+  }
+  const code = issue.code === 'custom' ? issue.params?.code : undefined;
+  return [
+    fieldError(
+      path.length > 0 ? path.join('.') : '(body)',
+      issue.message || 'is not valid',
+      typeof code === 'string' && CARD_ERROR_CODES.has(code) ? (code as CardErrorCode) : undefined,
+    ),
+  ];
+}
+
+function fieldError(
+  field: string,
+  message: string,
+  code?: CardErrorCode,
+): FieldError & { message: string } {
+  return { field, detail: `${field} ${message}`, message, ...(code ? { code } : {}) };
+}
+
+/**
+ * Parses with a schema. A failure lists every invalid field (dotted), in the
+ * order zod found them, the first problem of a field only; the first one is
+ * also the failure's own `field`, `message` and `code`.
+ */
 export function parseCommand<S extends z.ZodType>(
   schema: S,
   input: unknown,
 ): { ok: true; value: z.output<S> } | ({ ok: false } & ParseFailure) {
   const parsed = schema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  const path = issue ? issue.path.map(String) : [];
-  if (issue?.code === 'unrecognized_keys') {
-    return {
-      ok: false,
-      field: [...path, issue.keys[0] ?? ''].join('.'),
-      message: 'is not a known field',
-    };
+  const found = new Map<string, FieldError & { message: string }>();
+  for (const issue of parsed.error.issues) {
+    for (const error of fieldErrorsOf(issue)) {
+      if (!found.has(error.field)) found.set(error.field, error);
+    }
   }
-  const field = path.length > 0 ? path.join('.') : '(body)';
-  const code = issue?.code === 'custom' ? issue.params?.code : undefined;
+  const all = [...found.values()];
+  const first = all[0] ?? fieldError('(body)', 'is not valid');
+  const errors = (all.length > 0 ? all : [first]).map(({ field, detail, code }) =>
+    code ? { field, detail, code } : { field, detail },
+  );
   return {
     ok: false,
-    field,
-    message: issue?.message ?? 'is not valid',
-    ...(typeof code === 'string' && CARD_ERROR_CODES.has(code)
-      ? { code: code as CardErrorCode }
-      : {}),
+    field: first.field,
+    message: first.message,
+    ...(first.code ? { code: first.code } : {}),
+    errors,
   };
 }

@@ -221,12 +221,25 @@ export const ERRORS = {
     retryable: false,
     meaning: 'no such route',
   },
+  method_not_allowed: {
+    scope: 'http',
+    status: 405,
+    retryable: false,
+    meaning: 'the path exists with other methods only; `Allow` lists them',
+  },
   merchants_file_invalid: {
     scope: 'http',
     status: 422,
     retryable: false,
     meaning:
       'the merchants file was refused (every problem named in `detail`); the shops in force stay',
+  },
+  rate_limited: {
+    scope: 'http',
+    status: 429,
+    retryable: true,
+    meaning:
+      'too many requests for this API key (or, without a known key, from this address) in the window (RATE_LIMIT per RATE_LIMIT_WINDOW); send again after `Retry-After` seconds',
   },
   internal_error: {
     scope: 'http',

@@ -2,7 +2,7 @@
  * Subscriptions and instalment plans as merchants command them: parsed,
  * created once per idempotency key, and shown with their first payment.
  */
-import type { Schedules, InstalmentPlan, SubscriptionView } from '../schedules/index.ts';
+import type { Schedules } from '../schedules/index.ts';
 import {
   ChangeSubscriptionCommand,
   CreateInstalmentPlanCommand,
@@ -13,32 +13,40 @@ import type { CommandOptions, ServiceContext } from './context.ts';
 import { onceForKey } from './idempotency.ts';
 import { cardOf, parseOrThrow } from './parse.ts';
 import { viewPayment, type PaymentView } from './views.ts';
+import {
+  instalmentPlanView,
+  subscriptionView,
+  type PublicInstalmentPlan,
+  type PublicSubscription,
+} from './schedule-views.ts';
 import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import { merchantOf as shopOf, scopedToMerchant } from './payments.ts';
+
+export type { PublicInstalmentPlan, PublicSubscription } from './schedule-views.ts';
 
 export interface SubscriptionCommands {
   create(
     command: unknown,
     options?: CommandOptions,
-  ): Promise<{ created: boolean; subscription: SubscriptionView; firstPayment: PaymentView }>;
-  get(id: string): Promise<SubscriptionView>;
-  list(options?: { limit?: number }): Promise<SubscriptionView[]>;
-  pause(id: string): Promise<SubscriptionView>;
-  resume(id: string): Promise<SubscriptionView>;
-  cancel(id: string): Promise<SubscriptionView>;
+  ): Promise<{ created: boolean; subscription: PublicSubscription; firstPayment: PaymentView }>;
+  get(id: string): Promise<PublicSubscription>;
+  list(options?: { limit?: number }): Promise<PublicSubscription[]>;
+  pause(id: string): Promise<PublicSubscription>;
+  resume(id: string): Promise<PublicSubscription>;
+  cancel(id: string): Promise<PublicSubscription>;
   /** Later occurrences are charged the new amount. */
-  changeAmount(id: string, command: unknown): Promise<SubscriptionView>;
+  changeAmount(id: string, command: unknown): Promise<PublicSubscription>;
 }
 
 export interface InstalmentPlanCommands {
   create(
     command: unknown,
     options?: CommandOptions,
-  ): Promise<{ created: boolean; plan: InstalmentPlan; firstPayment: PaymentView }>;
-  get(id: string): Promise<InstalmentPlan>;
-  list(options?: { limit?: number }): Promise<InstalmentPlan[]>;
+  ): Promise<{ created: boolean; plan: PublicInstalmentPlan; firstPayment: PaymentView }>;
+  get(id: string): Promise<PublicInstalmentPlan>;
+  list(options?: { limit?: number }): Promise<PublicInstalmentPlan[]>;
   /** Instalments not yet due are not taken. */
-  cancel(id: string): Promise<InstalmentPlan>;
+  cancel(id: string): Promise<PublicInstalmentPlan>;
 }
 
 export function createSubscriptionCommands(
@@ -66,18 +74,18 @@ export function createSubscriptionCommands(
       const subscription = await subscriptions.get(created.id);
       return {
         created: created.created,
-        subscription,
+        subscription: subscriptionView(subscription),
         firstPayment: await viewPayment(ctx, subscription.firstPaymentId),
       };
     },
-    get: (id) => subscriptions.get(id),
-    list: (options) => subscriptions.list(options),
-    pause: (id) => subscriptions.pause(id),
-    resume: (id) => subscriptions.resume(id),
-    cancel: (id) => subscriptions.cancel(id),
+    get: async (id) => subscriptionView(await subscriptions.get(id)),
+    list: async (options) => (await subscriptions.list(options)).map(subscriptionView),
+    pause: async (id) => subscriptionView(await subscriptions.pause(id)),
+    resume: async (id) => subscriptionView(await subscriptions.resume(id)),
+    cancel: async (id) => subscriptionView(await subscriptions.cancel(id)),
     async changeAmount(id, input) {
       const { amount } = parseOrThrow(parseCommand(ChangeSubscriptionCommand, input));
-      return subscriptions.changeAmount(id, amount);
+      return subscriptionView(await subscriptions.changeAmount(id, amount));
     },
   };
 }
@@ -100,16 +108,16 @@ export function createInstalmentPlanCommands(
       const plan = await plans.get(created.id);
       return {
         created: created.created,
-        plan,
+        plan: instalmentPlanView(plan),
         firstPayment: await viewPayment(
           ctx,
           (plan.instalments[0] as { paymentId: string }).paymentId,
         ),
       };
     },
-    get: (id) => plans.get(id),
-    list: (options) => plans.list(options),
-    cancel: (id) => plans.cancel(id),
+    get: async (id) => instalmentPlanView(await plans.get(id)),
+    list: async (options) => (await plans.list(options)).map(instalmentPlanView),
+    cancel: async (id) => instalmentPlanView(await plans.cancel(id)),
   };
 }
 

@@ -81,8 +81,9 @@ export type ChangeEndpointCommand = z.output<typeof ChangeEndpoint>;
 function parsed<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = parseCommand(schema, input);
   if (!result.ok) {
-    throw new CommandError('invalid_command', `${result.field} ${result.message}`, {
+    throw new CommandError(result.code ?? 'invalid_command', `${result.field} ${result.message}`, {
       field: result.field,
+      errors: result.errors,
     });
   }
   return result.value;

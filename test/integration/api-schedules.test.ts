@@ -8,7 +8,10 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
-import type { InstalmentPlan, SubscriptionView } from '../../src/schedules/index.ts';
+import type {
+  PublicInstalmentPlan as InstalmentPlan,
+  PublicSubscription as SubscriptionView,
+} from '../../src/service/schedule-views.ts';
 import {
   ACCEPTED_CARD,
   EXPIRY,
@@ -499,7 +502,7 @@ describe('instalment plans over HTTP', () => {
     const later = items.filter((item) => item.kind === 'instalment' && item.subject === plan.id);
     expect(later).toHaveLength(2);
     // A delayed job runs at its add time + delay: within a few ms of the due time.
-    const dueAts = paid.instalments.slice(1).map((entry) => entry.dueAt);
+    const dueAts = paid.instalments.slice(1).map((entry) => Date.parse(entry.dueAt));
     for (const [index, item] of later.entries()) {
       expect(Math.abs(Date.parse(item.runAt) - (dueAts[index] as number))).toBeLessThan(50);
     }

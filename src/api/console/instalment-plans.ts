@@ -3,7 +3,7 @@
  * instalments and payments, and its cancel button.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { InstalmentPlan } from '../../schedules/index.ts';
+import type { PublicInstalmentPlan as InstalmentPlan } from '../../service/schedule-views.ts';
 import { PLAN_ID } from '../params.ts';
 import {
   button,

@@ -4,7 +4,7 @@
  * POST forms answered with a redirect back, or a page saying why not).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { SubscriptionView } from '../../schedules/index.ts';
+import type { PublicSubscription as SubscriptionView } from '../../service/schedule-views.ts';
 import { SUBSCRIPTION_ID } from '../params.ts';
 import {
   button,

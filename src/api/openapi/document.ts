@@ -27,14 +27,33 @@ import { webhookEndpointPaths, webhookEndpointSchemas } from './webhook-endpoint
 function problemSchema() {
   return {
     type: 'object',
-    required: ['type', 'title', 'status', 'code', 'detail'],
+    required: ['type', 'title', 'status', 'code', 'detail', 'instance'],
     properties: {
       type: { type: 'string' },
       title: { type: 'string' },
       status: { type: 'integer' },
       code: { enum: [...PROBLEM_CODES] },
       detail: { type: 'string' },
-      field: { type: 'string' },
+      instance: {
+        type: 'string',
+        format: 'uri-reference',
+        description:
+          'This occurrence: the request path (no query string, card-number-like runs redacted) and the request id as the fragment, e.g. `/v1/payments/pay_1#req-2a`',
+      },
+      field: { type: 'string', description: 'The faulty field, dotted (the first of `errors`)' },
+      errors: {
+        type: 'array',
+        description: 'With `field`: every faulty field, the first one first',
+        items: {
+          type: 'object',
+          required: ['field', 'detail', 'code'],
+          properties: {
+            field: { type: 'string' },
+            detail: { type: 'string' },
+            code: { enum: [...PROBLEM_CODES] },
+          },
+        },
+      },
     },
   };
 }
@@ -47,7 +66,10 @@ export function openApiDocument(): Record<string, unknown> {
       version: '0.1.0',
       description:
         'Payment commands for the Sogenactif Office Server JSON API (Worldline Sips 2.0). Amounts are integer minor units.',
+      license: { name: 'MIT', identifier: 'MIT' },
     },
+    // Relative: the origin this document is served from.
+    servers: [{ url: '/' }],
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
       schemas: {

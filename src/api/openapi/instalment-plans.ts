@@ -12,6 +12,9 @@ import {
   versioned,
 } from './shared.ts';
 
+/** An instant: RFC 3339, UTC. */
+const instant = { type: 'string', format: 'date-time' } as const;
+
 export function instalmentPlanCommandSchemas() {
   return { CreateInstalmentPlan: schemaOf(CreateInstalmentPlanCommand) };
 }
@@ -19,8 +22,21 @@ export function instalmentPlanCommandSchemas() {
 export function instalmentPlanSchema() {
   return {
     type: 'object',
+    required: [
+      ...Object.keys(versioned),
+      'status',
+      'method',
+      'amount',
+      'currency',
+      'captureMode',
+      'intervalDays',
+      'merchant',
+      'instalments',
+    ],
     properties: {
       ...versioned,
+      createdAt: instant,
+      updatedAt: instant,
       status: { enum: ['active', 'completed', 'failed', 'cancelled'] },
       method: { enum: ['card', 'card_3ds'] },
       amount: { type: 'integer', description: 'the total' },
@@ -32,11 +48,20 @@ export function instalmentPlanSchema() {
         type: 'array',
         items: {
           type: 'object',
+          required: [
+            'index',
+            'amount',
+            'date',
+            'dueAt',
+            'paymentId',
+            'transactionReference',
+            'status',
+          ],
           properties: {
             index: { type: 'integer' },
             amount: { type: 'integer' },
             date: { type: 'string', description: 'YYYYMMDD' },
-            dueAt: { type: 'integer' },
+            dueAt: { ...instant, description: 'when the instalment is taken' },
             paymentId: { type: 'string' },
             transactionReference: { type: 'string' },
             status: {
@@ -54,21 +79,34 @@ export function instalmentPlanPaths() {
   const plan = json('The instalment plan', ref('InstalmentPlan'));
   return {
     '/v1/instalment-plans': {
-      post: create(
-        'Create an instalment plan: the first instalment now, the others on their dates',
-        'CreateInstalmentPlan',
-        json('The plan and its first payment', {
-          type: 'object',
-          properties: { plan: ref('InstalmentPlan'), firstPayment: ref('Payment') },
-        }),
-      ),
-      get: list('Instalment plans, newest first', 'InstalmentPlan'),
+      post: {
+        operationId: 'createInstalmentPlan',
+        ...create(
+          'Create an instalment plan: the first instalment now, the others on their dates',
+          'CreateInstalmentPlan',
+          json('The plan and its first payment', {
+            type: 'object',
+            required: ['plan', 'firstPayment'],
+            properties: { plan: ref('InstalmentPlan'), firstPayment: ref('Payment') },
+          }),
+        ),
+      },
+      get: {
+        operationId: 'listInstalmentPlans',
+        ...list('Instalment plans, newest first', 'InstalmentPlan'),
+      },
     },
     '/v1/instalment-plans/{id}': {
-      get: action('Read an instalment plan and its instalments', plan),
+      get: {
+        operationId: 'getInstalmentPlan',
+        ...action('Read an instalment plan and its instalments', plan),
+      },
     },
     '/v1/instalment-plans/{id}/cancel': {
-      post: action('Cancel: instalments not yet due are not taken (idempotent)', plan),
+      post: {
+        operationId: 'cancelInstalmentPlan',
+        ...action('Cancel: instalments not yet due are not taken (idempotent)', plan),
+      },
     },
   };
 }

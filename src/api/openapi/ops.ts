@@ -23,7 +23,7 @@ const reviewItem = {
     shard: { type: 'integer' },
     reason: { enum: ['seal_mismatch', 'unknown_outcome', 'conflict'] },
     state: { enum: ['open', 'resolved'] },
-    enqueuedAt: { type: 'integer', description: 'epoch ms' },
+    enqueuedAt: { type: 'string', format: 'date-time' },
     evidence: {
       type: 'object',
       properties: {
@@ -49,7 +49,7 @@ const reviewItem = {
         action: { enum: ['adopt', 'mark', 'reinquire', 'dismiss'] },
         note: { type: 'string' },
         by: { type: 'string', description: 'The name of the API key that decided' },
-        at: { type: 'integer', description: 'epoch ms' },
+        at: { type: 'string', format: 'date-time' },
         details: fields(
           '`mark`: `status`, and `confirmed` with what Sips showed (`sips`), or `forced` and `reason`',
         ),
@@ -146,6 +146,7 @@ export function reviewPaths() {
   return {
     '/v1/reviews': {
       get: {
+        operationId: 'listReviews',
         summary: 'Open manual-review items (ops)',
         security: [{ apiKey: [] }],
         responses: { '200': json('The open items', items('ReviewItem')), '4XX': problem },
@@ -153,6 +154,7 @@ export function reviewPaths() {
     },
     '/v1/reviews/{jobId}': {
       get: {
+        operationId: 'getReview',
         summary: 'A review item, open or resolved (ops)',
         security: [{ apiKey: [] }],
         parameters: [jobId],
@@ -161,6 +163,7 @@ export function reviewPaths() {
     },
     '/v1/reviews/{jobId}/resolve': {
       post: {
+        operationId: 'resolveReview',
         summary: 'Resolve a review item: adopt, mark, reinquire, dismiss (ops)',
         description:
           "The decision is recorded under the name of the API key; a body naming anyone (`by`) is refused. `mark` first asks Sips (getTransactionData) and applies the status only when Sips' view confirms it: 409 `review_mark_disagrees` says what Sips shows, 503 `review_confirmation_unavailable` when Sips gave no usable answer (send again later). `force: true` with a `reason` marks without that confirmation, recorded as forced on the timeline and in `payment.review_resolved`.",
@@ -187,16 +190,20 @@ export function reviewPaths() {
 export function operationPaths() {
   return {
     '/v1/schedules': {
-      get: list(
-        'What runs later: timers, inquiries, occurrences, instalments (ops)',
-        'ScheduledItem',
-      ),
+      get: {
+        operationId: 'listSchedules',
+        ...list(
+          'What runs later: timers, inquiries, occurrences, instalments (ops)',
+          'ScheduledItem',
+        ),
+      },
     },
     '/v1/alerts': {
-      get: list('Ops alerts, newest first (ops)', 'OpsAlert'),
+      get: { operationId: 'listAlerts', ...list('Ops alerts, newest first (ops)', 'OpsAlert') },
     },
     '/v1/janitor/runs': {
       post: {
+        operationId: 'runJanitor',
         summary: 'Run the janitor now and get its report (ops)',
         security: [{ apiKey: [] }],
         responses: { '200': json('The report', ref('JanitorReport')), '4XX': problem },
@@ -204,6 +211,7 @@ export function operationPaths() {
     },
     '/v1/merchants': {
       get: {
+        operationId: 'listMerchants',
         summary: 'The shops served: ids, merchantIds, platforms, key versions; never keys (ops)',
         security: [{ apiKey: [] }],
         responses: { '200': json('The shops', items('Merchant')), '4XX': problem },
@@ -211,6 +219,7 @@ export function operationPaths() {
     },
     '/v1/merchants/reload': {
       post: {
+        operationId: 'reloadMerchants',
         summary:
           'Read MERCHANTS_FILE again and apply it; 422 names every problem of a refused file (ops)',
         security: [{ apiKey: [] }],
@@ -225,15 +234,25 @@ export function servicePaths() {
   return {
     '/metrics': {
       get: {
+        operationId: 'metrics',
         summary: 'Prometheus metrics (ops)',
         security: [{ apiKey: [] }],
-        responses: { '200': { description: 'text' } },
+        responses: { '200': { description: 'text' }, '4XX': problem },
       },
     },
-    '/healthz': { get: { summary: 'Process up', responses: { '200': { description: 'ok' } } } },
+    '/healthz': {
+      get: {
+        operationId: 'health',
+        summary: 'Process up',
+        security: [],
+        responses: { '200': { description: 'ok' } },
+      },
+    },
     '/readyz': {
       get: {
+        operationId: 'readiness',
         summary: 'Redis reachable',
+        security: [],
         responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
       },
     },

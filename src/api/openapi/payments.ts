@@ -1,5 +1,5 @@
 /** The OpenAPI description of payments: their commands, the Payment view and their paths. */
-import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
+import { PAYMENT_KINDS, PAYMENT_STATUSES } from '../../../machines/contract.ts';
 import { AmountCommand, CreatePaymentCommand, DuplicateCommand } from '../../payments/commands.ts';
 import {
   accepted,
@@ -24,14 +24,34 @@ export function paymentCommandSchemas() {
   };
 }
 
+/** The fields every payment answer holds (src/service/views.ts `PaymentView`). */
+const PAYMENT_REQUIRED = [
+  'id',
+  'status',
+  'final',
+  'kind',
+  'merchant',
+  'amount',
+  'currency',
+  'captureMode',
+  'amounts',
+  'transactionReference',
+  'facts',
+  'version',
+  'createdAt',
+  'updatedAt',
+  'timeline',
+];
+
 export function paymentSchema() {
   return {
     type: 'object',
+    required: PAYMENT_REQUIRED,
     properties: {
       id: { type: 'string' },
       status: { enum: [...PAYMENT_STATUSES] },
       final: { type: 'boolean' },
-      kind: { type: 'string' },
+      kind: { enum: [...PAYMENT_KINDS] },
       merchant: {
         type: 'string',
         description: 'our id of the shop (MERCHANTS_FILE), default otherwise',
@@ -41,6 +61,7 @@ export function paymentSchema() {
       captureMode: captureMode(),
       amounts: {
         type: 'object',
+        required: ['authorized', 'captured', 'cancelled', 'refunded'],
         properties: {
           authorized: { type: 'integer' },
           captured: { type: 'integer' },
@@ -51,7 +72,16 @@ export function paymentSchema() {
       transactionReference: { type: 'string' },
       maskedPan: { type: 'string' },
       authorisationId: { type: 'string' },
-      redirection: { type: 'object' },
+      redirection: {
+        type: 'object',
+        description: 'Where the customer is sent to authenticate, while the payment waits for it',
+        properties: {
+          url: { type: 'string' },
+          paReq: { type: 'string', description: '3-D Secure v1: PaReq, TermUrl and MD are posted' },
+          redirectionData: { type: 'string' },
+          messageVersion: { type: 'string' },
+        },
+      },
       returnUrl: { type: 'string' },
       challenged: {
         const: true,
@@ -61,14 +91,26 @@ export function paymentSchema() {
       version: { type: 'integer' },
       createdAt: { type: 'string', format: 'date-time' },
       updatedAt: { type: 'string', format: 'date-time' },
-      timeline: { type: 'array', items: { type: 'object' } },
+      timeline: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['at', 'kind'],
+          properties: {
+            at: { type: 'string', format: 'date-time' },
+            kind: { type: 'string' },
+            detail: { type: 'object', additionalProperties: true },
+          },
+        },
+      },
     },
   };
 }
 
-function challenge(summary: string) {
+function challenge(operationId: string, summary: string) {
   return {
     post: {
+      operationId,
       summary,
       security: [{ apiKey: [] }],
       parameters: [id, idempotencyKey(false)],
@@ -80,14 +122,18 @@ function challenge(summary: string) {
 export function paymentPaths() {
   return {
     '/v1/payments': {
-      post: create(
-        'Create a payment (card, card_3ds, wallet, wallet_3ds, provider)',
-        'CreatePayment',
-        payment,
-      ),
+      post: {
+        operationId: 'createPayment',
+        ...create(
+          'Create a payment (card, card_3ds, wallet, wallet_3ds, provider)',
+          'CreatePayment',
+          payment,
+        ),
+      },
     },
     '/v1/payments/{id}': {
       get: {
+        operationId: 'getPayment',
         summary: 'Read a payment: status, amounts, timeline',
         security: [{ apiKey: [] }],
         parameters: [id],
@@ -95,46 +141,72 @@ export function paymentPaths() {
       },
     },
     '/v1/payments/{id}/captures': {
-      post: command('Capture (VALIDATION mode, partial allowed)', 'Amount', false),
+      post: {
+        operationId: 'capturePayment',
+        ...command('Capture (VALIDATION mode, partial allowed)', 'Amount', false),
+      },
     },
     '/v1/payments/{id}/cancellations': {
-      post: command('Cancel, partially or totally', 'Amount', false),
+      post: {
+        operationId: 'cancelPayment',
+        ...command('Cancel, partially or totally', 'Amount', false),
+      },
     },
     '/v1/payments/{id}/refunds': {
-      post: command('Refund, partially, several times', 'Amount', false),
+      post: {
+        operationId: 'refundPayment',
+        ...command('Refund, partially, several times', 'Amount', false),
+      },
     },
     '/v1/payments/{id}/duplicates': {
       post: {
+        operationId: 'duplicatePayment',
         ...command('A new payment from this one (RECURRING_N)', 'Duplicate', true),
         responses: { '201': created(payment), '422': keyReused, '4XX': problem },
       },
     },
-    '/v1/payments/{id}/challenge/accept': challenge('Accept a fraud challenge'),
-    '/v1/payments/{id}/challenge/refuse': challenge('Refuse a fraud challenge'),
+    '/v1/payments/{id}/challenge/accept': challenge(
+      'acceptPaymentChallenge',
+      'Accept a fraud challenge',
+    ),
+    '/v1/payments/{id}/challenge/refuse': challenge(
+      'refusePaymentChallenge',
+      'Refuse a fraud challenge',
+    ),
   };
 }
 
 /** The browser's 3-D Secure and provider pages. */
 export function authenticationPaths() {
-  const back = () => ({ '303': { description: 'to the merchant returnUrl' } });
+  const back = () => ({ '303': { description: 'to the merchant returnUrl' }, '4XX': problem });
   return {
     '/v1/payments/{id}/authentication': {
       get: {
+        operationId: 'authenticationPage',
         summary: 'Browser: the auto-submitting form to the ACS or the provider',
+        security: [],
         parameters: [id],
-        responses: { '200': { description: 'HTML' } },
+        responses: {
+          '200': { description: 'HTML' },
+          '409': { description: 'HTML: no authentication is pending' },
+          '4XX': problem,
+        },
       },
     },
     '/v1/payments/{id}/authentication/term': {
       post: {
+        operationId: 'authenticationTerm',
         summary: 'Browser: TermUrl receiving PaRes and MD',
+        security: [],
         parameters: [id],
         responses: back(),
       },
     },
     '/v1/payments/{id}/authentication/return': {
       post: {
+        operationId: 'authenticationReturn',
         summary: 'Browser: merchantReturnUrl receiving redirectionData and messageVersion',
+        security: [],
         parameters: [id],
         responses: back(),
       },

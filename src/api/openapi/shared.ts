@@ -79,6 +79,7 @@ export const json = (description: string, schema: Json) => ({
 export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 export const items = (name: string) => ({
   type: 'object',
+  required: ['items'],
   properties: { items: { type: 'array', items: ref(name) } },
 });
 
@@ -134,8 +135,8 @@ export function list(summary: string, item: string) {
 export const versioned = {
   id: { type: 'string' },
   version: { type: 'integer' },
-  createdAt: { type: 'integer', description: 'ms since the epoch' },
-  updatedAt: { type: 'integer', description: 'ms since the epoch' },
+  createdAt: { type: 'string', format: 'date-time' },
+  updatedAt: { type: 'string', format: 'date-time' },
 };
 
 export const merchant = {

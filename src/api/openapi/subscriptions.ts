@@ -15,6 +15,9 @@ import {
   versioned,
 } from './shared.ts';
 
+/** An instant: RFC 3339, UTC. */
+const instant = { type: 'string', format: 'date-time' } as const;
+
 export function subscriptionCommandSchemas() {
   return {
     CreateSubscription: schemaOf(CreateSubscriptionCommand),
@@ -25,8 +28,25 @@ export function subscriptionCommandSchemas() {
 export function subscriptionSchema() {
   return {
     type: 'object',
+    required: [
+      ...Object.keys(versioned),
+      'status',
+      'method',
+      'amount',
+      'currency',
+      'captureMode',
+      'captureDay',
+      'schedule',
+      'anchorAt',
+      'retryOnDeclineDays',
+      'merchant',
+      'firstPaymentId',
+      'occurrences',
+    ],
     properties: {
       ...versioned,
+      createdAt: instant,
+      updatedAt: instant,
       status: { enum: [...SUBSCRIPTION_STATUSES] },
       method: { type: 'string' },
       amount: { type: 'integer', description: 'of the next occurrences' },
@@ -41,7 +61,7 @@ export function subscriptionSchema() {
           timezone: { type: 'string' },
         },
       },
-      anchorAt: { type: 'integer', description: 'when period 0 was made (ms)' },
+      anchorAt: { ...instant, description: 'when period 0 (the first payment) was made' },
       retryOnDeclineDays: { type: 'array', items: { type: 'integer' } },
       merchant,
       firstPaymentId: { type: 'string' },
@@ -49,17 +69,18 @@ export function subscriptionSchema() {
         type: 'array',
         items: {
           type: 'object',
+          required: ['period', 'scheduledAt', 'amount', 'status', 'paymentIds'],
           properties: {
             period: { type: 'integer' },
-            scheduledAt: { type: 'integer' },
+            scheduledAt: instant,
             amount: { type: 'integer' },
             status: { enum: ['processing', 'paid', 'retrying', 'failed', 'in_review'] },
             paymentIds: { type: 'array', items: { type: 'string' } },
-            nextRetryAt: { type: 'integer' },
+            nextRetryAt: instant,
           },
         },
       },
-      nextRunAt: { type: 'string', format: 'date-time' },
+      nextRunAt: instant,
       reason: { type: 'string' },
     },
   };
@@ -69,19 +90,30 @@ export function subscriptionPaths() {
   const subscription = json('The subscription', ref('Subscription'));
   return {
     '/v1/subscriptions': {
-      post: create(
-        'Create a subscription: the first payment now, then one per interval or cron period',
-        'CreateSubscription',
-        json('The subscription and its first payment', {
-          type: 'object',
-          properties: { subscription: ref('Subscription'), firstPayment: ref('Payment') },
-        }),
-      ),
-      get: list('Subscriptions, newest first', 'Subscription'),
+      post: {
+        operationId: 'createSubscription',
+        ...create(
+          'Create a subscription: the first payment now, then one per interval or cron period',
+          'CreateSubscription',
+          json('The subscription and its first payment', {
+            type: 'object',
+            required: ['subscription', 'firstPayment'],
+            properties: { subscription: ref('Subscription'), firstPayment: ref('Payment') },
+          }),
+        ),
+      },
+      get: {
+        operationId: 'listSubscriptions',
+        ...list('Subscriptions, newest first', 'Subscription'),
+      },
     },
     '/v1/subscriptions/{id}': {
-      get: action('Read a subscription: status, schedule, occurrences, next run', subscription),
+      get: {
+        operationId: 'getSubscription',
+        ...action('Read a subscription: status, schedule, occurrences, next run', subscription),
+      },
       patch: {
+        operationId: 'changeSubscription',
         summary: 'Change the amount of the next occurrences',
         security: [{ apiKey: [] }],
         parameters: [id],
@@ -93,13 +125,22 @@ export function subscriptionPaths() {
       },
     },
     '/v1/subscriptions/{id}/pause': {
-      post: action('Pause (no payment while paused; idempotent)', subscription),
+      post: {
+        operationId: 'pauseSubscription',
+        ...action('Pause (no payment while paused; idempotent)', subscription),
+      },
     },
     '/v1/subscriptions/{id}/resume': {
-      post: action('Resume from the next period (missed periods are not charged)', subscription),
+      post: {
+        operationId: 'resumeSubscription',
+        ...action('Resume from the next period (missed periods are not charged)', subscription),
+      },
     },
     '/v1/subscriptions/{id}/cancel': {
-      post: action('Cancel: no further occurrence (idempotent)', subscription),
+      post: {
+        operationId: 'cancelSubscription',
+        ...action('Cancel: no further occurrence (idempotent)', subscription),
+      },
     },
   };
 }

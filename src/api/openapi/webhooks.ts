@@ -80,6 +80,8 @@ function webhook(type: EventType) {
       operationId: operationIdOf(type),
       summary,
       description: `Sent to the endpoints subscribed to \`${type}\` (or to \`*\`). The body is the CloudEvent as published on the event stream.`,
+      // Signed with the endpoint secret (the webhook-signature header), not by a security scheme.
+      security: [],
       parameters: signatureHeaders(),
       requestBody: {
         required: true,

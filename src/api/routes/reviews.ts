@@ -7,6 +7,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { parseCommand } from '../../payments/commands.ts';
 import { parseOrThrow } from '../../service/parse.ts';
+import { reviewItemView } from '../../service/review-views.ts';
 import { ResolveReviewBody } from '../../service/reviews.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedReviews } from '../../service/scope.ts';
@@ -45,13 +46,13 @@ export const reviewRoutes: FastifyPluginAsync<ReviewRoutesOptions> = async (app,
       .catch(() => undefined);
 
   app.get('/v1/reviews', guard, async (request) => {
-    return { items: await scoped(request).list({ limit: 100 }) };
+    return { items: (await scoped(request).list({ limit: 100 })).map(reviewItemView) };
   });
 
   app.get<{ Params: { jobId: string } }>('/v1/reviews/:jobId', guard, async (request) => {
     const item = await reviewItem(request, request.params.jobId);
     if (!item) throw new ApiError('not_found', `no review item ${request.params.jobId}`);
-    return item;
+    return reviewItemView(item);
   });
 
   app.post<{ Params: { jobId: string }; Body: unknown }>(
@@ -62,10 +63,11 @@ export const reviewRoutes: FastifyPluginAsync<ReviewRoutesOptions> = async (app,
       if (!(await reviewItem(request, request.params.jobId))) {
         throw new ApiError('not_found', `no review item ${request.params.jobId}`);
       }
-      return scoped(request).resolve(request.params.jobId, {
+      const { item, payment } = await scoped(request).resolve(request.params.jobId, {
         ...body,
         by: keyNameOf(request),
       });
+      return { item: reviewItemView(item), payment };
     },
   );
 };

@@ -7,8 +7,7 @@ import { z } from 'zod';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { parseCommand } from '../../payments/commands.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
-import { ApiError } from '../problems.ts';
-import { requireJson } from '../request.ts';
+import { parseFailureError, requireJson } from '../request.ts';
 
 export interface WebhookEndpointRoutesOptions {
   webhooks: Orchestrator['webhooks'];
@@ -23,9 +22,7 @@ const DeliveriesQuery = z.strictObject({
 
 function deliveriesQuery(query: unknown): { limit?: number; before?: number } {
   const parsed = parseCommand(DeliveriesQuery, query ?? {});
-  if (!parsed.ok) {
-    throw new ApiError('invalid_command', `${parsed.field} ${parsed.message}`, parsed.field);
-  }
+  if (!parsed.ok) throw parseFailureError(parsed);
   const { limit, before } = parsed.value;
   return {
     ...(limit === undefined ? {} : { limit }),
