@@ -3,7 +3,9 @@
  * (`npm start`) so the console, the metrics and the review queue fill up:
  * accepted, refused, 3-D Secure through the simulator's ACS, a 90 answered
  * then accepted, a seal mismatch sent to review, a capture and partial refunds,
- * a deferred capture, a subscription and an instalment plan.
+ * a deferred capture, a subscription and an instalment plan. The
+ * subscription and the instalment plan are cancelled when the demo ends,
+ * failed or interrupted (Ctrl-C) included, so nothing charges afterwards.
  * DEMO_API_URL (http://127.0.0.1:3000), DEMO_API_KEY (dev-key) and
  * DEMO_SIMULATOR_URL (http://127.0.0.1:7070, control endpoints on).
  * The API is called through the typed client (clients/typescript); the
@@ -18,9 +20,10 @@ import {
   type PaymentStatus,
 } from '../clients/typescript/src/index.ts';
 import { IN_FLIGHT_STATUSES } from '../machines/model.ts';
+import { DEV_API_KEY } from './cli/ops.ts';
 
 const api = process.env.DEMO_API_URL ?? 'http://127.0.0.1:3000';
-const key = process.env.DEMO_API_KEY ?? 'dev-key';
+const key = process.env.DEMO_API_KEY ?? DEV_API_KEY;
 const simulator = process.env.DEMO_SIMULATOR_URL ?? 'http://127.0.0.1:7070';
 
 const client = createClient({ baseUrl: api, apiKey: key });
@@ -96,6 +99,61 @@ async function settle(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`payment ${id} did not settle`);
+}
+
+/** The recurring schedules the demo created: cancelled at its end. */
+const schedules: { kind: 'subscription' | 'instalment plan'; id: string }[] = [];
+/** Creations sent and not yet answered: their schedule is known once they are. */
+const creating = new Set<Promise<unknown>>();
+/** Set once cleanup starts: no schedule is created after it. */
+let stopping = false;
+
+/** Sends a creation call, noting the schedule it made as soon as it answers. */
+async function tracked<T>(call: () => Promise<T>, note: (answer: T) => void): Promise<T> {
+  if (stopping) throw new Error('interrupted');
+  const noted = call().then((answer) => {
+    note(answer);
+    return answer;
+  });
+  creating.add(noted);
+  try {
+    return await noted;
+  } finally {
+    creating.delete(noted);
+  }
+}
+
+/** One cleanup, whether the end or Ctrl-C (or both) asks for it. */
+let cleanup: Promise<void> | undefined;
+
+/** Cancels every schedule the demo created; tells how to cancel one by hand if that fails. */
+function cancelSchedules(): Promise<void> {
+  cleanup ??= cancelAll();
+  return cleanup;
+}
+
+async function cancelAll(): Promise<void> {
+  stopping = true;
+  await Promise.allSettled([...creating]);
+  for (const { kind, id } of schedules.splice(0)) {
+    const path = kind === 'subscription' ? 'subscriptions' : 'instalment-plans';
+    try {
+      const params = { params: { path: { id } } };
+      const answer =
+        kind === 'subscription'
+          ? await client.POST('/v1/subscriptions/{id}/cancel', params)
+          : await client.POST('/v1/instalment-plans/{id}/cancel', params);
+      if (answer.data === undefined) {
+        throw new Error(`${answer.response.status} ${JSON.stringify(answer.error)}`);
+      }
+      console.log(`${`cancelled ${kind}`.padEnd(48)} ${id}  ${answer.data.status}`);
+    } catch (error) {
+      console.error(
+        `could not cancel ${kind} ${id} (${error instanceof Error ? error.message : String(error)}): POST ${api}/v1/${path}/${id}/cancel`,
+      );
+      process.exitCode = 1;
+    }
+  }
 }
 
 async function fault(spec: Record<string, unknown>): Promise<void> {
@@ -187,28 +245,50 @@ async function main(): Promise<void> {
 
   const { subscription, firstPayment } = ok(
     'subscription',
-    await client.POST('/v1/subscriptions', {
-      params: newKey(),
-      body: { amount: 990, interval: '1m', card: card('4000000000000002') },
-    }),
+    await tracked(
+      () =>
+        client.POST('/v1/subscriptions', {
+          params: newKey(),
+          body: { amount: 990, interval: '1m', card: card('4000000000000002') },
+        }),
+      (answer) => {
+        if (answer.data) schedules.push({ kind: 'subscription', id: answer.data.subscription.id });
+      },
+    ),
   );
   report(`subscription ${subscription.id}`, await settle(firstPayment.id));
 
   const { plan, firstPayment: firstInstalment } = ok(
     'instalment plan',
-    await client.POST('/v1/instalment-plans', {
-      params: newKey(),
-      body: { amount: 30000, count: 3, card: card('4000000000000002') },
-    }),
+    await tracked(
+      () =>
+        client.POST('/v1/instalment-plans', {
+          params: newKey(),
+          body: { amount: 30000, count: 3, card: card('4000000000000002') },
+        }),
+      (answer) => {
+        if (answer.data) schedules.push({ kind: 'instalment plan', id: answer.data.plan.id });
+      },
+    ),
   );
   report(`instalments ${plan.id} (1 of 3)`, await settle(firstInstalment.id));
 
   console.log(
-    `\nOpen reviews: GET ${api}/v1/reviews; schedules: GET ${api}/v1/schedules; metrics: GET ${api}/metrics (key ${key === 'dev-key' ? 'dev-key' : '…'}); console: ${api}/ops (log in with an ops key)`,
+    `\nOpen reviews: GET ${api}/v1/reviews; schedules: GET ${api}/v1/schedules; metrics: GET ${api}/metrics (key ${key === DEV_API_KEY ? DEV_API_KEY : '…'}); console: ${api}/ops (log in with an ops key)`,
   );
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
+// Ctrl-C: cancel what was created, then stop (a second Ctrl-C stops at once).
+process.once('SIGINT', () => {
+  console.error('\ninterrupted: cancelling the demo subscription and instalment plan');
+  void cancelSchedules().finally(() => process.exit(130));
 });
+
+try {
+  await main();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+} finally {
+  await cancelSchedules();
+}

@@ -5,6 +5,7 @@
  * SIGTERM or SIGINT: stop accepting requests, let calls in flight finish and
  * be stored, then stop the simulator and the private Redis.
  */
+import { DEV_API_KEY } from './cli/ops.ts';
 import { resolve } from 'node:path';
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';
 import { type LimitOptions, type ServerLimitSettings } from './api/limits.ts';
@@ -13,8 +14,6 @@ import { loadConfig, ConfigError, type Config } from './config/config.ts';
 import { compose, reloadMerchantsOnSighup } from './compose.ts';
 import { connectRedis, type RedisClient } from './platform/redis.ts';
 import { stopOnSignals } from './platform/shutdown.ts';
-
-const DEV_API_KEY = 'dev-key';
 
 function apiKeys(config: Config): { keys: ApiKey[]; devKey: boolean } {
   if (config.API_KEYS) {

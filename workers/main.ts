@@ -3,8 +3,11 @@
  * webhook delivery (WORKER_ROLES picks) against REDIS_URL (or
  * REDIS_CLUSTER_NODES) and the configured Sips platform, for scaling out
  * (`node --import tsx workers/main.ts`).
+ * With METRICS_PORT, GET /metrics on HOST:METRICS_PORT (no authentication).
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
+import { createMetrics } from '../src/api/metrics.ts';
+import { startMetricsServer, type MetricsServer } from '../src/api/metrics-server.ts';
 import { loadConfig, ConfigError } from '../src/config/config.ts';
 import { compose, reloadMerchantsOnSighup } from '../src/compose.ts';
 import { stopOnSignals } from '../src/platform/shutdown.ts';
@@ -16,11 +19,37 @@ async function main(): Promise<void> {
       'REDIS_URL: is required for a workers-only process (or REDIS_CLUSTER_NODES)',
     ]);
   }
+  const metrics = createMetrics();
   const runtime = await compose(config, {
     workers: true,
     startRedis: false,
     embedSimulator: false,
+    onCall: (result) => metrics.onCall(result),
+    onWebhookAttempt: (report) => metrics.onWebhookAttempt(report),
   });
+  let metricsServer: MetricsServer | undefined;
+  if (config.METRICS_PORT !== undefined) {
+    const { operations, webhooks } = runtime.orchestrator;
+    try {
+      metricsServer = await startMetricsServer({
+        metrics,
+        source: {
+          shards: () => operations.shards(),
+          stepJobCounts: operations.stepJobCounts.bind(operations),
+          openReviewCount: () => operations.openReviewCount(),
+          webhookBacklog: () => webhooks.backlog(),
+        },
+        host: config.HOST,
+        port: config.METRICS_PORT,
+        onError: (error) =>
+          runtime.logger.warn({ err: error }, 'metrics: reading the queue figures failed'),
+      });
+    } catch (error) {
+      // The port is taken, say: stop the workers before giving up.
+      await runtime.close();
+      throw error;
+    }
+  }
   const roles = config.WORKER_ROLES;
   runtime.logger.info(
     {
@@ -28,11 +57,15 @@ async function main(): Promise<void> {
       shards: config.SHARDS,
       durability: runtime.durability.mode,
       webhooks: roles.webhooks,
+      ...(metricsServer ? { metrics: `${metricsServer.url}/metrics` } : {}),
     },
     roles.steps ? 'step workers running' : 'webhook workers running',
   );
   reloadMerchantsOnSighup(runtime);
-  stopOnSignals(() => runtime.close(), runtime.logger);
+  stopOnSignals(async () => {
+    await metricsServer?.close();
+    await runtime.close();
+  }, runtime.logger);
 }
 
 main().catch((error: unknown) => {

@@ -67,8 +67,8 @@ export function createMetrics(): Metrics {
   });
   const duration = new Histogram({
     name: 'sips_call_duration_seconds',
-    help: 'Duration of Sips calls',
-    labelNames: ['service'],
+    help: 'Duration of Sips calls by service and responseCode',
+    labelNames: ['service', 'response_code'],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [registry],
   });
@@ -129,7 +129,7 @@ export function createMetrics(): Metrics {
       // The Sips merchantId the call was sent for: one deployment may serve several shops.
       const merchantId = String(result.call.request.merchantId ?? '');
       calls.inc({ merchant_id: merchantId, service, outcome: result.kind, response_code: code });
-      duration.observe({ service }, result.call.durationMs / 1000);
+      duration.observe({ service, response_code: code }, result.call.durationMs / 1000);
       if (result.kind === 'retryable') retries.inc({ service, response_code: code });
       if (AUTHORIZATION_SERVICES.has(service) && code !== '') {
         authorizations.all += 1;

@@ -2,7 +2,9 @@
  * `sogenactif payments show ID` and `sogenactif review list|show|resolve`:
  * the ops actions of the HTTP API from a terminal. The API is found at
  * `--api URL` or SOGENACTIF_API_URL (default http://127.0.0.1:3000), the key
- * at `--key` or SOGENACTIF_API_KEY; the key is never printed. A decision is
+ * at `--key` or SOGENACTIF_API_KEY, else, when SIPS_ENV is `simulator` (its
+ * default), the development key `npm start` accepts there; the key is never
+ * printed. A decision is
  * recorded by the API under the name of that key: the CLI cannot name anyone
  * else.
  */
@@ -10,7 +12,19 @@ import { request } from 'undici';
 import { describeFailure, type ApiAnswer } from './failure.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.ts';
 
+/**
+ * The key `npm start` accepts when SIPS_ENV is `simulator` and API_KEYS is
+ * unset (scopes payments and ops).
+ */
+export const DEV_API_KEY = 'dev-key';
+
+const KEY_HELP = `--key defaults to SOGENACTIF_API_KEY, else to ${DEV_API_KEY} when SIPS_ENV is simulator
+(its default); with any other SIPS_ENV a key is required.`;
+
 export const PAYMENTS_USAGE = `usage: sogenactif payments show <id> [--api URL] [--key KEY]
+
+--api defaults to SOGENACTIF_API_URL or http://127.0.0.1:3000.
+${KEY_HELP}
 `;
 
 export const REVIEW_USAGE = `usage:
@@ -19,7 +33,8 @@ export const REVIEW_USAGE = `usage:
   sogenactif review resolve <jobId> --action adopt|mark|reinquire|dismiss --note TEXT
       [--status S] [--force --reason TEXT]
 
---api defaults to SOGENACTIF_API_URL or http://127.0.0.1:3000; --key to SOGENACTIF_API_KEY.
+--api defaults to SOGENACTIF_API_URL or http://127.0.0.1:3000.
+${KEY_HELP}
 A decision is recorded under the name of the API key. --action mark --status S applies S
 only when an inquiry at Sips confirms it; --force --reason TEXT applies it without that
 confirmation, recorded as forced with the reason.
@@ -58,6 +73,25 @@ function parse(
   return { positional, options };
 }
 
+/**
+ * The API key a command sends: `--key`, else SOGENACTIF_API_KEY, else the
+ * development key when SIPS_ENV is `simulator` (unset counts as `simulator`).
+ */
+export function resolveApiKey(
+  options: Readonly<Record<string, string>>,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  if (options.key === '') throw new UsageError('--key is empty');
+  const given = options.key ?? env.SOGENACTIF_API_KEY;
+  if (given) return given;
+  // As the service reads it: unset is `simulator`, surrounding spaces do not count.
+  const environment = (env.SIPS_ENV ?? 'simulator').trim();
+  if (environment === 'simulator') return DEV_API_KEY;
+  throw new UsageError(
+    `no API key: use --key or SOGENACTIF_API_KEY (required when SIPS_ENV=${environment}; ${DEV_API_KEY} applies only with SIPS_ENV=simulator)`,
+  );
+}
+
 async function call(
   io: CliIo,
   options: Record<string, string>,
@@ -69,8 +103,7 @@ async function call(
     /\/+$/,
     '',
   );
-  const key = options.key ?? io.env.SOGENACTIF_API_KEY;
-  if (!key) throw new UsageError('no API key: use --key or SOGENACTIF_API_KEY');
+  const key = resolveApiKey(options, io.env);
   const response = await request(`${base}${path}`, {
     method,
     headers: {

@@ -213,6 +213,8 @@ const EnvSchema = z.object({
     .default([60_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
+  /** workers/main.ts serves GET /metrics on HOST:METRICS_PORT (unset: no metrics server). */
+  METRICS_PORT: whole(0, 65_535).optional(),
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),
   SIMULATOR_PORT: whole(0, 65_535).default(7070),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -11,7 +11,7 @@ const REPOSITORY = fileURLToPath(new URL('../..', import.meta.url));
 const KEEP_OUTPUT = 64 * 1024;
 /** Variables the configuration reads that the test sets itself or leaves unset. */
 const CONFIG_VARIABLE =
-  /^(SIPS_|REDIS_URL$|KEY_PREFIX$|SHARDS$|CARD_VAULT_|WORKER_|RETRY_|INQUIRY_|STALLED_|LOCK_|LOG_LEVEL$|DATA_DIR$|WEBHOOK_)/;
+  /^(SIPS_|REDIS_URL$|KEY_PREFIX$|SHARDS$|CARD_VAULT_|WORKER_|RETRY_|INQUIRY_|STALLED_|LOCK_|LOG_LEVEL$|DATA_DIR$|WEBHOOK_|METRICS_PORT$)/;
 
 /** Children still running: killed if the test process exits before they do. */
 const running = new Set<ChildProcess>();
