@@ -6,7 +6,7 @@
  * With METRICS_PORT, GET /metrics on HOST:METRICS_PORT (no authentication).
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
-import { createMetrics } from '../src/api/metrics.ts';
+import { createMetrics, metricsSourceOf } from '../src/api/metrics.ts';
 import { startMetricsServer, type MetricsServer } from '../src/api/metrics-server.ts';
 import { loadConfig, ConfigError } from '../src/config/config.ts';
 import { compose, reloadMerchantsOnSighup } from '../src/compose.ts';
@@ -29,16 +29,10 @@ async function main(): Promise<void> {
   });
   let metricsServer: MetricsServer | undefined;
   if (config.METRICS_PORT !== undefined) {
-    const { operations, webhooks } = runtime.orchestrator;
     try {
       metricsServer = await startMetricsServer({
         metrics,
-        source: {
-          shards: () => operations.shards(),
-          stepJobCounts: operations.stepJobCounts.bind(operations),
-          openReviewCount: () => operations.openReviewCount(),
-          webhookBacklog: () => webhooks.backlog(),
-        },
+        source: metricsSourceOf(runtime.orchestrator),
         host: config.HOST,
         port: config.METRICS_PORT,
         onError: (error) =>

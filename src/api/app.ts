@@ -20,7 +20,7 @@ import type { MerchantSummary, Orchestrator } from '../orchestrator.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createAuth, type ApiKey } from './auth.ts';
 import { createConsoleSessions } from './console/sessions.ts';
-import type { Metrics } from './metrics.ts';
+import { metricsSourceOf, type Metrics } from './metrics.ts';
 import { apiPorts } from './ports.ts';
 import { ApiError, sendError, sendProblem } from './problems.ts';
 import { notFoundOrMethodNotAllowed } from './method-not-allowed.ts';
@@ -184,13 +184,11 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
     readinessTimeoutMs: options.readinessTimeoutMs ?? 2_000,
   });
   if (metrics) {
-    const source = {
-      shards: () => ports.shards(),
-      stepJobCounts: ports.stepJobCounts.bind(ports),
-      openReviewCount: () => ports.openReviewCount(),
-      webhookBacklog: () => orchestrator.webhooks.backlog(),
-    };
-    void app.register(metricsRoutes, { metrics, source, guard: opsScope });
+    void app.register(metricsRoutes, {
+      metrics,
+      source: metricsSourceOf(orchestrator),
+      guard: opsScope,
+    });
   }
   const sessions = createConsoleSessions({
     auth,

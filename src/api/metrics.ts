@@ -10,6 +10,8 @@ import type { SipsResult } from '../sips/result.ts';
 import { credentialsRefusal } from '../sips/translate.ts';
 import type { ApiPorts } from './ports.ts';
 import type { EndpointBacklog } from '../orchestrator-webhooks.ts';
+import type { Orchestrator } from '../orchestrator.ts';
+import type { ConsumerGroupFigures } from '../service/operations.ts';
 import type { AttemptReport } from '../webhooks/deliver.ts';
 
 const AUTHORIZATION_SERVICES = new Set([
@@ -43,7 +45,22 @@ export interface GoLiveFigures {
 /** Where the queue depths, the review backlog and the webhook backlog are read. */
 export type MetricsSource = Pick<ApiPorts, 'shards' | 'stepJobCounts' | 'openReviewCount'> & {
   webhookBacklog?(): Promise<EndpointBacklog[]>;
+  consumerGroups?(): Promise<ConsumerGroupFigures[]>;
 };
+
+/** What a process's metrics read from its orchestrator at each scrape. */
+export function metricsSourceOf(
+  orchestrator: Pick<Orchestrator, 'operations' | 'webhooks'>,
+): MetricsSource {
+  const { operations, webhooks } = orchestrator;
+  return {
+    shards: () => operations.shards(),
+    stepJobCounts: operations.stepJobCounts.bind(operations),
+    openReviewCount: () => operations.openReviewCount(),
+    webhookBacklog: () => webhooks.backlog(),
+    consumerGroups: () => operations.consumerGroups(),
+  };
+}
 
 export interface Metrics {
   readonly registry: Registry;
@@ -107,6 +124,7 @@ export function createMetrics(): Metrics {
   });
   void acceptance;
   const webhooks = webhookMetrics(registry);
+  const streams = streamMetrics(registry);
 
   return {
     registry,
@@ -158,6 +176,7 @@ export function createMetrics(): Metrics {
       }
       reviewBacklog.set(await source.openReviewCount());
       if (source.webhookBacklog) webhooks.setBacklog(await source.webhookBacklog());
+      if (source.consumerGroups) streams.set(await source.consumerGroups());
       return registry.metrics();
     },
   };
@@ -200,6 +219,32 @@ function webhookMetrics(registry: Registry) {
         const labels = { endpoint_id: endpoint.endpointId, merchant: endpoint.merchant };
         backlog.set(labels, endpoint.count);
         oldest.set(labels, (endpoint.oldestAgeMs ?? 0) / 1000);
+      }
+    },
+  };
+}
+
+function streamMetrics(registry: Registry) {
+  const lag = new Gauge({
+    name: 'event_stream_consumer_lag',
+    help: "Events of a shard's stream a consumer group has not read yet (-1: Redis cannot tell)",
+    labelNames: ['shard', 'group'],
+    registers: [registry],
+  });
+  const pending = new Gauge({
+    name: 'event_stream_consumer_pending',
+    help: 'Events a consumer group has read and not acknowledged',
+    labelNames: ['shard', 'group'],
+    registers: [registry],
+  });
+  return {
+    set(groups: readonly ConsumerGroupFigures[]) {
+      lag.reset();
+      pending.reset();
+      for (const group of groups) {
+        const labels = { shard: String(group.shard), group: group.group };
+        lag.set(labels, group.lag ?? -1);
+        pending.set(labels, group.pending);
       }
     },
   };

@@ -32,6 +32,37 @@ export interface Operations {
   ): Promise<{ id: string; updatedAt: number }[]>;
   /** The BullMQ queues of a shard, for a queue board: its step queue and its manual-review queue. */
   shardQueues(shard: number): { step: Queue; review: Queue };
+  /**
+   * The consumer groups of every shard's event stream (webhook delivery, and
+   * any other reader): entries not yet read (`lag`; null when Redis cannot
+   * tell) and read but not acknowledged (`pending`).
+   */
+  consumerGroups(): Promise<ConsumerGroupFigures[]>;
+}
+
+export interface ConsumerGroupFigures {
+  shard: number;
+  group: string;
+  lag: number | null;
+  pending: number;
+}
+
+/** XINFO GROUPS answers a flat list of name/value pairs per group. */
+function groupFigures(shard: number, raw: unknown): ConsumerGroupFigures[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((entry) => {
+    if (!Array.isArray(entry)) return [];
+    const field = (name: string): unknown => entry[entry.indexOf(name) + 1];
+    const lag = field('lag');
+    return [
+      {
+        shard,
+        group: String(field('name')),
+        lag: lag === null || lag === undefined ? null : Number(lag),
+        pending: Number(field('pending') ?? 0),
+      },
+    ];
+  });
 }
 
 export function createOperations(parts: {
@@ -43,6 +74,19 @@ export function createOperations(parts: {
 }): Operations {
   const { redis, keyspace, store, queues, reviews } = parts;
   return {
+    async consumerGroups() {
+      const figures = await Promise.all(
+        keyspace.allShards.map(async (shard) => {
+          try {
+            return groupFigures(shard, await redis.xinfo('GROUPS', keyspace.eventsStream(shard)));
+          } catch {
+            // No stream yet: no group reads it.
+            return [];
+          }
+        }),
+      );
+      return figures.flat();
+    },
     shards: () => keyspace.allShards,
     pingRedis: () => redis.ping(),
     stepJobCounts: (shard, states) => queues.queue(shard).getJobCounts(...states),

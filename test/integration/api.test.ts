@@ -367,6 +367,13 @@ describe('payments API', () => {
     expect(response.body).toContain('sips_acceptance_rate 0.5');
     expect(response.body).toMatch(/step_queue_jobs\{shard="0",state="waiting"\} \d+/);
     expect(response.body).toContain('manual_review_backlog 0');
+    // The webhook delivery group reads every shard's stream: its lag is a metric.
+    expect(response.body).toMatch(
+      /event_stream_consumer_lag\{shard="0",group="webhooks"\} (-1|\d+)/,
+    );
+    expect(response.body).toMatch(
+      /event_stream_consumer_pending\{shard="0",group="webhooks"\} \d+/,
+    );
   });
 
   it('publishes its OpenAPI document and a docs page', async () => {
