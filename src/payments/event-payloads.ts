@@ -15,6 +15,13 @@ import {
   type DomainEventName,
   type Operation,
 } from '../../machines/contract.ts';
+import { LANDINGS, type Landing } from '../../machines/settlement.ts';
+
+/** Where a review decision settles a payment: where Sips' view can land it, a fraud hold aside. */
+const SETTLED_BY_REVIEW = LANDINGS.filter((landing) => landing !== 'challenged') as [
+  Landing,
+  ...Landing[],
+];
 
 /** One event type: what it means, and the schema of its `data`. */
 export interface CatalogueEntry {
@@ -262,18 +269,7 @@ export const PAYMENT_EVENT_CATALOGUE: Record<DomainEventName, CatalogueEntry> = 
     data: payment({
       ...maybeDuring,
       decision: z.enum(['adopt', 'mark']),
-      status: z
-        .enum([
-          'authorized',
-          'captured',
-          'partially_refunded',
-          'refunded',
-          'cancelled',
-          'refused',
-          'expired',
-          'failed',
-        ])
-        .describe('The status the payment was settled in'),
+      status: z.enum(SETTLED_BY_REVIEW).describe('The status the payment was settled in'),
       note: z.string().describe("The reviewer's note"),
       view: gatewayView
         .optional()
