@@ -111,7 +111,6 @@ async function authenticate(
   return back.fields;
 }
 
-/** Runs now the timers the authorising step of a payment planned. */
 /**
  * Runs the payment's timers now, one at a time in the order they were due
  * (the warning before the limit: run together, the limit could come first
