@@ -25,6 +25,9 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { findCardNumber, PAN_MIN_DIGITS } from '../payments/pan-detect.ts';
 import { ApiError } from './problems.ts';
+import { PAYMENT_ID_PATTERN } from '../payments/keys.ts';
+import { isEndpointId } from '../webhooks/endpoints.ts';
+import { PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
 
 /** The fields of the top-level `card` object that carry card data by design. */
 const CARD_FIELDS: ReadonlySet<string> = new Set(['number', 'expiry', 'csc']);
@@ -47,13 +50,14 @@ const mayHoldCardNumber = (text: string): boolean =>
 /**
  * Our own identifiers in a path (`pay_0_…`, `sub_0_…`, `plan_0_…`, `we_…`,
  * `review-pay_0_…-3`): random tokens whose digits may by chance form a run
- * that passes Luhn. They are checked against their own patterns by the routes;
+ * that passes Luhn. They are recognised by the patterns the routes check them by;
  * refusing them here would make some records unreachable.
  */
-const OUR_ID = /^(?:review-)?(?:(?:pay|sub|plan)_\d{1,5}_|we_)[A-Za-z0-9_-]{1,80}$/;
-
 function isOurId(_place: Place | undefined, value: string): boolean {
-  return OUR_ID.test(value);
+  const id = /^review-(.+)-\d+$/.exec(value)?.[1] ?? value;
+  return (
+    PAYMENT_ID_PATTERN.test(id) || SUBSCRIPTION_ID.test(id) || PLAN_ID.test(id) || isEndpointId(id)
+  );
 }
 
 /** `card.number`, `card.expiry`, `card.csc` at the top of a body. */

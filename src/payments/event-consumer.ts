@@ -30,7 +30,7 @@ import {
   type EventConsumerOptions,
 } from './event-consumer-options.ts';
 import { openShard, runShard, type ConsumerRun, type ShardContext } from './event-shard.ts';
-import { compareIds, ensureGroup } from './event-stream.ts';
+import { compareIds, ensureGroup, groupsOf } from './event-stream.ts';
 import type { Keyspace } from './keys.ts';
 import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
 
@@ -93,19 +93,14 @@ export async function trimAcknowledged(redis: RedisClient, keyspace: Keyspace): 
   let removed = 0;
   for (const shard of keyspace.allShards) {
     const stream = keyspace.eventsStream(shard);
-    let groups: unknown[];
-    try {
-      groups = (await redis.xinfo('GROUPS', stream)) as unknown[];
-    } catch {
-      continue;
-    }
     let floor: string | undefined;
-    for (const raw of groups) {
-      const info = raw as (string | number)[];
-      const get = (name: string) => info[info.indexOf(name) + 1];
-      const name = String(get('name'));
-      const summary = (await redis.xpending(stream, name)) as [number, string | null, ...unknown[]];
-      const needed = summary[0] > 0 && summary[1] ? summary[1] : String(get('last-delivered-id'));
+    for (const group of await groupsOf(redis, stream)) {
+      const summary = (await redis.xpending(stream, group.name)) as [
+        number,
+        string | null,
+        ...unknown[],
+      ];
+      const needed = summary[0] > 0 && summary[1] ? summary[1] : group.lastDeliveredId;
       if (floor === undefined || compareIds(needed, floor) < 0) floor = needed;
     }
     if (floor !== undefined && floor !== '0-0') {

@@ -73,3 +73,38 @@ export async function ensureGroup(
     if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
   }
 }
+
+/** One consumer group of a stream, as XINFO GROUPS tells it. */
+export interface GroupInfo {
+  name: string;
+  lastDeliveredId: string;
+  /** Entries not yet read; null when Redis cannot tell. */
+  lag: number | null;
+  /** Entries read and not acknowledged. */
+  pending: number;
+}
+
+/** The consumer groups of a stream; none when the stream does not exist. */
+export async function groupsOf(redis: RedisClient, stream: string): Promise<GroupInfo[]> {
+  let raw: unknown;
+  try {
+    raw = await redis.xinfo('GROUPS', stream);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((entry) => {
+    if (!Array.isArray(entry)) return [];
+    // A flat list of name/value pairs.
+    const field = (name: string): unknown => entry[entry.indexOf(name) + 1];
+    const lag = field('lag');
+    return [
+      {
+        name: String(field('name')),
+        lastDeliveredId: String(field('last-delivered-id')),
+        lag: lag === null || lag === undefined ? null : Number(lag),
+        pending: Number(field('pending') ?? 0),
+      },
+    ];
+  });
+}

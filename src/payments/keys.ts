@@ -81,7 +81,7 @@ export interface Keyspace {
 }
 
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
-const PAYMENT_ID_PATTERN = /^pay_(\d{1,5})_([A-Za-z0-9_-]{1,64})$/;
+export const PAYMENT_ID_PATTERN = /^pay_(\d{1,5})_([A-Za-z0-9_-]{1,64})$/;
 /**
  * The one rule for idempotency keys, wherever they arrive (API header, library
  * call, schedule): 1 to 255 visible ASCII characters (0x21–0x7E), so no

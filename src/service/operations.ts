@@ -4,6 +4,7 @@
  * board shows. Each call reads RedisClient at the time it is made.
  */
 import type { Queue } from 'bullmq';
+import { groupsOf } from '../payments/event-stream.ts';
 import type { RedisClient } from '../platform/redis.ts';
 import type { PaymentStatus } from '../../machines/contract.ts';
 import type { Keyspace } from '../payments/keys.ts';
@@ -47,24 +48,6 @@ export interface ConsumerGroupFigures {
   pending: number;
 }
 
-/** XINFO GROUPS answers a flat list of name/value pairs per group. */
-function groupFigures(shard: number, raw: unknown): ConsumerGroupFigures[] {
-  if (!Array.isArray(raw)) return [];
-  return raw.flatMap((entry) => {
-    if (!Array.isArray(entry)) return [];
-    const field = (name: string): unknown => entry[entry.indexOf(name) + 1];
-    const lag = field('lag');
-    return [
-      {
-        shard,
-        group: String(field('name')),
-        lag: lag === null || lag === undefined ? null : Number(lag),
-        pending: Number(field('pending') ?? 0),
-      },
-    ];
-  });
-}
-
 export function createOperations(parts: {
   redis: RedisClient;
   keyspace: Keyspace;
@@ -76,14 +59,14 @@ export function createOperations(parts: {
   return {
     async consumerGroups() {
       const figures = await Promise.all(
-        keyspace.allShards.map(async (shard) => {
-          try {
-            return groupFigures(shard, await redis.xinfo('GROUPS', keyspace.eventsStream(shard)));
-          } catch {
-            // No stream yet: no group reads it.
-            return [];
-          }
-        }),
+        keyspace.allShards.map(async (shard) =>
+          (await groupsOf(redis, keyspace.eventsStream(shard))).map(({ name, lag, pending }) => ({
+            shard,
+            group: name,
+            lag,
+            pending,
+          })),
+        ),
       );
       return figures.flat();
     },

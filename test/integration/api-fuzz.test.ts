@@ -16,6 +16,7 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { testPortsOf } from '../../src/orchestrator.ts';
+import { withoutEmptyStreams } from '../support/written-keys.ts';
 
 let h: OrchestratorHarness;
 let app: FastifyInstance;
@@ -44,11 +45,7 @@ async function writtenKeys(): Promise<string[]> {
   const redis = testPortsOf(h.orchestrator).redis;
   const keys = await redis.keys(`*${h.ns.ns}*`);
   const kept = keys.filter((key) => !/:(meta|stalled-check)$/.test(key));
-  // A consumer group (webhook delivery) creates its event stream empty at start-up.
-  const lengths = await Promise.all(
-    kept.map((key) => (key.endsWith(':events') ? redis.xlen(key) : 1)),
-  );
-  return kept.filter((_, index) => (lengths[index] ?? 1) > 0).sort();
+  return (await withoutEmptyStreams(redis, kept)).sort();
 }
 
 const id = fc.oneof(

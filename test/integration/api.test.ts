@@ -18,6 +18,7 @@ import {
   startOrchestratorHarness,
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
+import { withoutEmptyStreams } from '../support/written-keys.ts';
 import { testPortsOf } from '../../src/orchestrator.ts';
 
 let h: OrchestratorHarness;
@@ -62,11 +63,7 @@ async function namespaceKeys(): Promise<number> {
   const written = keys.filter((key) =>
     /:(payment|idem|status|events)(:|$)|payments-s\d+:[^:]*pay_/.test(key),
   );
-  // A consumer group (webhook delivery) creates its stream empty at start-up.
-  const lengths = await Promise.all(
-    written.map((key) => (key.endsWith(':events') ? redis.xlen(key) : 1)),
-  );
-  return lengths.filter((length) => length > 0).length;
+  return (await withoutEmptyStreams(redis, written)).length;
 }
 
 describe('payments API', () => {
