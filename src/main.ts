@@ -5,6 +5,8 @@
  * SIGTERM or SIGINT: stop accepting requests, let calls in flight finish and
  * be stored, then stop the simulator and the private Redis.
  */
+// First: tracing (when OTEL_* asks for it) starts before node:http and undici load.
+import './config/tracing-start.ts';
 import { DEV_API_KEY } from './cli/ops.ts';
 import { resolve } from 'node:path';
 import { buildApi, parseApiKeys, type ApiKey } from './api/app.ts';

@@ -80,6 +80,12 @@ export interface OrchestratorOptions {
   /** Secret keying the idempotency request hash (16+ bytes); defaults to one derived from the vault key. */
   requestHashSecret?: Buffer;
   /**
+   * What a refund becomes while Sips has not remitted the payment: a cancel
+   * of that amount, or held until an inquiry shows it remitted.
+   * @defaultValue 'cancel'
+   */
+  refundBeforeRemittance?: 'cancel' | 'hold';
+  /**
    * How long the idempotency key of a create (payment, duplicate,
    * subscription, plan) is remembered: a retry within it is a replay, after
    * it the same key makes a new record. @defaultValue 24 h
@@ -193,7 +199,7 @@ export function buildParts(options: OrchestratorOptions) {
   if (ownsConnection(options)) {
     // ioredis reconnects by itself; without a listener it prints every failed attempt.
     redis.on('error', (error: Error) =>
-      logger.warn({ err: error.message }, 'Redis connection error'),
+      logger.error({ err: error.message }, 'Redis connection error'),
     );
   }
   const keyspace = createKeyspace({
@@ -247,7 +253,7 @@ export function buildParts(options: OrchestratorOptions) {
       ...defined({ attempts: options.retry?.attempts }),
     }),
     scheduleQueues: createScheduleQueues({ connection: redis, keyspace }),
-    alerts: createAlerts({ redis, keyspace, clock }),
+    alerts: createAlerts({ redis, keyspace, clock, logger }),
     events: { clock, ...defined({ source: options.eventSource }) } satisfies EventDeps,
   };
 }

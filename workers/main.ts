@@ -2,10 +2,12 @@
  * Workers only: runs the step and schedules workers (and the janitor) and
  * webhook delivery (WORKER_ROLES picks) against REDIS_URL (or
  * REDIS_CLUSTER_NODES) and the configured Sips platform, for scaling out
- * (`node --import tsx workers/main.ts`).
+ * (`npm run worker`; compiled: `node dist/workers/main.js`).
  * With METRICS_PORT, GET /metrics on HOST:METRICS_PORT (no authentication).
  * SIGTERM or SIGINT: jobs in flight finish, then the process exits.
  */
+// First: tracing (when OTEL_* asks for it) starts before node:http and undici load.
+import '../src/config/tracing-start.ts';
 import { createMetrics, metricsSourceOf } from '../src/api/metrics.ts';
 import { startMetricsServer, type MetricsServer } from '../src/api/metrics-server.ts';
 import { loadConfig, ConfigError } from '../src/config/config.ts';

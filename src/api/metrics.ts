@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics: Sips calls by service and responseCode, their latency,
- * retries, step queue depths, the review backlog and the go-live figures the
+ * retries, step and schedule queue depths, the review backlog, the HTTP
+ * requests of the API by route pattern, and the go-live figures the
  * Sogenactif documentation asks merchants to watch (acceptance rate = answers
  * 00 over all authorisation answers; technical refusals 90/97/99, fraud 34,
  * too many attempts 75).
@@ -44,6 +45,7 @@ export interface GoLiveFigures {
 
 /** Where the queue depths, the review backlog and the webhook backlog are read. */
 export type MetricsSource = Pick<ApiPorts, 'shards' | 'stepJobCounts' | 'openReviewCount'> & {
+  scheduleJobCounts?: ApiPorts['scheduleJobCounts'];
   webhookBacklog?(): Promise<EndpointBacklog[]>;
   consumerGroups?(): Promise<ConsumerGroupFigures[]>;
 };
@@ -56,6 +58,7 @@ export function metricsSourceOf(
   return {
     shards: () => operations.shards(),
     stepJobCounts: operations.stepJobCounts.bind(operations),
+    scheduleJobCounts: operations.scheduleJobCounts.bind(operations),
     openReviewCount: () => operations.openReviewCount(),
     webhookBacklog: () => webhooks.backlog(),
     consumerGroups: () => operations.consumerGroups(),
@@ -69,9 +72,21 @@ export interface Metrics {
   onCall(result: SipsResult): void;
   /** Feed it every webhook delivery attempt (the webhooks' `onAttempt`). */
   onWebhookAttempt(report: AttemptReport): void;
+  /** Feed it every answered API request (src/api/observability.ts). */
+  onHttpRequest(report: HttpRequestReport): void;
   /** The text exposition, with queue depths and the review backlog read now. */
   render(source: MetricsSource): Promise<string>;
 }
+
+/** One answered HTTP request: `route` is the pattern matched, never the raw URL. */
+export interface HttpRequestReport {
+  method: string;
+  route: string;
+  statusCode: number;
+  seconds: number;
+}
+
+const COUNTED_JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -125,6 +140,13 @@ export function createMetrics(): Metrics {
   void acceptance;
   const webhooks = webhookMetrics(registry);
   const streams = streamMetrics(registry);
+  const http = httpMetrics(registry);
+  const scheduleJobs = new Gauge({
+    name: 'schedule_queue_jobs',
+    help: 'Schedule jobs (occurrences, retries, instalments, notices, janitor) by shard and state',
+    labelNames: ['shard', 'state'],
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -162,16 +184,24 @@ export function createMetrics(): Metrics {
       webhooks.attempts.inc({ outcome: report.outcome, status_class: report.statusClass });
       webhooks.duration.observe({ outcome: report.outcome }, report.durationMs / 1000);
     },
+    onHttpRequest(report) {
+      const labels = {
+        method: report.method,
+        route: report.route,
+        status_code: String(report.statusCode),
+      };
+      http.requests.inc(labels);
+      http.duration.observe(labels, report.seconds);
+    },
     async render(source) {
       for (const shard of source.shards()) {
-        const counts = await source.stepJobCounts(shard, [
-          'waiting',
-          'active',
-          'delayed',
-          'failed',
-        ]);
+        const counts = await source.stepJobCounts(shard, COUNTED_JOB_STATES);
         for (const [state, count] of Object.entries(counts)) {
           queueJobs.set({ shard: String(shard), state }, count);
+        }
+        const schedules = await source.scheduleJobCounts?.(shard, COUNTED_JOB_STATES);
+        for (const [state, count] of Object.entries(schedules ?? {})) {
+          scheduleJobs.set({ shard: String(shard), state }, count);
         }
       }
       reviewBacklog.set(await source.openReviewCount());
@@ -179,6 +209,25 @@ export function createMetrics(): Metrics {
       if (source.consumerGroups) streams.set(await source.consumerGroups());
       return registry.metrics();
     },
+  };
+}
+
+function httpMetrics(registry: Registry) {
+  const labelNames = ['method', 'route', 'status_code'];
+  return {
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered by the API, by method, route pattern and status code',
+      labelNames,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Duration of HTTP requests answered by the API, by method, route pattern and status code',
+      labelNames,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
   };
 }
 

@@ -11,7 +11,14 @@ import { MONEY_MOVING } from '../../machines/contract.ts';
 import type { PaymentIntent, PaymentRecord, PaymentStore } from '../payments/store.ts';
 import { eventForResult, requestFields } from '../sips/translate.ts';
 import { absorbResult, callTimeline, operationInput } from './call-input.ts';
-import { pendingFollowUp, readEngineData, type EngineContext, sipsClientOf } from './context.ts';
+import {
+  DEFAULT_MERCHANT_ID,
+  pendingFollowUp,
+  readEngineData,
+  type EngineContext,
+  sipsClientOf,
+} from './context.ts';
+import { addToLogContext } from '../platform/log-context.ts';
 import { StepRetryError } from './contract.ts';
 import { dispatch } from './follow-ups.ts';
 import type { CallJob } from './jobs.ts';
@@ -46,6 +53,7 @@ export async function runCall(
     );
     return;
   }
+  addToLogContext({ merchant: record.merchant.id ?? DEFAULT_MERCHANT_ID });
   const intent = record.intent;
   const followUp = pendingFollowUp(engine, record, context.jobId);
   if (intent && intent.jobId === context.jobId && intent.answered !== 'not_processed') {
@@ -158,6 +166,12 @@ async function sendAndCommit(
   const result = await client.call(request.service, request.fields);
   engine.deps.onCall?.(result);
   const event = eventForResult(job.operation, result, context.attemptsLeft);
+  if (result.kind === 'retryable' && !context.attemptsLeft) {
+    logger.warn(
+      { paymentId: record.id, operation: job.operation, responseCode: result.responseCode },
+      'Sips retries exhausted',
+    );
+  }
   const timeline = [callTimeline(engine, result, job.operation)];
   if (event === 'retry') {
     // Sips said it did not process the call (90/99): mark the intent

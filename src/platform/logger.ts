@@ -1,8 +1,11 @@
 /**
  * pino with card data, secrets and credentials redacted wherever they appear
- * in a logged object. Modules receive a Logger; only composition roots make one.
+ * in a logged object, each line with the ids of the request, merchant,
+ * payment and job it is about (log-context.ts). Modules receive a Logger;
+ * only composition roots make one.
  */
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
+import { currentLogContext } from './log-context.ts';
 
 export type { Logger };
 
@@ -48,6 +51,9 @@ export function createLogger(config: LoggerConfig = {}, destination?: Destinatio
   const options: LoggerOptions = {
     level: config.level ?? 'info',
     redact: { paths: redactPaths(), censor: '[redacted]' },
+    // The request, merchant, payment and job the line is about (log-context.ts);
+    // the fields a line names itself win.
+    mixin: () => ({ ...currentLogContext() }),
     ...(config.name ? { name: config.name } : {}),
   };
   return destination ? pino(options, destination) : pino(options);

@@ -11,6 +11,8 @@ import { closeWorkers } from './close.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import { backoffDelay } from './retry-policy.ts';
 import type { Logger } from '../platform/logger.ts';
+import { withLogContext } from '../platform/log-context.ts';
+import { queueTelemetry } from '../platform/tracing.ts';
 
 export type ScheduleJob =
   /** A scheduled payment (occurrence, instalment) reached a settled status. */
@@ -52,6 +54,7 @@ export function createScheduleQueues(options: {
       new Queue<ScheduleJob>(scheduleQueueName(shard), {
         connection: options.connection,
         prefix: keyspace.bullmqPrefix(shard),
+        ...queueTelemetry(),
       }),
   );
   const queueOf = (shard: number): Queue<ScheduleJob> => {
@@ -128,7 +131,10 @@ export function startScheduleWorkers(options: ScheduleWorkerOptions): { close():
       scheduleQueueName(shard),
       async (job) => {
         try {
-          await options.handle(job.data, { job });
+          const paymentId = job.data.task === 'settled' ? job.data.paymentId : undefined;
+          await withLogContext({ jobId: job.id ?? '', ...(paymentId ? { paymentId } : {}) }, () =>
+            options.handle(job.data, { job }),
+          );
         } catch (error) {
           options.logger.warn(
             { err: error, jobId: job.id, task: job.data.task },
@@ -139,6 +145,7 @@ export function startScheduleWorkers(options: ScheduleWorkerOptions): { close():
       },
       {
         connection,
+        ...queueTelemetry(),
         prefix: options.keyspace.bullmqPrefix(shard),
         concurrency: options.concurrency ?? 20,
         lockDuration: options.lockDurationMs ?? 30_000,
@@ -153,6 +160,14 @@ export function startScheduleWorkers(options: ScheduleWorkerOptions): { close():
     worker.on('error', (error) =>
       options.logger.error({ err: error, shard }, 'schedule worker error'),
     );
+    worker.on('failed', (job, error) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        options.logger.warn(
+          { err: error, jobId: job.id, task: job.data.task, attempts: job.attemptsMade },
+          'schedule job failed: retries exhausted',
+        );
+      }
+    });
     return worker;
   });
   return {

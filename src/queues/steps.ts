@@ -24,8 +24,17 @@ import {
 } from './retry-policy.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
+import { currentLogContext, withLogContext } from '../platform/log-context.ts';
+import { queueTelemetry } from '../platform/tracing.ts';
 import { StepRetryError, type JobSink, type PaymentEngine } from '../engine/engine.ts';
 import type { ReauthorizeJob, StepJob, TimerJob } from '../engine/jobs.ts';
+
+/**
+ * A step job as queued: the job, and the id of the HTTP request whose work it
+ * continues, for the log lines of the worker that runs it. Jobs queued
+ * without `requestId` run the same.
+ */
+export type QueuedStepJob = StepJob & { requestId?: string };
 
 export interface StepQueueOptions {
   connection: RedisClient;
@@ -37,8 +46,14 @@ export interface StepQueueOptions {
 }
 
 export interface StepQueues extends Omit<JobSink, 'enqueueSettled'> {
-  queue(shard: number): Queue<StepJob>;
+  queue(shard: number): Queue<QueuedStepJob>;
   close(): Promise<void>;
+}
+
+/** `job` with the request id of the code running now, when there is one. */
+function withRequestId(job: StepJob): QueuedStepJob {
+  const requestId = currentLogContext()?.requestId;
+  return requestId === undefined ? job : { ...job, requestId };
 }
 
 export function createStepQueues(options: StepQueueOptions): StepQueues {
@@ -47,13 +62,14 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
   const keepSeconds = Math.ceil((options.keepCompletedMs ?? 3_600_000) / 1000);
   const queues = keyspace.allShards.map(
     (shard) =>
-      new Queue<StepJob>(keyspace.paymentsQueueName(shard), {
+      new Queue<QueuedStepJob>(keyspace.paymentsQueueName(shard), {
         connection: options.connection,
         prefix: keyspace.bullmqPrefix(shard),
+        ...queueTelemetry(),
       }),
   );
-  const queueOf = (paymentId: string): Queue<StepJob> =>
-    queues[keyspace.shardOf(paymentId)] as Queue<StepJob>;
+  const queueOf = (paymentId: string): Queue<QueuedStepJob> =>
+    queues[keyspace.shardOf(paymentId)] as Queue<QueuedStepJob>;
   const jobOptions = (jobId: string, delay: number, tries = attempts): JobsOptions => ({
     jobId,
     delay,
@@ -64,24 +80,28 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
   });
   return {
     async enqueueCall(job, jobId) {
-      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, 0));
+      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, 0));
     },
     async enqueueInquiry(job, jobId, delayMs) {
-      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
+      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, delayMs));
     },
     async enqueueAbandon(job, jobId, delayMs) {
-      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs));
+      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, delayMs));
     },
     async enqueueTimer(job, jobId, delayMs) {
       // A timer waits out a busy payment (an inquiry, a review) by retrying:
       // with the backoff cap, enough attempts to wait for days.
-      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, delayMs, 10_000));
+      await queueOf(job.paymentId).add(
+        job.task,
+        withRequestId(job),
+        jobOptions(jobId, delayMs, 10_000),
+      );
     },
     async enqueueReauthorize(job, jobId) {
       // Waits out a busy payment or a lost race like a timer does.
-      await queueOf(job.paymentId).add(job.task, job, jobOptions(jobId, 0, 10_000));
+      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, 0, 10_000));
     },
-    queue: (shard) => queues[shard] as Queue<StepJob>,
+    queue: (shard) => queues[shard] as Queue<QueuedStepJob>,
     async close() {
       await Promise.all(queues.map((queue) => queue.close()));
     },
@@ -122,7 +142,7 @@ export interface StepWorkerOptions {
 export interface StepWorkers {
   /** Waits for the jobs in flight (no call is abandoned), then closes. */
   close(): Promise<void>;
-  readonly workers: readonly Worker<StepJob>[];
+  readonly workers: readonly Worker<QueuedStepJob>[];
 }
 
 export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
@@ -141,9 +161,9 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
     });
     connections.push(connection);
     const queue = options.queues.queue(shard);
-    const processor = async (job: Job<StepJob>): Promise<void> => {
+    const run = async (job: Job<QueuedStepJob>): Promise<void> => {
       const jobId = job.id ?? '';
-      const data = job.data;
+      const data: StepJob = job.data;
       try {
         if (data.task === 'call') {
           const attemptsLeft = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
@@ -182,8 +202,19 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
         throw error;
       }
     };
-    const worker = new Worker<StepJob>(keyspace.paymentsQueueName(shard), processor, {
+    // Every line logged while the job runs names its job, payment and request.
+    const processor = (job: Job<QueuedStepJob>): Promise<void> =>
+      withLogContext(
+        {
+          jobId: job.id ?? '',
+          paymentId: job.data.paymentId,
+          ...(job.data.requestId === undefined ? {} : { requestId: job.data.requestId }),
+        },
+        () => run(job),
+      );
+    const worker = new Worker<QueuedStepJob>(keyspace.paymentsQueueName(shard), processor, {
       connection,
+      ...queueTelemetry(),
       prefix: keyspace.bullmqPrefix(shard),
       concurrency: options.concurrency ?? 200,
       lockDuration: options.lockDurationMs ?? 30_000,
@@ -194,6 +225,14 @@ export function startStepWorkers(options: StepWorkerOptions): StepWorkers {
       settings: { backoffStrategy: createStepBackoffStrategy(options.backoff ?? {}) },
     });
     worker.on('error', (error) => logger.error({ err: error, shard }, 'step worker error'));
+    worker.on('failed', (job, error) => {
+      if (job && isStepRetried(error) && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        logger.warn(
+          { err: error, jobId: job.id, paymentId: job.data.paymentId, attempts: job.attemptsMade },
+          'step job failed: retries exhausted',
+        );
+      }
+    });
     return worker;
   });
   return {

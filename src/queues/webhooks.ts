@@ -11,6 +11,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { DeliveryJob, DeliveryJobSink } from '../webhooks/fan-out.ts';
 import type { AttemptVerdict } from '../webhooks/deliver.ts';
 import { closeWorkers } from './close.ts';
+import { queueTelemetry } from '../platform/tracing.ts';
 
 export interface WebhookQueues extends DeliveryJobSink {
   queue(shard: number): Queue<DeliveryJob>;
@@ -34,6 +35,7 @@ export function createWebhookQueues(options: {
       new Queue<DeliveryJob>(webhookQueueName(shard), {
         connection: options.connection,
         prefix: keyspace.bullmqPrefix(shard),
+        ...queueTelemetry(),
       }),
   );
   const queueOf = (shard: number): Queue<DeliveryJob> => {
@@ -107,6 +109,7 @@ export function startWebhookWorkers(options: WebhookWorkerOptions): { close(): P
     connections.push(connection);
     const worker = new Worker<DeliveryJob>(webhookQueueName(shard), runJob, {
       connection,
+      ...queueTelemetry(),
       prefix: options.keyspace.bullmqPrefix(shard),
       concurrency: options.concurrency ?? 50,
       lockDuration: options.lockDurationMs ?? 30_000,

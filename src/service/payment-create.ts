@@ -11,6 +11,7 @@ import { PaymentsError } from '../payments/errors.ts';
 import { buildEvent } from '../payments/events.ts';
 import type { NewPayment, PaymentRecord } from '../payments/store.ts';
 import { maskPan } from '../sips/mask.ts';
+import { addToLogContext } from '../platform/log-context.ts';
 import type { CommandOptions, ServiceContext } from './context.ts';
 import { createConflict, whileHoldingKey } from './idempotency.ts';
 import { loadPayment, toView, type PaymentView } from './views.ts';
@@ -170,7 +171,12 @@ async function createPaymentOnce(
   // died between storing the payment and enqueueing its job.
   // A new record's engine data is `data`, as written.
   const written = result.created ? data : engineDataOf(record);
+  const merchant = record.merchant.id ?? 'default';
+  addToLogContext({ paymentId: record.id, merchant });
   await ctx.engine.dispatch(record, written);
+  const line = { paymentId: record.id, merchant, kind, status: record.status };
+  if (result.created) ctx.logger.info(line, 'payment created');
+  else ctx.logger.debug(line, 'payment create replayed');
   return { created: result.created, payment: toView(record, written) };
 }
 

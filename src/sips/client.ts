@@ -11,7 +11,10 @@
  * context: `buildSipsRequest` makes the wire request, `callSips` sends and
  * logs it, and `exchange` (exchange.ts) turns the answer into a result.
  */
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Clock } from '../platform/clock.ts';
+import { currentLogContext } from '../platform/log-context.ts';
+import { TRACER_NAME, tracingActive } from '../platform/tracing.ts';
 import type { HttpTransport } from '../platform/http.ts';
 import type { Logger } from '../platform/logger.ts';
 import { exchange, type CallInfoSource, type Json, type SipsExchangeContext } from './exchange.ts';
@@ -193,12 +196,32 @@ function callInfoSource(
   };
 }
 
+/**
+ * One line per call at debug (the masked request included); a seal that does
+ * not verify at warn, for ops: a wrong key, or an answer not from Sips. The
+ * payment and job come from the log context.
+ */
 function logCall(
   context: SipsClientContext,
   service: SipsServiceName,
   url: string,
   result: SipsResult,
 ): void {
+  if (result.kind === 'seal_mismatch') {
+    context.logger.warn(
+      {
+        sips: {
+          service,
+          url,
+          reason: result.seal.reason,
+          algorithm: result.seal.algorithm,
+          keyVersion: context.keyVersion,
+          durationMs: result.call.durationMs,
+        },
+      },
+      'sips answer seal mismatch',
+    );
+  }
   if (!context.logger.isLevelEnabled('debug')) return;
   context.logger.debug(
     {
@@ -224,11 +247,49 @@ export async function callSips<S extends SipsServiceName>(
 ): Promise<SipsServiceResult<S>> {
   const message = buildSipsRequest(context, service, fields);
   const url = `${context.baseUrl}${servicePath(service)}`;
-  const started = context.clock.now();
-  const info = callInfoSource(context, service, url, message, started);
-  const result = await exchange(context, service, url, message, info);
-  logCall(context, service, url, result);
-  return result as SipsServiceResult<S>;
+  const send = async (): Promise<SipsServiceResult<S>> => {
+    const started = context.clock.now();
+    const info = callInfoSource(context, service, url, message, started);
+    const result = await exchange(context, service, url, message, info);
+    logCall(context, service, url, result);
+    return result as SipsServiceResult<S>;
+  };
+  return tracingActive() ? traced(service, send) : send();
+}
+
+/**
+ * `send` inside a client span `sips <service>` (the HTTP call's span is its
+ * child): the service, the payment, the outcome and the response code.
+ */
+function traced<R extends SipsResult>(
+  service: SipsServiceName,
+  send: () => Promise<R>,
+): Promise<R> {
+  const paymentId = currentLogContext()?.paymentId;
+  return trace.getTracer(TRACER_NAME).startActiveSpan(
+    `sips ${service}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'sips.service': service, ...(paymentId ? { 'payment.id': paymentId } : {}) },
+    },
+    async (span: Span) => {
+      try {
+        const result = await send();
+        span.setAttribute('sips.outcome', result.kind);
+        if ('responseCode' in result) span.setAttribute('sips.response_code', result.responseCode);
+        if (result.kind === 'unknown' || result.kind === 'seal_mismatch') {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: result.kind });
+        }
+        return result;
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 export function createSipsClient(options: SipsClientOptions): SipsClient {

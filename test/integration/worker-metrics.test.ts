@@ -98,6 +98,7 @@ describe('metrics of a workers-only process', () => {
     );
     // The queue figures are read from this process's orchestrator too.
     expect(text).toMatch(/^step_queue_jobs\{shard="0",state="waiting"\} \d+$/m);
+    expect(text).toMatch(/^schedule_queue_jobs\{shard="0",state="delayed"\} \d+$/m);
     expect(text).toMatch(/^manual_review_backlog \d+$/m);
 
     const other = await fetch(`http://127.0.0.1:${String(port)}/`);
