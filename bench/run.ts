@@ -5,7 +5,7 @@
  *
  *   BENCH_SCALE=0.1        multiplies every count (default 1)
  *   BENCH_ONLY=a,b         sections to run: seal, ceiling, pipeline, latency, memory,
- *                          durability, cluster, webhooks
+ *                          durability, cluster, webhooks, export
  *   BENCH_LATENCY_RATES    offered payments/s of the paced latency runs (default 500,1000)
  *   BENCH_CPU_PROF=dir     writes CPU profiles of each worker process into dir/<section>,
  *                          and of each simulator process into dir/simulator
@@ -37,7 +37,10 @@
  * - webhooks: the same workload without webhook endpoints and with 2 per
  *   merchant on a receiver child process answering at once or after 200 ms:
  *   payments/s of each, their ratio (the goal), deliveries/s, delivery lag
- *   and latency (see webhooks.ts).
+ *   and latency (see webhooks.ts);
+ * - export: 100 000 payments written straight into the store on 4 shards,
+ *   then exported as CSV through the HTTP route of an API child process:
+ *   rows/s, and that process's RSS before and at its peak (see export.ts).
  */
 import { loadavg } from 'node:os';
 import { startRedisServer, type RedisServerHandle } from '../src/platform/redis-server.ts';
@@ -48,6 +51,7 @@ import {
 } from './bullmq-ceiling.ts';
 import { measureCluster } from './cluster.ts';
 import { measureDurability } from './durability.ts';
+import { measureExport } from './export.ts';
 import { measureSeal } from './seal.ts';
 import { measureWebhooks } from './webhooks.ts';
 import { onAbnormalExit } from './children.ts';
@@ -428,6 +432,17 @@ async function main(): Promise<void> {
           producerConcurrency: PIPELINE_PRODUCER_CONCURRENCY,
           prefix: `bench-${process.pid}-webhooks`,
           workerNodeArgs: workerNodeArgs('webhooks'),
+          log,
+        }),
+      );
+    }
+    if (wanted('export')) {
+      report.export = await section('export', () =>
+        measureExport({
+          redisUrl,
+          payments: scaled(100_000),
+          shards: 4,
+          prefix: `bench-${process.pid}-export`,
           log,
         }),
       );

@@ -5,6 +5,7 @@
 import { CHECK_MERCHANTS_USAGE, runCheckMerchants } from './check-merchants.ts';
 import { EXIT_USAGE, UsageError, processIo, type CliIo } from './io.ts';
 import { PAYMENTS_USAGE, REVIEW_USAGE, runPayments, runReview } from './ops.ts';
+import { RECONCILE_USAGE, runReconcile } from './reconcile.ts';
 import { runSeal, SEAL_USAGE } from './seal.ts';
 
 interface Command {
@@ -28,6 +29,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'list, show and resolve manual-review items through the API',
     usage: REVIEW_USAGE,
     run: runReview,
+  },
+  reconcile: {
+    summary: "a UTC day's payments against what Sips holds (totals, differences)",
+    usage: RECONCILE_USAGE,
+    run: runReconcile,
   },
   'check-merchants': {
     summary: 'go-live check: one harmless sealed call per configured shop',

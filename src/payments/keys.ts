@@ -10,6 +10,9 @@
  * | `{sog:s3}:payment:<id>:lock` | string | the per-payment lock token |
  * | `{sog:s3}:idem:<idempotency key>` | hash | `id`, `requestHash`; expires |
  * | `{sog:s3}:status:<status>` | sorted set | payment ids by last status write (ms) |
+ * | `{sog:s3}:payments:by_created` | sorted set | payment ids by createdAt (ms) |
+ * | `{sog:s3}:payments:by_merchant:<merchant>` | sorted set | a shop's payment ids by createdAt (ms) |
+ * | `{sog:s3}:payments:indexed` | string | set once the shard's records older than the indexes are in them |
  * | `{sog:s3}:events` | stream | CloudEvents of the shard's payments |
  * | `{sog:s3}:events:dead` | stream | entries a consumer group gave up on |
  * | `{sog:s3}:review:<jobId>:decision` | string | a resolved review item (JSON) |
@@ -69,6 +72,12 @@ export interface Keyspace {
   statusIndexKey(shard: number, status: PaymentStatus): string;
   /** All status index keys of a shard, in `PAYMENT_STATUSES` order. */
   statusIndexKeys(shard: number): string[];
+  /** Every payment of the shard, scored by createdAt (ms); written by the create. */
+  createdIndexKey(shard: number): string;
+  /** One shop's payments of the shard (our id of the shop), scored by createdAt (ms). */
+  merchantIndexKey(shard: number, merchant: string): string;
+  /** Present once records made before the created indexes existed were added to them. */
+  indexedMarkerKey(shard: number): string;
   eventsStream(shard: number): string;
   deadLetterStream(shard: number): string;
   reviewDecisionKey(shard: number, jobId: string): string;
@@ -178,6 +187,10 @@ export function createKeyspace(options: KeyspaceOptions = {}): Keyspace {
     },
     statusIndexKey: (shard, status) => `${tag(shard)}:status:${status}`,
     statusIndexKeys: (shard) => PAYMENT_STATUSES.map((status) => `${tag(shard)}:status:${status}`),
+    createdIndexKey: (shard) => `${tag(shard)}:payments:by_created`,
+    merchantIndexKey: (shard, merchant) =>
+      `${tag(shard)}:payments:by_merchant:${encodeURIComponent(merchant)}`,
+    indexedMarkerKey: (shard) => `${tag(shard)}:payments:indexed`,
     eventsStream: (shard) => `${tag(shard)}:events`,
     deadLetterStream: (shard) => `${tag(shard)}:events:dead`,
     reviewDecisionKey: (shard, jobId) => `${tag(shard)}:review:${jobId}:decision`,

@@ -1,7 +1,8 @@
 /**
  * Creating a payment: one script checks the idempotency record, then
- * writes it, the payment at version 1, its status index entry, its
- * timeline and its events, all in the payment's slot.
+ * writes it, the payment at version 1, its status index entry, its entries
+ * in the indexes by creation time (all payments, its shop's), its timeline
+ * and its events, all in the payment's slot.
  */
 import { createHmac } from 'node:crypto';
 import { PAYMENT_KINDS } from '../../machines/contract.ts';
@@ -116,6 +117,8 @@ export async function createPayment(
       keyspace.timelineKey(id),
       keyspace.eventsStream(shard),
       keyspace.statusIndexKey(shard, payment.status),
+      keyspace.createdIndexKey(shard),
+      keyspace.merchantIndexKey(shard, payment.merchant?.id ?? 'default'),
     ],
     [
       id,

@@ -184,6 +184,9 @@ function expectation(
       '/v1/subscriptions',
       '/v1/instalment-plans',
       '/v1/webhook-endpoints',
+      '/v1/payments',
+      '/v1/payments/export',
+      '/v1/reconciliation/{date}',
     ].includes(path)
   ) {
     return 'empty';
@@ -220,7 +223,8 @@ describe('a key bound to merchant B', () => {
                 ? webhookEndpointId
                 : 'sub_0_x',
           )
-          .replace('{jobId}', reviewJobId);
+          .replace('{jobId}', reviewJobId)
+          .replace('{date}', new Date().toISOString().slice(0, 10));
         const body =
           expected === 'refused'
             ? {

@@ -2,7 +2,8 @@
   Creates a payment at version 1, with its idempotency record.
 
   KEYS: 1 idempotency key (the payment key when there is none), 2 payment,
-        3 timeline, 4 events stream, 5 status index of the initial status
+        3 timeline, 4 events stream, 5 status index of the initial status,
+        6 index by createdAt, 7 the shop's index by createdAt
   ARGV: 1 id, 2 request hash ('' = no idempotency key), 3 idempotency TTL ms,
         4 status score (createdAt), 5 stream maxlen ('0' = none),
         6.. sections: hash fields (pairs), timeline entries,
@@ -31,5 +32,7 @@ redis.call('HSET', KEYS[2], unpack(fields))
 local timeline, n = section(1)
 if n > 0 then redis.call('RPUSH', KEYS[3], unpack(timeline)) end
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1])
 append_events(KEYS[4], ARGV[5], section(4))
 return {'created', ARGV[1]}
