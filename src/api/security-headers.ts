@@ -1,7 +1,7 @@
 /**
  * Security headers on every answer (`@fastify/helmet`): a Content Security
- * Policy (`default-src 'self'`, no framing, no inline script, the console's
- * one inline stylesheet by its hash), `X-Frame-Options: DENY`,
+ * Policy (`default-src 'self'`, no framing, no inline script or style: the
+ * console's stylesheet is a file the app serves), `X-Frame-Options: DENY`,
  * `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin` (so a
  * console form still sends its Origin) and HSTS only when the public URL is
  * https. Swagger UI, Bull Board and the 3-D Secure page get looser policies
@@ -11,7 +11,6 @@ import type { FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createHash } from 'node:crypto';
 import type { PaymentView } from '../orchestrator.ts';
-import { CONSOLE_STYLE_SOURCE } from './console/shared.ts';
 import { authenticationPage } from './pages.ts';
 
 type Directives = Record<string, string[]>;
@@ -25,7 +24,7 @@ const BASE: Directives = {
   'object-src': ["'none'"],
   'script-src': ["'self'"],
   'script-src-attr': ["'none'"],
-  'style-src': ["'self'", CONSOLE_STYLE_SOURCE],
+  'style-src': ["'self'"],
   'img-src': ["'self'", 'data:'],
   'font-src': ["'self'"],
 };
@@ -51,12 +50,16 @@ export const DOCS_POLICY: Policy = {
   contentSecurityPolicy: csp({ ...BASE, 'style-src': ["'self'", "'unsafe-inline'"] }),
 };
 
-/** Bull Board under /ops/queues: inline styles and its web fonts. */
+/**
+ * Bull Board under /ops/queues: its inline styles; fonts from this origin
+ * only, so its page fetches nothing from another site (queue-board.ts drops
+ * its web-font link, and this blocks any left).
+ */
 export const QUEUE_BOARD_POLICY: Policy = {
   contentSecurityPolicy: csp({
     ...BASE,
-    'style-src': ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
-    'font-src': ["'self'", 'data:', 'https://fonts.gstatic.com'],
+    'style-src': ["'self'", "'unsafe-inline'"],
+    'font-src': ["'self'", 'data:'],
   }),
 };
 

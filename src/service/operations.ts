@@ -4,13 +4,14 @@
  * board shows. Each call reads RedisClient at the time it is made.
  */
 import type { Queue } from 'bullmq';
-import { groupsOf } from '../payments/event-stream.ts';
+import { groupsOf, parseEvent, toEntries } from '../payments/event-stream.ts';
 import type { RedisClient } from '../platform/redis.ts';
 import type { PaymentStatus } from '../../machines/contract.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import type { ReviewQueues } from '../payments/review.ts';
 import type { PaymentStore } from '../payments/store.ts';
 import type { StepQueues } from '../queues/steps.ts';
+import type { ScheduleQueues } from '../queues/schedules.ts';
 
 /** States of a step job that are counted. */
 export type StepJobState = 'waiting' | 'active' | 'delayed' | 'failed';
@@ -22,6 +23,11 @@ export interface Operations {
   pingRedis(): Promise<unknown>;
   /** How many jobs of a shard's step queue are in each of `states`. */
   stepJobCounts(shard: number, states: readonly StepJobState[]): Promise<Record<string, number>>;
+  /** How many jobs of a shard's schedules queue are in each of `states`. */
+  scheduleJobCounts(
+    shard: number,
+    states: readonly StepJobState[],
+  ): Promise<Record<string, number>>;
   /** Whether a shard's step queue is paused. */
   stepQueuePaused(shard: number): Promise<boolean>;
   /** How many manual-review items are open, over every shard. */
@@ -39,6 +45,45 @@ export interface Operations {
    * tell) and read but not acknowledged (`pending`).
    */
   consumerGroups(): Promise<ConsumerGroupFigures[]>;
+  /**
+   * The authorisation outcomes (`payment.authorized`, `payment.refused`,
+   * `payment.failed`, `payment.challenged`) of every shard's event stream
+   * since `since` (ms), newest first: at most `perShard` stream entries are
+   * read from each shard.
+   */
+  recentOutcomes(options: { since: number; perShard: number }): Promise<OutcomeFigure[]>;
+}
+
+/** One authorisation outcome read from an event stream. */
+export interface OutcomeFigure {
+  type: 'payment.authorized' | 'payment.refused' | 'payment.failed' | 'payment.challenged';
+  /** Ms since the epoch. */
+  at: number;
+  responseCode?: string;
+}
+
+const OUTCOME_TYPES: ReadonlySet<string> = new Set([
+  'payment.authorized',
+  'payment.refused',
+  'payment.failed',
+  'payment.challenged',
+]);
+
+/** The outcomes among a stream's entries (XREVRANGE's answer). */
+function outcomesOf(raw: unknown): OutcomeFigure[] {
+  return toEntries(raw).flatMap((entry) => {
+    const event = parseEvent(entry);
+    if (!event || !OUTCOME_TYPES.has(event.type)) return [];
+    const at = Date.parse(event.time);
+    const code = (event.data as { responseCode?: unknown } | undefined)?.responseCode;
+    return [
+      {
+        type: event.type as OutcomeFigure['type'],
+        at: Number.isNaN(at) ? Number(entry.id.split('-')[0]) : at,
+        ...(typeof code === 'string' ? { responseCode: code } : {}),
+      },
+    ];
+  });
 }
 
 export interface ConsumerGroupFigures {
@@ -53,9 +98,10 @@ export function createOperations(parts: {
   keyspace: Keyspace;
   store: PaymentStore;
   queues: StepQueues;
+  scheduleQueues: ScheduleQueues;
   reviews: ReviewQueues;
 }): Operations {
-  const { redis, keyspace, store, queues, reviews } = parts;
+  const { redis, keyspace, store, queues, reviews, scheduleQueues } = parts;
   return {
     async consumerGroups() {
       const figures = await Promise.all(
@@ -70,9 +116,18 @@ export function createOperations(parts: {
       );
       return figures.flat();
     },
+    async recentOutcomes({ since, perShard }) {
+      const answers = await Promise.all(
+        keyspace.allShards.map((shard) =>
+          redis.xrevrange(keyspace.eventsStream(shard), '+', String(since), 'COUNT', perShard),
+        ),
+      );
+      return answers.flatMap(outcomesOf).sort((a, b) => b.at - a.at);
+    },
     shards: () => keyspace.allShards,
     pingRedis: () => redis.ping(),
     stepJobCounts: (shard, states) => queues.queue(shard).getJobCounts(...states),
+    scheduleJobCounts: (shard, states) => scheduleQueues.queue(shard).getJobCounts(...states),
     stepQueuePaused: (shard) => queues.queue(shard).isPaused(),
     openReviewCount: () => reviews.countReviews(),
     async paymentsInStatusSince(status, options) {

@@ -5,7 +5,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { PublicInstalmentPlan as InstalmentPlan } from '../../service/schedule-views.ts';
 import { PLAN_ID } from '../params.ts';
+import { filterForm, matches, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
+  badge,
   button,
   html,
   money,
@@ -21,26 +23,40 @@ import {
   type ConsoleOptions,
 } from './shared.ts';
 
-function listPage(plans: InstalmentPlan[]): string {
-  const rows = plans.map((plan) => {
+function listPage(plans: InstalmentPlan[], filter: ListFilter): string {
+  const shown = plans.filter((plan) =>
+    matches(filter, plan.status, [
+      plan.id,
+      plan.merchant.orderId,
+      plan.merchant.customerId,
+      ...plan.instalments.map((entry) => entry.paymentId),
+    ]),
+  );
+  const rows = shown.map((plan) => {
     const paid = plan.instalments.filter((entry) => entry.status === 'paid').length;
     const next = plan.instalments.find((entry) => entry.status === 'scheduled');
     return row([
       subjectLink(plan.id),
-      text(plan.status),
+      badge(plan.status),
       money(plan.amount, plan.currency),
       `${text(paid)} / ${text(plan.instalments.length)}`,
       when(next?.dueAt),
       when(plan.createdAt),
     ]);
   });
+  const form = filterForm('/ops/instalment-plans', filter, {
+    statuses: plans.map((plan) => plan.status),
+    shown: shown.length,
+    total: plans.length,
+  });
   return page(
     'Instalment plans',
-    table(
-      ['plan', 'status', 'total', 'paid', 'next instalment', 'created'],
-      rows,
-      'No instalment plan.',
-    ),
+    `${form}
+${table(
+  ['plan', 'status', 'total', 'paid', 'next instalment', 'created'],
+  rows,
+  plans.length === 0 ? 'No instalment plan.' : 'No instalment plan matches the filter.',
+)}`,
   );
 }
 
@@ -51,7 +67,7 @@ function planPage(plan: InstalmentPlan, token: string): string {
       text(entry.date),
       when(entry.dueAt),
       money(entry.amount, plan.currency),
-      text(entry.status),
+      badge(entry.status),
       paymentLink(entry.paymentId),
       text(entry.transactionReference),
     ]),
@@ -66,16 +82,16 @@ function planPage(plan: InstalmentPlan, token: string): string {
       : '';
   return page(
     `Instalment plan ${plan.id}`,
-    `<table>
-<tr><th>status</th><td>${text(plan.status)}${plan.reason ? ` (${text(plan.reason)})` : ''}</td></tr>
+    `<div class="table-wrap"><table class="facts">
+<tr><th>status</th><td>${badge(plan.status)}${plan.reason ? ` (${text(plan.reason)})` : ''}</td></tr>
 <tr><th>method</th><td>${text(plan.method)}</td></tr>
 <tr><th>total</th><td>${money(plan.amount, plan.currency)}</td></tr>
 <tr><th>capture</th><td>${text(plan.captureMode)}</td></tr>
 <tr><th>days between instalments</th><td>${text(plan.intervalDays)}</td></tr>
 <tr><th>order / customer</th><td>${text(plan.merchant.orderId)} / ${text(plan.merchant.customerId)}</td></tr>
 <tr><th>created / updated</th><td>${when(plan.createdAt)} / ${when(plan.updatedAt)}</td></tr>
-</table>
-${cancel}
+</table></div>
+${cancel ? `<div class="actions">${cancel}</div>` : ''}
 <h2>Instalments</h2>
 ${table(['#', 'date', 'due', 'amount', 'status', 'payment', 'transactionReference'], instalments, 'None.')}`,
   );
@@ -84,8 +100,9 @@ ${table(['#', 'date', 'due', 'amount', 'status', 'payment', 'transactionReferenc
 export const instalmentPlanPages: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
   const { instalmentPlans } = options.orchestrator;
 
-  app.get('/ops/instalment-plans', async (_request, reply) => {
-    return html(reply, listPage(await instalmentPlans.list({ limit: 200 })));
+  app.get<{ Querystring: FilterQuery }>('/ops/instalment-plans', async (request, reply) => {
+    const list = await instalmentPlans.list({ limit: 200 });
+    return html(reply, listPage(list, readFilter(request.query)));
   });
 
   app.get<{ Params: { id: string } }>('/ops/instalment-plans/:id', async (request, reply) =>

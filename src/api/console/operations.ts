@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ScheduledItem } from '../../orchestrator.ts';
 import { scopedAlerts } from '../../service/scope.ts';
 import type { JanitorReport } from '../../schedules/index.ts';
+import { filterForm, matches, readFilter, type FilterQuery } from './filters.ts';
 import { merchantFilter } from './shared.ts';
 import {
   button,
@@ -37,9 +38,19 @@ const janitorForm = (token: string) => button('/ops/janitor/runs', 'Run the jani
 export const operationPages: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
   const { ops } = options.orchestrator;
 
-  app.get('/ops/schedules', async (_request, reply) => {
+  app.get<{ Querystring: FilterQuery }>('/ops/schedules', async (request, reply) => {
     const items: ScheduledItem[] = await ops.schedules({ limit: 500 });
-    const rows = items.map((item) =>
+    const filter = readFilter(request.query);
+    const shown = items.filter((item) =>
+      matches(filter, item.kind, [item.subject, item.detail, item.jobId]),
+    );
+    const form = filterForm('/ops/schedules', filter, {
+      statuses: items.map((item) => item.kind),
+      label: 'kind',
+      shown: shown.length,
+      total: items.length,
+    });
+    const rows = shown.map((item) =>
       row([
         when(item.runAt),
         text(item.kind),
@@ -53,31 +64,45 @@ export const operationPages: FastifyPluginAsync<ConsoleOptions> = async (app, op
       page(
         'Scheduled items',
         `<p>Delayed jobs and the next run of each job scheduler, soonest first.</p>
-${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, 'Nothing scheduled.')}`,
+${form}
+${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, items.length === 0 ? 'Nothing scheduled.' : 'Nothing matches the filter.')}`,
       ),
     );
   });
 
-  app.get<{ Querystring: { merchant?: string } }>('/ops/alerts', async (request, reply) => {
-    // ?merchant=<id>: the alerts about that shop's payments only.
-    const alerts = await scopedAlerts(
-      await ops.alerts({ limit: 200 }),
-      options.orchestrator.payments,
-      merchantFilter(request.query.merchant),
-    );
-    const rows = alerts.map((alert) =>
-      row([
-        when(alert.at),
-        text(alert.kind),
-        subjectLink(alert.paymentId ?? alert.subject),
-        text(alert.message),
-      ]),
-    );
-    return html(
-      reply,
-      page('Alerts', table(['at', 'kind', 'about', 'message'], rows, 'No alert.')),
-    );
-  });
+  app.get<{ Querystring: { merchant?: string } & FilterQuery }>(
+    '/ops/alerts',
+    async (request, reply) => {
+      // ?merchant=<id>: the alerts about that shop's payments only.
+      const alerts = await scopedAlerts(
+        await ops.alerts({ limit: 200 }),
+        options.orchestrator.payments,
+        merchantFilter(request.query.merchant),
+      );
+      const filter = readFilter(request.query);
+      const shown = alerts.filter((alert) =>
+        matches(filter, alert.kind, [alert.paymentId, alert.subject, alert.message]),
+      );
+      const form = filterForm('/ops/alerts', filter, {
+        statuses: alerts.map((alert) => alert.kind),
+        label: 'kind',
+        shown: shown.length,
+        total: alerts.length,
+      });
+      const rows = shown.map((alert) =>
+        row([
+          when(alert.at),
+          text(alert.kind),
+          subjectLink(alert.paymentId ?? alert.subject),
+          text(alert.message),
+        ]),
+      );
+      return html(
+        reply,
+        page('Alerts', `${form}\n${table(['at', 'kind', 'about', 'message'], rows, 'No alert.')}`),
+      );
+    },
+  );
 
   app.get('/ops/janitor', async (request, reply) => {
     return html(

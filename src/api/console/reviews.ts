@@ -10,7 +10,8 @@ import { parseCommand } from '../../payments/commands.ts';
 import { MARK_STATUSES, type ReviewItem } from '../../payments/review.ts';
 import { escapeHtml } from '../../platform/html.ts';
 import { ResolveReviewBody } from '../../service/reviews.ts';
-import { html, page, tokenField, type ConsoleOptions } from './shared.ts';
+import { evidenceSection } from './evidence.ts';
+import { badge, html, page, tokenField, type ConsoleOptions } from './shared.ts';
 
 /** The name of the API key whose session made the request: never anything the request carries. */
 function actorOf(options: ConsoleOptions, request: FastifyRequest): string {
@@ -76,9 +77,10 @@ export const reviewPages: FastifyPluginAsync<ConsoleOptions> = async (app, optio
       reply,
       page(
         `Review ${item.jobId}`,
-        `<p>Payment <a href="/ops/payments/${encodeURIComponent(item.paymentId)}">${escapeHtml(item.paymentId)}</a>, reason <strong>${escapeHtml(item.reason)}</strong>, since ${escapeHtml(new Date(item.enqueuedAt).toISOString())}</p>
-${decisionForms(item, options.formToken(request))}
-<h2>Evidence</h2><pre>${escapeHtml(JSON.stringify(item.evidence, null, 2))}</pre>`,
+        `<p>Payment <a href="/ops/payments/${encodeURIComponent(item.paymentId)}">${escapeHtml(item.paymentId)}</a>, reason <strong>${escapeHtml(item.reason)}</strong>, ${badge(item.state)} since ${escapeHtml(new Date(item.enqueuedAt).toISOString())}</p>
+<div class="actions">${decisionForms(item, options.formToken(request))}</div>
+<h2>Evidence</h2>
+${evidenceSection(item.evidence)}`,
       ),
     );
   });

@@ -1,10 +1,9 @@
 /**
  * What every ops console page shares: the options the console plugins take,
- * the frame of a page (one stylesheet, the navigation, escaped titles) and
+ * the frame of a page (the served stylesheet, the navigation, escaped titles) and
  * the helpers that render values, links, tables and POST buttons, every
  * value escaped.
  */
-import { createHash } from 'node:crypto';
 import type { MerchantScope } from '../../service/scope.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CommandError } from '../../engine/errors.ts';
@@ -14,13 +13,15 @@ import { escapeHtml } from '../../platform/html.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ApiPorts } from '../ports.ts';
 import type { ConsoleSessions } from './sessions.ts';
+import { CONSOLE_CSS_PATH } from './style.ts';
+import { formatMoney } from '../../platform/money.ts';
 
 export interface ConsoleOptions {
   orchestrator: Pick<
     Orchestrator,
     'payments' | 'reviews' | 'subscriptions' | 'instalmentPlans' | 'ops'
   >;
-  ports: Pick<ApiPorts, 'paymentsInStatusSince' | 'shards' | 'shardQueues'>;
+  ports: Pick<ApiPorts, 'paymentsInStatusSince' | 'shards' | 'shardQueues' | 'recentOutcomes'>;
   metrics?: Metrics | undefined;
   /** The console's login: a session for every page, its form token on every action. */
   sessions: ConsoleSessions;
@@ -32,12 +33,10 @@ export interface ConsoleOptions {
   stuckAfterMs?: number;
 }
 
-const STYLE = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}pre{background:#f6f6f6;padding:.8rem;overflow:auto}
-form.inline{display:inline-block;margin:.3rem 1rem .3rem 0}nav a{margin-right:1rem}`;
-
 const NAVIGATION: readonly (readonly [string, string])[] = [
   ['/ops', 'Overview'],
+  ['/ops/payments', 'Payments'],
+  ['/ops/reconciliation', 'Reconciliation'],
   ['/ops/subscriptions', 'Subscriptions'],
   ['/ops/instalment-plans', 'Instalment plans'],
   ['/ops/schedules', 'Scheduled'],
@@ -49,19 +48,20 @@ const NAVIGATION: readonly (readonly [string, string])[] = [
   ['/ops/logout', 'Log out'],
 ];
 
-/** The CSP source allowing the console's one inline stylesheet, and no other. */
-export const CONSOLE_STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
-
-/** A console page: the stylesheet, the navigation (not on the login page), the title, the body. */
+/**
+ * A console page: the stylesheet (served by the app, console/assets.ts), the
+ * navigation (not on the login page), the title, the body.
+ */
 export function page(title: string, body: string, options: { navigation?: boolean } = {}): string {
   const links = NAVIGATION.map(([href, label]) => `<a href="${href}">${label}</a>`).join('');
   const navigation = options.navigation === false ? '' : `<nav>${links}</nav>`;
   return `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
-<body>${navigation}
-<h1>${escapeHtml(title)}</h1>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title><link rel="stylesheet" href="${escapeHtml(CONSOLE_CSS_PATH)}"></head>
+<body><header class="top"><span class="brand">Sogenactif ops</span>${navigation}</header>
+<main><h1>${escapeHtml(title)}</h1>
 ${body}
-</body></html>`;
+</main></body></html>`;
 }
 
 export function html(reply: FastifyReply, text: string): FastifyReply {
@@ -84,9 +84,23 @@ export function when(value: number | string | undefined): string {
   return Number.isNaN(date.getTime()) ? text(value) : escapeHtml(date.toISOString());
 }
 
-/** An amount in minor units with its ISO 4217 code. */
+/** An amount in minor units written with its currency's exponent: `10.00 EUR`. */
 export const money = (amount: number, currency: string): string =>
-  `${text(amount)} <small>(${text(currency)}, minor units)</small>`;
+  text(formatMoney(amount, currency));
+
+/** How a status reads at a glance: the CSS class of its badge. */
+const TONES: readonly (readonly [string, readonly string[]])[] = [
+  ['ok', ['authorized', 'captured', 'paid', 'active', 'delivered', 'enabled', 'completed']],
+  ['bad', ['refused', 'failed', 'expired', 'outcome_unknown', 'declined', 'disabled', 'dead']],
+  ['warn', ['in_review', 'paused', 'scheduled', 'pending', 'awaiting_authentication', 'open']],
+];
+
+/** A status as a coloured badge (its text unchanged). */
+export function badge(status: string | undefined): string {
+  if (status === undefined) return '—';
+  const tone = TONES.find(([, statuses]) => statuses.includes(status))?.[0] ?? 'info';
+  return `<span class="badge ${tone}">${text(status)}</span>`;
+}
 
 /** A link to the console page of a payment, subscription or plan id. */
 export function subjectLink(id: string | undefined): string {
@@ -105,9 +119,16 @@ export const paymentLink = (id: string): string =>
   `<a href="/ops/payments/${encodeURIComponent(id)}">${text(id)}</a>`;
 
 export function table(headings: string[], rows: string[], empty: string): string {
-  if (rows.length === 0) return `<p>${escapeHtml(empty)}</p>`;
-  return `<table><tr>${headings.map((heading) => `<th>${escapeHtml(heading)}</th>`).join('')}</tr>
-${rows.join('\n')}</table>`;
+  if (rows.length === 0) return `<p class="muted">${escapeHtml(empty)}</p>`;
+  return `<div class="table-wrap"><table><thead><tr>${headings.map((heading) => `<th>${escapeHtml(heading)}</th>`).join('')}</tr></thead>
+<tbody>${rows.join('\n')}</tbody></table></div>`;
+}
+
+/** A table of one record's fields: a heading and its (already escaped) value per row. */
+export function facts(rows: readonly (readonly [string, string])[]): string {
+  return `<div class="table-wrap"><table class="facts"><tbody>${rows
+    .map(([heading, value]) => `<tr><th>${escapeHtml(heading)}</th><td>${value}</td></tr>`)
+    .join('\n')}</tbody></table></div>`;
 }
 
 export const row = (cells: string[]): string =>

@@ -6,7 +6,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { PublicSubscription as SubscriptionView } from '../../service/schedule-views.ts';
 import { SUBSCRIPTION_ID } from '../params.ts';
+import { filterForm, matches, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
+  badge,
   button,
   html,
   money,
@@ -43,24 +45,38 @@ function scheduleOf(subscription: SubscriptionView): string {
   return '—';
 }
 
-function listPage(subscriptions: SubscriptionView[]): string {
-  const rows = subscriptions.map((subscription) =>
+function listPage(subscriptions: SubscriptionView[], filter: ListFilter): string {
+  const shown = subscriptions.filter((subscription) =>
+    matches(filter, subscription.status, [
+      subscription.id,
+      subscription.merchant.orderId,
+      subscription.merchant.customerId,
+      subscription.firstPaymentId,
+    ]),
+  );
+  const rows = shown.map((subscription) =>
     row([
       subjectLink(subscription.id),
-      text(subscription.status),
+      badge(subscription.status),
       money(subscription.amount, subscription.currency),
       scheduleOf(subscription),
       when(subscription.nextRunAt),
       when(subscription.createdAt),
     ]),
   );
+  const form = filterForm('/ops/subscriptions', filter, {
+    statuses: subscriptions.map((subscription) => subscription.status),
+    shown: shown.length,
+    total: subscriptions.length,
+  });
   return page(
     'Subscriptions',
-    table(
-      ['subscription', 'status', 'amount', 'schedule', 'next run', 'created'],
-      rows,
-      'No subscription.',
-    ),
+    `${form}
+${table(
+  ['subscription', 'status', 'amount', 'schedule', 'next run', 'created'],
+  rows,
+  subscriptions.length === 0 ? 'No subscription.' : 'No subscription matches the filter.',
+)}`,
   );
 }
 
@@ -83,7 +99,7 @@ function subscriptionPage(subscription: SubscriptionView, token: string): string
         text(occurrence.period),
         when(occurrence.scheduledAt),
         money(occurrence.amount, subscription.currency),
-        text(occurrence.status),
+        badge(occurrence.status),
         occurrence.paymentIds.map(paymentLink).join('<br>'),
         when(occurrence.nextRetryAt),
       ]),
@@ -91,8 +107,8 @@ function subscriptionPage(subscription: SubscriptionView, token: string): string
   const { merchant } = subscription;
   return page(
     `Subscription ${subscription.id}`,
-    `<table>
-<tr><th>status</th><td>${text(subscription.status)}${subscription.reason ? ` (${text(subscription.reason)})` : ''}</td></tr>
+    `<div class="table-wrap"><table class="facts">
+<tr><th>status</th><td>${badge(subscription.status)}${subscription.reason ? ` (${text(subscription.reason)})` : ''}</td></tr>
 <tr><th>method</th><td>${text(subscription.method)}</td></tr>
 <tr><th>amount</th><td>${money(subscription.amount, subscription.currency)}</td></tr>
 <tr><th>capture</th><td>${text(subscription.captureMode)}, day ${text(subscription.captureDay)}</td></tr>
@@ -102,8 +118,8 @@ function subscriptionPage(subscription: SubscriptionView, token: string): string
 <tr><th>first payment</th><td>${paymentLink(subscription.firstPaymentId)}</td></tr>
 <tr><th>order / customer</th><td>${text(merchant.orderId)} / ${text(merchant.customerId)}</td></tr>
 <tr><th>created / updated</th><td>${when(subscription.createdAt)} / ${when(subscription.updatedAt)}</td></tr>
-</table>
-${actionButtons(subscription, token)}
+</table></div>
+<div class="actions">${actionButtons(subscription, token) || '<span class="muted">No action left.</span>'}</div>
 <h2>Occurrences (newest first)</h2>
 ${table(['period', 'scheduled', 'amount', 'status', 'payments (attempts)', 'next retry'], occurrences, 'None yet.')}`,
   );
@@ -112,8 +128,9 @@ ${table(['period', 'scheduled', 'amount', 'status', 'payments (attempts)', 'next
 export const subscriptionPages: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
   const { subscriptions } = options.orchestrator;
 
-  app.get('/ops/subscriptions', async (_request, reply) => {
-    return html(reply, listPage(await subscriptions.list({ limit: 200 })));
+  app.get<{ Querystring: FilterQuery }>('/ops/subscriptions', async (request, reply) => {
+    const list = await subscriptions.list({ limit: 200 });
+    return html(reply, listPage(list, readFilter(request.query)));
   });
 
   app.get<{ Params: { id: string } }>('/ops/subscriptions/:id', async (request, reply) =>

@@ -10,6 +10,7 @@ import type { Orchestrator } from '../../orchestrator.ts';
 import type { EndpointBacklog } from '../../orchestrator-webhooks.ts';
 import type { DeliveryView, WebhookEndpointView } from '../../service/webhook-endpoints.ts';
 import { ALL_EVENT_TYPES } from '../../webhooks/endpoints.ts';
+import { filterForm, matches, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
   actOnRecord,
   button,
@@ -70,9 +71,25 @@ function age(ms: number | undefined): string {
   return `${text(Math.floor(ms / size))} ${unit}`;
 }
 
-function listPage(endpoints: WebhookEndpointView[], backlog: EndpointBacklog[]): string {
+/** `enabled` or `disabled`: what the list's filter selects on. */
+const stateName = (endpoint: WebhookEndpointView): string =>
+  endpoint.enabled ? 'enabled' : 'disabled';
+
+function listPage(
+  endpoints: WebhookEndpointView[],
+  backlog: EndpointBacklog[],
+  filter: ListFilter,
+): string {
   const backlogOf = new Map(backlog.map((entry) => [entry.endpointId, entry]));
-  const rows = endpoints.map((endpoint) => {
+  const shown = endpoints.filter((endpoint) =>
+    matches(filter, stateName(endpoint), [
+      endpoint.id,
+      endpoint.merchant,
+      endpoint.url,
+      endpoint.description,
+    ]),
+  );
+  const rows = shown.map((endpoint) => {
     const pending = backlogOf.get(endpoint.id);
     return row([
       endpointLink(endpoint.id),
@@ -85,13 +102,20 @@ function listPage(endpoints: WebhookEndpointView[], backlog: EndpointBacklog[]):
       age(pending?.oldestAgeMs),
     ]);
   });
+  const form = filterForm('/ops/webhooks', filter, {
+    statuses: endpoints.map(stateName),
+    label: 'state',
+    shown: shown.length,
+    total: endpoints.length,
+  });
   return page(
     'Webhook endpoints',
-    table(
-      ['endpoint', 'merchant', 'url', 'events', 'state', 'failing since', 'backlog', 'oldest'],
-      rows,
-      'No webhook endpoint.',
-    ),
+    `${form}
+${table(
+  ['endpoint', 'merchant', 'url', 'events', 'state', 'failing since', 'backlog', 'oldest'],
+  rows,
+  endpoints.length === 0 ? 'No webhook endpoint.' : 'No endpoint matches the filter.',
+)}`,
   );
 }
 
@@ -138,7 +162,7 @@ function endpointPage(
   const headings = ['message', 'event', 'subject', 'status', 'attempts', 'last outcome'];
   return page(
     `Webhook endpoint ${endpoint.id}`,
-    `<table>
+    `<div class="table-wrap"><table class="facts">
 <tr><th>merchant</th><td>${text(endpoint.merchant)}</td></tr>
 <tr><th>url</th><td><code>${text(endpoint.url)}</code></td></tr>
 <tr><th>description</th><td>${text(endpoint.description)}</td></tr>
@@ -147,8 +171,8 @@ function endpointPage(
 <tr><th>failing since</th><td>${when(endpoint.failingSince)}</td></tr>
 <tr><th>previous secret signs until</th><td>${when(endpoint.previousSecretExpiresAt)}</td></tr>
 <tr><th>created / updated</th><td>${when(endpoint.createdAt)} / ${when(endpoint.updatedAt)}</td></tr>
-</table>
-${toggle}
+</table></div>
+<div class="actions">${toggle}</div>
 <h2>Latest deliveries (newest first)</h2>
 ${table([...headings, 'next attempt', 'created', ''], deliveryRows(endpoint.id, deliveries, token), 'None yet.')}`,
   );
@@ -166,9 +190,9 @@ export const webhookPages: FastifyPluginAsync<WebhookConsoleOptions> = async (ap
     page: '/ops/webhooks',
   });
 
-  app.get('/ops/webhooks', async (_request, reply) => {
+  app.get<{ Querystring: FilterQuery }>('/ops/webhooks', async (request, reply) => {
     const [list, backlog] = await Promise.all([endpoints.list('all'), webhooks.backlog()]);
-    return html(reply, listPage(list, backlog));
+    return html(reply, listPage(list, backlog, readFilter(request.query)));
   });
 
   app.get<WithId>('/ops/webhooks/:id', async (request, reply) =>

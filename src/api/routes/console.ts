@@ -11,20 +11,24 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync } from 'fastify';
+import { consoleAssets } from '../console/assets.ts';
 import { instalmentPlanPages } from '../console/instalment-plans.ts';
 import { loginPages, logoutPages, type LoginOptions } from '../console/login.ts';
 import { operationPages } from '../console/operations.ts';
 import { overviewPages } from '../console/overview.ts';
+import { paymentListPages, type SearchConsoleOptions } from '../console/payments-list.ts';
 import { queueBoard, QUEUE_BOARD_PATH } from '../console/queue-board.ts';
+import { reconciliationPages } from '../console/reconciliation.ts';
 import { reviewPages } from '../console/reviews.ts';
 import { subscriptionPages } from '../console/subscriptions.ts';
 import { webhookPages, type WebhookConsoleOptions } from '../console/webhooks.ts';
 
-export type ConsoleRoutesOptions = WebhookConsoleOptions & LoginOptions;
+export type ConsoleRoutesOptions = WebhookConsoleOptions & SearchConsoleOptions & LoginOptions;
 
 export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (app, options) => {
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 32 * 1024 });
+  await app.register(consoleAssets);
   await app.register(loginPages, options);
   await app.register(queueBoard, { ...options, prefix: QUEUE_BOARD_PATH });
   await app.register(async (pages) => {
@@ -40,6 +44,8 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (ap
     ]) {
       await pages.register(plugin, options);
     }
+    await pages.register(paymentListPages, options);
+    await pages.register(reconciliationPages, options);
     await pages.register(logoutPages, options);
   });
 };
