@@ -1,17 +1,22 @@
 /**
- * `npm run demo`: sends a realistic mix of payments to a running service
- * (`npm start`) so the console, the metrics and the review queue fill up:
- * accepted, refused, 3-D Secure through the simulator's ACS, a 90 answered
- * then accepted, a seal mismatch sent to review, a capture and partial refunds,
- * a deferred capture, a subscription and an instalment plan. The
- * subscription and the instalment plan are cancelled when the demo ends,
- * failed or interrupted (Ctrl-C) included, so nothing charges afterwards.
- * DEMO_API_URL (http://127.0.0.1:3000), DEMO_API_KEY (dev-key) and
- * DEMO_SIMULATOR_URL (http://127.0.0.1:7070, control endpoints on).
- * The API is called through the typed client (clients/typescript); the
- * browser's pages and the simulator's control endpoints over plain HTTP.
+ * `npm run demo`: runs a service of its own (API, workers, embedded simulator
+ * with control endpoints) under the key prefix `demo` (DEMO_KEY_PREFIX) and
+ * sends it a realistic mix through the typed client: accepted, refused, 3-D
+ * Secure through the simulator's ACS, 90 then accepted, a seal mismatch sent
+ * to review, a capture and a partial refund, a deferred capture, a
+ * subscription and an instalment plan. At its end, on an error or on Ctrl-C
+ * it stops the service and removes everything it wrote: its BullMQ queues
+ * are obliterated and every key under its prefix deleted (SCAN on every
+ * master of a cluster); what a killed run left is removed at the next start.
+ * Redis: REDIS_URL or REDIS_CLUSTER_NODES (and SHARDS), else 127.0.0.1:6379
+ * when it answers, else a redis-server of its own that keeps nothing; no
+ * other variable is read. DEMO_HOLD=1 keeps the service up after the last
+ * payment until Ctrl-C; DEMO_LOG_LEVEL (error) is its log level.
  */
 import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Cluster } from 'ioredis';
+import { Queue } from 'bullmq';
 import { request } from 'undici';
 import {
   createClient,
@@ -20,13 +25,185 @@ import {
   type PaymentStatus,
 } from '../clients/typescript/src/index.ts';
 import { IN_FLIGHT_STATUSES } from '../machines/model.ts';
+import { buildApi, parseApiKeys } from './api/app.ts';
+import { createMetrics } from './api/metrics.ts';
 import { DEV_API_KEY } from './cli/ops.ts';
+import { compose, type Runtime } from './compose.ts';
+import { loadConfig, type Config } from './config/config.ts';
+import { createKeyspace, type Keyspace } from './payments/keys.ts';
+import { scheduleQueueName } from './queues/schedules.ts';
+import { webhookQueueName } from './queues/webhooks.ts';
+import { connectRedis, type RedisClient, type RedisTarget } from './platform/redis.ts';
+import {
+  findFreePort,
+  redisAnswers,
+  startRedisServer,
+  type RedisServerHandle,
+} from './platform/redis-server.ts';
 
-const api = process.env.DEMO_API_URL ?? 'http://127.0.0.1:3000';
-const key = process.env.DEMO_API_KEY ?? DEV_API_KEY;
-const simulator = process.env.DEMO_SIMULATOR_URL ?? 'http://127.0.0.1:7070';
+const HOST = '127.0.0.1';
+const prefix = process.env.DEMO_KEY_PREFIX || 'demo';
 
-const client = createClient({ baseUrl: api, apiKey: key });
+type Client = ReturnType<typeof createClient>;
+
+/** The demo's own service and where it listens. */
+interface Service {
+  api: string;
+  simulator: string;
+  client: Client;
+  runtime: Runtime;
+  app: FastifyInstance;
+  /** The redis-server started for the demo, when none was given or answered. */
+  redisServer?: RedisServerHandle;
+}
+
+/** Only where Redis is comes from the environment; everything else is the demo's. */
+function demoEnvironment(port: number, redisUrl?: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if ((name.startsWith('REDIS_') || name === 'SHARDS') && value) env[name] = value;
+  }
+  return {
+    ...env,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    KEY_PREFIX: prefix,
+    SIPS_ENV: 'simulator',
+    HOST,
+    PORT: String(port),
+    PUBLIC_URL: `http://${HOST}:${port}`,
+    SIMULATOR_PORT: '0',
+    LOG_LEVEL: process.env.DEMO_LOG_LEVEL || 'error',
+  };
+}
+
+/** REDIS_URL / REDIS_CLUSTER_NODES, or 6379 when it answers, or a server that keeps nothing. */
+async function placeRedis(): Promise<RedisServerHandle | undefined> {
+  if (process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES) return undefined;
+  if (await redisAnswers('redis://127.0.0.1:6379')) return undefined;
+  return startRedisServer({ persistence: 'none' });
+}
+
+/** Where the demo's Redis is: as compose will connect (REDIS_CLUSTER_NODES, else REDIS_URL). */
+function redisTarget(config: Config): RedisTarget {
+  return config.REDIS_CLUSTER_NODES
+    ? { clusterNodes: config.REDIS_CLUSTER_NODES }
+    : { url: config.REDIS_URL ?? 'redis://127.0.0.1:6379' };
+}
+
+/** The API, the workers and the embedded simulator, as `npm start` runs them, on `port`. */
+async function startService(config: Config, port: number): Promise<Omit<Service, 'redisServer'>> {
+  const metrics = createMetrics();
+  const runtime = await compose(config, {
+    workers: true,
+    startRedis: false,
+    onCall: (result) => metrics.onCall(result),
+    onWebhookAttempt: (report) => metrics.onWebhookAttempt(report),
+  });
+  const api = `http://${HOST}:${port}`;
+  const app = buildApi({
+    orchestrator: runtime.orchestrator,
+    apiKeys: parseApiKeys(`demo:${DEV_API_KEY}:payments|ops`),
+    logger: runtime.logger,
+    metrics,
+    publicUrl: api,
+  });
+  try {
+    await app.listen({ host: HOST, port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await runtime.close();
+    await removeDemoData(runtime.redisTarget, config.SHARDS).catch(() => undefined);
+    throw error;
+  }
+  return {
+    api,
+    simulator: runtime.simulator?.url ?? runtime.sips.baseUrl,
+    client: createClient({ baseUrl: api, apiKey: DEV_API_KEY }),
+    runtime,
+    app,
+  };
+}
+
+/** Every BullMQ queue name of a shard (src/queues): steps, manual review, schedules, webhooks. */
+function queueNames(keyspace: Keyspace, shard: number): string[] {
+  return [
+    keyspace.paymentsQueueName(shard),
+    keyspace.reviewQueueName,
+    scheduleQueueName(shard),
+    webhookQueueName(shard),
+  ];
+}
+
+/** Calls `each` with every batch of keys matching `pattern` on one Redis node (SCAN). */
+async function scanKeys(
+  node: RedisClient,
+  pattern: string,
+  each: (keys: string[]) => Promise<void>,
+): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await each(keys);
+  } while (cursor !== '0');
+}
+
+async function countMatching(node: RedisClient, pattern: string): Promise<number> {
+  const seen = new Set<string>();
+  await scanKeys(node, pattern, async (keys) => {
+    for (const key of keys) seen.add(key);
+  });
+  return seen.size;
+}
+
+async function deleteMatching(node: RedisClient, pattern: string): Promise<void> {
+  await scanKeys(node, pattern, async (keys) => {
+    // One key per UNLINK: keys of several slots may share a cluster node.
+    const pipeline = node.pipeline();
+    for (const key of keys) pipeline.unlink(key);
+    await pipeline.exec();
+  });
+}
+
+/**
+ * Removes what the demo wrote: obliterates its queues on every shard, then
+ * deletes every key under its prefix (`{demo:s<n>}:…` and `demo:…`) on every
+ * node (each master of a cluster). Returns how many keys there were.
+ */
+async function removeDemoData(target: RedisTarget, shards: number): Promise<number> {
+  const connection = connectRedis(target, {
+    connectionName: `${prefix}-cleanup`,
+    maxRetriesPerRequest: 1,
+  });
+  connection.on('error', () => undefined);
+  try {
+    const nodes = connection instanceof Cluster ? connection.nodes('master') : [connection];
+    let found = 0;
+    for (const node of nodes) {
+      found += await countMatching(node, `{${prefix}:*`);
+      found += await countMatching(node, `${prefix}:*`);
+    }
+    if (found === 0) return 0;
+    const keyspace = createKeyspace({ prefix, shards });
+    for (const shard of keyspace.allShards) {
+      for (const name of queueNames(keyspace, shard)) {
+        const queue = new Queue(name, { connection, prefix: keyspace.bullmqPrefix(shard) });
+        try {
+          await queue.obliterate({ force: true });
+        } finally {
+          await queue.close();
+        }
+      }
+    }
+    for (const node of nodes) {
+      await deleteMatching(node, `{${prefix}:*`);
+      await deleteMatching(node, `${prefix}:*`);
+    }
+    return found;
+  } finally {
+    connection.disconnect();
+  }
+}
 
 /** The answer's body, or an error naming the call and its problem. */
 function ok<T>(label: string, answer: { data?: T; error?: unknown; response: Response }): T {
@@ -37,8 +214,8 @@ function ok<T>(label: string, answer: { data?: T; error?: unknown; response: Res
 }
 
 /** A simulator control endpoint. */
-async function control(path: string, body: unknown): Promise<void> {
-  const response = await request(`${simulator}/_control/${path}`, {
+async function control(service: Service, path: string, body: unknown): Promise<void> {
+  const response = await request(`${service.simulator}/_control/${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -49,21 +226,14 @@ async function control(path: string, body: unknown): Promise<void> {
   }
 }
 
-async function form(
-  url: string,
-  fields: Record<string, string>,
-): Promise<{ status: number; text: string; location?: string }> {
+/** Posts a form as a browser does; the page it answers. */
+async function form(url: string, fields: Record<string, string>): Promise<string> {
   const response = await request(url, {
     method: 'POST',
     body: new URLSearchParams(fields).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   });
-  const location = response.headers.location;
-  return {
-    status: response.statusCode,
-    text: await response.body.text(),
-    ...(typeof location === 'string' ? { location } : {}),
-  };
+  return response.body.text();
 }
 
 function firstForm(html: string): { action: string; fields: Record<string, string> } {
@@ -81,16 +251,18 @@ const card = (number: string) => ({ number, expiry: '203012', csc: '123' });
 
 const newKey = () => ({ header: { 'Idempotency-Key': randomUUID() } });
 
-async function create(body: CreatePayment): Promise<Payment> {
+async function create(client: Client, body: CreatePayment): Promise<Payment> {
+  if (stopping) throw new Error('stopped');
   return ok('create', await client.POST('/v1/payments', { params: newKey(), body }));
 }
 
 async function settle(
+  client: Client,
   id: string,
   until: (status: PaymentStatus) => boolean = (s) =>
     !IN_FLIGHT_STATUSES.has(s) && s !== 'outcome_unknown',
 ): Promise<Payment> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 200 && !stopping; i++) {
     const payment = ok(
       `GET ${id}`,
       await client.GET('/v1/payments/{id}', { params: { path: { id } } }),
@@ -101,130 +273,79 @@ async function settle(
   throw new Error(`payment ${id} did not settle`);
 }
 
-/** The recurring schedules the demo created: cancelled at its end. */
-const schedules: { kind: 'subscription' | 'instalment plan'; id: string }[] = [];
-/** Creations sent and not yet answered: their schedule is known once they are. */
-const creating = new Set<Promise<unknown>>();
-/** Set once cleanup starts: no schedule is created after it. */
-let stopping = false;
+const report = (label: string, payment: Payment) =>
+  console.log(`${label.padEnd(48)} ${payment.id}  ${payment.status}`);
 
-/** Sends a creation call, noting the schedule it made as soon as it answers. */
-async function tracked<T>(call: () => Promise<T>, note: (answer: T) => void): Promise<T> {
-  if (stopping) throw new Error('interrupted');
-  const noted = call().then((answer) => {
-    note(answer);
-    return answer;
-  });
-  creating.add(noted);
-  try {
-    return await noted;
-  } finally {
-    creating.delete(noted);
-  }
-}
-
-/** One cleanup, whether the end or Ctrl-C (or both) asks for it. */
-let cleanup: Promise<void> | undefined;
-
-/** Cancels every schedule the demo created; tells how to cancel one by hand if that fails. */
-function cancelSchedules(): Promise<void> {
-  cleanup ??= cancelAll();
-  return cleanup;
-}
-
-async function cancelAll(): Promise<void> {
-  stopping = true;
-  await Promise.allSettled([...creating]);
-  for (const { kind, id } of schedules.splice(0)) {
-    const path = kind === 'subscription' ? 'subscriptions' : 'instalment-plans';
-    try {
-      const params = { params: { path: { id } } };
-      const answer =
-        kind === 'subscription'
-          ? await client.POST('/v1/subscriptions/{id}/cancel', params)
-          : await client.POST('/v1/instalment-plans/{id}/cancel', params);
-      if (answer.data === undefined) {
-        throw new Error(`${answer.response.status} ${JSON.stringify(answer.error)}`);
-      }
-      console.log(`${`cancelled ${kind}`.padEnd(48)} ${id}  ${answer.data.status}`);
-    } catch (error) {
-      console.error(
-        `could not cancel ${kind} ${id} (${error instanceof Error ? error.message : String(error)}): POST ${api}/v1/${path}/${id}/cancel`,
-      );
-      process.exitCode = 1;
-    }
-  }
-}
-
-async function fault(spec: Record<string, unknown>): Promise<void> {
-  await control('faults', spec);
-}
-
-async function main(): Promise<void> {
-  const report = (label: string, payment: Payment) =>
-    console.log(`${label.padEnd(48)} ${payment.id}  ${payment.status}`);
-
-  for (let i = 0; i < 5; i++) {
-    report(
-      'accepted card',
-      await settle((await create({ amount: 1000 + i * 250, card: card('4000000000000002') })).id),
-    );
-  }
-  for (let i = 0; i < 2; i++) {
-    report(
-      'refused card (05)',
-      await settle((await create({ amount: 4200, card: card('4000000000000119') })).id),
-    );
-  }
-
-  const threeDs = await create({
+/** A 3-D Secure payment, the customer's browser played through the simulator's ACS. */
+async function threeDSecure(service: Service): Promise<Payment> {
+  const { client, api, simulator } = service;
+  const payment = await create(client, {
     method: 'card_3ds',
     amount: 8900,
     card: card('4000000000003001'),
     returnUrl: 'https://shop.example/done',
   });
-  const waiting = await settle(threeDs.id, (s) => s === 'awaiting_authentication');
-  const page = await request(`${api}/v1/payments/${waiting.id}/authentication`);
+  await settle(client, payment.id, (s) => s === 'awaiting_authentication');
+  const page = await request(`${api}/v1/payments/${payment.id}/authentication`);
   const toAcs = firstForm(await page.body.text());
-  const acs = firstForm((await form(toAcs.action, toAcs.fields)).text);
-  const back = firstForm(
-    (await form(new URL(acs.action, simulator).toString(), { ...acs.fields, outcome: 'SUCCESS' }))
-      .text,
-  );
+  const acs = firstForm(await form(toAcs.action, toAcs.fields));
+  const decided = await form(new URL(acs.action, simulator).toString(), {
+    ...acs.fields,
+    outcome: 'SUCCESS',
+  });
+  const back = firstForm(decided);
   await form(back.action, back.fields);
-  report('3-D Secure, authenticated', await settle(threeDs.id));
+  return settle(client, payment.id);
+}
 
-  await fault({
+async function scenario(service: Service): Promise<void> {
+  const { client } = service;
+  for (let i = 0; i < 5; i++) {
+    const payment = await create(client, {
+      amount: 1000 + i * 250,
+      card: card('4000000000000002'),
+    });
+    report('accepted card', await settle(client, payment.id));
+  }
+  for (let i = 0; i < 2; i++) {
+    const payment = await create(client, { amount: 4200, card: card('4000000000000119') });
+    report('refused card (05)', await settle(client, payment.id));
+  }
+
+  report('3-D Secure, authenticated', await threeDSecure(service));
+
+  await control(service, 'faults', {
     match: { service: 'cardOrder' },
     times: 1,
     type: 'responseCode',
     responseCode: '90',
   });
-  report(
-    '90, then accepted',
-    await settle((await create({ amount: 3100, card: card('4000000000000002') })).id),
-  );
+  const retried = await create(client, { amount: 3100, card: card('4000000000000002') });
+  report('90, then accepted', await settle(client, retried.id));
 
-  await fault({ match: { service: 'cardOrder' }, times: 1, type: 'corruptSeal' });
-  report(
-    'seal mismatch (manual review)',
-    await settle((await create({ amount: 5600, card: card('4000000000000002') })).id),
-  );
+  await control(service, 'faults', {
+    match: { service: 'cardOrder' },
+    times: 1,
+    type: 'corruptSeal',
+  });
+  const forged = await create(client, { amount: 5600, card: card('4000000000000002') });
+  report('seal mismatch (manual review)', await settle(client, forged.id));
 
-  const captured = await create({
+  const captured = await create(client, {
     amount: 12000,
     captureMode: 'validation',
     card: card('4000000000000002'),
   });
-  await settle(captured.id);
+  await settle(client, captured.id);
   const path = { id: captured.id };
   ok(
     'capture',
     await client.POST('/v1/payments/{id}/captures', { params: { path }, body: { amount: 10000 } }),
   );
-  await settle(captured.id);
-  await control('clock/advance', { days: 1 });
-  await control('remittance', {});
+  await settle(client, captured.id);
+  // The capture is remitted at the simulator's next daily run: move its clock there.
+  await control(service, 'clock/advance', { days: 1 });
+  await control(service, 'remittance', {});
   ok(
     'refund',
     await client.POST('/v1/payments/{id}/refunds', {
@@ -232,63 +353,135 @@ async function main(): Promise<void> {
       body: { amount: 2500 },
     }),
   );
-  report('captured 100.00, refunded 25.00', await settle(captured.id));
+  report('captured 100.00, refunded 25.00', await settle(client, captured.id));
 
-  const deferred = await create({
+  const deferred = await create(client, {
     amount: 4500,
     captureMode: 'validation',
     captureDay: 3,
     capture: { afterMs: 60_000, atLimit: 'cancel' },
     card: card('4000000000000002'),
   });
-  report('deferred capture (in 1 min)', await settle(deferred.id));
+  report('deferred capture (in 1 min)', await settle(client, deferred.id));
 
   const { subscription, firstPayment } = ok(
     'subscription',
-    await tracked(
-      () =>
-        client.POST('/v1/subscriptions', {
-          params: newKey(),
-          body: { amount: 990, interval: '1m', card: card('4000000000000002') },
-        }),
-      (answer) => {
-        if (answer.data) schedules.push({ kind: 'subscription', id: answer.data.subscription.id });
-      },
-    ),
+    await client.POST('/v1/subscriptions', {
+      params: newKey(),
+      body: { amount: 990, interval: '1m', card: card('4000000000000002') },
+    }),
   );
-  report(`subscription ${subscription.id}`, await settle(firstPayment.id));
+  report(`subscription ${subscription.id}`, await settle(client, firstPayment.id));
 
   const { plan, firstPayment: firstInstalment } = ok(
     'instalment plan',
-    await tracked(
-      () =>
-        client.POST('/v1/instalment-plans', {
-          params: newKey(),
-          body: { amount: 30000, count: 3, card: card('4000000000000002') },
-        }),
-      (answer) => {
-        if (answer.data) schedules.push({ kind: 'instalment plan', id: answer.data.plan.id });
-      },
-    ),
+    await client.POST('/v1/instalment-plans', {
+      params: newKey(),
+      body: { amount: 30000, count: 3, card: card('4000000000000002') },
+    }),
   );
-  report(`instalments ${plan.id} (1 of 3)`, await settle(firstInstalment.id));
+  report(`instalments ${plan.id} (1 of 3)`, await settle(client, firstInstalment.id));
+}
+
+/** Stops the service and removes its data, once, whoever asks first. */
+let stopped: Promise<void> | undefined;
+/** Set once the service stops: the scenario sends nothing more. */
+let stopping = false;
+
+function stop(service: Service): Promise<void> {
+  stopped ??= (async () => {
+    const { runtime } = service;
+    stopping = true;
+    // Closing the connections may leave Node nothing to wait for before the sweep starts.
+    const alive = setInterval(() => undefined, 60_000);
+    try {
+      // The demo is the API's only client: its keep-alive connections need not be waited for.
+      const closing = service.app.close();
+      service.app.server.closeAllConnections();
+      await closing;
+      await runtime.close();
+      const removed = await removeDemoData(runtime.redisTarget, runtime.config.SHARDS);
+      console.log(`removed the demo's data: ${removed} keys under the prefix ${prefix}`);
+    } catch (error) {
+      console.error(
+        `could not remove the demo's data (${error instanceof Error ? error.message : String(error)}): ` +
+          `its keys are those matching {${prefix}:* and ${prefix}:*; the next run removes them`,
+      );
+      process.exitCode = 1;
+    } finally {
+      await service.redisServer?.stop();
+      clearInterval(alive);
+    }
+  })();
+  return stopped;
+}
+
+async function run(): Promise<void> {
+  let service: Service | undefined;
+  let interrupted = false;
+  let finished = false;
+  let signalledAt = 0;
+  const onSignal = () => {
+    // Ctrl-C reaches the demo both from the terminal and relayed by npm and
+    // tsx: a signal within a second of the first is the same one.
+    if (signalledAt > 0) {
+      if (Date.now() - signalledAt > 1_000) process.exit(130); // a second Ctrl-C: stop at once
+      return;
+    }
+    signalledAt = Date.now();
+    interrupted = true;
+    if (!service) return; // still starting: stopped as soon as it is up
+    console.error(
+      finished ? '\nstopping the demo' : '\ninterrupted: stopping the demo and removing its data',
+    );
+    void stop(service).finally(() => process.exit(finished ? 0 : 130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const redisServer = await placeRedis();
+  try {
+    const port = await findFreePort();
+    const config = loadConfig(demoEnvironment(port, redisServer?.url));
+    // What an earlier run left when it was killed before it could clean up.
+    const stale = await removeDemoData(redisTarget(config), config.SHARDS);
+    if (stale > 0) console.log(`removed ${stale} keys an earlier demo left (prefix ${prefix})`);
+    service = { ...(await startService(config, port)), ...(redisServer ? { redisServer } : {}) };
+  } catch (error) {
+    await redisServer?.stop();
+    throw error;
+  }
+  if (interrupted) {
+    await stop(service);
+    process.exit(130);
+  }
 
   console.log(
-    `\nOpen reviews: GET ${api}/v1/reviews; schedules: GET ${api}/v1/schedules; metrics: GET ${api}/metrics (key ${key === DEV_API_KEY ? DEV_API_KEY : '…'}); console: ${api}/ops (log in with an ops key)`,
+    `demo service at ${service.api} (key ${DEV_API_KEY}), simulator at ${service.simulator}`,
   );
+  try {
+    await scenario(service);
+    finished = true;
+    if (process.env.DEMO_HOLD === '1') {
+      console.log(
+        `\nThe demo's service stays up until Ctrl-C, then its data is removed.\n` +
+          `Reviews: GET ${service.api}/v1/reviews; schedules: GET ${service.api}/v1/schedules; ` +
+          `metrics: GET ${service.api}/metrics (Bearer ${DEV_API_KEY}); console: ${service.api}/ops`,
+      );
+      // The server keeps the process up; Ctrl-C (onSignal) stops it and exits.
+      await new Promise<never>(() => undefined);
+    }
+  } catch (error) {
+    // Interrupted: the requests in flight fail as the service stops; that is no error.
+    if (!interrupted) {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    }
+  }
+  await stop(service);
 }
 
-// Ctrl-C: cancel what was created, then stop (a second Ctrl-C stops at once).
-process.once('SIGINT', () => {
-  console.error('\ninterrupted: cancelling the demo subscription and instalment plan');
-  void cancelSchedules().finally(() => process.exit(130));
-});
-
-try {
-  await main();
-} catch (error) {
+await run().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   process.exitCode = 1;
-} finally {
-  await cancelSchedules();
-}
+});
