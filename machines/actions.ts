@@ -15,6 +15,14 @@ import type {
 } from './contract.ts';
 import type { Reauthorization } from './capture-limit.ts';
 import { uncapturedRemainder, type PaymentContext, type PendingOperation } from './model.ts';
+import {
+  findOperation,
+  isCommandOperation,
+  operationsOf,
+  updateOperation,
+  type OperationFailure,
+  type OperationRecord,
+} from './operations.ts';
 
 type CallParams = { operation: Operation; amount?: number };
 type EmitParams = { name: DomainEventName; data: Record<string, unknown> };
@@ -22,6 +30,37 @@ type ReviewParams = { reason: Extract<Effect, { type: 'review' }>['reason'] };
 type ForgetParams = { what: Extract<Effect, { type: 'forget' }>['what'] };
 type AlertParams = Omit<Extract<Effect, { type: 'alert' }>, 'type'>;
 type ReauthorizeParams = Omit<Extract<Effect, { type: 'reauthorize' }>, 'type'>;
+export type CloseParams = {
+  outcome: 'succeeded' | 'failed' | 'held';
+  failure?: OperationFailure;
+};
+
+/**
+ * The operation records once `pending` starts: a new command's record, or
+ * (a refund carried out by a cancel, or the other way round) its record
+ * with the Sips operation now doing it.
+ */
+function openOperation(context: PaymentContext, pending: PendingOperation): OperationRecord[] {
+  const operations = operationsOf(context);
+  const id = pending.operationId;
+  if (id === undefined || !isCommandOperation(pending.operation)) return operations;
+  const performedAs = pending.operation;
+  if (findOperation(context, id) !== undefined) {
+    return updateOperation(operations, id, (record) => {
+      const { failure: _settled, ...open } = record;
+      return { ...open, performedAs, status: 'pending' };
+    });
+  }
+  const record: OperationRecord = {
+    id,
+    type: pending.asRefund ? 'refund' : performedAs,
+    amount: pending.amount ?? 0,
+    status: 'pending',
+    performedAs,
+    ...(pending.beforeRemittance ? { beforeRemittance: pending.beforeRemittance } : {}),
+  };
+  return [...operations, record];
+}
 
 export const paymentSetup = setup({
   types: {
@@ -32,7 +71,7 @@ export const paymentSetup = setup({
   actions: {
     // Effects: descriptors only, carried out by the engine after the state is stored.
     call: (_, _params: CallParams) => {},
-    inquire: () => {},
+    inquire: (_, _params?: { promptly?: true }) => {},
     review: (_, _params: ReviewParams) => {},
     emit: (_, _params: EmitParams) => {},
     forget: (_, _params: ForgetParams) => {},
@@ -43,7 +82,60 @@ export const paymentSetup = setup({
     viewAgrees: () => {},
 
     // Context updates.
-    beginOperation: assign((_, params: PendingOperation) => ({ pending: params })),
+    beginOperation: assign(({ context }, params: PendingOperation) =>
+      params.operationId === undefined
+        ? { pending: params }
+        : { pending: params, operations: openOperation(context, params) },
+    ),
+    /**
+     * The pending command's outcome on its record, before `clearPending`:
+     * a refund's outcome is also its own event, and a failure an ops alert
+     * (nothing the merchant asked for is dropped without a trace).
+     */
+    closeOperation: enqueueActions<
+      PaymentContext,
+      PaymentEvent,
+      CloseParams,
+      PaymentEvent,
+      never,
+      { type: 'emit'; params: EmitParams } | { type: 'alert'; params: AlertParams },
+      never,
+      never,
+      EventObject
+    >(({ context, enqueue }, params: CloseParams) => {
+      const record = findOperation(context, context.pending?.operationId);
+      if (record === undefined || record.status !== 'pending') return;
+      const closed: OperationRecord = {
+        ...record,
+        status: params.outcome,
+        ...(params.failure ? { failure: params.failure } : {}),
+      };
+      enqueue.assign({
+        operations: updateOperation(operationsOf(context), record.id, () => closed),
+      });
+      const data = {
+        operationId: closed.id,
+        type: closed.type,
+        performedAs: closed.performedAs,
+        amount: closed.amount,
+        currency: context.currency,
+        ...(closed.failure ?? {}),
+      };
+      if (closed.type === 'refund') {
+        const event: EmitParams = {
+          name: `refund.${params.outcome}`,
+          data: { ...data, amounts: { ...context.amounts } },
+        };
+        enqueue({ type: 'emit', params: event });
+      }
+      if (params.outcome === 'failed') {
+        const raised: AlertParams = {
+          kind: 'operation_failed',
+          data: { uncaptured: uncapturedRemainder(context.amounts), ...data },
+        };
+        enqueue({ type: 'alert', params: raised });
+      }
+    }),
     clearPending: assign({ pending: null }),
     recordAuthorization: assign(({ context }) => ({
       amounts: { ...context.amounts, authorized: context.requestedAmount },
@@ -70,6 +162,20 @@ export const paymentSetup = setup({
         cancelled: context.amounts.cancelled + (context.pending?.amount ?? 0),
       },
     })),
+    /**
+     * A refund carried out by a cancel before remittance: Sips removes the
+     * amount from what it will remit, so it is no longer captured.
+     */
+    recordCancelOfCapture: assign(({ context }) => {
+      const amount = context.pending?.amount ?? 0;
+      return {
+        amounts: {
+          ...context.amounts,
+          captured: context.amounts.captured - amount,
+          cancelled: context.amounts.cancelled + amount,
+        },
+      };
+    }),
     recordRefund: assign(({ context }) => ({
       amounts: {
         ...context.amounts,
@@ -82,6 +188,8 @@ export const paymentSetup = setup({
     noteReauthorization: assign(({ context }, params: Reauthorization) => ({
       limit: { ...context.limit, reauthorization: params },
     })),
+    /** Sips' amounts adopted while the pending operation goes on (another call follows). */
+    adoptAmounts: assign((_, params: { amounts: Amounts }) => ({ amounts: params.amounts })),
     adoptPosition: assign((_, params: { amounts: Amounts }) => ({
       amounts: params.amounts,
       pending: null,
@@ -115,9 +223,11 @@ export type EventOf<T extends PaymentEvent['type']> = Extract<PaymentEvent, { ty
 
 function pendingData(pending: PendingOperation | null): Record<string, unknown> {
   if (pending === null) return {};
-  return pending.amount === undefined
-    ? { operation: pending.operation }
-    : { operation: pending.operation, amount: pending.amount };
+  return {
+    operation: pending.operation,
+    ...(pending.amount === undefined ? {} : { amount: pending.amount }),
+    ...(pending.operationId === undefined ? {} : { operationId: pending.operationId }),
+  };
 }
 
 /** A domain event; its data always carries the amounts, the currency and the operation at hand. */
@@ -153,6 +263,14 @@ export const callPending = {
 
 export function begin<E>(operation: (args: Args<E>) => PendingOperation) {
   return { type: 'beginOperation' as const, params: operation };
+}
+
+/** The pending command's record closes with `params` (a function of the transition's args). */
+export function closeOperation<E>(params: CloseParams | ((args: Args<E>) => CloseParams)) {
+  return {
+    type: 'closeOperation' as const,
+    params: typeof params === 'function' ? params : () => params,
+  };
 }
 
 export function review(reason: ReviewParams['reason']) {

@@ -107,3 +107,29 @@ export function reauthorizationFacts(
     newPaymentId === undefined ? {} : { reauthorizedAs: newPaymentId };
   return phase === 'made' ? made : { ...made, reauthorizationOutcome: phase };
 }
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const PHASES: ReadonlySet<unknown> = new Set(REAUTHORIZATION_PHASES);
+
+/** The capture-limit state, checked and copied (known keys only), or undefined when malformed. */
+export function readLimit(limit: unknown): CaptureLimitState | undefined {
+  if (!isRecord(limit)) return undefined;
+  const copied: CaptureLimitState = {};
+  if (limit.warned !== undefined) {
+    if (limit.warned !== true) return undefined;
+    copied.warned = true;
+  }
+  const reauthorization = limit.reauthorization;
+  if (reauthorization !== undefined) {
+    if (!isRecord(reauthorization) || !PHASES.has(reauthorization.phase)) return undefined;
+    const next: Reauthorization = { phase: reauthorization.phase as Reauthorization['phase'] };
+    if (reauthorization.newPaymentId !== undefined) {
+      if (typeof reauthorization.newPaymentId !== 'string') return undefined;
+      next.newPaymentId = reauthorization.newPaymentId;
+    }
+    copied.reauthorization = next;
+  }
+  return copied;
+}

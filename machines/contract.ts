@@ -126,6 +126,12 @@ export interface GatewayView {
    * the capture happened; leave it out when the Sips status is unknown.
    */
   awaitingValidation?: boolean;
+  /**
+   * Whether Sips has remitted the money (CAPTURED, CREDITED: `true`) or still
+   * holds it to capture (TO_CAPTURE: `false`); it refunds remitted money
+   * only. Left out when the Sips status does not tell.
+   */
+  remitted?: boolean;
 }
 
 /** Details of an accepted Sips answer, in our words. */
@@ -144,9 +150,16 @@ export interface AcceptedDetails {
 
 export type PaymentEvent =
   // Commands from the merchant (amounts in minor units).
-  | { type: 'capture'; amount: number }
-  | { type: 'cancel'; amount: number }
-  | { type: 'refund'; amount: number }
+  // `operationId` names the resource the command creates (operations.ts);
+  // `beforeRemittance` is the refund policy while Sips has not remitted.
+  | { type: 'capture'; amount: number; operationId?: string }
+  | { type: 'cancel'; amount: number; operationId?: string }
+  | {
+      type: 'refund';
+      amount: number;
+      operationId?: string;
+      beforeRemittance?: 'cancel' | 'hold';
+    }
   | { type: 'accept_challenge' }
   | { type: 'refuse_challenge' }
   // Answers of the Sips call for `operation`.
@@ -270,6 +283,9 @@ export const PAYMENT_EVENT_TYPES = [
   'payment.authorisation_limit_reached',
   'payment.reauthorized',
   'payment.reauthorization_settled',
+  'refund.succeeded',
+  'refund.failed',
+  'refund.held',
 ] as const;
 
 /** Domain event names published to consumers (CloudEvents `type`). */
@@ -278,8 +294,12 @@ export type DomainEventName = (typeof PAYMENT_EVENT_TYPES)[number];
 export type Effect =
   /** Perform the Sips call for this operation (amount for partial operations). */
   | { type: 'call'; operation: Operation; amount?: number }
-  /** Read the transaction with getTransactionData and feed back inquiry.* */
-  | { type: 'inquire' }
+  /**
+   * Read the transaction with getTransactionData and feed back inquiry.*;
+   * `promptly` when Sips answered at once that the call does not fit the
+   * transaction (24): no reason to wait before asking what it holds.
+   */
+  | { type: 'inquire'; promptly?: true }
   /** Put the payment in the manual-review queue with the evidence at hand. */
   | { type: 'review'; reason: 'seal_mismatch' | 'unknown_outcome' | 'conflict' }
   /** Publish a domain event (in the same atomic write as the state change). */
@@ -297,7 +317,9 @@ export type LimitAlertKind =
   | 'capture_limit_near'
   | 'capture_limit_reached'
   | 'reauthorization_failed'
-  | 'merchant_credentials_invalid';
+  | 'merchant_credentials_invalid'
+  /** A capture, cancel or refund Sips did not carry out. */
+  | 'operation_failed';
 
 /** Amounts the machines keep (minor units). */
 export interface Amounts {

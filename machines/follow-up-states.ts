@@ -6,7 +6,7 @@
  * payment where it was; amounts move only on an accepted answer.
  */
 import type { DomainEventName } from './contract.ts';
-import { begin, callPending, emit, type Args, type EventOf } from './actions.ts';
+import { begin, callPending, closeOperation, emit, type Args, type EventOf } from './actions.ts';
 import {
   answers,
   commandAllowed,
@@ -40,13 +40,72 @@ function failedEventName({ context }: Args<unknown>): DomainEventName {
  * A follow-up operation that Sips refused or could not process: the payment
  * stays where it was (still authorised or captured); only the operation failed.
  */
-function backWhereItWas<E extends Answer>(extra: (args: Args<E>) => Record<string, unknown>) {
+function backWhereItWas<E extends Answer>(
+  extra: (args: Args<E>) => Record<string, unknown>,
+  failure: (args: Args<E>) => { reason: string; responseCode?: string },
+) {
   return RESUME_POINTS.map((point) => ({
     guard: resumesTo(point),
     target: TARGET[point],
-    actions: [emit<E>(failedEventName, extra), 'clearPending' as const],
+    actions: [
+      emit<E>(failedEventName, extra),
+      closeOperation<E>((args) => ({ outcome: 'failed', failure: failure(args) })),
+      'clearPending' as const,
+    ],
   }));
 }
+
+const succeeded = closeOperation({ outcome: 'succeeded' });
+
+/** A cancel carrying out a refund of a captured, not yet remitted payment. */
+const cancelOfCapture = (args: Args<EventOf<'sips.accepted'>>): boolean =>
+  answers(['cancel'])(args) &&
+  args.context.pending?.asRefund === true &&
+  args.context.pending.resumeTo === 'captured';
+
+/**
+ * What Sips still holds to remit after such a cancel must be what we
+ * captured less its amount; anything else: inquire, and adopt Sips' view.
+ */
+const cancelOfCaptureContradicts = (args: Args<EventOf<'sips.accepted'>>): boolean => {
+  const reported = args.event.details.remainingAmount;
+  const { amounts, pending } = args.context;
+  return reported !== undefined && reported !== amounts.captured - (pending?.amount ?? 0);
+};
+
+/** Answers to a refund carried out by a cancel of captured money (before remittance). */
+const cancelOfCaptureAnswers = [
+  {
+    guard: (args: Args<EventOf<'sips.accepted'>>) =>
+      cancelOfCapture(args) && cancelOfCaptureContradicts(args),
+    target: TARGET.outcome_unknown,
+    actions: [
+      emit('payment.outcome_unknown', () => ({ reason: 'remaining_amount_mismatch' })),
+      { type: 'inquire' as const },
+    ],
+  },
+  {
+    guard: (args: Args<EventOf<'sips.accepted'>>) =>
+      cancelOfCapture(args) && args.context.pending?.amount === args.context.amounts.captured,
+    target: TARGET.cancelled,
+    actions: [
+      'recordCancelOfCapture' as const,
+      emit('payment.cancelled'),
+      succeeded,
+      'clearPending' as const,
+    ],
+  },
+  {
+    guard: cancelOfCapture,
+    target: TARGET.captured,
+    actions: [
+      'recordCancelOfCapture' as const,
+      emit('payment.partially_cancelled'),
+      succeeded,
+      'clearPending' as const,
+    ],
+  },
+];
 
 /** Answers to capture, cancel, refund and the fraud-challenge decisions. */
 const followUpAnswers = {
@@ -54,8 +113,14 @@ const followUpAnswers = {
     {
       guard: answers(['capture']),
       target: TARGET.captured,
-      actions: ['recordCapture' as const, emit('payment.captured'), 'clearPending' as const],
+      actions: [
+        'recordCapture' as const,
+        emit('payment.captured'),
+        succeeded,
+        'clearPending' as const,
+      ],
     },
+    ...cancelOfCaptureAnswers,
     {
       guard: remainingContradicts('cancel'),
       target: TARGET.outcome_unknown,
@@ -68,7 +133,12 @@ const followUpAnswers = {
       guard: (args: Args<EventOf<'sips.accepted'>>) =>
         answers(['cancel'])(args) && takesAll('cancel')(args),
       target: TARGET.cancelled,
-      actions: ['recordCancel' as const, emit('payment.cancelled'), 'clearPending' as const],
+      actions: [
+        'recordCancel' as const,
+        emit('payment.cancelled'),
+        succeeded,
+        'clearPending' as const,
+      ],
     },
     ...(['challenged', 'authorized'] as const).map((point) => ({
       guard: (args: Args<EventOf<'sips.accepted'>>) =>
@@ -77,6 +147,7 @@ const followUpAnswers = {
       actions: [
         'recordCancel' as const,
         emit('payment.partially_cancelled'),
+        succeeded,
         'clearPending' as const,
       ],
     })),
@@ -92,7 +163,12 @@ const followUpAnswers = {
       guard: (args: Args<EventOf<'sips.accepted'>>) =>
         answers(['refund'])(args) && takesAll('refund')(args),
       target: TARGET.refunded,
-      actions: ['recordRefund' as const, emit('payment.refunded'), 'clearPending' as const],
+      actions: [
+        'recordRefund' as const,
+        emit('payment.refunded'),
+        succeeded,
+        'clearPending' as const,
+      ],
     },
     {
       guard: answers(['refund']),
@@ -100,6 +176,7 @@ const followUpAnswers = {
       actions: [
         'recordRefund' as const,
         emit('payment.partially_refunded'),
+        succeeded,
         'clearPending' as const,
       ],
     },
@@ -117,16 +194,22 @@ const followUpAnswers = {
       actions: [emit('payment.refused', () => ({ challenge: 'refused' })), 'clearPending' as const],
     },
   ],
-  'sips.declined': backWhereItWas<EventOf<'sips.declined'>>(({ event }) => ({
-    responseCode: event.responseCode,
-    invalid: event.invalid,
-  })),
-  'sips.unavailable': backWhereItWas<EventOf<'sips.unavailable'>>(({ event }) => ({
-    reason: 'sips_unavailable',
-    responseCode: event.responseCode,
-  })),
+  'sips.declined': backWhereItWas<EventOf<'sips.declined'>>(
+    ({ event }) => ({ responseCode: event.responseCode, invalid: event.invalid }),
+    ({ event }) => ({
+      reason: event.invalid ? 'invalid_request' : 'declined',
+      responseCode: event.responseCode,
+    }),
+  ),
+  'sips.unavailable': backWhereItWas<EventOf<'sips.unavailable'>>(
+    ({ event }) => ({ reason: 'sips_unavailable', responseCode: event.responseCode }),
+    ({ event }) => ({ reason: 'sips_unavailable', responseCode: event.responseCode }),
+  ),
   ...uncertainAnswers,
 };
+
+const AUTHORIZED: Stance = { status: 'authorized', challenged: false };
+const CHALLENGED: Stance = { status: 'authorized', challenged: true };
 
 function requestCommand<E extends Command>(
   stance: Stance,
@@ -154,13 +237,39 @@ function amountCommand(
   return requestCommand<Extract<Command, { amount: number }>>(
     stance,
     target,
-    (event) => ({ operation, amount: event.amount, resumeTo }),
+    (event) => ({
+      operation,
+      amount: event.amount,
+      resumeTo,
+      ...(event.operationId === undefined ? {} : { operationId: event.operationId }),
+      ...(event.type === 'refund' && event.beforeRemittance
+        ? { beforeRemittance: event.beforeRemittance }
+        : {}),
+    }),
     `payment.${operation}_requested`,
   );
 }
 
-const AUTHORIZED: Stance = { status: 'authorized', challenged: false };
-const CHALLENGED: Stance = { status: 'authorized', challenged: true };
+/**
+ * A refund of an AUTHOR_CAPTURE authorisation not seen remitted yet: Sips
+ * holds it TO_CAPTURE, so the refund is carried out by a cancel of that
+ * amount (the money never leaves the customer). Should Sips have remitted
+ * it meanwhile, the cancel meets 24, and the inquiry that follows sends the
+ * refund instead (outcome-states.ts).
+ */
+const refundAsCancel = requestCommand<Extract<Command, { type: 'refund' }>>(
+  AUTHORIZED,
+  '#payment.cancelling',
+  (event) => ({
+    operation: 'cancel',
+    amount: event.amount,
+    resumeTo: 'authorized',
+    asRefund: true,
+    ...(event.operationId === undefined ? {} : { operationId: event.operationId }),
+    ...(event.beforeRemittance ? { beforeRemittance: event.beforeRemittance } : {}),
+  }),
+  'payment.refund_requested',
+);
 
 /** accept_challenge or refuse_challenge is in flight (a sub-state of `authorizing`). */
 export const challengeDecisionState = { on: followUpAnswers };
@@ -176,6 +285,7 @@ export function followUpStates() {
           on: {
             capture: amountCommand('capture', AUTHORIZED, 'authorized'),
             cancel: amountCommand('cancel', AUTHORIZED, 'authorized'),
+            refund: refundAsCancel,
             'inquiry.found': reconcile('authorized'),
             ...limitTransitionsWhenAuthorized,
           },

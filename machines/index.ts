@@ -26,9 +26,18 @@ import {
   type PendingOperation,
 } from './model.ts';
 import { EFFECT_ACTIONS, PAYMENT_MACHINES, type PaymentMachine } from './payment-machine.ts';
+import {
+  COMMAND_OPERATIONS,
+  OPERATION_STATUSES,
+  REFUND_BEFORE_REMITTANCE,
+  readOperations,
+  readPendingLink,
+  type OperationRecord,
+} from './operations.ts';
 import { explainRejection, waitForOf, type Stance } from './rules.ts';
 import {
   REAUTHORIZATION_PHASES,
+  readLimit,
   type CaptureLimitState,
   type Reauthorization,
 } from './capture-limit.ts';
@@ -76,8 +85,24 @@ const persistedSchema = z.object({
         operation: z.enum(OPERATIONS),
         amount: z.number().int().positive().optional(),
         resumeTo: z.enum(['authorized', 'challenged', 'captured', 'partially_refunded']).optional(),
+        operationId: z.string().optional(),
+        asRefund: z.literal(true).optional(),
+        beforeRemittance: z.enum(REFUND_BEFORE_REMITTANCE).optional(),
       })
       .nullable(),
+    operations: z
+      .array(
+        z.object({
+          id: z.string(),
+          type: z.enum(COMMAND_OPERATIONS),
+          amount: z.number().int().positive(),
+          status: z.enum(OPERATION_STATUSES),
+          performedAs: z.enum(COMMAND_OPERATIONS),
+          beforeRemittance: z.enum(REFUND_BEFORE_REMITTANCE).optional(),
+          failure: z.object({ reason: z.string(), responseCode: z.string().optional() }).optional(),
+        }),
+      )
+      .optional(),
     held: z.object({ csc: z.boolean(), card: z.boolean() }),
     limit: z
       .object({
@@ -146,7 +171,12 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
       if (!RESUME_POINTS.has(pending.resumeTo)) return undefined;
       restored.resumeTo = pending.resumeTo as NonNullable<typeof restored.resumeTo>;
     }
+    const link = readPendingLink(pending);
+    if (link === null) return undefined;
+    Object.assign(restored, link);
   }
+  const operations = readOperations(context.operations);
+  if (operations === undefined) return undefined;
   const built: Persisted['context'] = {
     kind: kind as Persisted['context']['kind'],
     currency,
@@ -156,6 +186,7 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
     pending: restored,
     held: { csc: held.csc, card: held.card },
   };
+  if (operations.length > 0) built.operations = operations;
   if (limit !== undefined) {
     const copied = readLimit(limit);
     if (copied === undefined) return undefined;
@@ -166,29 +197,6 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
     value: typeof value === 'string' ? value : { ...(value as Record<string, string>) },
     context: built,
   };
-}
-
-const PHASES: ReadonlySet<unknown> = new Set(REAUTHORIZATION_PHASES);
-
-/** The capture-limit state, checked and copied (known keys only), or undefined when malformed. */
-function readLimit(limit: unknown): CaptureLimitState | undefined {
-  if (!isObject(limit)) return undefined;
-  const copied: CaptureLimitState = {};
-  if (limit.warned !== undefined) {
-    if (limit.warned !== true) return undefined;
-    copied.warned = true;
-  }
-  const reauthorization = limit.reauthorization;
-  if (reauthorization !== undefined) {
-    if (!isObject(reauthorization) || !PHASES.has(reauthorization.phase)) return undefined;
-    const next: Reauthorization = { phase: reauthorization.phase as Reauthorization['phase'] };
-    if (reauthorization.newPaymentId !== undefined) {
-      if (typeof reauthorization.newPaymentId !== 'string') return undefined;
-      next.newPaymentId = reauthorization.newPaymentId;
-    }
-    copied.reauthorization = next;
-  }
-  return copied;
 }
 
 function read(snapshot: PersistedSnapshot): Persisted {
@@ -215,13 +223,16 @@ function read(snapshot: PersistedSnapshot): Persisted {
 
 /** The zod result's context as a PaymentContext (`readFast` builds one directly). */
 function contextFromParsed(context: Persisted['context']): PaymentContext {
-  const { pending, limit, ...parsed } = context;
+  const { pending, limit, operations, ...parsed } = context;
   const rest: Omit<PaymentContext, 'pending'> = { ...parsed };
   if (limit !== undefined) rest.limit = readLimit(limit) as CaptureLimitState;
+  const records = readOperations(operations);
+  if (records !== undefined && records.length > 0) rest.operations = records;
   if (pending === null) return { ...rest, pending: null };
   const restored: PendingOperation = { operation: pending.operation };
   if (pending.amount !== undefined) restored.amount = pending.amount;
   if (pending.resumeTo !== undefined) restored.resumeTo = pending.resumeTo;
+  Object.assign(restored, readPendingLink(pending));
   return { ...rest, pending: restored };
 }
 
@@ -255,6 +266,7 @@ function persist(snapshot: MachineSnapshot): PersistedSnapshot {
     pending = { operation: context.pending.operation };
     if (context.pending.amount !== undefined) pending.amount = context.pending.amount;
     if (context.pending.resumeTo !== undefined) pending.resumeTo = context.pending.resumeTo;
+    Object.assign(pending, readPendingLink(context.pending as unknown as Record<string, unknown>));
   }
   const { authorized, captured, cancelled, refunded } = context.amounts;
   const persisted: Persisted = {
@@ -272,6 +284,9 @@ function persist(snapshot: MachineSnapshot): PersistedSnapshot {
   };
   if (context.limit !== undefined) {
     persisted.context.limit = readLimit(context.limit) as CaptureLimitState;
+  }
+  if (context.operations !== undefined && context.operations.length > 0) {
+    persisted.context.operations = context.operations.map((record) => ({ ...record }));
   }
   return persisted as unknown as PersistedSnapshot;
 }
@@ -469,4 +484,9 @@ export function confirmMarkAgainst(
   found: GatewayView | null,
 ): MarkConfirmation {
   return confirmMark(contextOf(read(snapshot)), status, found);
+}
+
+/** The merchant's captures, cancels and refunds in a persisted snapshot, oldest first. */
+export function commandOperationsOf(snapshot: PersistedSnapshot): OperationRecord[] {
+  return contextOf(read(snapshot)).operations ?? [];
 }

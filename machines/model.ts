@@ -12,6 +12,7 @@ import type {
   PaymentStatus,
 } from './contract.ts';
 import type { CaptureLimitState } from './capture-limit.ts';
+import type { OperationRecord, RefundBeforeRemittance } from './operations.ts';
 
 export const CAPTURE_MODES = [
   'author_capture',
@@ -62,6 +63,12 @@ export interface PendingOperation {
   amount?: number;
   /** Follow-up operations only. */
   resumeTo?: ResumePoint;
+  /** The capture, cancel or refund resource this call carries out (operations.ts). */
+  operationId?: string;
+  /** A Sips cancel carrying out a refund: Sips had not remitted the payment. */
+  asRefund?: true;
+  /** Refunds: what to do if Sips has not remitted the payment yet. */
+  beforeRemittance?: RefundBeforeRemittance;
 }
 
 /** Card data the engine's vault may hold for this payment, until the machine says to forget it. */
@@ -81,6 +88,8 @@ export interface PaymentContext {
   held: CardDataHeld;
   /** VALIDATION authorisations: what became of the capture limit so far (capture-limit.ts). */
   limit?: CaptureLimitState;
+  /** The merchant's captures, cancels and refunds, oldest first (absent before any). */
+  operations?: OperationRecord[];
 }
 
 /** How a payment kind obtains its authorisation. */

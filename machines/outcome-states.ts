@@ -5,9 +5,26 @@
  * read through settlement.ts; amounts move only as that view says.
  */
 import type { DomainEventName, GatewayView, Operation } from './contract.ts';
-import { alert, callPending, emit, review, type Args, type EventOf } from './actions.ts';
+import {
+  alert,
+  begin,
+  callPending,
+  closeOperation,
+  emit,
+  review,
+  type Args,
+  type CloseParams,
+  type EventOf,
+} from './actions.ts';
 import { answers } from './guards.ts';
-import { isAuthorizationOperation, type PaymentFlow, type ResumePoint } from './model.ts';
+import {
+  isAuthorizationOperation,
+  refundableRemainder,
+  type PaymentContext,
+  type PaymentFlow,
+  type ResumePoint,
+} from './model.ts';
+import { commandHappened, isCommandOperation, operationsOf } from './operations.ts';
 import {
   LANDINGS,
   arrivalEventName,
@@ -29,6 +46,19 @@ function positionOf(settlement: Settlement): Position {
   return settlement.position;
 }
 
+/** The pending command's outcome, from the position Sips' view or a person gives. */
+function outcomeAt(context: PaymentContext, position: Position): CloseParams {
+  const pending = context.pending;
+  if (pending === null || !isCommandOperation(pending.operation)) return { outcome: 'failed' };
+  const done = commandHappened(
+    pending.operation,
+    pending.amount ?? 0,
+    context.amounts,
+    position.amounts,
+  );
+  return done ? { outcome: 'succeeded' } : { outcome: 'failed', failure: { reason: 'not_done' } };
+}
+
 /** Land where `settle` says, emitting one event named by `name`. */
 function settleTo<E>(
   landing: Landing,
@@ -44,6 +74,7 @@ function settleTo<E>(
         (args) => name(args, positionOf(settle(args))),
         (args) => ({ amounts: { ...positionOf(settle(args)).amounts }, ...extra?.(args) }),
       ),
+      closeOperation<E>((args) => outcomeAt(args.context, positionOf(settle(args)))),
       {
         type: 'adoptPosition' as const,
         params: (args: Args<E>) => ({ amounts: positionOf(settle(args)).amounts }),
@@ -135,6 +166,7 @@ const toReviewForInconsistentView = {
  */
 export function reconcile(here: ResumePoint) {
   return [
+    ...(here === 'captured' || here === 'partially_refunded' ? [sendHeldRefund(here)] : []),
     {
       guard: (args: Args<EventOf<'inquiry.found'>>) => {
         const settlement = inquirySettlement(args);
@@ -173,7 +205,12 @@ export const uncertainAnswers = {
         reason: 'conflict',
         responseCode: event.responseCode,
       })),
-      { type: 'inquire' as const },
+      // 24 (a refund of money not remitted, a cancel of money remitted): ask at once.
+      {
+        type: 'inquire' as const,
+        params: ({ event }: Args<EventOf<'sips.conflict'>>) =>
+          event.responseCode === '24' ? { promptly: true as const } : {},
+      },
     ],
   },
   // Probably our credentials; one inquiry tells (a forged 34 cannot fail a payment).
@@ -237,11 +274,149 @@ function redirectionLost(flow: PaymentFlow) {
   ];
 }
 
+type Found = Args<EventOf<'inquiry.found'>>;
+
+/** Sips shows the money remitted (a VALIDATION capture not remitted yet also reads `captured`). */
+const remittedView = (view: GatewayView): boolean =>
+  (view.state === 'captured' || view.state === 'refunded') && view.remitted !== false;
+
+/**
+ * A refund Sips did not do because it has not remitted the payment yet
+ * (24, then an inquiry showing TO_CAPTURE and nothing refunded).
+ */
+const refundBeforeRemittance = (args: Found): boolean => {
+  const { context, event } = args;
+  const pending = context.pending;
+  // Only a refund the merchant sent under a policy: one carried on after
+  // Sips showed the payment remitted never goes back to a cancel.
+  if (
+    pending?.operation !== 'refund' ||
+    pending.beforeRemittance === undefined ||
+    pending.resumeTo !== 'captured'
+  ) {
+    return false;
+  }
+  const settlement = inquirySettlement(args);
+  return (
+    event.view.remitted === false &&
+    settlement.type === 'position' &&
+    isUnchanged(context, 'captured', settlement.position)
+  );
+};
+
+/**
+ * A refund carried out by a cancel that Sips did not do because it had
+ * remitted the payment meanwhile (24, then an inquiry showing it captured
+ * with nothing cancelled): the money left, so it is refunded.
+ */
+const remittedBeforeCancel = (args: Found): boolean => {
+  const { context, event } = args;
+  const pending = context.pending;
+  if (pending?.operation !== 'cancel' || pending.asRefund !== true) return false;
+  const settlement = inquirySettlement(args);
+  if (settlement.type !== 'position') return false;
+  const { landing, amounts } = settlement.position;
+  return (
+    remittedView(event.view) &&
+    (landing === 'captured' || landing === 'partially_refunded') &&
+    amounts.cancelled === context.amounts.cancelled &&
+    refundableRemainder(amounts) >= (pending.amount ?? 0)
+  );
+};
+
+/** How a refund goes on when Sips' remittance state was not what we believed. */
+const refundRedirections = [
+  {
+    guard: (args: Found) =>
+      refundBeforeRemittance(args) && args.context.pending?.beforeRemittance === 'hold',
+    target: TARGET.captured,
+    actions: [closeOperation({ outcome: 'held' }), 'clearPending' as const],
+  },
+  {
+    guard: refundBeforeRemittance,
+    target: '#payment.cancelling',
+    actions: [
+      begin<EventOf<'inquiry.found'>>(({ context }) => ({
+        ...(context.pending ?? { operation: 'refund' }),
+        operation: 'cancel',
+        asRefund: true,
+      })),
+      emit('payment.cancel_requested', () => ({ reason: 'not_remitted' })),
+      callPending,
+    ],
+  },
+  {
+    guard: remittedBeforeCancel,
+    target: '#payment.refunding',
+    actions: [
+      {
+        type: 'adoptAmounts' as const,
+        params: (args: Found) => ({ amounts: positionOf(inquirySettlement(args)).amounts }),
+      },
+      begin<EventOf<'inquiry.found'>>((args) => {
+        // Remitted: the policy for before remittance no longer applies.
+        const {
+          asRefund: _cancel,
+          beforeRemittance: _policy,
+          ...pending
+        } = args.context.pending ?? { operation: 'cancel' };
+        const landing = positionOf(inquirySettlement(args)).landing;
+        return {
+          ...pending,
+          operation: 'refund',
+          resumeTo: landing === 'partially_refunded' ? 'partially_refunded' : 'captured',
+        };
+      }),
+      emit('payment.refund_requested', () => ({ reason: 'remitted' })),
+      callPending,
+    ],
+  },
+];
+
+/**
+ * Held refunds (policy `hold`) go once an inquiry shows the payment
+ * remitted: the oldest first, one call at a time.
+ */
+export function sendHeldRefund(here: 'captured' | 'partially_refunded') {
+  const heldRefund = (context: PaymentContext) =>
+    operationsOf(context).find(
+      (operation) => operation.status === 'held' && operation.type === 'refund',
+    );
+  return {
+    guard: (args: Found) => {
+      const held = heldRefund(args.context);
+      const settlement = inquirySettlement(args);
+      return (
+        held !== undefined &&
+        remittedView(args.event.view) &&
+        settlement.type === 'position' &&
+        isUnchanged(args.context, here, settlement.position) &&
+        refundableRemainder(args.context.amounts) >= held.amount
+      );
+    },
+    target: '#payment.refunding',
+    actions: [
+      begin<EventOf<'inquiry.found'>>(({ context }) => {
+        const held = heldRefund(context);
+        return {
+          operation: 'refund',
+          amount: held?.amount ?? 0,
+          resumeTo: here,
+          ...(held === undefined ? {} : { operationId: held.id }),
+        };
+      }),
+      emit('payment.refund_requested', () => ({ reason: 'remitted' })),
+      callPending,
+    ],
+  };
+}
+
 /** The engine inquires on its schedule; the pending operation is kept for the inquiry. */
 export function outcomeUnknownState(flow: PaymentFlow) {
   return {
     on: {
       'inquiry.found': [
+        ...refundRedirections,
         ...redirectionLost(flow),
         toReviewForInconsistentView,
         // Not decided yet: stay, and let the engine inquire again on its schedule.

@@ -79,9 +79,11 @@ export function refuseCommand(
       return amountProblem(command.amount, uncapturedRemainder(amounts), 'cancelled');
     case 'refund':
       if (status === 'authorized') {
-        return context.captureMode === 'author_capture'
-          ? 'the remittance is not confirmed yet (Sips refunds remitted payments only): cancel instead, or wait for an inquiry to show it captured'
-          : 'nothing was captured: cancel instead';
+        // AUTHOR_CAPTURE: Sips remits by itself; until it has, the refund is
+        // carried out by a cancel of that amount (follow-up-states.ts).
+        if (context.captureMode !== 'author_capture') return 'nothing was captured: cancel instead';
+        if (challenged) return 'the authorisation is held for a fraud check: cancel it or decide';
+        return amountProblem(command.amount, uncapturedRemainder(amounts), 'refunded');
       }
       if (status === 'refunded') return 'the payment is fully refunded';
       return amountProblem(command.amount, refundableRemainder(amounts), 'refunded');

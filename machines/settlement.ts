@@ -86,6 +86,8 @@ export function settleFromView(context: PaymentContext, view: GatewayView): Sett
   const original = view.originalAmount;
   const remaining = view.remainingAmount;
   const moneyCaptured = known.captured > 0;
+  const cancelOfCapture = cancelledBeforeRemittance(context, view);
+  if (cancelOfCapture !== null) return cancelOfCapture;
 
   switch (view.state) {
     case 'awaiting_authorization':
@@ -133,6 +135,25 @@ export function settleFromView(context: PaymentContext, view: GatewayView): Sett
     case 'refunded':
       return settleRemittedView(context, view);
   }
+}
+
+/**
+ * A refund carried out by a cancel of captured, not yet remitted money,
+ * seen done: Sips still holds the rest to remit (a total one shows the
+ * transaction cancelled, settled as any cancel).
+ */
+function cancelledBeforeRemittance(context: PaymentContext, view: GatewayView): Settlement | null {
+  const known = context.amounts;
+  const pending = context.pending;
+  if (pending?.operation !== 'cancel' || pending.asRefund !== true) return null;
+  if (pending.amount === undefined || known.captured <= 0 || view.remitted === true) return null;
+  if (view.state !== 'captured' && view.state !== 'authorized') return null;
+  if (view.remainingAmount !== known.captured - pending.amount) return null;
+  return position('captured', {
+    ...known,
+    captured: view.remainingAmount,
+    cancelled: known.cancelled + pending.amount,
+  });
 }
 
 function settleAuthorizedView(context: PaymentContext, view: GatewayView): Settlement {

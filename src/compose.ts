@@ -292,6 +292,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     // Stable across key rotation: derived from the first key of the list.
     requestHashSecret: createHash('sha256').update('idempotency:').update(firstKey).digest(),
     idempotencyTtlMs: config.IDEMPOTENCY_KEY_TTL[0] ?? 86_400_000,
+    refundBeforeRemittance: config.REFUND_BEFORE_REMITTANCE,
     logger,
     ...(options.onCall ? { onCall: options.onCall } : {}),
     authenticationTimeoutMs: config.AUTHENTICATION_TIMEOUT[0] ?? 900_000,

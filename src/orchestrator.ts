@@ -42,6 +42,9 @@ import {
 } from './service/schedule-commands.ts';
 import { createOpsCommands, type OpsCommands } from './service/ops.ts';
 import { createOperations, type Operations } from './service/operations.ts';
+import { removeEndedJobs } from './queues/ended-jobs.ts';
+import { createPaymentSearch, type PaymentSearch } from './service/payment-search.ts';
+import { createReconciliation, type Reconciliation } from './service/reconciliation.ts';
 
 export type { CommandOptions } from './service/context.ts';
 export type { PaymentView } from './service/views.ts';
@@ -64,6 +67,10 @@ export interface EventSubscriptionOptions {
 
 export interface Orchestrator {
   payments: PaymentCommands;
+  /** Payments by filters, newest first, and every match for exports. */
+  search: PaymentSearch;
+  /** A UTC day's payments against what Sips holds for them. */
+  reconciliation: Reconciliation;
   subscriptions: SubscriptionCommands;
   instalmentPlans: InstalmentPlanCommands;
   ops: OpsCommands;
@@ -140,6 +147,12 @@ function buildEngine(parts: Parts, options: OrchestratorOptions): PaymentEngine 
     enqueueAbandon: (job, jobId, delayMs) => queues.enqueueAbandon(job, jobId, delayMs),
     enqueueTimer: (job, jobId, delayMs) => queues.enqueueTimer(job, jobId, delayMs),
     enqueueReauthorize: (job, jobId) => queues.enqueueReauthorize(job, jobId),
+    removeEndedJobs: (before, after) =>
+      removeEndedJobs(
+        { queueOf: (id) => queues.queue(keyspace.shardOf(id)), logger: parts.logger },
+        before,
+        after,
+      ),
     // A scheduled payment settled: its schedule learns it through a job of
     // the schedules queue, data the engine hands over, not a call.
     enqueueSettled: (paymentId, jobId) =>
@@ -193,6 +206,7 @@ function serviceContext(parts: Parts, engine: PaymentEngine, options: Orchestrat
     logger: parts.logger,
     events: parts.events,
     hashRequest: createRequestHasher(hashSecret),
+    refundBeforeRemittance: options.refundBeforeRemittance ?? 'cancel',
     merchants: () => parts.merchants.ids(),
     merchantDefaults: (merchant) => parts.merchants.settings(merchant)?.defaults ?? {},
     clientOf: (record) => {
@@ -366,8 +380,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           await Promise.all(parts.keyspace.allShards.map((shard) => barrier.confirmShard(shard)));
         });
   const { queues, reviews } = parts;
+  const search = createPaymentSearch({ redis: parts.redis, keyspace: parts.keyspace });
   const orchestrator: Orchestrator = {
     payments: acknowledged(createPaymentCommands(commandDeps), ['get']),
+    search,
+    reconciliation: createReconciliation({ search, clientOf: ctx.clientOf, clock: parts.clock }),
     subscriptions: acknowledged(createSubscriptionCommands(ctx, schedules), ['get', 'list']),
     instalmentPlans: acknowledged(createInstalmentPlanCommands(ctx, schedules), ['get', 'list']),
     ops: createOpsCommands(parts.keyspace, schedules, (shard) => [

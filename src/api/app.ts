@@ -21,6 +21,7 @@ import type { Logger } from '../platform/logger.ts';
 import { createAuth, type ApiKey } from './auth.ts';
 import { createConsoleSessions } from './console/sessions.ts';
 import { metricsSourceOf, type Metrics } from './metrics.ts';
+import { observeRequests, requestIdOf } from './observability.ts';
 import { apiPorts } from './ports.ts';
 import { ApiError, sendError, sendProblem } from './problems.ts';
 import { notFoundOrMethodNotAllowed } from './method-not-allowed.ts';
@@ -36,6 +37,8 @@ import { janitorRoutes } from './routes/janitor.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { paymentRoutes } from './routes/payments.ts';
+import { paymentSearchRoutes } from './routes/payment-search.ts';
+import { reconciliationRoutes } from './routes/reconciliation.ts';
 import { reviewRoutes } from './routes/reviews.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
@@ -76,6 +79,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     ...(options.limits ? serverLimits(options.limits.server) : {}),
     // Payment ids and review ids only: no exotic path handling needed.
     routerOptions: { ignoreTrailingSlash: true },
+    // `request.id`: the caller's X-Request-Id when sane, else a new one (observability.ts).
+    genReqId: requestIdOf,
     // Requests Node's HTTP parser refuses (a control character in a header,
     // a malformed request line) get a problem too, then the connection closes.
     clientErrorHandler: answerMalformedRequest,
@@ -90,6 +95,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   void app.register(helmet, securityHeaders(options.publicUrl));
   addResponseHooks(app, options.logger);
+  // Request id, span and HTTP metrics of every request.
+  observeRequests(app, options.metrics);
   // No card number in any free-text field, query or path of any route.
   void app.register(cardNumberGuard);
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) =>
@@ -135,6 +142,7 @@ function addResponseHooks(app: FastifyInstance, logger: Logger | undefined): voi
   // (Authorization) or bodies (card data).
   app.addHook('onResponse', async (request, reply) => {
     const line = {
+      requestId: request.id,
       method: request.method,
       // A digit run as long as a card number is masked, wherever it was put.
       path: redactCardNumbers(
@@ -217,6 +225,7 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
   void app.register(async (api) => {
     api.addHook('preParsing', requireJsonBody);
     await api.register(paymentRoutes, { payments, guard: paymentsScope });
+    await api.register(paymentSearchRoutes, { search: orchestrator.search, guard: paymentsScope });
     await api.register(subscriptionRoutes, { subscriptions, guard: paymentsScope });
     await api.register(instalmentPlanRoutes, { instalmentPlans, guard: paymentsScope });
     await api.register(webhookEndpointRoutes, {
@@ -232,5 +241,9 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
       ...(options.reloadMerchants ? { reload: options.reloadMerchants } : {}),
     });
     await api.register(reviewRoutes, { reviews, payments, guard: opsScope });
+    await api.register(reconciliationRoutes, {
+      reconciliation: orchestrator.reconciliation,
+      guard: opsScope,
+    });
   });
 }

@@ -114,6 +114,11 @@ const EnvSchema = z.object({
   IDEMPOTENCY_KEY_TTL: oneDuration
     .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
     .default([86_400_000]),
+  /**
+   * A refund while Sips has not remitted the payment (it refunds remitted
+   * transactions only): `cancel` that amount, or `hold` it until remittance.
+   */
+  REFUND_BEFORE_REMITTANCE: z.enum(['cancel', 'hold']).default('cancel'),
   /** `name:secret:scope|scope,...` with scopes payments and ops; a dev key is used in the simulator when unset. */
   API_KEYS: z.string().optional(),
   /** How long a customer may stay at the ACS or the provider page. */
@@ -218,7 +223,39 @@ const EnvSchema = z.object({
   PUBLIC_URL: z.string().trim().url('must be a URL').optional(),
   SIMULATOR_PORT: whole(0, 65_535).default(7070),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // OpenTelemetry tracing (read by the SDK itself; see tracingRequested): checked here.
+  OTEL_SDK_DISABLED: flag.optional(),
+  OTEL_TRACES_EXPORTER: z
+    .string()
+    .trim()
+    .regex(/^[a-z]+(,[a-z]+)*$/, 'a comma-separated list: otlp, console, zipkin, none')
+    .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().trim().url('must be a URL').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().trim().url('must be a URL').optional(),
+  OTEL_SERVICE_NAME: z.string().trim().optional(),
 });
+
+/**
+ * Whether the standard OTEL_* variables ask for traces: OTEL_TRACES_EXPORTER
+ * set (and not `none`), or an OTLP endpoint given; OTEL_SDK_DISABLED=true
+ * turns it off. Never throws: a wrong value is reported by loadConfig.
+ */
+export function tracingRequested(env: Readonly<Record<string, string | undefined>> = process.env): {
+  enabled: boolean;
+  serviceName?: string;
+} {
+  const value = (name: string): string => env[name]?.trim() ?? '';
+  const exporters = value('OTEL_TRACES_EXPORTER').toLowerCase();
+  const enabled =
+    !['true', '1', 'yes'].includes(value('OTEL_SDK_DISABLED').toLowerCase()) &&
+    !exporters.split(',').includes('none') &&
+    (exporters !== '' ||
+      value('OTEL_EXPORTER_OTLP_ENDPOINT') !== '' ||
+      value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== '');
+  return value('OTEL_SERVICE_NAME') === ''
+    ? { enabled, serviceName: 'sogenactif-orchestrator' }
+    : { enabled };
+}
 
 export type Config = Readonly<z.output<typeof EnvSchema>>;
 

@@ -40,6 +40,11 @@ export interface JobSink {
   /** The payment's schedule (subscription, instalments) learns that it settled. */
   enqueueSettled(paymentId: string, jobId: string): Promise<void>;
   enqueueReauthorize(job: ReauthorizeJob, jobId: string): Promise<void>;
+  /**
+   * After a step from `before` to `after` is stored: removes the delayed
+   * jobs that ended with the state it left (src/queues/ended-jobs.ts).
+   */
+  removeEndedJobs?(before: PaymentRecord, after: PaymentRecord): Promise<void>;
 }
 
 /** Where the machine's ops alerts go (the capture-limit lifecycle's). */

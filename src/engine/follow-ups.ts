@@ -59,7 +59,10 @@ export function followUpsOf(
         type: 'inquire',
         jobId: inquiryJobId(paymentId, version, attempt),
         attempt,
-        delayMs: schedule[Math.min(attempt - 1, schedule.length - 1)] ?? 10_000,
+        delayMs:
+          effect.promptly === true && attempt === 1
+            ? 0
+            : (schedule[Math.min(attempt - 1, schedule.length - 1)] ?? 10_000),
       });
     } else if (effect.type === 'review') {
       followUps.push({ type: 'review', reason: effect.reason });

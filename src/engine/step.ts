@@ -14,6 +14,7 @@ import { DEFAULT_MERCHANT_ID, engineDataOf, type EngineContext } from './context
 import type { Annotation, ApplyOptions, ApplyResult } from './contract.ts';
 import type { EngineData } from './engine-data.ts';
 import { dispatch, planFollowUps } from './follow-ups.ts';
+import { addToLogContext } from '../platform/log-context.ts';
 
 /** Steps the machine with `event` and commits the result with its follow-ups, then enqueues them. */
 export async function apply(
@@ -23,6 +24,7 @@ export async function apply(
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const { store, clock } = engine.deps;
+  addToLogContext({ paymentId: record.id, merchant: record.merchant.id ?? DEFAULT_MERCHANT_ID });
   const data = options.engineData ?? engineDataOf(record);
   const outcome = stepPayment(liftLegacyFacts(record.snapshot, data), event);
   if (!outcome.accepted) {
@@ -44,6 +46,7 @@ export async function apply(
   const timeline: TimelineEntry[] = [
     ...(options.timeline ?? []),
     ...(options.describe?.(outcome.effects) ?? []),
+    ...operationOutcomes(outcome.effects, clock.now()),
     {
       at: clock.now(),
       kind: 'status',
@@ -64,6 +67,7 @@ export async function apply(
     ...(options.expectedVersion === undefined ? { currentStatus: record.status } : {}),
   });
   if (!written.ok) return { ok: false, reason: written.reason };
+  logTransition(engine, record, outcome, event, written.version);
   const next: PaymentRecord & { engine?: string } = {
     ...record,
     version: written.version,
@@ -78,7 +82,55 @@ export async function apply(
   // `engine` is this data as written, and nothing changes it any more.
   engine.parsedEngineData.set(next, data);
   await dispatch(engine, next);
+  await engine.deps.jobs.removeEndedJobs?.(record, next);
   return { ok: true, record: next };
+}
+
+/**
+ * One info line per status change (debug when the status stays), and a
+ * warning when the step sends the payment to manual review.
+ */
+function logTransition(
+  engine: EngineContext,
+  record: PaymentRecord,
+  outcome: { status: string; effects: readonly Effect[] },
+  event: PaymentEvent,
+  version: number,
+): void {
+  const { logger } = engine.deps;
+  const line = {
+    paymentId: record.id,
+    merchant: record.merchant.id ?? DEFAULT_MERCHANT_ID,
+    from: record.status,
+    to: outcome.status,
+    event: event.type,
+    version,
+  };
+  if (record.status !== outcome.status) logger.info(line, 'payment status changed');
+  else logger.debug(line, 'payment step');
+  for (const effect of outcome.effects) {
+    if (effect.type === 'review') {
+      logger.warn({ ...line, reason: effect.reason }, 'payment sent to manual review');
+    }
+  }
+}
+
+/**
+ * Timeline entries for a command's outcome the payment's status does not
+ * tell (a refund carried out by a cancel, held, or failed while the payment
+ * stays where it was).
+ */
+function operationOutcomes(effects: readonly Effect[], at: number): TimelineEntry[] {
+  const entries: TimelineEntry[] = [];
+  for (const effect of effects) {
+    if (effect.type === 'alert' && effect.kind === 'operation_failed') {
+      entries.push({ at, kind: 'operation.failed', detail: { ...effect.data } });
+    } else if (effect.type === 'emit' && effect.name.startsWith('refund.')) {
+      const { operationId, performedAs, amount } = effect.data ?? {};
+      entries.push({ at, kind: effect.name, detail: { operationId, performedAs, amount } });
+    }
+  }
+  return entries;
 }
 
 async function raiseAlerts(

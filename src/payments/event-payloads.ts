@@ -61,6 +61,12 @@ const identity = {
   maskedPan: z.string().optional().describe('The card number masked; card payments only'),
   authorisationId: z.string().optional().describe("The issuer's authorisation id, once known"),
   amounts: amounts(),
+  operationId: z
+    .string()
+    .optional()
+    .describe(
+      'The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like)',
+    ),
 };
 
 /** The Sips call the event is about (`amount` for captures, cancels and refunds). */
@@ -106,6 +112,7 @@ const gatewayView = z
     refundedAmount: minorUnits().optional(),
     authorisationId: z.string().optional(),
     awaitingValidation: z.boolean().optional(),
+    remitted: z.boolean().optional(),
   })
   .describe('What Sips showed of the transaction (getTransactionData), as adopted');
 
@@ -116,6 +123,18 @@ const amountRequested = (operation: 'capture' | 'cancel' | 'refund') =>
 
 const amountFailed = (operation: 'capture' | 'cancel' | 'refund') =>
   payment({ ...during([operation]), amount: positiveAmount(), ...followUpFailure });
+
+/** A refund resource's outcome (machines/operations.ts). */
+const refundOutcome = (fields: z.ZodRawShape = {}) =>
+  payment({
+    operationId: z.string().describe('The refund (GET /v1/payments/{id}/refunds/{operationId})'),
+    type: z.literal('refund'),
+    performedAs: z
+      .enum(['refund', 'cancel'])
+      .describe('The Sips operation that carried it out: a cancel while Sips had not remitted'),
+    amount: positiveAmount(),
+    ...fields,
+  });
 
 /** The data of every payment event type. */
 export const PAYMENT_EVENT_CATALOGUE: Record<DomainEventName, CatalogueEntry> = {
@@ -193,11 +212,27 @@ export const PAYMENT_EVENT_CATALOGUE: Record<DomainEventName, CatalogueEntry> = 
   },
   'payment.cancel_requested': {
     summary: 'A cancellation was asked and is on its way to Sips',
-    data: amountRequested('cancel'),
+    data: payment({
+      ...during(['cancel']),
+      amount: positiveAmount(),
+      reason: z
+        .literal('not_remitted')
+        .optional()
+        .describe('A refund carried out by a cancel: Sips had not remitted the payment yet'),
+    }),
   },
   'payment.refund_requested': {
-    summary: 'A refund was asked and is on its way to Sips',
-    data: amountRequested('refund'),
+    summary: 'A refund was asked and is on its way to Sips (as a cancel before remittance)',
+    data: payment({
+      ...during(['refund', 'cancel']),
+      amount: positiveAmount(),
+      reason: z
+        .literal('remitted')
+        .optional()
+        .describe(
+          'Sent once Sips showed the payment remitted (a held refund, or a cancel too late)',
+        ),
+    }),
   },
   'payment.challenge_acceptance_requested': {
     summary: 'The acceptance of a fraud challenge is on its way to Sips',
@@ -302,6 +337,22 @@ export const PAYMENT_EVENT_CATALOGUE: Record<DomainEventName, CatalogueEntry> = 
       newPaymentId: z.string().describe('The payment of the new authorisation'),
       captureLimitAt: captureLimitAt(),
     }),
+  },
+  'refund.succeeded': {
+    summary: 'A refund resource succeeded: by a Sips refund, or a cancel before remittance',
+    data: refundOutcome(),
+  },
+  'refund.failed': {
+    summary: 'A refund resource failed: the money stayed where it was (also an ops alert)',
+    data: refundOutcome({
+      reason: z.string().describe('declined, invalid_request, sips_unavailable or not_done'),
+      responseCode: z.string().optional().describe('The Sips responseCode, when Sips answered'),
+    }),
+  },
+  'refund.held': {
+    summary:
+      'A refund resource waits for Sips to remit the payment (REFUND_BEFORE_REMITTANCE=hold)',
+    data: refundOutcome(),
   },
   'payment.reauthorization_settled': {
     summary: 'The replacing authorisation settled: this one is replaced, or stays (failed)',

@@ -79,6 +79,12 @@ export const ERRORS = {
     retryable: false,
     meaning: 'no payment with this id',
   },
+  operation_not_found: {
+    scope: 'command',
+    status: 404,
+    retryable: false,
+    meaning: 'no capture, cancellation or refund with this id on this payment',
+  },
   idempotency_key_reused: {
     scope: 'command',
     status: 422,

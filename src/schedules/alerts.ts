@@ -8,6 +8,7 @@ import type { Keyspace } from '../payments/keys.ts';
 import type { RedisClient } from '../payments/lua.ts';
 import type { Clock } from '../platform/clock.ts';
 import { uuid } from '../platform/ids.ts';
+import type { Logger } from '../platform/logger.ts';
 
 export interface OpsAlert {
   id: string;
@@ -21,6 +22,7 @@ export interface OpsAlert {
     | 'reauthorization_in_review'
     | 'merchant_credentials_invalid'
     | 'inquiry_conflict'
+    | 'operation_failed'
     | 'webhook_endpoint_disabled';
   paymentId?: string;
   subject?: string;
@@ -39,6 +41,8 @@ export function createAlerts(options: {
   clock: Clock;
   /** @defaultValue 10 000 per shard */
   keep?: number;
+  /** Each alert raised is also logged at warn. */
+  logger?: Logger;
 }): Alerts {
   const { redis, keyspace, clock } = options;
   const keep = options.keep ?? 10_000;
@@ -52,6 +56,14 @@ export function createAlerts(options: {
         .zadd(keyOf(shard), now, JSON.stringify(alert))
         .zremrangebyrank(keyOf(shard), 0, -keep - 1)
         .exec();
+      options.logger?.warn(
+        {
+          alert: { id: alert.id, kind: alert.kind, subject: alert.subject },
+          ...(alert.paymentId ? { paymentId: alert.paymentId } : {}),
+          detail: alert.message,
+        },
+        'ops alert raised',
+      );
       return alert;
     },
     async list(listOptions = {}) {

@@ -169,6 +169,7 @@ export function createSchedules(options: SchedulesOptions): Schedules {
       shardOf: keyspace.shardOf,
       handOverIfSettled: (record) => timers.handOverIfSettled(record),
       cursor: redisCursor<number>(redis, `${janitorKeys}:authorized-cursor`),
+      heldRefundsCursor: redisCursor<number>(redis, `${janitorKeys}:held-refunds-cursor`),
     },
     options.janitor,
   );

@@ -23,6 +23,7 @@ import type { Clock } from '../platform/clock.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { StepQueues } from '../queues/steps.ts';
 import type { Alerts } from './alerts.ts';
+import { sweepHeldRefunds } from './held-refunds.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -36,6 +37,8 @@ export interface JanitorOptions {
   remittanceCheckAfterMs?: number;
   /** Payments looked at per status and run. @defaultValue 200 */
   batch?: number;
+  /** Held refunds (REFUND_BEFORE_REMITTANCE=hold): inquire their payment at most this often. @defaultValue 1 h */
+  heldRefundCheckAfterMs?: number;
 }
 
 export const DEFAULT_THRESHOLDS_MS: Readonly<Partial<Record<PaymentStatus, number>>> = {
@@ -91,6 +94,11 @@ export interface JanitorDeps {
   handOverIfSettled(record: PaymentRecord): Promise<boolean>;
   /** Where the sweep of authorised payments stopped (kept in Redis between runs). */
   cursor: { get(): Promise<number | undefined>; set(value: number | undefined): Promise<void> };
+  /** Where the sweep of captured payments holding a refund stopped. */
+  heldRefundsCursor?: {
+    get(): Promise<number | undefined>;
+    set(value: number | undefined): Promise<void>;
+  };
 }
 
 /** What a janitor run works with: its deps, and its options with their defaults. */
@@ -99,6 +107,7 @@ export interface JanitorContext {
   thresholds: Partial<Record<PaymentStatus, number>>;
   escalateAfterMs: number;
   remittanceAfterMs: number;
+  heldRefundAfterMs: number;
   batch: number;
 }
 
@@ -108,6 +117,7 @@ export function janitorContext(deps: JanitorDeps, options: JanitorOptions = {}):
     thresholds: { ...DEFAULT_THRESHOLDS_MS, ...(options.thresholdsMs ?? {}) },
     escalateAfterMs: options.escalateAfterMs ?? 6 * HOUR,
     remittanceAfterMs: options.remittanceCheckAfterMs ?? 2 * HOUR,
+    heldRefundAfterMs: options.heldRefundCheckAfterMs ?? HOUR,
     batch: options.batch ?? 200,
   };
 }
@@ -299,6 +309,19 @@ export async function runJanitor(ctx: JanitorContext): Promise<JanitorReport> {
   const now = clock.now();
   await sweepStale(ctx, report, now);
   await sweepAuthorized(ctx, report, now);
+  const { heldRefundsCursor } = ctx.deps;
+  if (heldRefundsCursor !== undefined) {
+    const sent = await sweepHeldRefunds({
+      ...ctx.deps,
+      cursor: heldRefundsCursor,
+      checkAfterMs: ctx.heldRefundAfterMs,
+      batch: ctx.batch,
+    });
+    report.checked += sent.length;
+    if (sent.length > 0) {
+      report.verdicts.reconciled = (report.verdicts.reconciled ?? 0) + sent.length;
+    }
+  }
   if (report.checked > 0) logger.info({ verdicts: report.verdicts }, 'janitor run');
   return report;
 }

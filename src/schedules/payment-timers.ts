@@ -150,6 +150,8 @@ export function limitAlertMessage(
       return data.newPaymentId === undefined
         ? `the new authorisation could not be made (${String(data.code)}: ${String(data.reason)}); ${paymentId} can be captured until its limit ${limitAt}`
         : `the new authorisation ${String(data.newPaymentId)} ended ${String(data.status)}; ${paymentId} can be captured until its limit ${limitAt}`;
+    case 'operation_failed':
+      return `the ${String(data.type)} ${String(data.operationId)} of ${String(data.amount)} minor units failed (Sips ${String(data.performedAs)}: ${String(data.reason)}${data.responseCode === undefined ? '' : `, responseCode ${String(data.responseCode)}`}); the money stayed where it was: tell the customer or send it again`;
     case 'merchant_credentials_invalid':
       return `Sips refused the credentials of merchant ${String(data.merchant ?? 'default')} (${String(data.responseCode)}: ${credentialsCause(String(data.responseCode))}) for the call and the inquiry; fix MERCHANTS_FILE or SIPS_* and reload. ${paymentId} failed, nothing happened at Sips`;
   }

@@ -39,6 +39,11 @@ export interface ServiceContext {
   };
   /** Keyed hash of a request, to tell a replay from another command under one idempotency key. */
   hashRequest(request: unknown): string;
+  /**
+   * What a refund becomes while Sips has not remitted the payment
+   * (REFUND_BEFORE_REMITTANCE): a cancel of that amount, or held until it is.
+   */
+  refundBeforeRemittance?: 'cancel' | 'hold';
 }
 
 /** Same key and same command: the same result; same key, other command: `idempotency_key_reused`. */
@@ -49,4 +54,6 @@ export interface CommandOptions {
    * this call only answers it again (the HTTP layer's `Idempotent-Replayed`).
    */
   onReplay?: () => void;
+  /** Told the id of the capture, cancel or refund resource the command made (or made before). */
+  onOperation?: (operationId: string) => void;
 }

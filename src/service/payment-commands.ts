@@ -16,6 +16,7 @@ import type { PaymentRecord } from '../payments/store.ts';
 import type { CommandOptions, ServiceContext } from './context.ts';
 import { checkIdempotencyKey, commandKeyVerdict, rememberCommandKey } from './idempotency.ts';
 import { loadPayment, viewPayment, type PaymentView } from './views.ts';
+import { addToLogContext } from '../platform/log-context.ts';
 
 /** Tries of a command that keeps losing its compare-and-set to other writes. */
 const COMMAND_ATTEMPTS = 5;
@@ -43,7 +44,8 @@ export async function applyCommand(
 ): Promise<PaymentView> {
   const key =
     options.idempotencyKey === undefined ? undefined : checkIdempotencyKey(options.idempotencyKey);
-  const hash = key === undefined ? undefined : ctx.hashRequest({ id, event });
+  const hash = key === undefined ? undefined : ctx.hashRequest({ id, event: asRequested(event) });
+  addToLogContext({ paymentId: id });
   for (let attempt = 0; attempt < COMMAND_ATTEMPTS; attempt++) {
     const record = await settledBeforeCommand(ctx, await loadPayment(ctx, id), event);
     if (key !== undefined && hash !== undefined) {
@@ -59,7 +61,10 @@ export async function applyCommand(
         if (key !== undefined && hash !== undefined) rememberCommandKey(next, key, hash);
       },
     });
-    if (applied.ok) return viewPayment(ctx, id);
+    if (applied.ok) {
+      ctx.logger.info({ paymentId: id, command: event.type }, 'command accepted');
+      return viewPayment(ctx, id);
+    }
     if (applied.reason === 'not_allowed' && applied.waitFor === 'replacement') {
       if (await handedOver(ctx, record)) continue;
       throw await replacementInProgress(ctx, record);
@@ -75,6 +80,17 @@ export async function applyCommand(
     }
   }
   throw new CommandError('payment_busy', 'the payment kept changing; send the command again');
+}
+
+/**
+ * The command as the merchant sent it, for the idempotency hash: the
+ * resource id and the refund policy are ours, and a retry under the same
+ * key must match whatever the settings became (and keys stored before
+ * commands were resources).
+ */
+function asRequested(event: PaymentEvent): PaymentEvent {
+  if (event.type !== 'capture' && event.type !== 'cancel' && event.type !== 'refund') return event;
+  return { type: event.type, amount: event.amount };
 }
 
 /**

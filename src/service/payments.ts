@@ -8,6 +8,8 @@ import {
   parseCommand,
 } from '../payments/commands.ts';
 import { createHash } from 'node:crypto';
+import type { PaymentEvent } from '../../machines/contract.ts';
+import { operationIdFor } from './operations-views.ts';
 import { CommandError } from '../engine/errors.ts';
 import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import type { PaymentRecord } from '../payments/store.ts';
@@ -36,9 +38,21 @@ export interface PaymentCommands {
 export function createPaymentCommands(ctx: CommandDeps): PaymentCommands {
   const amountCommand =
     (type: 'capture' | 'cancel' | 'refund') =>
-    (id: string, input: unknown, options?: CommandOptions): Promise<PaymentView> => {
+    (id: string, input: unknown, options: CommandOptions = {}): Promise<PaymentView> => {
       const { amount } = parseOrThrow(parseCommand(AmountCommand, input));
-      return applyCommand(ctx, id, { type, amount }, options);
+      // Each command is a resource with its own id (and Location).
+      const operationId = operationIdFor(ctx.ids, id, type, options.idempotencyKey);
+      options.onOperation?.(operationId);
+      const event: PaymentEvent =
+        type === 'refund'
+          ? {
+              type,
+              amount,
+              operationId,
+              beforeRemittance: ctx.refundBeforeRemittance ?? 'cancel',
+            }
+          : { type, amount, operationId };
+      return applyCommand(ctx, id, event, options);
     };
   return {
     create: (input, options = {}) => createFromCommand(ctx, input, options),

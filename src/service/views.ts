@@ -11,6 +11,7 @@ import type { EngineData, Redirection } from '../engine/engine-data.ts';
 import { CommandError } from '../engine/errors.ts';
 import type { PaymentRecord } from '../payments/store.ts';
 import type { ServiceContext } from './context.ts';
+import { operationViews, type OperationView } from './operations-views.ts';
 
 export interface PaymentView {
   id: string;
@@ -37,6 +38,8 @@ export interface PaymentView {
   createdAt: string;
   updatedAt: string;
   timeline: { at: string; kind: string; detail?: Record<string, unknown> }[];
+  /** The captures, cancellations and refunds asked for, oldest first. */
+  operations: OperationView[];
 }
 
 export function toView(
@@ -64,6 +67,7 @@ export function toView(
       kind: entry.kind,
       ...(entry.detail ? { detail: entry.detail } : {}),
     })),
+    operations: operationViews(record),
   };
   const maskedPan = record.maskedPan ?? data.facts.maskedPan;
   if (maskedPan) view.maskedPan = maskedPan;

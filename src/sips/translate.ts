@@ -488,6 +488,9 @@ function transactionView(response: SipsResponse, captureMode: CaptureMode): Inqu
   const view: GatewayView = { state, originalAmount: original, remainingAmount: remaining };
   // Still waiting for its validation: a capture whose answer was lost never happened.
   if (status === 'TO_VALIDATE' && captureMode === 'validation') view.awaitingValidation = true;
+  // Sips refunds remitted money only: what a refund becomes depends on it.
+  if (status === 'TO_CAPTURE') view.remitted = false;
+  if (status === 'CAPTURED' || status === 'CREDITED') view.remitted = true;
   const refunded = minorUnits(response.refundedAmount);
   if (refunded !== undefined) view.refundedAmount = refunded;
   const authorisationId = text(response.authorisationId);

@@ -54,7 +54,7 @@ describe('the event catalogue', () => {
     expect(new Set(EVENT_TYPES).size).toBe(EVENT_TYPES.length);
     expect(Object.keys(EVENT_CATALOGUE).sort()).toEqual([...EVENT_TYPES].sort());
     for (const type of EVENT_TYPES) {
-      expect(type).toMatch(/^(payment|subscription|instalment_plan)\.[a-z_]+$/);
+      expect(type).toMatch(/^(payment|refund|subscription|instalment_plan)\.[a-z_]+$/);
       const entry = EVENT_CATALOGUE[type];
       expect(entry.summary.length, type).toBeGreaterThan(10);
       expect(entry.data, type).toBeInstanceOf(z.ZodType);
@@ -64,9 +64,9 @@ describe('the event catalogue', () => {
 
   it('holds every DomainEventName and every schedule type, and nothing else', () => {
     expectTypeOf<DomainEventName>().toExtend<EventType>();
-    expect(EVENT_TYPES.filter((type) => type.startsWith('payment.'))).toEqual([
-      ...PAYMENT_EVENT_TYPES,
-    ]);
+    expect(
+      EVENT_TYPES.filter((type) => type.startsWith('payment.') || type.startsWith('refund.')),
+    ).toEqual([...PAYMENT_EVENT_TYPES]);
     expect(EVENT_TYPES).toEqual([
       ...PAYMENT_EVENT_TYPES,
       ...SUBSCRIPTION_EVENT_TYPES,
@@ -129,6 +129,17 @@ describe('the event catalogue', () => {
             }
           }
         }
+      }
+    }
+    // Refunds as resources (their events need a command id and a policy): the
+    // paths of machines.refunds.test.ts, under each policy.
+    for (const path of refundPaths()) {
+      let at = startPayment({ ...inputFor('card', path.mode), amount: 10_000 });
+      for (const event of path.events) {
+        const outcome = stepPayment(at.snapshot, event);
+        if (!outcome.accepted) throw new Error(`${event.type} refused: ${outcome.reason}`);
+        check(outcome.effects, 'card', false);
+        at = outcome;
       }
     }
     expect([...problems]).toEqual([]);
@@ -258,6 +269,43 @@ describe('the webhooks section', () => {
 });
 
 /** Representative events of the machine tests, and the answers they leave out. */
+/** Paths through a refund before and after remittance, under each policy, and its failure. */
+function refundPaths(): { mode: 'validation' | 'author_capture'; events: PaymentEvent[] }[] {
+  const captured: PaymentEvent[] = [
+    { type: 'sips.accepted', operation: 'authorize', details: {} },
+    { type: 'capture', amount: 8_000, operationId: 'cap_1' },
+    { type: 'sips.accepted', operation: 'capture', details: {} },
+  ];
+  const view = (remitted: boolean): PaymentEvent => ({
+    type: 'inquiry.found',
+    view: { state: 'captured', originalAmount: 10_000, remainingAmount: 8_000, remitted },
+  });
+  const refund = (beforeRemittance: 'cancel' | 'hold'): PaymentEvent[] => [
+    { type: 'refund', amount: 3_000, operationId: 'ref_1', beforeRemittance },
+    { type: 'sips.conflict', operation: 'refund', responseCode: '24' },
+    view(false),
+  ];
+  return [
+    {
+      mode: 'validation',
+      events: [
+        ...captured,
+        ...refund('cancel'),
+        { type: 'sips.accepted', operation: 'cancel', details: { remainingAmount: 5_000 } },
+      ],
+    },
+    {
+      mode: 'validation',
+      events: [
+        ...captured,
+        ...refund('hold'),
+        view(true),
+        { type: 'sips.declined', operation: 'refund', responseCode: '05', invalid: false },
+      ],
+    },
+  ];
+}
+
 function eventsToTry(snapshot: PersistedSnapshot): PaymentEvent[] {
   const state = peek(snapshot);
   const pending = state.context.pending;

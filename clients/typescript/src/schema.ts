@@ -11,7 +11,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /**
+     * Payments, newest first, by filters
+     * @description Newest first (creation time, then id). A key bound to merchants finds only its shops' payments. `status`, `orderId` and `customerId` are checked on the records, and a page examines a bounded number of payments: with such filters a page may hold fewer than `limit` payments while `nextCursor` is not null.
+     */
+    get: operations['searchPayments'];
     put?: never;
     /** Create a payment (card, card_3ds, wallet, wallet_3ds, provider) */
     post: operations['createPayment'];
@@ -45,10 +49,28 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The payment's captures */
+    get: operations['listCaptures'];
     put?: never;
     /** Capture (VALIDATION mode, partial allowed) */
     post: operations['capturePayment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/payments/{id}/captures/{operationId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One of the payment's captures */
+    get: operations['getCapture'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -62,10 +84,28 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The payment's cancellations */
+    get: operations['listCancellations'];
     put?: never;
     /** Cancel, partially or totally */
     post: operations['cancelPayment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/payments/{id}/cancellations/{operationId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One of the payment's cancellations */
+    get: operations['getCancellation'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -79,10 +119,31 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The payment's refunds */
+    get: operations['listRefunds'];
     put?: never;
-    /** Refund, partially, several times */
+    /**
+     * Refund, partially, several times
+     * @description Works whatever Sips remitted: before remittance (Sips holds the money TO_CAPTURE) the refund is carried out by a cancel of that amount (`performedAs: cancel`), or held until remittance (REFUND_BEFORE_REMITTANCE=hold); after, by a Sips refund.
+     */
     post: operations['refundPayment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/payments/{id}/refunds/{operationId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One of the payment's refunds */
+    get: operations['getRefund'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -134,6 +195,46 @@ export interface paths {
     put?: never;
     /** Refuse a fraud challenge */
     post: operations['refusePaymentChallenge'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/payments/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every payment matching the filters, as CSV or JSON Lines
+     * @description Streamed, newest first, with the search's filters (no `limit` or `cursor`). CSV columns: id, merchant, orderId, customerId, createdAt, status, kind, currency, amount, authorized, captured, cancelled, refunded, transactionReference, lastResponseCode; amounts in minor units. JSON Lines: one PaymentSummary per line.
+     */
+    get: operations['exportPayments'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/reconciliation/{date}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A UTC day's payments against what Sips holds for them (ops)
+     * @description For the payments created that day (UTC): our authorised, captured, cancelled and refunded amounts against those of the transaction as Sips holds it (getTransactionData), totals per currency, and every difference. Only reads; a key bound to merchants gets the report of its shops.
+     */
+    get: operations['getReconciliation'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -877,7 +978,7 @@ export interface webhooks {
     get?: never;
     put?: never;
     /**
-     * A refund was asked and is on its way to Sips
+     * A refund was asked and is on its way to Sips (as a cancel before remittance)
      * @description Sent to the endpoints subscribed to `payment.refund_requested` (or to `*`). The body is the CloudEvent as published on the event stream.
      */
     post: operations['webhook_payment_refund_requested'];
@@ -1261,6 +1362,66 @@ export interface webhooks {
      * @description Sent to the endpoints subscribed to `payment.reauthorization_settled` (or to `*`). The body is the CloudEvent as published on the event stream.
      */
     post: operations['webhook_payment_reauthorization_settled'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'refund.succeeded': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A refund resource succeeded: by a Sips refund, or a cancel before remittance
+     * @description Sent to the endpoints subscribed to `refund.succeeded` (or to `*`). The body is the CloudEvent as published on the event stream.
+     */
+    post: operations['webhook_refund_succeeded'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'refund.failed': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A refund resource failed: the money stayed where it was (also an ops alert)
+     * @description Sent to the endpoints subscribed to `refund.failed` (or to `*`). The body is the CloudEvent as published on the event stream.
+     */
+    post: operations['webhook_refund_failed'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  'refund.held': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A refund resource waits for Sips to remit the payment (REFUND_BEFORE_REMITTANCE=hold)
+     * @description Sent to the endpoints subscribed to `refund.held` (or to `*`). The body is the CloudEvent as published on the event stream.
+     */
+    post: operations['webhook_refund_held'];
     delete?: never;
     options?: never;
     head?: never;
@@ -2119,6 +2280,9 @@ export interface components {
         | 'payment.authorisation_limit_reached'
         | 'payment.reauthorized'
         | 'payment.reauthorization_settled'
+        | 'refund.succeeded'
+        | 'refund.failed'
+        | 'refund.held'
         | 'subscription.created'
         | 'subscription.activated'
         | 'subscription.paused'
@@ -2256,6 +2420,8 @@ export interface components {
       createdAt: string;
       /** Format: date-time */
       updatedAt: string;
+      /** @description The captures, cancellations and refunds asked for, oldest first */
+      operations: components['schemas']['Operation'][];
       timeline: {
         /** Format: date-time */
         at: string;
@@ -2263,6 +2429,129 @@ export interface components {
         detail?: {
           [key: string]: unknown;
         };
+      }[];
+    };
+    Operation: {
+      /** @description `cap_…`, `cnl_…` or `ref_…` */
+      id: string;
+      paymentId: string;
+      /** @enum {unknown} */
+      type: 'capture' | 'cancel' | 'refund';
+      /** @description Minor units */
+      amount: number;
+      currency: string;
+      /**
+       * @description pending: in flight or being established; held: a refund waiting for Sips to remit the payment (REFUND_BEFORE_REMITTANCE=hold)
+       * @enum {unknown}
+       */
+      status: 'pending' | 'held' | 'succeeded' | 'failed';
+      /**
+       * @description The Sips operation that carries it out: a refund before remittance is a cancel of that amount
+       * @enum {unknown}
+       */
+      performedAs: 'capture' | 'cancel' | 'refund';
+      failure?: {
+        /** @description declined, invalid_request, sips_unavailable or not_done */
+        reason: string;
+        responseCode?: string;
+      };
+      /** Format: date-time */
+      createdAt?: string;
+    };
+    /** @description A payment as listings show it: no timeline, no card data. */
+    PaymentSummary: {
+      id: string;
+      /** @enum {unknown} */
+      status:
+        | 'received'
+        | 'enrolling'
+        | 'awaiting_authentication'
+        | 'authenticating'
+        | 'authorizing'
+        | 'authorized'
+        | 'capturing'
+        | 'captured'
+        | 'cancelling'
+        | 'cancelled'
+        | 'refunding'
+        | 'partially_refunded'
+        | 'refunded'
+        | 'refused'
+        | 'failed'
+        | 'expired'
+        | 'outcome_unknown'
+        | 'in_review';
+      final: boolean;
+      kind: string;
+      /** @description our id of the shop */
+      merchant: string;
+      orderId?: string;
+      customerId?: string;
+      /** @description minor units */
+      amount: number;
+      /** @description ISO 4217 numeric */
+      currency: string;
+      /** @enum {unknown} */
+      captureMode: 'author_capture' | 'validation';
+      amounts: {
+        authorized: number;
+        captured: number;
+        cancelled: number;
+        refunded: number;
+      };
+      transactionReference: string;
+      maskedPan?: string;
+      /** @description The responseCode of Sips' last answer about the payment that was not a success; absent when every answer was 00 */
+      lastResponseCode?: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    PaymentPage: {
+      data: components['schemas']['PaymentSummary'][];
+      /** @description Send it back as `cursor` for the next page; null when there is no more */
+      nextCursor: string | null;
+    };
+    ReconciliationReport: {
+      /** Format: date */
+      date: string;
+      /** Format: date-time */
+      generatedAt: string;
+      /** @description payments created that day (UTC) */
+      payments: number;
+      /** @description of them, those Sips answered about */
+      compared: number;
+      totals: {
+        currency: string;
+        payments: number;
+        ours: {
+          authorized: number;
+          captured: number;
+          cancelled: number;
+          refunded: number;
+        };
+        /** @description over the payments Sips answered about */
+        sips: {
+          authorized: number;
+          captured: number;
+          cancelled: number;
+          refunded: number;
+        };
+      }[];
+      mismatches: {
+        paymentId: string;
+        merchant: string;
+        currency: string;
+        /** @enum {unknown} */
+        field: 'authorized' | 'captured' | 'cancelled' | 'refunded';
+        ours: number;
+        sips: number;
+      }[];
+      /** @description payments Sips gave no usable answer about: run the report again later */
+      unavailable: {
+        paymentId: string;
+        detail: string;
       }[];
     };
     Problem: {
@@ -2277,6 +2566,7 @@ export interface components {
         | 'invalid_idempotency_key'
         | 'command_not_confirmed'
         | 'payment_not_found'
+        | 'operation_not_found'
         | 'idempotency_key_reused'
         | 'command_not_allowed'
         | 'payment_busy'
@@ -2323,6 +2613,7 @@ export interface components {
           | 'invalid_idempotency_key'
           | 'command_not_confirmed'
           | 'payment_not_found'
+          | 'operation_not_found'
           | 'idempotency_key_reused'
           | 'command_not_allowed'
           | 'payment_busy'
@@ -2360,6 +2651,52 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  searchPayments: {
+    parameters: {
+      query?: {
+        /** @description Statuses, joined by commas: received, enrolling, awaiting_authentication, authenticating, authorizing, authorized, capturing, captured, cancelling, cancelled, refunding, partially_refunded, refunded, refused, failed, expired, outcome_unknown, in_review. Checked on the records. */
+        status?: string;
+        /** @description Our id of the shop. A key bound to merchants may name only its own (another is 400 with `field` `merchant`); without it, the key's shops. */
+        merchant?: string;
+        /** @description Created at or after (RFC 3339) */
+        createdFrom?: string;
+        /** @description Created before (RFC 3339, exclusive) */
+        createdTo?: string;
+        /** @description The merchant's order id, exactly */
+        orderId?: string;
+        /** @description The merchant's customer id (`customer.id` of the create), exactly */
+        customerId?: string;
+        /** @description Payments per page (default 50) */
+        limit?: number;
+        /** @description The previous page's `nextCursor` */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['PaymentPage'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   createPayment: {
     parameters: {
       query?: never;
@@ -2440,6 +2777,39 @@ export interface operations {
       };
     };
   };
+  listCaptures: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The resources of this kind on the payment, oldest first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['Operation'][];
+          };
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   capturePayment: {
     parameters: {
       query?: never;
@@ -2463,6 +2833,8 @@ export interface operations {
         headers: {
           /** @description `true` when this answers again a request made before with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
+          /** @description /v1/payments/{id}/captures/{operationId}: the resource this command made */
+          Location?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2476,6 +2848,71 @@ export interface operations {
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getCapture: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+        operationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The capture, cancellation or refund */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Operation'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listCancellations: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The resources of this kind on the payment, oldest first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['Operation'][];
+          };
         };
       };
       /** @description application/problem+json with a stable `code` */
@@ -2512,6 +2949,8 @@ export interface operations {
         headers: {
           /** @description `true` when this answers again a request made before with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
+          /** @description /v1/payments/{id}/cancellations/{operationId}: the resource this command made */
+          Location?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2525,6 +2964,71 @@ export interface operations {
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getCancellation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+        operationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The capture, cancellation or refund */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Operation'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listRefunds: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The resources of this kind on the payment, oldest first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['Operation'][];
+          };
         };
       };
       /** @description application/problem+json with a stable `code` */
@@ -2561,6 +3065,8 @@ export interface operations {
         headers: {
           /** @description `true` when this answers again a request made before with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
+          /** @description /v1/payments/{id}/refunds/{operationId}: the resource this command made */
+          Location?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2574,6 +3080,38 @@ export interface operations {
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getRefund: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+        operationId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The capture, cancellation or refund */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Operation'];
         };
       };
       /** @description application/problem+json with a stable `code` */
@@ -2715,6 +3253,83 @@ export interface operations {
         };
         content: {
           'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  exportPayments: {
+    parameters: {
+      query?: {
+        /** @description csv (default) or jsonl */
+        format?: 'csv' | 'jsonl';
+        /** @description Statuses, joined by commas: received, enrolling, awaiting_authentication, authenticating, authorizing, authorized, capturing, captured, cancelling, cancelled, refunding, partially_refunded, refunded, refused, failed, expired, outcome_unknown, in_review. Checked on the records. */
+        status?: string;
+        /** @description Our id of the shop. A key bound to merchants may name only its own (another is 400 with `field` `merchant`); without it, the key's shops. */
+        merchant?: string;
+        /** @description Created at or after (RFC 3339) */
+        createdFrom?: string;
+        /** @description Created before (RFC 3339, exclusive) */
+        createdTo?: string;
+        /** @description The merchant's order id, exactly */
+        orderId?: string;
+        /** @description The merchant's customer id (`customer.id` of the create), exactly */
+        customerId?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The export */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/csv': string;
+          'application/jsonl': string;
+        };
+      };
+      /** @description application/problem+json with a stable `code` */
+      '4XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getReconciliation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description YYYY-MM-DD */
+        date: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The report */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ReconciliationReport'];
         };
       };
       /** @description application/problem+json with a stable `code` */
@@ -3925,6 +4540,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /** @description The amount asked for (minor units) */
             amount: number;
             /**
@@ -4018,6 +4635,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -4115,6 +4734,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -4208,6 +4829,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -4299,6 +4922,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -4395,6 +5020,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -4504,6 +5131,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -4608,6 +5237,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -4718,6 +5349,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -4822,6 +5455,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -4927,6 +5562,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -5020,6 +5657,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -5027,6 +5666,11 @@ export interface operations {
             operation: 'cancel';
             /** @description Minor units */
             amount: number;
+            /**
+             * @description A refund carried out by a cancel: Sips had not remitted the payment yet
+             * @constant
+             */
+            reason?: 'not_remitted';
           };
         };
       };
@@ -5113,13 +5757,20 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
              */
-            operation: 'refund';
+            operation: 'refund' | 'cancel';
             /** @description Minor units */
             amount: number;
+            /**
+             * @description Sent once Sips showed the payment remitted (a held refund, or a cancel too late)
+             * @constant
+             */
+            reason?: 'remitted';
           };
         };
       };
@@ -5206,6 +5857,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -5297,6 +5950,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -5388,6 +6043,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -5491,6 +6148,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -5594,6 +6253,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -5697,6 +6358,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -5800,6 +6463,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -5903,6 +6568,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -6005,6 +6672,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -6107,6 +6776,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -6209,6 +6880,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -6309,6 +6982,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation the event is about
              * @enum {string}
@@ -6409,6 +7084,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation whose outcome is not known
              * @enum {string}
@@ -6515,6 +7192,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -6622,6 +7301,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -6673,6 +7354,7 @@ export interface operations {
               refundedAmount?: number;
               authorisationId?: string;
               awaitingValidation?: boolean;
+              remitted?: boolean;
             };
             /**
              * @description Present when the status was marked without Sips' confirmation
@@ -6767,6 +7449,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /** @description When the authorisation can no longer be captured (ISO 8601) */
             captureLimitAt: string | 'unknown';
             /** @description What can still be captured (minor units) */
@@ -6857,6 +7541,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /** @description When the authorisation can no longer be captured (ISO 8601) */
             captureLimitAt: string | 'unknown';
             /** @description What can still be captured (minor units) */
@@ -6947,6 +7633,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -7054,6 +7742,8 @@ export interface operations {
               cancelled: number;
               refunded: number;
             };
+            /** @description The capture, cancel or refund resource the event is about (GET /v1/payments/{id}/refunds/{operationId} and the like) */
+            operationId?: string;
             /**
              * @description The operation in flight or being established when this happened, if any
              * @enum {string}
@@ -7100,6 +7790,301 @@ export interface operations {
               | 'in_review';
             /** @description Why no new authorisation could be made */
             reason?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Gone: the endpoint is disabled and receives nothing more */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Delivered: the event is not sent again */
+      '2XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Anything else, or no answer in time: the event is sent again later, with backoff, then given up */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  webhook_refund_succeeded: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The message id: the same on every retry of this event to this endpoint. Deduplicate on it. */
+        'webhook-id': string;
+        /** @description When this attempt was signed, in seconds since the epoch. Refuse one too far from your clock (replays). */
+        'webhook-timestamp': string;
+        /** @description Space-separated `v1,<signature>` entries, the signature being the base64 HMAC-SHA-256 of `<webhook-id>.<webhook-timestamp>.<body>` keyed with the endpoint secret (the base64 after `whsec_`). Two entries while a secret rotation overlaps: accept the request when any one verifies. */
+        'webhook-signature': string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          specversion: '1.0';
+          /** @description Unique per event: consumers deduplicate on (source, id) */
+          id: string;
+          /** @description The orchestrator instance, `sogenactif-orchestrator` */
+          source: string;
+          /** @constant */
+          type: 'refund.succeeded';
+          /** @description The payment, subscription or instalment plan */
+          subject: string;
+          /**
+           * Format: date-time
+           * @description When it happened (ISO 8601)
+           */
+          time: string;
+          /** @constant */
+          datacontenttype: 'application/json';
+          /** @description The subject's version after the write: order per subject by it */
+          sequence: number;
+          /** @description Our id of the shop (payment events) */
+          merchant?: string;
+          data: {
+            /** @description The payment (also the event `subject`) */
+            paymentId: string;
+            /** @enum {string} */
+            kind: 'card' | 'card_3ds' | 'wallet' | 'wallet_3ds' | 'provider' | 'duplicate';
+            /** @description ISO 4217 numeric code, e.g. 978 for EUR */
+            currency: string;
+            /** @description The Sips transactionReference of the payment */
+            transactionReference: string;
+            /** @description The card number masked; card payments only */
+            maskedPan?: string;
+            /** @description The issuer's authorisation id, once known */
+            authorisationId?: string;
+            /** @description What the payment stands at once this event happened, in minor units */
+            amounts: {
+              authorized: number;
+              captured: number;
+              cancelled: number;
+              refunded: number;
+            };
+            /** @description The refund (GET /v1/payments/{id}/refunds/{operationId}) */
+            operationId: string;
+            /** @constant */
+            type: 'refund';
+            /**
+             * @description The Sips operation that carried it out: a cancel while Sips had not remitted
+             * @enum {string}
+             */
+            performedAs: 'refund' | 'cancel';
+            /** @description Minor units */
+            amount: number;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Gone: the endpoint is disabled and receives nothing more */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Delivered: the event is not sent again */
+      '2XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Anything else, or no answer in time: the event is sent again later, with backoff, then given up */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  webhook_refund_failed: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The message id: the same on every retry of this event to this endpoint. Deduplicate on it. */
+        'webhook-id': string;
+        /** @description When this attempt was signed, in seconds since the epoch. Refuse one too far from your clock (replays). */
+        'webhook-timestamp': string;
+        /** @description Space-separated `v1,<signature>` entries, the signature being the base64 HMAC-SHA-256 of `<webhook-id>.<webhook-timestamp>.<body>` keyed with the endpoint secret (the base64 after `whsec_`). Two entries while a secret rotation overlaps: accept the request when any one verifies. */
+        'webhook-signature': string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          specversion: '1.0';
+          /** @description Unique per event: consumers deduplicate on (source, id) */
+          id: string;
+          /** @description The orchestrator instance, `sogenactif-orchestrator` */
+          source: string;
+          /** @constant */
+          type: 'refund.failed';
+          /** @description The payment, subscription or instalment plan */
+          subject: string;
+          /**
+           * Format: date-time
+           * @description When it happened (ISO 8601)
+           */
+          time: string;
+          /** @constant */
+          datacontenttype: 'application/json';
+          /** @description The subject's version after the write: order per subject by it */
+          sequence: number;
+          /** @description Our id of the shop (payment events) */
+          merchant?: string;
+          data: {
+            /** @description The payment (also the event `subject`) */
+            paymentId: string;
+            /** @enum {string} */
+            kind: 'card' | 'card_3ds' | 'wallet' | 'wallet_3ds' | 'provider' | 'duplicate';
+            /** @description ISO 4217 numeric code, e.g. 978 for EUR */
+            currency: string;
+            /** @description The Sips transactionReference of the payment */
+            transactionReference: string;
+            /** @description The card number masked; card payments only */
+            maskedPan?: string;
+            /** @description The issuer's authorisation id, once known */
+            authorisationId?: string;
+            /** @description What the payment stands at once this event happened, in minor units */
+            amounts: {
+              authorized: number;
+              captured: number;
+              cancelled: number;
+              refunded: number;
+            };
+            /** @description The refund (GET /v1/payments/{id}/refunds/{operationId}) */
+            operationId: string;
+            /** @constant */
+            type: 'refund';
+            /**
+             * @description The Sips operation that carried it out: a cancel while Sips had not remitted
+             * @enum {string}
+             */
+            performedAs: 'refund' | 'cancel';
+            /** @description Minor units */
+            amount: number;
+            /** @description declined, invalid_request, sips_unavailable or not_done */
+            reason: string;
+            /** @description The Sips responseCode, when Sips answered */
+            responseCode?: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Gone: the endpoint is disabled and receives nothing more */
+      410: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Delivered: the event is not sent again */
+      '2XX': {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Anything else, or no answer in time: the event is sent again later, with backoff, then given up */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+    };
+  };
+  webhook_refund_held: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The message id: the same on every retry of this event to this endpoint. Deduplicate on it. */
+        'webhook-id': string;
+        /** @description When this attempt was signed, in seconds since the epoch. Refuse one too far from your clock (replays). */
+        'webhook-timestamp': string;
+        /** @description Space-separated `v1,<signature>` entries, the signature being the base64 HMAC-SHA-256 of `<webhook-id>.<webhook-timestamp>.<body>` keyed with the endpoint secret (the base64 after `whsec_`). Two entries while a secret rotation overlaps: accept the request when any one verifies. */
+        'webhook-signature': string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          specversion: '1.0';
+          /** @description Unique per event: consumers deduplicate on (source, id) */
+          id: string;
+          /** @description The orchestrator instance, `sogenactif-orchestrator` */
+          source: string;
+          /** @constant */
+          type: 'refund.held';
+          /** @description The payment, subscription or instalment plan */
+          subject: string;
+          /**
+           * Format: date-time
+           * @description When it happened (ISO 8601)
+           */
+          time: string;
+          /** @constant */
+          datacontenttype: 'application/json';
+          /** @description The subject's version after the write: order per subject by it */
+          sequence: number;
+          /** @description Our id of the shop (payment events) */
+          merchant?: string;
+          data: {
+            /** @description The payment (also the event `subject`) */
+            paymentId: string;
+            /** @enum {string} */
+            kind: 'card' | 'card_3ds' | 'wallet' | 'wallet_3ds' | 'provider' | 'duplicate';
+            /** @description ISO 4217 numeric code, e.g. 978 for EUR */
+            currency: string;
+            /** @description The Sips transactionReference of the payment */
+            transactionReference: string;
+            /** @description The card number masked; card payments only */
+            maskedPan?: string;
+            /** @description The issuer's authorisation id, once known */
+            authorisationId?: string;
+            /** @description What the payment stands at once this event happened, in minor units */
+            amounts: {
+              authorized: number;
+              captured: number;
+              cancelled: number;
+              refunded: number;
+            };
+            /** @description The refund (GET /v1/payments/{id}/refunds/{operationId}) */
+            operationId: string;
+            /** @constant */
+            type: 'refund';
+            /**
+             * @description The Sips operation that carried it out: a cancel while Sips had not remitted
+             * @enum {string}
+             */
+            performedAs: 'refund' | 'cancel';
+            /** @description Minor units */
+            amount: number;
           };
         };
       };

@@ -35,6 +35,7 @@ export const paymentFields = same<
   | 'createdAt'
   | 'updatedAt'
   | 'timeline'
+  | 'operations'
 >(true);
 export const problemFields = same<
   Extract<RequiredKeys<Problem>, 'type' | 'title' | 'status' | 'code' | 'detail'>,
@@ -65,6 +66,7 @@ const payment: Payment = {
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
   timeline: [{ at: '2026-01-01T00:00:00.000Z', kind: 'created' }],
+  operations: [],
 };
 
 const { id: _id, ...withoutId } = payment;

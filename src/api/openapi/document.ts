@@ -10,11 +10,13 @@ import {
   instalmentPlanSchema,
 } from './instalment-plans.ts';
 import { operationPaths, opsSchemas, reviewPaths, servicePaths } from './ops.ts';
+import { paymentSearchSchemas, reconciliationPaths, withPaymentSearch } from './payment-search.ts';
 import {
   authenticationPaths,
   paymentCommandSchemas,
   paymentPaths,
   paymentSchema,
+  operationSchema,
 } from './payments.ts';
 import {
   subscriptionCommandSchemas,
@@ -81,11 +83,14 @@ export function openApiDocument(): Record<string, unknown> {
         ...opsSchemas(),
         ...webhookEndpointSchemas(),
         Payment: paymentSchema(),
+        Operation: operationSchema(),
+        ...paymentSearchSchemas(),
         Problem: problemSchema(),
       },
     },
     paths: {
-      ...paymentPaths(),
+      ...withPaymentSearch(paymentPaths()),
+      ...reconciliationPaths(),
       ...authenticationPaths(),
       ...reviewPaths(),
       ...subscriptionPaths(),

@@ -41,7 +41,119 @@ const PAYMENT_REQUIRED = [
   'createdAt',
   'updatedAt',
   'timeline',
+  'operations',
 ];
+
+/** A capture, cancellation or refund (src/service/operations-views.ts `OperationView`). */
+export function operationSchema() {
+  return {
+    type: 'object',
+    required: ['id', 'paymentId', 'type', 'amount', 'currency', 'status', 'performedAs'],
+    properties: {
+      id: { type: 'string', description: '`cap_…`, `cnl_…` or `ref_…`' },
+      paymentId: { type: 'string' },
+      type: { enum: ['capture', 'cancel', 'refund'] },
+      amount: { type: 'integer', description: 'Minor units' },
+      currency: { type: 'string' },
+      status: {
+        enum: ['pending', 'held', 'succeeded', 'failed'],
+        description:
+          'pending: in flight or being established; held: a refund waiting for Sips to remit the payment (REFUND_BEFORE_REMITTANCE=hold)',
+      },
+      performedAs: {
+        enum: ['capture', 'cancel', 'refund'],
+        description:
+          'The Sips operation that carries it out: a refund before remittance is a cancel of that amount',
+      },
+      failure: {
+        type: 'object',
+        required: ['reason'],
+        properties: {
+          reason: {
+            type: 'string',
+            description: 'declined, invalid_request, sips_unavailable or not_done',
+          },
+          responseCode: { type: 'string' },
+        },
+      },
+      createdAt: { type: 'string', format: 'date-time' },
+    },
+  };
+}
+
+const operation = {
+  description: 'The capture, cancellation or refund',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Operation' } } },
+};
+
+const operationList = {
+  description: 'The resources of this kind on the payment, oldest first',
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['data'],
+        properties: { data: { type: 'array', items: { $ref: '#/components/schemas/Operation' } } },
+      },
+    },
+  },
+};
+
+const operationId = {
+  name: 'operationId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+};
+
+/** A command that makes a resource: POST it, list them, read one. */
+function commandResourcePaths(
+  path: 'captures' | 'cancellations' | 'refunds',
+  names: { post: string; list: string; get: string },
+  summary: string,
+  description?: string,
+) {
+  const posted = command(summary, 'Amount', false);
+  const answer = accepted(payment) as { headers?: Record<string, unknown> };
+  return {
+    [`/v1/payments/{id}/${path}`]: {
+      post: {
+        operationId: names.post,
+        ...posted,
+        ...(description === undefined ? {} : { description }),
+        responses: {
+          ...posted.responses,
+          '202': {
+            ...answer,
+            headers: {
+              ...answer.headers,
+              Location: {
+                description: `/v1/payments/{id}/${path}/{operationId}: the resource this command made`,
+                schema: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+      get: {
+        operationId: names.list,
+        summary: `The payment's ${path}`,
+        security: [{ apiKey: [] }],
+        parameters: [id],
+        responses: { '200': operationList, '4XX': problem },
+      },
+    },
+    [`/v1/payments/{id}/${path}/{operationId}`]: {
+      get: {
+        operationId: names.get,
+        summary: `One of the payment's ${path}`,
+        security: [{ apiKey: [] }],
+        parameters: [id, operationId],
+        responses: { '200': operation, '4XX': problem },
+      },
+    },
+  };
+}
 
 export function paymentSchema() {
   return {
@@ -91,6 +203,11 @@ export function paymentSchema() {
       version: { type: 'integer' },
       createdAt: { type: 'string', format: 'date-time' },
       updatedAt: { type: 'string', format: 'date-time' },
+      operations: {
+        type: 'array',
+        description: 'The captures, cancellations and refunds asked for, oldest first',
+        items: { $ref: '#/components/schemas/Operation' },
+      },
       timeline: {
         type: 'array',
         items: {
@@ -140,24 +257,22 @@ export function paymentPaths() {
         responses: { '200': payment, '4XX': problem },
       },
     },
-    '/v1/payments/{id}/captures': {
-      post: {
-        operationId: 'capturePayment',
-        ...command('Capture (VALIDATION mode, partial allowed)', 'Amount', false),
-      },
-    },
-    '/v1/payments/{id}/cancellations': {
-      post: {
-        operationId: 'cancelPayment',
-        ...command('Cancel, partially or totally', 'Amount', false),
-      },
-    },
-    '/v1/payments/{id}/refunds': {
-      post: {
-        operationId: 'refundPayment',
-        ...command('Refund, partially, several times', 'Amount', false),
-      },
-    },
+    ...commandResourcePaths(
+      'captures',
+      { post: 'capturePayment', list: 'listCaptures', get: 'getCapture' },
+      'Capture (VALIDATION mode, partial allowed)',
+    ),
+    ...commandResourcePaths(
+      'cancellations',
+      { post: 'cancelPayment', list: 'listCancellations', get: 'getCancellation' },
+      'Cancel, partially or totally',
+    ),
+    ...commandResourcePaths(
+      'refunds',
+      { post: 'refundPayment', list: 'listRefunds', get: 'getRefund' },
+      'Refund, partially, several times',
+      'Works whatever Sips remitted: before remittance (Sips holds the money TO_CAPTURE) the refund is carried out by a cancel of that amount (`performedAs: cancel`), or held until remittance (REFUND_BEFORE_REMITTANCE=hold); after, by a Sips refund.',
+    ),
     '/v1/payments/{id}/duplicates': {
       post: {
         operationId: 'duplicatePayment',

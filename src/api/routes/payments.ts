@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedPayments } from '../../service/scope.ts';
+import { CommandError } from '../../engine/errors.ts';
 import { commandOptions, requireJson, sendIdempotent, watchedCommandOptions } from '../request.ts';
 
 export interface PaymentRoutesOptions {
@@ -41,14 +42,51 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
     ['cancellations', 'cancel'],
     ['refunds', 'refund'],
   ] as const) {
+    // Each command is a resource: Location names it, as on its replay.
     app.post<{ Params: { id: string } }>(
       `/v1/payments/:id/${path}`,
       guard,
       async (request, reply) => {
         requireJson(request);
         const { options, replayed } = watchedCommandOptions(request, false);
-        const payment = await scoped(request)[command](request.params.id, request.body, options);
-        return sendIdempotent(reply, { status: 202, replayed: replayed(), body: payment });
+        let operationId: string | undefined;
+        const payment = await scoped(request)[command](request.params.id, request.body, {
+          ...options,
+          onOperation: (id) => {
+            operationId = id;
+          },
+        });
+        return sendIdempotent(reply, {
+          status: 202,
+          replayed: replayed(),
+          ...(operationId === undefined
+            ? {}
+            : { location: `/v1/payments/${payment.id}/${path}/${operationId}` }),
+          body: payment,
+        });
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(`/v1/payments/:id/${path}`, guard, async (request) => {
+      const payment = await scoped(request).get(request.params.id);
+      return { data: payment.operations.filter((operation) => operation.type === command) };
+    });
+
+    app.get<{ Params: { id: string; operationId: string } }>(
+      `/v1/payments/:id/${path}/:operationId`,
+      guard,
+      async (request) => {
+        const payment = await scoped(request).get(request.params.id);
+        const found = payment.operations.find(
+          (operation) => operation.type === command && operation.id === request.params.operationId,
+        );
+        if (found === undefined) {
+          throw new CommandError(
+            'operation_not_found',
+            `no ${command} ${request.params.operationId.slice(0, 80)} on payment ${payment.id}`,
+          );
+        }
+        return found;
       },
     );
   }
