@@ -10,7 +10,7 @@
  * hold fewer than `limit` payments while `nextCursor` says there is more.
  */
 import { z } from 'zod';
-import { FINAL_STATUSES, PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
 import type { Amounts, CaptureMode, PaymentKind } from '../../machines/contract.ts';
 import { CommandError } from '../engine/errors.ts';
 import { parseCommand } from '../payments/commands.ts';
@@ -25,6 +25,7 @@ import {
 } from '../payments/search.ts';
 import { parseOrThrow } from './parse.ts';
 import { allows, type MerchantScope } from './scope.ts';
+import { coreFieldsOf } from './views.ts';
 
 export const DEFAULT_SEARCH_LIMIT = 50;
 export const MAX_SEARCH_LIMIT = 200;
@@ -162,20 +163,7 @@ export function parseSearchQuery(query: unknown): SearchFilters {
 }
 
 export function summaryOf(listing: PaymentListing): PaymentSummary {
-  const summary: PaymentSummary = {
-    id: listing.id,
-    status: listing.status,
-    final: FINAL_STATUSES.has(listing.status),
-    kind: listing.kind,
-    merchant: listing.merchant.id ?? 'default',
-    amount: listing.amount,
-    currency: listing.currency,
-    captureMode: listing.captureMode,
-    amounts: { ...listing.amounts },
-    transactionReference: listing.transactionReference,
-    createdAt: new Date(listing.createdAt).toISOString(),
-    updatedAt: new Date(listing.updatedAt).toISOString(),
-  };
+  const summary: PaymentSummary = coreFieldsOf(listing);
   if (listing.merchant.orderId) summary.orderId = listing.merchant.orderId;
   if (listing.merchant.customerId) summary.customerId = listing.merchant.customerId;
   if (listing.maskedPan) summary.maskedPan = listing.maskedPan;

@@ -42,11 +42,40 @@ export interface PaymentView {
   operations: OperationView[];
 }
 
-export function toView(
-  record: PaymentRecord,
-  data: EngineData = engineDataOf(record),
-): PaymentView {
-  const view: PaymentView = {
+type CoreFields = Pick<
+  PaymentView,
+  | 'id'
+  | 'status'
+  | 'final'
+  | 'kind'
+  | 'merchant'
+  | 'amount'
+  | 'currency'
+  | 'captureMode'
+  | 'amounts'
+  | 'transactionReference'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
+/** What a payment shows wherever it is shown, listings included. */
+export function coreFieldsOf(
+  record: Pick<
+    PaymentRecord,
+    | 'id'
+    | 'status'
+    | 'kind'
+    | 'merchant'
+    | 'amount'
+    | 'currency'
+    | 'captureMode'
+    | 'amounts'
+    | 'transactionReference'
+    | 'createdAt'
+    | 'updatedAt'
+  >,
+): CoreFields {
+  return {
     id: record.id,
     status: record.status,
     final: FINAL_STATUSES.has(record.status),
@@ -57,11 +86,20 @@ export function toView(
     captureMode: record.captureMode,
     amounts: { ...record.amounts },
     transactionReference: record.transactionReference,
+    createdAt: new Date(record.createdAt).toISOString(),
+    updatedAt: new Date(record.updatedAt).toISOString(),
+  };
+}
+
+export function toView(
+  record: PaymentRecord,
+  data: EngineData = engineDataOf(record),
+): PaymentView {
+  const view: PaymentView = {
+    ...coreFieldsOf(record),
     // The reauthorisation is the machine's; shown in the facts' words as ever.
     facts: { ...data.facts, ...reauthorizationFacts(reauthorizationOf(record, data)) },
     version: record.version,
-    createdAt: new Date(record.createdAt).toISOString(),
-    updatedAt: new Date(record.updatedAt).toISOString(),
     timeline: record.timeline.map((entry) => ({
       at: new Date(entry.at).toISOString(),
       kind: entry.kind,

@@ -59,3 +59,27 @@ export function filterForm(
 <span class="count">${options.shown} of ${options.total} shown</span>
 </form>`;
 }
+
+/**
+ * `items` through `filter`, and the list's form: `status` is what the
+ * select chooses among, `fields` the text the search looks in.
+ */
+export function filterList<T>(
+  action: string,
+  filter: ListFilter,
+  items: readonly T[],
+  by: {
+    status(item: T): string | undefined;
+    fields(item: T): readonly (string | number | undefined)[];
+    label?: string;
+  },
+): { shown: T[]; form: string } {
+  const shown = items.filter((item) => matches(filter, by.status(item), by.fields(item)));
+  const form = filterForm(action, filter, {
+    statuses: items.flatMap((item) => by.status(item) ?? []),
+    ...(by.label === undefined ? {} : { label: by.label }),
+    shown: shown.length,
+    total: items.length,
+  });
+  return { shown, form };
+}

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { PublicInstalmentPlan as InstalmentPlan } from '../../service/schedule-views.ts';
 import { PLAN_ID } from '../params.ts';
-import { filterForm, matches, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
+import { filterList, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
   badge,
   button,
@@ -24,14 +24,15 @@ import {
 } from './shared.ts';
 
 function listPage(plans: InstalmentPlan[], filter: ListFilter): string {
-  const shown = plans.filter((plan) =>
-    matches(filter, plan.status, [
+  const { shown, form } = filterList('/ops/instalment-plans', filter, plans, {
+    status: (plan) => plan.status,
+    fields: (plan) => [
       plan.id,
       plan.merchant.orderId,
       plan.merchant.customerId,
       ...plan.instalments.map((entry) => entry.paymentId),
-    ]),
-  );
+    ],
+  });
   const rows = shown.map((plan) => {
     const paid = plan.instalments.filter((entry) => entry.status === 'paid').length;
     const next = plan.instalments.find((entry) => entry.status === 'scheduled');
@@ -43,11 +44,6 @@ function listPage(plans: InstalmentPlan[], filter: ListFilter): string {
       when(next?.dueAt),
       when(plan.createdAt),
     ]);
-  });
-  const form = filterForm('/ops/instalment-plans', filter, {
-    statuses: plans.map((plan) => plan.status),
-    shown: shown.length,
-    total: plans.length,
   });
   return page(
     'Instalment plans',

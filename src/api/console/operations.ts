@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ScheduledItem } from '../../orchestrator.ts';
 import { scopedAlerts } from '../../service/scope.ts';
 import type { JanitorReport } from '../../schedules/index.ts';
-import { filterForm, matches, readFilter, type FilterQuery } from './filters.ts';
+import { filterList, readFilter, type FilterQuery } from './filters.ts';
 import { merchantFilter } from './shared.ts';
 import {
   button,
@@ -40,15 +40,10 @@ export const operationPages: FastifyPluginAsync<ConsoleOptions> = async (app, op
 
   app.get<{ Querystring: FilterQuery }>('/ops/schedules', async (request, reply) => {
     const items: ScheduledItem[] = await ops.schedules({ limit: 500 });
-    const filter = readFilter(request.query);
-    const shown = items.filter((item) =>
-      matches(filter, item.kind, [item.subject, item.detail, item.jobId]),
-    );
-    const form = filterForm('/ops/schedules', filter, {
-      statuses: items.map((item) => item.kind),
+    const { shown, form } = filterList('/ops/schedules', readFilter(request.query), items, {
+      status: (item) => item.kind,
+      fields: (item) => [item.subject, item.detail, item.jobId],
       label: 'kind',
-      shown: shown.length,
-      total: items.length,
     });
     const rows = shown.map((item) =>
       row([
@@ -79,15 +74,10 @@ ${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, items.length === 0 ? 
         options.orchestrator.payments,
         merchantFilter(request.query.merchant),
       );
-      const filter = readFilter(request.query);
-      const shown = alerts.filter((alert) =>
-        matches(filter, alert.kind, [alert.paymentId, alert.subject, alert.message]),
-      );
-      const form = filterForm('/ops/alerts', filter, {
-        statuses: alerts.map((alert) => alert.kind),
+      const { shown, form } = filterList('/ops/alerts', readFilter(request.query), alerts, {
+        status: (alert) => alert.kind,
+        fields: (alert) => [alert.paymentId, alert.subject, alert.message],
         label: 'kind',
-        shown: shown.length,
-        total: alerts.length,
       });
       const rows = shown.map((alert) =>
         row([

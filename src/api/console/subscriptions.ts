@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { PublicSubscription as SubscriptionView } from '../../service/schedule-views.ts';
 import { SUBSCRIPTION_ID } from '../params.ts';
-import { filterForm, matches, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
+import { filterList, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
   badge,
   button,
@@ -46,14 +46,15 @@ function scheduleOf(subscription: SubscriptionView): string {
 }
 
 function listPage(subscriptions: SubscriptionView[], filter: ListFilter): string {
-  const shown = subscriptions.filter((subscription) =>
-    matches(filter, subscription.status, [
+  const { shown, form } = filterList('/ops/subscriptions', filter, subscriptions, {
+    status: (subscription) => subscription.status,
+    fields: (subscription) => [
       subscription.id,
       subscription.merchant.orderId,
       subscription.merchant.customerId,
       subscription.firstPaymentId,
-    ]),
-  );
+    ],
+  });
   const rows = shown.map((subscription) =>
     row([
       subjectLink(subscription.id),
@@ -64,11 +65,6 @@ function listPage(subscriptions: SubscriptionView[], filter: ListFilter): string
       when(subscription.createdAt),
     ]),
   );
-  const form = filterForm('/ops/subscriptions', filter, {
-    statuses: subscriptions.map((subscription) => subscription.status),
-    shown: shown.length,
-    total: subscriptions.length,
-  });
   return page(
     'Subscriptions',
     `${form}

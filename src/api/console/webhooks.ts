@@ -10,7 +10,7 @@ import type { Orchestrator } from '../../orchestrator.ts';
 import type { EndpointBacklog } from '../../orchestrator-webhooks.ts';
 import type { DeliveryView, WebhookEndpointView } from '../../service/webhook-endpoints.ts';
 import { ALL_EVENT_TYPES } from '../../webhooks/endpoints.ts';
-import { filterForm, matches, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
+import { filterList, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
   actOnRecord,
   button,
@@ -81,14 +81,11 @@ function listPage(
   filter: ListFilter,
 ): string {
   const backlogOf = new Map(backlog.map((entry) => [entry.endpointId, entry]));
-  const shown = endpoints.filter((endpoint) =>
-    matches(filter, stateName(endpoint), [
-      endpoint.id,
-      endpoint.merchant,
-      endpoint.url,
-      endpoint.description,
-    ]),
-  );
+  const { shown, form } = filterList('/ops/webhooks', filter, endpoints, {
+    status: (endpoint) => stateName(endpoint),
+    fields: (endpoint) => [endpoint.id, endpoint.merchant, endpoint.url, endpoint.description],
+    label: 'state',
+  });
   const rows = shown.map((endpoint) => {
     const pending = backlogOf.get(endpoint.id);
     return row([
@@ -101,12 +98,6 @@ function listPage(
       text(pending?.count ?? 0),
       age(pending?.oldestAgeMs),
     ]);
-  });
-  const form = filterForm('/ops/webhooks', filter, {
-    statuses: endpoints.map(stateName),
-    label: 'state',
-    shown: shown.length,
-    total: endpoints.length,
   });
   return page(
     'Webhook endpoints',

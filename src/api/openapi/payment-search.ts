@@ -5,6 +5,7 @@
 import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
 import { CSV_COLUMNS } from '../../service/payment-export.ts';
 import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT } from '../../service/payment-search.ts';
+import { amountsSchema, PAYMENT_SUMMARY_REQUIRED } from './payments.ts';
 import { captureMode, json, problem, ref, type Json } from './shared.ts';
 
 const query = (name: string, description: string, schema: Json = { type: 'string' }) => ({
@@ -33,36 +34,12 @@ const filters = [
   query('customerId', "The merchant's customer id (`customer.id` of the create), exactly"),
 ];
 
-const amounts = () => ({
-  type: 'object',
-  required: ['authorized', 'captured', 'cancelled', 'refunded'],
-  properties: {
-    authorized: { type: 'integer' },
-    captured: { type: 'integer' },
-    cancelled: { type: 'integer' },
-    refunded: { type: 'integer' },
-  },
-});
-
 export function paymentSearchSchemas() {
   return {
     PaymentSummary: {
       type: 'object',
       description: 'A payment as listings show it: no timeline, no card data.',
-      required: [
-        'id',
-        'status',
-        'final',
-        'kind',
-        'merchant',
-        'amount',
-        'currency',
-        'captureMode',
-        'amounts',
-        'transactionReference',
-        'createdAt',
-        'updatedAt',
-      ],
+      required: PAYMENT_SUMMARY_REQUIRED,
       properties: {
         id: { type: 'string' },
         status: { enum: [...PAYMENT_STATUSES] },
@@ -74,7 +51,7 @@ export function paymentSearchSchemas() {
         amount: { type: 'integer', description: 'minor units' },
         currency: { type: 'string', description: 'ISO 4217 numeric' },
         captureMode: captureMode(),
-        amounts: amounts(),
+        amounts: amountsSchema(),
         transactionReference: { type: 'string' },
         maskedPan: { type: 'string' },
         lastResponseCode: {
@@ -121,8 +98,8 @@ export function paymentSearchSchemas() {
             properties: {
               currency: { type: 'string' },
               payments: { type: 'integer' },
-              ours: amounts(),
-              sips: { ...amounts(), description: 'over the payments Sips answered about' },
+              ours: amountsSchema(),
+              sips: { ...amountsSchema(), description: 'over the payments Sips answered about' },
             },
           },
         },

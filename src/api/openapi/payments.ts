@@ -24,8 +24,8 @@ export function paymentCommandSchemas() {
   };
 }
 
-/** The fields every payment answer holds (src/service/views.ts `PaymentView`). */
-const PAYMENT_REQUIRED = [
+/** The fields a payment holds in listings too (src/service/payment-search.ts `PaymentSummary`). */
+export const PAYMENT_SUMMARY_REQUIRED = [
   'id',
   'status',
   'final',
@@ -36,13 +36,30 @@ const PAYMENT_REQUIRED = [
   'captureMode',
   'amounts',
   'transactionReference',
-  'facts',
-  'version',
   'createdAt',
   'updatedAt',
+];
+
+/** The fields every payment answer holds (src/service/views.ts `PaymentView`). */
+const PAYMENT_REQUIRED = [
+  ...PAYMENT_SUMMARY_REQUIRED,
+  'facts',
+  'version',
   'timeline',
   'operations',
 ];
+
+/** A payment's amounts, in minor units. */
+export const amountsSchema = () => ({
+  type: 'object',
+  required: ['authorized', 'captured', 'cancelled', 'refunded'],
+  properties: {
+    authorized: { type: 'integer' },
+    captured: { type: 'integer' },
+    cancelled: { type: 'integer' },
+    refunded: { type: 'integer' },
+  },
+});
 
 /** A capture, cancellation or refund (src/service/operations-views.ts `OperationView`). */
 export function operationSchema() {
@@ -171,16 +188,7 @@ export function paymentSchema() {
       amount: { type: 'integer' },
       currency: { type: 'string' },
       captureMode: captureMode(),
-      amounts: {
-        type: 'object',
-        required: ['authorized', 'captured', 'cancelled', 'refunded'],
-        properties: {
-          authorized: { type: 'integer' },
-          captured: { type: 'integer' },
-          cancelled: { type: 'integer' },
-          refunded: { type: 'integer' },
-        },
-      },
+      amounts: amountsSchema(),
       transactionReference: { type: 'string' },
       maskedPan: { type: 'string' },
       authorisationId: { type: 'string' },
