@@ -4,7 +4,10 @@
  * once per `checkAfterMs` each; the inquiry that shows the payment remitted
  * sends the refund (the machine's `sendHeldRefund`). Captured payments are
  * paged through a batch per run, so the ones without a held refund never
- * hide the ones behind them.
+ * hide the ones behind them, and only those whose status was written within
+ * `windowMs`: a refund is held until the next remittance run, and each
+ * check that finds it still held notes it (which writes its status again),
+ * so older captured payments, the great majority, are never read.
  */
 import { commandOperationsOf } from '../../machines/index.ts';
 import type { PaymentEngine } from '../engine/engine.ts';
@@ -19,8 +22,12 @@ export interface HeldRefundSweep {
   logger: Logger;
   cursor: { get(): Promise<number | undefined>; set(value: number | undefined): Promise<void> };
   checkAfterMs: number;
+  /** How far back a held refund's last status write may be. @defaultValue 3 days */
+  windowMs?: number;
   batch: number;
 }
+
+const DAY_MS = 86_400_000;
 
 export function holdsRefund(record: PaymentRecord): boolean {
   return commandOperationsOf(record.snapshot).some(
@@ -31,11 +38,12 @@ export function holdsRefund(record: PaymentRecord): boolean {
 /** One page of captured payments; returns the ids whose held refund was sent. */
 export async function sweepHeldRefunds(sweep: HeldRefundSweep): Promise<string[]> {
   const { store, engine, clock, logger } = sweep;
-  const after = await sweep.cursor.get();
+  const since = clock.now() - (sweep.windowMs ?? 3 * DAY_MS);
+  const after = Math.max((await sweep.cursor.get()) ?? since, since);
   const page = await store.listByStatus('captured', {
     olderThan: clock.now() - sweep.checkAfterMs,
     limit: sweep.batch,
-    ...(after !== undefined ? { after } : {}),
+    after,
   });
   await sweep.cursor.set(page.length < sweep.batch ? undefined : page.at(-1)?.updatedAt);
   const sent: string[] = [];
