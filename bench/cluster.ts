@@ -15,6 +15,7 @@ import { createKeyspace } from '../src/payments/keys.ts';
 import { startRedisCluster, type RedisClusterHandle } from '../test/support/redis-cluster.ts';
 import {
   runWorkload,
+  singleServer,
   type MeasuredServer,
   type WorkloadBenchOptions,
   type WorkloadResult,
@@ -212,15 +213,7 @@ export async function measureCluster(options: ClusterBenchOptions) {
         role: (await node.role()) === 'master' ? 'master' : 'replica',
       });
     }
-    const single = new URL(options.singleRedisUrl);
-    const singleServers: MeasuredServer[] = [
-      {
-        name: single.host,
-        host: single.hostname || '127.0.0.1',
-        port: Number(single.port || 6379),
-        role: 'master',
-      },
-    ];
+    const singleServers: MeasuredServer[] = [singleServer(options.singleRedisUrl)];
     const clusterNodes = cluster.nodes.map((node) => ({ host: node.host, port: node.port }));
 
     const common = {

@@ -94,7 +94,7 @@ const DURABILITY_WARMUP = 250;
 /** The same per run of the cluster section (six runs). */
 const CLUSTER_PAYMENTS = 800;
 const CLUSTER_WARMUP = 300;
-/** The same per run of the webhooks section (five runs). */
+/** The same per run of the webhooks section (seven runs). */
 const WEBHOOKS_PAYMENTS = 1_000;
 const WEBHOOKS_WARMUP = 250;
 

@@ -2,7 +2,7 @@
  * The `webhooks` section: what delivering every event to 2 endpoints of the
  * merchant costs the payment pipeline, and how fast deliveries go, on the
  * authorise-then-capture workload (workload.ts) against the benchmark's
- * Redis. Three modes:
+ * Redis. Four modes:
  *
  * - `off`: no endpoint (the worker process still runs the `webhooks`
  *   consumer group, which finds no endpoint for any event);
@@ -15,11 +15,11 @@
  *
  * The receiver is a child process of its own (webhook-receiver-child.ts),
  * one port per endpoint, started afresh for every run (idle in `off` runs).
- * The runs go off, atOnce, delayed, atOnce, off (symmetric: a drift over the
- * section weighs on every mode alike; `delayed`, whose drain is bounded by
- * the delivery concurrency, not by CPU, runs once), each run with fresh
- * worker, simulator and receiver processes and a key prefix of its own; a
- * mode's figures are the mean of its runs.
+ * The runs go off, atOnce, separate, delayed, separate, atOnce, off
+ * (symmetric: a drift over the section weighs on every mode alike; `delayed`,
+ * whose drain is bounded by the delivery concurrency, not by CPU, runs once),
+ * each run with fresh worker, simulator and receiver processes and a key
+ * prefix of its own; a mode's figures are the mean of its runs.
  *
  * Within a run: the endpoints are created before the unmeasured warm-up (so
  * the delivery code is warm too), the warm-up's deliveries are awaited and
@@ -28,9 +28,11 @@
  * message delivered (the backlog empty).
  */
 import { jsonLine, startTsChild, type BenchChild } from './children.ts';
-import { probeWorker } from './pipeline.ts';
+import { percentile, probeWorker } from './pipeline.ts';
 import {
   runWorkload,
+  sampleServer,
+  singleServer,
   type MeasuredServer,
   type WorkloadBenchOptions,
   type WorkloadResult,
@@ -194,27 +196,15 @@ const workersCpu = (run: WorkloadRun): number =>
   run.workers.reduce((a, worker) => a + worker.cpuSeconds(), 0);
 
 async function sample(run: WorkloadRun, receiver: Receiver): Promise<Sample> {
-  const info = String(await run.redis.call('INFO', 'stats', 'cpu', 'commandstats'));
-  const field = (name: string) =>
-    Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
-  const commandStats = new Map<string, number>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    commandStats.set(match[1] as string, Number(match[2]));
-  }
+  const server = await sampleServer(run.redis);
   return {
-    commandStats,
+    commandStats: server.commandStats,
     workersCpu: workersCpu(run),
     receiverCpu: receiver.child.cpuSeconds(),
-    redisCommands: field('total_commands_processed'),
-    redisCpu: field('used_cpu_user') + field('used_cpu_sys'),
+    redisCommands: server.commands,
+    redisCpu: server.cpuSeconds,
     streamLength: await run.redis.xlen(run.keyspace.eventsStream(0)),
   };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] as number;
 }
 
 /** From the first create of the measured round to the backlog empty. */
@@ -460,15 +450,7 @@ function commandStats(
 }
 
 export async function measureWebhooks(options: WebhooksBenchOptions) {
-  const url = new URL(options.redisUrl);
-  const servers: MeasuredServer[] = [
-    {
-      name: url.host,
-      host: url.hostname || '127.0.0.1',
-      port: Number(url.port || 6379),
-      role: 'master',
-    },
-  ];
+  const servers: MeasuredServer[] = [singleServer(options.redisUrl)];
   const order = [...ORDER];
   const runs = new Map<Mode, RunResult[]>(MODES.map((mode) => [mode, []]));
   for (const [k, mode] of order.entries()) {

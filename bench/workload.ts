@@ -71,6 +71,17 @@ export interface MeasuredServer {
   role: 'master' | 'replica';
 }
 
+/** The one server of a `redis://host:port` URL, measured as a master. */
+export function singleServer(redisUrl: string): MeasuredServer {
+  const url = new URL(redisUrl);
+  return {
+    name: url.host,
+    host: url.hostname || '127.0.0.1',
+    port: Number(url.port || 6379),
+    role: 'master',
+  };
+}
+
 export interface WorkloadOptions {
   target: RedisTarget;
   /** The servers to count: masters (commands per payment) and replicas (CPU). */
@@ -200,7 +211,7 @@ interface ServerSample {
 }
 
 /** One INFO of a server: commands processed, CPU (main thread and threads, user + sys), commandstats. */
-async function sampleServer(connection: Redis): Promise<ServerSample> {
+export async function sampleServer(connection: Pick<Redis, 'call'>): Promise<ServerSample> {
   const info = String(await connection.call('INFO', 'stats', 'cpu', 'commandstats'));
   const field = (name: string) =>
     Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);

@@ -20,6 +20,7 @@
  * capturable authorisations; once `replaced`, they are refused.
  */
 import type { PaymentStatus } from './contract.ts';
+import { isObject } from './checks.ts';
 
 export const REAUTHORIZATION_PHASES = ['claimed', 'made', 'replaced', 'failed'] as const;
 export type ReauthorizationPhase = (typeof REAUTHORIZATION_PHASES)[number];
@@ -108,14 +109,11 @@ export function reauthorizationFacts(
   return phase === 'made' ? made : { ...made, reauthorizationOutcome: phase };
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 const PHASES: ReadonlySet<unknown> = new Set(REAUTHORIZATION_PHASES);
 
 /** The capture-limit state, checked and copied (known keys only), or undefined when malformed. */
 export function readLimit(limit: unknown): CaptureLimitState | undefined {
-  if (!isRecord(limit)) return undefined;
+  if (!isObject(limit)) return undefined;
   const copied: CaptureLimitState = {};
   if (limit.warned !== undefined) {
     if (limit.warned !== true) return undefined;
@@ -123,7 +121,7 @@ export function readLimit(limit: unknown): CaptureLimitState | undefined {
   }
   const reauthorization = limit.reauthorization;
   if (reauthorization !== undefined) {
-    if (!isRecord(reauthorization) || !PHASES.has(reauthorization.phase)) return undefined;
+    if (!isObject(reauthorization) || !PHASES.has(reauthorization.phase)) return undefined;
     const next: Reauthorization = { phase: reauthorization.phase as Reauthorization['phase'] };
     if (reauthorization.newPaymentId !== undefined) {
       if (typeof reauthorization.newPaymentId !== 'string') return undefined;

@@ -22,6 +22,7 @@ import {
 } from './capture-limit-states.ts';
 import { reconcile, uncertainAnswers } from './outcome-states.ts';
 import type { Command, Stance } from './rules.ts';
+import type { OperationFailure } from './operations.ts';
 import { RESUME_POINTS, TARGET } from './targets.ts';
 
 /**
@@ -42,7 +43,7 @@ function failedEventName({ context }: Args<unknown>): DomainEventName {
  */
 function backWhereItWas<E extends Answer>(
   extra: (args: Args<E>) => Record<string, unknown>,
-  failure: (args: Args<E>) => { reason: string; responseCode?: string },
+  failure: (args: Args<E>) => OperationFailure,
 ) {
   return RESUME_POINTS.map((point) => ({
     guard: resumesTo(point),
@@ -106,6 +107,12 @@ const cancelOfCaptureAnswers = [
     ],
   },
 ];
+
+/** A follow-up operation Sips could not process: the event's data and the failure alike. */
+const unavailable = ({ event }: Args<EventOf<'sips.unavailable'>>) => ({
+  reason: 'sips_unavailable',
+  responseCode: event.responseCode,
+});
 
 /** Answers to capture, cancel, refund and the fraud-challenge decisions. */
 const followUpAnswers = {
@@ -201,10 +208,7 @@ const followUpAnswers = {
       responseCode: event.responseCode,
     }),
   ),
-  'sips.unavailable': backWhereItWas<EventOf<'sips.unavailable'>>(
-    ({ event }) => ({ reason: 'sips_unavailable', responseCode: event.responseCode }),
-    ({ event }) => ({ reason: 'sips_unavailable', responseCode: event.responseCode }),
-  ),
+  'sips.unavailable': backWhereItWas<EventOf<'sips.unavailable'>>(unavailable, unavailable),
   ...uncertainAnswers,
 };
 
@@ -221,6 +225,18 @@ function requestCommand<E extends Command>(
     guard: commandAllowed(stance),
     target,
     actions: [begin<E>(({ event }) => operation(event)), emit(name), callPending],
+  };
+}
+
+/** The command's resource id and, for a refund, its policy before remittance. */
+function commandLink(
+  event: Extract<Command, { amount: number }>,
+): Pick<PendingOperation, 'operationId' | 'beforeRemittance'> {
+  return {
+    ...(event.operationId === undefined ? {} : { operationId: event.operationId }),
+    ...(event.type === 'refund' && event.beforeRemittance
+      ? { beforeRemittance: event.beforeRemittance }
+      : {}),
   };
 }
 
@@ -241,10 +257,7 @@ function amountCommand(
       operation,
       amount: event.amount,
       resumeTo,
-      ...(event.operationId === undefined ? {} : { operationId: event.operationId }),
-      ...(event.type === 'refund' && event.beforeRemittance
-        ? { beforeRemittance: event.beforeRemittance }
-        : {}),
+      ...commandLink(event),
     }),
     `payment.${operation}_requested`,
   );
@@ -265,8 +278,7 @@ const refundAsCancel = requestCommand<Extract<Command, { type: 'refund' }>>(
     amount: event.amount,
     resumeTo: 'authorized',
     asRefund: true,
-    ...(event.operationId === undefined ? {} : { operationId: event.operationId }),
-    ...(event.beforeRemittance ? { beforeRemittance: event.beforeRemittance } : {}),
+    ...commandLink(event),
   }),
   'payment.refund_requested',
 );

@@ -19,12 +19,8 @@ import type {
   StepResult,
 } from './contract.ts';
 import { OPERATIONS, PAYMENT_KINDS, PAYMENT_STATUSES } from './contract.ts';
-import {
-  CAPTURE_MODES,
-  isValidAmount,
-  type PaymentContext,
-  type PendingOperation,
-} from './model.ts';
+import { CAPTURE_MODES, type PaymentContext, type PendingOperation } from './model.ts';
+import { isObject, isValidAmount } from './checks.ts';
 import { EFFECT_ACTIONS, PAYMENT_MACHINES, type PaymentMachine } from './payment-machine.ts';
 import {
   COMMAND_OPERATIONS,
@@ -130,12 +126,8 @@ const RESUME_POINTS: ReadonlySet<unknown> = new Set([
   'partially_refunded',
 ]);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 const isCount = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-const isPositive = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 
 /**
  * `persistedSchema` checked by hand, for the hot path: the same rules, and
@@ -153,7 +145,7 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
   if (!KINDS.has(kind) || typeof currency !== 'string' || !MODES.has(captureMode)) {
     return undefined;
   }
-  if (!isPositive(requestedAmount) || !isObject(amounts) || !isObject(held)) return undefined;
+  if (!isValidAmount(requestedAmount) || !isObject(amounts) || !isObject(held)) return undefined;
   const { authorized, captured, cancelled, refunded } = amounts;
   if (!isCount(authorized) || !isCount(captured) || !isCount(cancelled) || !isCount(refunded)) {
     return undefined;
@@ -164,7 +156,7 @@ function readFast(snapshot: PersistedSnapshot): Persisted | undefined {
     if (!isObject(pending) || !OPERATION_SET.has(pending.operation)) return undefined;
     restored = { operation: pending.operation as Operation };
     if (pending.amount !== undefined) {
-      if (!isPositive(pending.amount)) return undefined;
+      if (!isValidAmount(pending.amount)) return undefined;
       restored.amount = pending.amount;
     }
     if (pending.resumeTo !== undefined) {

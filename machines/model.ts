@@ -155,11 +155,6 @@ export function initialContext(input: PaymentInput): PaymentContext {
   };
 }
 
-/** Positive integer minor units, within what JSON and Sips carry exactly. */
-export function isValidAmount(amount: unknown): amount is number {
-  return typeof amount === 'number' && Number.isSafeInteger(amount) && amount > 0;
-}
-
 /** Still authorised and neither captured nor cancelled: what a validate or a cancel may take. */
 export function uncapturedRemainder(amounts: Amounts): number {
   return amounts.authorized - amounts.cancelled - amounts.captured;

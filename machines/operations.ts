@@ -8,6 +8,7 @@
  * what keeps the money with the customer.
  */
 import type { Amounts } from './contract.ts';
+import { isObject, isValidAmount } from './checks.ts';
 
 /** The merchant commands that are resources. */
 export const COMMAND_OPERATIONS = ['capture', 'cancel', 'refund'] as const;
@@ -93,11 +94,6 @@ export function isCommandOperation(value: unknown): value is CommandOperation {
 const STATUSES: ReadonlySet<unknown> = new Set(OPERATION_STATUSES);
 const POLICIES: ReadonlySet<unknown> = new Set(REFUND_BEFORE_REMITTANCE);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-const isPositive = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-
 function readFailure(value: unknown): OperationFailure | undefined | null {
   if (value === undefined) return undefined;
   if (!isObject(value) || typeof value.reason !== 'string') return null;
@@ -109,7 +105,7 @@ function readFailure(value: unknown): OperationFailure | undefined | null {
 }
 
 function readOperation(value: unknown): OperationRecord | undefined {
-  if (!isObject(value) || typeof value.id !== 'string' || !isPositive(value.amount)) {
+  if (!isObject(value) || typeof value.id !== 'string' || !isValidAmount(value.amount)) {
     return undefined;
   }
   const { type, status, performedAs, beforeRemittance } = value;

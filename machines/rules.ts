@@ -4,10 +4,10 @@
  * matches the rule that rejected it.
  */
 import { LIMIT_WAITS_IN, isOwnReplacement, replacementPending } from './capture-limit.ts';
+import { isValidAmount } from './checks.ts';
 import type { PaymentEvent, PaymentStatus, WaitFor } from './contract.ts';
 import {
   IN_FLIGHT_STATUSES,
-  isValidAmount,
   refundableRemainder,
   uncapturedRemainder,
   type PaymentContext,

@@ -188,7 +188,7 @@ function simulatorShops(config: Config): MerchantConfig[] {
 }
 
 /** Webhook delivery as configured; private receivers and http are the simulator's defaults only. */
-export function webhookSettings(config: Config, options: ComposeOptions = {}): WebhookOptions {
+function webhookSettings(config: Config, options: ComposeOptions = {}): WebhookOptions {
   const simulator = config.SIPS_ENV === 'simulator';
   return {
     policy: {

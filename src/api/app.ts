@@ -23,9 +23,9 @@ import { createConsoleSessions } from './console/sessions.ts';
 import { metricsSourceOf, type Metrics } from './metrics.ts';
 import { observeRequests, requestIdOf } from './observability.ts';
 import { apiPorts } from './ports.ts';
-import { ApiError, sendError, sendProblem } from './problems.ts';
+import { ApiError, redactPath, sendError, sendProblem } from './problems.ts';
 import { notFoundOrMethodNotAllowed } from './method-not-allowed.ts';
-import { answerTimedOut, applyLimits, serverLimits, type LimitOptions } from './limits.ts';
+import { answerTimedOut, applyLimits, type LimitOptions } from './limits.ts';
 import { header } from './request.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { authenticationRoutes } from './routes/authentication.ts';
@@ -45,7 +45,6 @@ import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { BROWSER_POLICY, securityHeaders, usePolicy } from './security-headers.ts';
 import { cardNumberGuard } from './card-number-guard.ts';
-import { redactCardNumbers } from '../payments/pan-detect.ts';
 
 export { hashSecret, parseApiKeys, type ApiKey, type Scope } from './auth.ts';
 
@@ -76,7 +75,6 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
-    ...(options.limits ? serverLimits(options.limits.server) : {}),
     // Payment ids and review ids only: no exotic path handling needed.
     routerOptions: { ignoreTrailingSlash: true },
     // `request.id`: the caller's X-Request-Id when sane, else a new one (observability.ts).
@@ -89,7 +87,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       void sendProblem(reply, 'not_found', `the request could not be routed: ${error.message}`);
     },
   });
-  // Before any route is declared: the rate limit goes first on each of them.
+  // The server's time limits and connection cap; before any route is
+  // declared: the rate limit goes first on each of them.
   if (options.limits) applyLimits(app, options.limits);
   // The API speaks JSON; forms are read by the console and the browser endpoints only.
   app.removeContentTypeParser('text/plain');
@@ -145,9 +144,7 @@ function addResponseHooks(app: FastifyInstance, logger: Logger | undefined): voi
       requestId: request.id,
       method: request.method,
       // A digit run as long as a card number is masked, wherever it was put.
-      path: redactCardNumbers(
-        (request.url.split('?')[0] ?? '').replace(/\d{12,19}/g, '[redacted]'),
-      ),
+      path: redactPath(request.url.split('?')[0] ?? ''),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime),
     };
@@ -208,7 +205,6 @@ function registerRoutes(app: FastifyInstance, options: ApiOptions): void {
     metrics,
     auth,
     sessions,
-    formToken: (request) => sessions.formToken(request),
     sendError: (reply, error, request) => sendError(reply, error as Error, request, options.logger),
   });
   const { payments, subscriptions, instalmentPlans, ops, reviews } = orchestrator;

@@ -123,11 +123,21 @@ export function createAuth(apiKeys: readonly ApiKey[]): Auth {
 
 const KEYS_OF_REQUESTS = new WeakMap<FastifyRequest, ApiKey>();
 
-/** The merchants the request's key may use (set by the route's guard). */
-export function merchantScopeOf(request: FastifyRequest): MerchantScope {
+/** The key the route's guard authorised for the request. */
+function keyOf(request: FastifyRequest): ApiKey {
   const key = KEYS_OF_REQUESTS.get(request);
   if (!key) throw new Error('no guard authorised this request');
-  return key.merchants;
+  return key;
+}
+
+/** The merchants the request's key may use (set by the route's guard). */
+export function merchantScopeOf(request: FastifyRequest): MerchantScope {
+  return keyOf(request).merchants;
+}
+
+/** The name of the request's key (set by the route's guard): who a decision is by. */
+export function keyNameOf(request: FastifyRequest): string {
+  return keyOf(request).name;
 }
 
 /** Routes about the whole deployment (janitor, merchants, console, metrics) need a key of every merchant. */
@@ -143,6 +153,15 @@ export function requireAllMerchants(key: ApiKey | FastifyRequest): void {
 
 const SEND_BEARER = 'send Authorization: Bearer <api key>';
 
+const bearerSecretOf = (authorization: string): string | undefined =>
+  /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+
+/** The secret of the request's `Authorization: Bearer <key>`, unchecked, or undefined. */
+export function bearerSecret(request: FastifyRequest): string | undefined {
+  const value = header(request, 'authorization');
+  return value ? bearerSecretOf(value) : undefined;
+}
+
 /**
  * The API key of a request: `Authorization: Bearer <key>` and nothing else.
  * HTTP Basic (which a browser replays on its own, to any site's forms) is
@@ -151,8 +170,8 @@ const SEND_BEARER = 'send Authorization: Bearer <api key>';
 function presentedKey(request: FastifyRequest): string {
   const value = header(request, 'authorization');
   if (!value) throw new ApiError('unauthorized', SEND_BEARER);
-  const bearer = /^Bearer\s+(\S+)$/i.exec(value);
-  if (bearer) return bearer[1] as string;
+  const bearer = bearerSecretOf(value);
+  if (bearer !== undefined) return bearer;
   if (/^Basic(\s|$)/i.test(value)) {
     throw new ApiError('unauthorized', `HTTP Basic is not accepted here: ${SEND_BEARER}`);
   }

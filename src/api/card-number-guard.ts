@@ -128,7 +128,7 @@ function refusal(where: string, path: string, propertyName: boolean): ApiError {
  * Throws `invalid_command` (an `ApiError` naming the field) when the request's path
  * parameters, query string or body hold a card number outside the card fields.
  */
-export function refuseCardNumbers(request: FastifyRequest): void {
+function refuseCardNumbers(request: FastifyRequest): void {
   const parts = [
     ['path parameter', request.params, isOurId],
     ['query parameter', request.query, () => false],

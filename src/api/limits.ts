@@ -20,19 +20,12 @@
  * uncounted rather than fail.
  */
 import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
-import type {
-  FastifyHttpOptions,
-  FastifyInstance,
-  FastifyRequest,
-  FastifyServerOptions,
-  RouteOptions,
-} from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RedisClient } from '../platform/redis.ts';
-import { createAuth, type ApiKey } from './auth.ts';
+import { bearerSecret, createAuth, type ApiKey } from './auth.ts';
 import { ApiError } from './problems.ts';
-import { header } from './request.ts';
 
 export interface ServerLimitSettings {
   /** The whole request, headers and body, must arrive within this (HTTP_REQUEST_TIMEOUT). */
@@ -78,31 +71,10 @@ function checkingIntervalMs(settings: ServerLimitSettings): number {
   return Math.max(50, Math.min(1_000, Math.floor(shortest / 4)));
 }
 
-/** Fastify's server options for these limits (merged into the options given to `Fastify()`). */
-export function serverLimits(
-  settings: ServerLimitSettings,
-): Pick<
-  FastifyServerOptions,
-  'connectionTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'maxRequestsPerSocket'
-> &
-  Pick<FastifyHttpOptions<Server>, 'http'> {
-  return {
-    connectionTimeout: settings.socketIdleTimeoutMs ?? 120_000,
-    requestTimeout: settings.requestTimeoutMs,
-    keepAliveTimeout: settings.keepAliveTimeoutMs,
-    maxRequestsPerSocket: settings.maxRequestsPerSocket ?? 1_000,
-    // Passed to http.createServer.
-    http: {
-      headersTimeout: settings.headersTimeoutMs,
-      connectionsCheckingInterval: checkingIntervalMs(settings),
-    },
-  };
-}
-
 /**
- * Sets the limits on the Node server itself, as `serverLimits` does through
- * Fastify's options, plus the connection cap, which has no Fastify option.
- * Takes effect for a server that is not listening yet.
+ * Sets the limits on the Node server itself: time limits, requests per
+ * socket and the connection cap. Takes effect for a server that is not
+ * listening yet.
  */
 export function applyServerLimits(server: Server, settings: ServerLimitSettings): void {
   server.requestTimeout = settings.requestTimeoutMs;
@@ -137,13 +109,8 @@ const EXEMPT_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 /** The 3-D Secure endpoints the customer's browser calls: no API key there, the address counts. */
 const BROWSER_ROUTES = '/v1/payments/:id/authentication';
 
-function bearerSecret(request: FastifyRequest): string | undefined {
-  const value = header(request, 'authorization');
-  return value ? /^Bearer\s+(\S+)$/i.exec(value)?.[1] : undefined;
-}
-
 /** What a request is counted under: `key:<name>` of a configured key it carries, else `ip:<address>`. */
-export function rateLimitKey(
+function rateLimitKey(
   identify: (secret: string) => ApiKey | undefined,
 ): (request: FastifyRequest) => string {
   return (request) => {

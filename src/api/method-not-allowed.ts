@@ -13,8 +13,7 @@
  * GET also answers HEAD, as Fastify serves it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { redactCardNumbers } from '../payments/pan-detect.ts';
-import { sendProblem } from './problems.ts';
+import { redactPath, sendProblem } from './problems.ts';
 
 export interface RecordedRoute {
   readonly pattern: RegExp;
@@ -84,7 +83,7 @@ const rankOf = (method: string): number => {
 };
 
 /** The methods a path is routed for, HEAD with GET, in a stable order. */
-export function allowedMethods(routes: readonly RecordedRoute[], path: string): string[] {
+function allowedMethods(routes: readonly RecordedRoute[], path: string): string[] {
   const allowed = new Set<string>();
   for (const route of routes) {
     if (!route.pattern.test(path)) continue;
@@ -119,7 +118,7 @@ export function notFoundOrMethodNotAllowed(
     const path = request.url.split('?')[0] ?? '';
     const allowed = allowedMethods(table(), path);
     // The detail quotes the path: never a card number put in it.
-    const shown = redactCardNumbers(path.replace(/\d{12,19}/g, '[redacted]'));
+    const shown = redactPath(path);
     if (allowed.length > 0 && !allowed.includes(request.method.toUpperCase())) {
       void reply.header('allow', allowed.join(', '));
       return sendProblem(

@@ -22,7 +22,7 @@ import { isSaneRequestId, withLogContext } from '../platform/log-context.ts';
 import { TRACER_NAME, tracingActive } from '../platform/tracing.ts';
 import type { Metrics } from './metrics.ts';
 
-export const REQUEST_ID_HEADER = 'x-request-id';
+const REQUEST_ID_HEADER = 'x-request-id';
 
 /** Fastify's `genReqId`: the caller's id when it is a sane token, else a new UUID. */
 export function requestIdOf(raw: IncomingMessage): string {
@@ -31,7 +31,7 @@ export function requestIdOf(raw: IncomingMessage): string {
 }
 
 /** The route pattern a request matched (`/v1/payments/:id`), `unmatched` for a 404. */
-export function routeOf(request: FastifyRequest): string {
+function routeOf(request: FastifyRequest): string {
   return request.routeOptions.url ?? 'unmatched';
 }
 

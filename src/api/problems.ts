@@ -49,12 +49,20 @@ export class ApiError extends Error {
 const NOT_IN_PATH = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g;
 
 /**
+ * A request path fit to be quoted (access log, problem details): every run
+ * of 12 to 19 digits, and every card-number-like chain, is `[redacted]`.
+ */
+export function redactPath(path: string): string {
+  return redactCardNumbers(path.replace(/\d{12,19}/g, '[redacted]'));
+}
+
+/**
  * The problem's `instance`: the request's path, without its query string,
  * card-number-like runs redacted, with the request id as the fragment.
  */
-export function instanceOf(request: FastifyRequest): string {
+function instanceOf(request: FastifyRequest): string {
   const path = (request.url.split('?')[0] ?? '').split('#')[0] ?? '';
-  const redacted = redactCardNumbers(path.replace(/\d{12,19}/g, '[redacted]'));
+  const redacted = redactPath(path);
   const encoded = redacted.replace(NOT_IN_PATH, (char) => encodeURIComponent(char));
   return `${encoded}#${encodeURIComponent(String(request.id))}`;
 }

@@ -1,10 +1,12 @@
 /**
- * Reading a request's parts the way every API route does: headers, the JSON
- * content type, the Idempotency-Key, `?limit=` and the ids of the schedules
- * layer. Each refusal is an `ApiError` with its problem code.
+ * Reading a request's parts the way every API route does: headers, the
+ * Idempotency-Key, `?limit=` and the ids of the schedules layer (the JSON
+ * content type is checked for every API route by app.ts). Each refusal is an
+ * `ApiError` or a `CommandError` with its problem code.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseCommand, type ParseFailure } from '../payments/commands.ts';
+import { parseCommand } from '../payments/commands.ts';
+import { parseOrThrow } from '../service/parse.ts';
 import type { CommandOptions } from '../orchestrator.ts';
 import { ListQuery, PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
 import { ApiError } from './problems.ts';
@@ -13,15 +15,6 @@ import { IDEMPOTENCY_KEY_PATTERN } from '../payments/keys.ts';
 export function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** API commands are JSON; a form or anything else is refused before it is read as one. */
-export function requireJson(request: FastifyRequest): void {
-  const type = header(request, 'content-type');
-  if (request.body === undefined && type === undefined) return;
-  if (!type || !/^application\/json\s*(;|$)/i.test(type)) {
-    throw new ApiError('unsupported_media_type', 'send Content-Type: application/json');
-  }
 }
 
 /**
@@ -99,23 +92,9 @@ export function sendIdempotent(
   return reply.code(answer.status).send(answer.body);
 }
 
-/**
- * The refusal of a query or body the API parses itself: `invalid_command`
- * naming the first invalid field, or its own code, with every invalid field.
- */
-export function parseFailureError(failure: ParseFailure): ApiError {
-  return new ApiError(
-    failure.code ?? 'invalid_command',
-    `${failure.field} ${failure.message}`,
-    failure.field,
-    failure.errors,
-  );
-}
-
 export function listOptions(query: unknown): { limit?: number } {
-  const parsed = parseCommand(ListQuery, query ?? {});
-  if (!parsed.ok) throw parseFailureError(parsed);
-  return parsed.value.limit === undefined ? {} : { limit: parsed.value.limit };
+  const { limit } = parseOrThrow(parseCommand(ListQuery, query ?? {}));
+  return limit === undefined ? {} : { limit };
 }
 
 /** A malformed id is an unknown one: 404 with the record's not-found code. */

@@ -92,7 +92,8 @@ export function resolveApiKey(
   );
 }
 
-async function call(
+/** One call of the API at `--api` with the key `resolveApiKey` finds; the body parsed when JSON. */
+export async function call(
   io: CliIo,
   options: Record<string, string>,
   method: 'GET' | 'POST',

@@ -6,11 +6,10 @@
  * when something differs, Sips could not answer about a payment, or the API
  * refused.
  */
-import { request } from 'undici';
 import type { ReconciliationReport } from '../service/reconciliation.ts';
 import { describeFailure } from './failure.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.ts';
-import { resolveApiKey } from './ops.ts';
+import { call } from './ops.ts';
 
 export const RECONCILE_USAGE = `usage: sogenactif reconcile --date YYYY-MM-DD [--json] [--api URL] [--key KEY]
 
@@ -62,27 +61,17 @@ function describe(report: ReconciliationReport): string {
 
 export async function runReconcile(args: readonly string[], io: CliIo): Promise<number> {
   const { options, json } = parseArgs(args);
-  const base = (options.api ?? io.env.SOGENACTIF_API_URL ?? 'http://127.0.0.1:3000').replace(
-    /\/+$/,
-    '',
+  const answer = await call(
+    io,
+    options,
+    'GET',
+    `/v1/reconciliation/${encodeURIComponent(options.date as string)}`,
   );
-  const key = resolveApiKey(options, io.env);
-  const response = await request(
-    `${base}/v1/reconciliation/${encodeURIComponent(options.date as string)}`,
-    { headers: { authorization: `Bearer ${key}` } },
-  );
-  const text = await response.body.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON: printed as text
-  }
-  if (response.statusCode >= 400) {
-    io.stderr(describeFailure({ status: response.statusCode, json: body }));
+  if (answer.status >= 400) {
+    io.stderr(describeFailure({ status: answer.status, json: answer.json }));
     return EXIT_FAILURE;
   }
-  const report = body as ReconciliationReport;
+  const report = answer.json as ReconciliationReport;
   io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : describe(report));
   return report.mismatches.length === 0 && report.unavailable.length === 0 ? EXIT_OK : EXIT_FAILURE;
 }

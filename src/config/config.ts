@@ -7,6 +7,11 @@ import { z } from 'zod';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
 import { DURABILITY_MODES, parseClusterNodes } from '../platform/redis.ts';
 
+/** Delays before each attempt of a webhook message: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+export const DEFAULT_RETRY_SCHEDULE_MS = [
+  0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+] as const;
+
 const SECRET_VARIABLES = new Set(['SIPS_SECRET_KEY', 'CARD_VAULT_KEYS', 'API_KEYS']);
 
 const whole = (min: number, max: number) =>
@@ -47,6 +52,8 @@ const durationList = z
   });
 
 const oneDuration = durationList.refine((list) => list.length === 1, 'one duration, e.g. 15m');
+
+const oneSecondOrMore = oneDuration.refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s');
 
 const EnvSchema = z.object({
   SIPS_ENV: z.string().trim().default('simulator'),
@@ -111,9 +118,7 @@ const EnvSchema = z.object({
    * How long a create's Idempotency-Key is remembered (payments, duplicates,
    * subscriptions, plans): a retry within it is a replay, after it a new record.
    */
-  IDEMPOTENCY_KEY_TTL: oneDuration
-    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
-    .default([86_400_000]),
+  IDEMPOTENCY_KEY_TTL: oneSecondOrMore.default([86_400_000]),
   /**
    * A refund while Sips has not remitted the payment (it refunds remitted
    * transactions only): `cancel` that amount, or `hold` it until remittance.
@@ -180,9 +185,7 @@ const EnvSchema = z.object({
   /** http:// receivers (default: allowed with the simulator only; https elsewhere). */
   WEBHOOK_ALLOW_HTTP: flag.optional(),
   /** Delays before each attempt of a message; the message fails after the last. */
-  WEBHOOK_RETRY_SCHEDULE: durationList.default([
-    0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
-  ]),
+  WEBHOOK_RETRY_SCHEDULE: durationList.default([...DEFAULT_RETRY_SCHEDULE_MS]),
   /** An endpoint failing this long without one delivery is disabled (ops alert). */
   WEBHOOK_DISABLE_AFTER: oneDuration.default([5 * 86_400_000]),
   /** How long a rotated-out signing secret keeps signing beside the new one. */
@@ -198,24 +201,16 @@ const EnvSchema = z.object({
   /** The receiver's whole answer, once connected. */
   WEBHOOK_RESPONSE_TIMEOUT: oneDuration.default([15_000]),
   /** The whole request, headers and body, must arrive within this; then 408 and the connection closes. */
-  HTTP_REQUEST_TIMEOUT: oneDuration
-    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
-    .default([30_000]),
+  HTTP_REQUEST_TIMEOUT: oneSecondOrMore.default([30_000]),
   /** The request line and headers must arrive within this (at most HTTP_REQUEST_TIMEOUT). */
-  HTTP_HEADERS_TIMEOUT: oneDuration
-    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
-    .default([10_000]),
+  HTTP_HEADERS_TIMEOUT: oneSecondOrMore.default([10_000]),
   /** An idle keep-alive connection is closed after this. */
-  HTTP_KEEP_ALIVE_TIMEOUT: oneDuration
-    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
-    .default([5_000]),
+  HTTP_KEEP_ALIVE_TIMEOUT: oneSecondOrMore.default([5_000]),
   /** Connections open at once on the API; more are closed as they arrive. */
   HTTP_MAX_CONNECTIONS: whole(1, 1_000_000).default(1024),
   /** Requests per RATE_LIMIT_WINDOW per API key (per address without a known key); 0: no limit. */
   RATE_LIMIT: whole(0, 100_000_000).default(600),
-  RATE_LIMIT_WINDOW: oneDuration
-    .refine(([ms]) => (ms ?? 0) >= 1_000, 'at least 1s')
-    .default([60_000]),
+  RATE_LIMIT_WINDOW: oneSecondOrMore.default([60_000]),
   HOST: z.string().trim().default('127.0.0.1'),
   PORT: whole(0, 65_535).default(3000),
   /** workers/main.ts serves GET /metrics on HOST:METRICS_PORT (unset: no metrics server). */

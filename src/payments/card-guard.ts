@@ -16,7 +16,7 @@
  */
 import { REDACTED_VALUE } from '../sips/mask.ts';
 import { PaymentsError } from './errors.ts';
-import { luhnValid } from './pan-detect.ts';
+import { hasDigits, luhnValid } from './pan-detect.ts';
 
 export { luhnValid };
 
@@ -44,16 +44,6 @@ const MIN_PAN_DIGITS = 13;
 const DIGIT_RUN = /(?<!\d)\d{13,19}(?!\d)/g;
 /** Digit groups joined by single spaces or dashes: `4111 1111 1111 1111`. */
 const GROUPED_RUN = /(?<!\d)\d{1,19}(?:[ -]\d{1,19})+(?!\d)/g;
-
-/** True when `text` holds at least `count` decimal digits, wherever they are. */
-function hasDigits(text: string, count: number): boolean {
-  let found = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 48 && code <= 57 && ++found >= count) return true;
-  }
-  return false;
-}
 
 /** True when the text holds something that looks like a full card number. */
 export function containsPan(text: string): boolean {

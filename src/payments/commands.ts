@@ -13,7 +13,7 @@ import { containsCardNumber, luhnValid } from './pan-detect.ts';
  * by the rule events are checked with before they are published
  * (card-guard.ts): what is stored never stops an event later.
  */
-export const holdsNoCardNumber = (value: string): boolean =>
+const holdsNoCardNumber = (value: string): boolean =>
   !containsCardNumber(value) && !containsPan(value);
 
 const NO_CARD_NUMBER = 'must not contain a card number';

@@ -70,7 +70,8 @@ function withoutHexTokens(text: string): string {
   return text.replace(HEX_TOKEN, (token) => '#'.repeat(token.length));
 }
 
-function countDigits(text: string, atLeast: number): boolean {
+/** True when `text` holds at least `atLeast` decimal digits, wherever they are. */
+export function hasDigits(text: string, atLeast: number): boolean {
   let found = 0;
   for (let i = 0; i < text.length; i++) {
     if (isDigit(text.charCodeAt(i)) && ++found >= atLeast) return true;
@@ -135,7 +136,7 @@ function windowInChain(text: string, chain: Chain): PanMatch | undefined {
 
 /** Each chain of the text, with the first card-number-like window in it, if any. */
 function* chainsOf(text: string): Generator<{ start: number; end: number; found?: PanMatch }> {
-  if (text.length < PAN_MIN_DIGITS || !countDigits(text, PAN_MIN_DIGITS)) return;
+  if (text.length < PAN_MIN_DIGITS || !hasDigits(text, PAN_MIN_DIGITS)) return;
   const scanned = withoutHexTokens(text);
   const n = scanned.length;
   let i = 0;

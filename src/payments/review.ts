@@ -22,9 +22,6 @@ export type ReviewReason = 'seal_mismatch' | 'unknown_outcome' | 'conflict';
 export const MARK_STATUSES = ['refused', 'failed', 'authorized', 'captured', 'cancelled'] as const;
 export type MarkStatus = (typeof MARK_STATUSES)[number];
 
-export const isMarkStatus = (value: unknown): value is MarkStatus =>
-  MARK_STATUSES.includes(value as MarkStatus);
-
 /** What became of an answer's seal: never the seal itself, nor one computed. */
 export interface SealVerdict {
   verified: boolean;

@@ -19,7 +19,7 @@
 import { writableServers, type RedisClient } from '../platform/redis.ts';
 import type { Keyspace } from './keys.ts';
 import type { Amounts, CaptureMode, PaymentKind, PaymentStatus } from '../../machines/contract.ts';
-import type { MerchantRef } from './store-types.ts';
+import type { MerchantRef, PaymentRecord } from './store-types.ts';
 
 /** Where a listing stands: the last payment seen. */
 export interface IndexPosition {
@@ -40,29 +40,12 @@ export interface IndexQuery {
   batch?: number;
 }
 
-/** The fields of a record a listing shows: no snapshot, card or timeline. */
-export interface PaymentListing {
-  id: string;
-  status: PaymentStatus;
-  kind: PaymentKind;
-  merchant: MerchantRef;
-  amount: number;
-  currency: string;
-  captureMode: CaptureMode;
-  amounts: Amounts;
-  transactionReference: string;
-  maskedPan?: string;
-  createdAt: number;
-  updatedAt: number;
-  /** The engine's data (JSON text), for the facts Sips gave. */
-  engine?: string;
-}
-
 export interface SearchContext {
   redis: RedisClient;
   keyspace: Keyspace;
 }
 
+/** The fields of a record a listing shows: no snapshot, card or timeline. */
 const LISTING_FIELDS = [
   'id',
   'status',
@@ -77,10 +60,13 @@ const LISTING_FIELDS = [
   'createdAt',
   'updatedAt',
   'engine',
-] as const;
+] as const satisfies readonly (keyof PaymentRecord)[];
+
+/** A record's listing fields; `engine` is the engine's data (JSON text), for the facts Sips gave. */
+export type PaymentListing = Pick<PaymentRecord, (typeof LISTING_FIELDS)[number]>;
 
 /** The global order: newer first, then the greater id first. */
-export function comesBefore(a: IndexPosition, b: IndexPosition): boolean {
+function comesBefore(a: IndexPosition, b: IndexPosition): boolean {
   return a.createdAt !== b.createdAt ? a.createdAt > b.createdAt : a.id > b.id;
 }
 

@@ -22,15 +22,19 @@ const TIMERS_LIVE_IN: ReadonlySet<PaymentStatus> = new Set<PaymentStatus>([
   ...LIMIT_WAITS_IN,
 ]);
 
-/** The ids of the delayed jobs the step from `before` to `after` made useless. */
-export function endedJobIds(before: PaymentRecord, after: PaymentRecord): string[] {
+/**
+ * The ids of the delayed jobs the step from `before` to `after` made useless:
+ * only a step that leaves the state looks, so later steps neither parse the
+ * engine data nor ask the queue about jobs already handled.
+ */
+function endedJobIds(before: PaymentRecord, after: PaymentRecord): string[] {
   const ids: string[] = [];
   if (before.status === 'awaiting_authentication' && after.status !== before.status) {
     for (const followUp of engineDataOf(before).followUps) {
       if (followUp.type === 'abandon') ids.push(followUp.jobId);
     }
   }
-  if (!TIMERS_LIVE_IN.has(after.status)) {
+  if (TIMERS_LIVE_IN.has(before.status) && !TIMERS_LIVE_IN.has(after.status)) {
     for (const timer of Object.values(engineDataOf(after).timers ?? {})) {
       if (timer) ids.push(timer.jobId);
     }

@@ -78,29 +78,19 @@ export function createStepQueues(options: StepQueueOptions): StepQueues {
     removeOnComplete: { age: keepSeconds, count: 100_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
   });
+  /** Adds `job` to its payment's queue, with the request id of the code running now. */
+  const add = async (job: StepJob, jobId: string, delay: number, tries?: number) => {
+    await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, delay, tries));
+  };
   return {
-    async enqueueCall(job, jobId) {
-      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, 0));
-    },
-    async enqueueInquiry(job, jobId, delayMs) {
-      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, delayMs));
-    },
-    async enqueueAbandon(job, jobId, delayMs) {
-      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, delayMs));
-    },
-    async enqueueTimer(job, jobId, delayMs) {
-      // A timer waits out a busy payment (an inquiry, a review) by retrying:
-      // with the backoff cap, enough attempts to wait for days.
-      await queueOf(job.paymentId).add(
-        job.task,
-        withRequestId(job),
-        jobOptions(jobId, delayMs, 10_000),
-      );
-    },
-    async enqueueReauthorize(job, jobId) {
-      // Waits out a busy payment or a lost race like a timer does.
-      await queueOf(job.paymentId).add(job.task, withRequestId(job), jobOptions(jobId, 0, 10_000));
-    },
+    enqueueCall: (job, jobId) => add(job, jobId, 0),
+    enqueueInquiry: (job, jobId, delayMs) => add(job, jobId, delayMs),
+    enqueueAbandon: (job, jobId, delayMs) => add(job, jobId, delayMs),
+    // A timer waits out a busy payment (an inquiry, a review) by retrying:
+    // with the backoff cap, enough attempts to wait for days.
+    enqueueTimer: (job, jobId, delayMs) => add(job, jobId, delayMs, 10_000),
+    // Waits out a busy payment or a lost race like a timer does.
+    enqueueReauthorize: (job, jobId) => add(job, jobId, 0, 10_000),
     queue: (shard) => queues[shard] as Queue<QueuedStepJob>,
     async close() {
       await Promise.all(queues.map((queue) => queue.close()));

@@ -29,7 +29,7 @@ export interface HeldRefundSweep {
 
 const DAY_MS = 86_400_000;
 
-export function holdsRefund(record: PaymentRecord): boolean {
+function holdsRefund(record: PaymentRecord): boolean {
   return commandOperationsOf(record.snapshot).some(
     (operation) => operation.type === 'refund' && operation.status === 'held',
   );

@@ -14,13 +14,6 @@ import type {
 import type { PaymentRecord } from '../payments/store.ts';
 import type { IdGenerator } from '../platform/ids.ts';
 
-/** The resource paths under a payment, by command. */
-export const OPERATION_PATHS = {
-  capture: 'captures',
-  cancel: 'cancellations',
-  refund: 'refunds',
-} as const satisfies Record<CommandOperation, string>;
-
 const PREFIXES: Record<CommandOperation, string> = { capture: 'cap', cancel: 'cnl', refund: 'ref' };
 
 /** Our operation ids: `cap_…`, `cnl_…`, `ref_…` and 20 characters of base32. */
@@ -39,14 +32,7 @@ export function operationIdFor(
   type: CommandOperation,
   idempotencyKey: string | undefined,
 ): string {
-  if (idempotencyKey === undefined) {
-    const token = ids
-      .next()
-      .replace(/[^0-9A-Z]/g, '0')
-      .padEnd(20, '0')
-      .slice(-20);
-    return `${PREFIXES[type]}_${token}`;
-  }
+  if (idempotencyKey === undefined) return ids.next(PREFIXES[type]);
   const digest = createHash('sha256').update(`${paymentId}\n${type}\n${idempotencyKey}`).digest();
   let token = '';
   for (let i = 0; i < 20; i++) token += ALPHABET[(digest[i] as number) % 32];

@@ -19,6 +19,14 @@ export function parseFailureError(failure: ParseFailure): CommandError {
   );
 }
 
+/** The refusal of one faulty field (`detail` follows the field's name in the message). */
+export function invalidField(field: string, detail: string): CommandError {
+  return new CommandError('invalid_command', `${field} ${detail}`, {
+    field,
+    errors: [{ field, detail }],
+  });
+}
+
 export function parseOrThrow<T>(
   result: { ok: true; value: T } | ({ ok: false } & ParseFailure),
 ): T {

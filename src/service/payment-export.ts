@@ -4,10 +4,10 @@
  * export of any size holds one batch in memory at a time.
  */
 import type { PaymentListing } from '../payments/search.ts';
-import { CommandError } from '../engine/errors.ts';
+import { invalidField } from './parse.ts';
 import { summaryOf, type PaymentSummary } from './payment-search.ts';
 
-export const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
+const EXPORT_FORMATS = ['csv', 'jsonl'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
@@ -37,10 +37,7 @@ export const CSV_COLUMNS = [
 export function exportFormatOf(value: unknown): ExportFormat {
   if (value === undefined || value === '') return 'csv';
   if (EXPORT_FORMATS.includes(value as ExportFormat)) return value as ExportFormat;
-  throw new CommandError('invalid_command', 'format must be csv or jsonl', {
-    field: 'format',
-    errors: [{ field: 'format', detail: 'must be csv or jsonl' }],
-  });
+  throw invalidField('format', 'must be csv or jsonl');
 }
 
 /**

@@ -11,8 +11,6 @@
  */
 import { z } from 'zod';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
-import type { Amounts, CaptureMode, PaymentKind } from '../../machines/contract.ts';
-import { CommandError } from '../engine/errors.ts';
 import { parseCommand } from '../payments/commands.ts';
 import {
   createIndexGuard,
@@ -23,9 +21,9 @@ import {
   type PaymentListing,
   type SearchContext,
 } from '../payments/search.ts';
-import { parseOrThrow } from './parse.ts';
+import { invalidField, parseOrThrow } from './parse.ts';
 import { allows, type MerchantScope } from './scope.ts';
-import { coreFieldsOf } from './views.ts';
+import { coreFieldsOf, type CoreFields } from './views.ts';
 
 export const DEFAULT_SEARCH_LIMIT = 50;
 export const MAX_SEARCH_LIMIT = 200;
@@ -33,19 +31,9 @@ export const MAX_SEARCH_LIMIT = 200;
 const EXAMINED_PER_ITEM = 20;
 
 /** A payment as listings show it: no timeline, no card, no engine data. */
-export interface PaymentSummary {
-  id: string;
-  status: PaymentStatus;
-  final: boolean;
-  kind: PaymentKind;
-  merchant: string;
+export interface PaymentSummary extends CoreFields {
   orderId?: string;
   customerId?: string;
-  amount: number;
-  currency: string;
-  captureMode: CaptureMode;
-  amounts: Amounts;
-  transactionReference: string;
   maskedPan?: string;
   /**
    * The responseCode of Sips' last answer about the payment that was not a
@@ -53,8 +41,6 @@ export interface PaymentSummary {
    * answer was 00.
    */
   lastResponseCode?: string;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export interface SearchPage {
@@ -73,7 +59,7 @@ const instant = z.preprocess(
 );
 
 /** The filters of GET /v1/payments and its export, as query parameters. */
-export const SearchQuery = z
+const SearchQuery = z
   .object({
     status: z.preprocess(
       emptyIsAbsent,
@@ -113,14 +99,7 @@ export interface SearchFilters {
   after?: IndexPosition;
 }
 
-function invalid(field: string, message: string): CommandError {
-  return new CommandError('invalid_command', `${field} ${message}`, {
-    field,
-    errors: [{ field, detail: message }],
-  });
-}
-
-export function encodeCursor(position: IndexPosition): string {
+function encodeCursor(position: IndexPosition): string {
   return Buffer.from(JSON.stringify({ c: position.createdAt, i: position.id })).toString(
     'base64url',
   );
@@ -138,7 +117,7 @@ function decodeCursor(cursor: string): IndexPosition {
   } catch {
     // answered below
   }
-  throw invalid('cursor', 'is not a cursor this API gave');
+  throw invalidField('cursor', 'is not a cursor this API gave');
 }
 
 /** The filters of a query string; `invalid_command` naming the first faulty parameter. */
@@ -154,7 +133,7 @@ export function parseSearchQuery(query: unknown): SearchFilters {
     filters.createdTo !== undefined &&
     filters.createdTo <= filters.createdFrom
   ) {
-    throw invalid('createdTo', 'must be after createdFrom');
+    throw invalidField('createdTo', 'must be after createdFrom');
   }
   if (parsed.orderId) filters.orderId = parsed.orderId;
   if (parsed.customerId) filters.customerId = parsed.customerId;
@@ -188,7 +167,7 @@ function merchantsToRead(filters: SearchFilters, scope: MerchantScope): string[]
   if (filters.merchant !== undefined) {
     // As for a create: a shop the key may not use reads as an unknown one.
     if (!allows(scope, filters.merchant)) {
-      throw invalid('merchant', `${filters.merchant} is not configured`);
+      throw invalidField('merchant', `${filters.merchant} is not configured`);
     }
     return [filters.merchant];
   }

@@ -6,7 +6,7 @@
  * nothing is adopted or changed (the janitor and manual review do that).
  */
 import type { Amounts, CaptureMode, GatewayView } from '../../machines/contract.ts';
-import { CommandError } from '../engine/errors.ts';
+import { invalidField } from './parse.ts';
 import type { PaymentListing } from '../payments/search.ts';
 import type { PaymentRecord } from '../payments/store.ts';
 import type { SipsClient } from '../sips/client.ts';
@@ -61,19 +61,16 @@ export interface ReconciliationDeps {
 const zero = (): Amounts => ({ authorized: 0, captured: 0, cancelled: 0, refunded: 0 });
 
 /** `YYYY-MM-DD` as the UTC day's first millisecond; `invalid_command` naming `date` otherwise. */
-export function parseDay(date: unknown): number {
+function parseDay(date: unknown): number {
   const start = typeof date === 'string' && DATE.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
   if (Number.isNaN(start) || new Date(start).toISOString().slice(0, 10) !== date) {
-    throw new CommandError('invalid_command', 'date must be a day, YYYY-MM-DD (UTC)', {
-      field: 'date',
-      errors: [{ field: 'date', detail: 'must be a day, YYYY-MM-DD (UTC)' }],
-    });
+    throw invalidField('date', 'must be a day, YYYY-MM-DD (UTC)');
   }
   return start;
 }
 
 /** The amounts Sips' view of a transaction stands for, in our words. */
-export function sipsAmounts(view: GatewayView, captureMode: CaptureMode): Amounts {
+function sipsAmounts(view: GatewayView, captureMode: CaptureMode): Amounts {
   const original = view.originalAmount;
   const remaining = view.remainingAmount;
   switch (view.state) {

@@ -42,11 +42,10 @@ export interface PaymentView {
   operations: OperationView[];
 }
 
-type CoreFields = Pick<
-  PaymentView,
+/** The record fields every view of a payment is built from. */
+type CoreKey =
   | 'id'
   | 'status'
-  | 'final'
   | 'kind'
   | 'merchant'
   | 'amount'
@@ -55,26 +54,12 @@ type CoreFields = Pick<
   | 'amounts'
   | 'transactionReference'
   | 'createdAt'
-  | 'updatedAt'
->;
+  | 'updatedAt';
+
+export type CoreFields = Pick<PaymentView, CoreKey | 'final'>;
 
 /** What a payment shows wherever it is shown, listings included. */
-export function coreFieldsOf(
-  record: Pick<
-    PaymentRecord,
-    | 'id'
-    | 'status'
-    | 'kind'
-    | 'merchant'
-    | 'amount'
-    | 'currency'
-    | 'captureMode'
-    | 'amounts'
-    | 'transactionReference'
-    | 'createdAt'
-    | 'updatedAt'
-  >,
-): CoreFields {
+export function coreFieldsOf(record: Pick<PaymentRecord, CoreKey>): CoreFields {
   return {
     id: record.id,
     status: record.status,

@@ -21,13 +21,10 @@ import type { SecretBox } from '../webhooks/secret-box.ts';
 import { newSigningSecret } from '../webhooks/signature.ts';
 import { allows, commandForScope, type MerchantScope } from './scope.ts';
 
-export interface WebhookEndpointView {
-  id: string;
-  merchant: string;
-  url: string;
-  eventTypes: string[];
-  enabled: boolean;
-  description?: string;
+export interface WebhookEndpointView extends Pick<
+  WebhookEndpoint,
+  'id' | 'merchant' | 'url' | 'eventTypes' | 'enabled' | 'description'
+> {
   disabledReason?: string;
   failingSince?: string;
   /** While a rotation overlaps: until when the replaced secret still signs. */
@@ -99,7 +96,7 @@ const MAX_REPLAY = 10_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function endpointView(
+function endpointView(
   endpoint: WebhookEndpoint,
   now: number,
   failingSince?: number,
@@ -263,14 +260,11 @@ const RESEND_ATTEMPTS = 5;
 
 export function createWebhookEndpointCommands(deps: WebhookEndpointDeps): WebhookEndpointCommands {
   const { endpoints, messages, clock } = deps;
-  const viewOne = async (endpoint: WebhookEndpoint) => {
-    const failing = await endpoints.failingSince([endpoint.id]);
-    return endpointView(endpoint, clock.now(), failing.get(endpoint.id));
-  };
   const viewAll = async (list: WebhookEndpoint[]) => {
     const failing = await endpoints.failingSince(list.map((endpoint) => endpoint.id));
     return list.map((endpoint) => endpointView(endpoint, clock.now(), failing.get(endpoint.id)));
   };
+  const viewOne = async (endpoint: WebhookEndpoint) => (await viewAll([endpoint]))[0]!;
   return {
     async create(input, scope) {
       const scoped = scope === 'all' ? input : commandForScope(input, scope);

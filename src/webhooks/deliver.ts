@@ -54,7 +54,7 @@ export interface DeliveryDeps {
 }
 
 /** The job's message is not there yet (a replay stored after its job was added): look again soon. */
-export const NOT_YET_DELAY_MS = 200;
+const NOT_YET_DELAY_MS = 200;
 
 /** ±20 % around the scheduled delay, so retries of many messages spread out. */
 export function jittered(delayMs: number, random: () => number): number {

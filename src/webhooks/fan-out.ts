@@ -43,7 +43,7 @@ export function deliveryJobId(endpointId: string, eventId: string): string {
   return `wh_${endpointId}_${eventId}`;
 }
 
-export function takesEvent(endpoint: WebhookEndpoint, type: string): boolean {
+function takesEvent(endpoint: WebhookEndpoint, type: string): boolean {
   return (
     endpoint.enabled &&
     (endpoint.eventTypes.includes(ALL_EVENT_TYPES) || endpoint.eventTypes.includes(type))
@@ -62,14 +62,13 @@ export function createFanOut(options: {
   const delay = options.firstDelayMs ? { delayMs: options.firstDelayMs } : {};
   return async (event, delivery) => {
     const snapshot = await endpoints.current();
-    const merchant = event.merchant ?? DEFAULT_MERCHANT_ID;
+    const mine = snapshot.byMerchant.get(event.merchant ?? DEFAULT_MERCHANT_ID) ?? [];
+    if (mine.length === 0) return;
     const eventTime = Date.parse(event.time);
-    const mine = snapshot.byMerchant.get(merchant) ?? [];
     const targets = mine.filter(
       (endpoint) => takesEvent(endpoint, event.type) && !(eventTime < endpoint.createdAt),
     );
     const others = mine.filter((endpoint) => !targets.includes(endpoint));
-    if (targets.length === 0 && others.length === 0) return;
     const body = JSON.stringify(event);
     const created: WebhookMessage[] = targets.map((endpoint) => ({
       endpointId: endpoint.id,

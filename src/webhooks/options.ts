@@ -28,6 +28,5 @@ export interface WebhookOptions {
   blockMs?: number;
 }
 
-export const DEFAULT_RETRY_SCHEDULE_MS = [
-  0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
-] as const;
+/** The WEBHOOK_RETRY_SCHEDULE default (src/config/config.ts). */
+export { DEFAULT_RETRY_SCHEDULE_MS } from '../config/config.ts';

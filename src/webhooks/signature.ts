@@ -10,7 +10,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 
-export const SECRET_PREFIX = 'whsec_';
+const SECRET_PREFIX = 'whsec_';
 /** 32 random bytes: within the 24 to 64 the standard allows. */
 const SECRET_BYTES = 32;
 

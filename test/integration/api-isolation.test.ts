@@ -11,14 +11,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
 import { createMetrics } from '../../src/api/metrics.ts';
-import { parseMerchants } from '../../src/config/merchants.ts';
 import { testPortsOf } from '../../src/orchestrator.ts';
-import {
-  SEED_EXAMPLE_MERCHANT_ID,
-  SEED_EXAMPLE_SECRET_KEY,
-  SEED_TEST_MERCHANT_ID,
-  SEED_TEST_SECRET_KEY,
-} from '../../src/sips/environments.ts';
+import { brandMerchants } from '../support/brand-merchants.ts';
 import {
   ACCEPTED_CARD,
   EXPIRY,
@@ -34,28 +28,6 @@ let base: string;
 let paymentId: string;
 let webhookEndpointId: string;
 let reviewJobId: string;
-
-function merchants(simulatorUrl: string) {
-  return parseMerchants(
-    JSON.stringify({
-      merchants: [
-        {
-          id: 'brand-a',
-          environment: 'simulator',
-          merchantId: SEED_TEST_MERCHANT_ID,
-          keys: [{ version: 1, secret: SEED_TEST_SECRET_KEY }],
-        },
-        {
-          id: 'brand-b',
-          environment: 'simulator',
-          merchantId: SEED_EXAMPLE_MERCHANT_ID,
-          keys: [{ version: 1, secret: SEED_EXAMPLE_SECRET_KEY }],
-        },
-      ],
-    }),
-    { simulatorUrl },
-  );
-}
 
 async function call(
   method: string,
@@ -118,7 +90,7 @@ async function redisDigest(): Promise<Map<string, string>> {
 
 beforeAll(async () => {
   h = await startOrchestratorHarness();
-  await h.restart(0, { merchants: merchants(h.sim.url) });
+  await h.restart(0, { merchants: brandMerchants(h.sim.url) });
   app = buildApi({
     metrics: createMetrics(),
     orchestrator: h.orchestrator,

@@ -24,6 +24,7 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { pollUntil } from '../support/poll.ts';
+import { streamedEvents } from '../support/stream-events.ts';
 import { parseHtmlForm } from '../support/simulator-harness.ts';
 
 let harness: OrchestratorHarness | undefined;
@@ -39,21 +40,8 @@ interface Published {
 }
 
 /** Every event on the event streams of every shard of the harness's namespace. */
-async function publishedEvents(h: OrchestratorHarness): Promise<Published[]> {
-  const { keyspace, redis } = testPortsOf(h.orchestrator);
-  const published: Published[] = [];
-  for (const shard of keyspace.allShards) {
-    const entries = (await redis.xrange(keyspace.eventsStream(shard), '-', '+')) as [
-      string,
-      string[],
-    ][];
-    for (const [streamId, fields] of entries) {
-      const text = fields[fields.indexOf('event') + 1] ?? 'null';
-      published.push({ streamId, event: JSON.parse(text) as Published['event'] });
-    }
-  }
-  return published;
-}
+const publishedEvents = (h: OrchestratorHarness): Promise<Published[]> =>
+  streamedEvents<Published['event']>(h.orchestrator);
 
 /** Why a published event does not fit the catalogue, or null when it does. */
 function misfit({ streamId, event }: Published): string | null {

@@ -15,19 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Amounts, PaymentStatus } from '../../machines/contract.ts';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
 import { runCli } from '../../src/cli/main.ts';
-import { parseMerchants } from '../../src/config/merchants.ts';
 import { testPortsOf } from '../../src/orchestrator.ts';
 import { createPaymentStore } from '../../src/payments/store.ts';
 import { sequentialIds } from '../../src/platform/ids.ts';
-import {
-  SEED_EXAMPLE_MERCHANT_ID,
-  SEED_EXAMPLE_SECRET_KEY,
-  SEED_TEST_MERCHANT_ID,
-  SEED_TEST_SECRET_KEY,
-} from '../../src/sips/environments.ts';
 import { loadKeys } from '../fixtures/redis-snapshot.ts';
 import { readV1Fixture } from '../fixtures/v1-fixture.ts';
 import { consoleSession } from '../support/console-login.ts';
+import { brandMerchants } from '../support/brand-merchants.ts';
 import {
   ACCEPTED_CARD,
   EXPIRY,
@@ -57,28 +51,6 @@ let app: FastifyInstance;
 let base: string;
 const seeded: Seeded[] = [];
 const real: string[] = [];
-
-function merchants(simulatorUrl: string) {
-  return parseMerchants(
-    JSON.stringify({
-      merchants: [
-        {
-          id: 'brand-a',
-          environment: 'simulator',
-          merchantId: SEED_TEST_MERCHANT_ID,
-          keys: [{ version: 1, secret: SEED_TEST_SECRET_KEY }],
-        },
-        {
-          id: 'brand-b',
-          environment: 'simulator',
-          merchantId: SEED_EXAMPLE_MERCHANT_ID,
-          keys: [{ version: 1, secret: SEED_EXAMPLE_SECRET_KEY }],
-        },
-      ],
-    }),
-    { simulatorUrl },
-  );
-}
 
 async function call(
   path: string,
@@ -144,7 +116,7 @@ function amountsOf(status: PaymentStatus): Amounts {
 
 beforeAll(async () => {
   h = await startOrchestratorHarness({ orchestrator: { shards: 3 } });
-  await h.restart(0, { merchants: merchants(h.sim.url) });
+  await h.restart(0, { merchants: brandMerchants(h.sim.url) });
   app = buildApi({ orchestrator: h.orchestrator, apiKeys: parseApiKeys(KEYS) });
   base = await app.listen({ port: 0, host: '127.0.0.1' });
   const { redis, keyspace } = testPortsOf(h.orchestrator);

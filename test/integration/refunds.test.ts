@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildApi, parseApiKeys } from '../../src/api/app.ts';
 import { consoleSession } from '../support/console-login.ts';
+import { streamedEvents } from '../support/stream-events.ts';
 import { cloudEventSchema, isEventType } from '../../src/payments/event-catalogue.ts';
-import { testPortsOf } from '../../src/orchestrator.ts';
 import type { PaymentView } from '../../src/service/views.ts';
 import {
   ACCEPTED_CARD,
@@ -50,21 +50,13 @@ type Event = { type: string; data: Record<string, unknown>; subject?: string };
 
 /** The payment's events on the streams, each checked against the catalogue. */
 async function eventsOf(harness: OrchestratorHarness, paymentId: string): Promise<Event[]> {
-  const { keyspace, redis } = testPortsOf(harness.orchestrator);
   const events: Event[] = [];
-  for (const shard of keyspace.allShards) {
-    const entries = (await redis.xrange(keyspace.eventsStream(shard), '-', '+')) as [
-      string,
-      string[],
-    ][];
-    for (const [, fields] of entries) {
-      const event = JSON.parse(fields[fields.indexOf('event') + 1] ?? 'null') as Event;
-      if (event.subject !== paymentId) continue;
-      expect(isEventType(event.type), event.type).toBe(true);
-      const parsed = cloudEventSchema(event.type as never).safeParse(event);
-      expect(parsed.success, parsed.success ? '' : z.prettifyError(parsed.error)).toBe(true);
-      events.push(event);
-    }
+  for (const { event } of await streamedEvents<Event>(harness.orchestrator)) {
+    if (event.subject !== paymentId) continue;
+    expect(isEventType(event.type), event.type).toBe(true);
+    const parsed = cloudEventSchema(event.type as never).safeParse(event);
+    expect(parsed.success, parsed.success ? '' : z.prettifyError(parsed.error)).toBe(true);
+    events.push(event);
   }
   return events;
 }

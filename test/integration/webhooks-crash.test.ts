@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createOrchestrator, testPortsOf, type Orchestrator } from '../../src/orchestrator.ts';
+import { createOrchestrator, type Orchestrator } from '../../src/orchestrator.ts';
 import type { PaymentCloudEvent } from '../../src/payments/events.ts';
 import { SEED_TEST_MERCHANT_ID, SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
@@ -16,6 +16,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/index
 import { seededRandom } from '../../src/simulator/random.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
 import { pollUntil } from '../support/poll.ts';
+import { streamedEvents } from '../support/stream-events.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
 
@@ -121,22 +122,9 @@ describe('webhook delivery through SIGKILLs', () => {
     }
     expect(kills).toBe(KILLS);
 
-    const ports = testPortsOf(orchestrator);
-    const streamEvents = async (): Promise<PaymentCloudEvent[]> => {
-      const events: PaymentCloudEvent[] = [];
-      for (const shard of ports.keyspace.allShards) {
-        const entries = (await ports.redis.xrange(
-          ports.keyspace.eventsStream(shard),
-          '-',
-          '+',
-        )) as Array<[string, string[]]>;
-        for (const [, fields] of entries) {
-          const at = fields.indexOf('event');
-          if (at >= 0) events.push(JSON.parse(fields[at + 1] as string) as PaymentCloudEvent);
-        }
-      }
-      return events;
-    };
+    const producer = orchestrator;
+    const streamEvents = async (): Promise<PaymentCloudEvent[]> =>
+      (await streamedEvents<PaymentCloudEvent>(producer)).map(({ event }) => event);
     const live = receiver;
     // Every payment settled (received + a final event), and every event delivered.
     const events = await pollUntil(

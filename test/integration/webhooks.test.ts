@@ -13,6 +13,7 @@ import {
   type OrchestratorHarness,
 } from '../support/orchestrator-harness.ts';
 import { pollUntil } from '../support/poll.ts';
+import { streamedEvents } from '../support/stream-events.ts';
 import {
   localWebhooks,
   startWebhookReceiver,
@@ -340,18 +341,5 @@ async function poll(
 }
 
 async function streamEvents(h: OrchestratorHarness): Promise<PaymentCloudEvent[]> {
-  const { redis, keyspace } = (await import('../../src/orchestrator.ts')).testPortsOf(
-    h.orchestrator,
-  );
-  const events: PaymentCloudEvent[] = [];
-  for (const shard of keyspace.allShards) {
-    const entries = (await redis.xrange(keyspace.eventsStream(shard), '-', '+')) as Array<
-      [string, string[]]
-    >;
-    for (const [, fields] of entries) {
-      const index = fields.indexOf('event');
-      if (index >= 0) events.push(JSON.parse(fields[index + 1] as string) as PaymentCloudEvent);
-    }
-  }
-  return events;
+  return (await streamedEvents<PaymentCloudEvent>(h.orchestrator)).map(({ event }) => event);
 }

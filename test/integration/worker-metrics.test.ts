@@ -4,24 +4,15 @@
  * latency labelled the same way.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, type Orchestrator } from '../../src/orchestrator.ts';
 import { SEED_TEST_MERCHANT_ID, SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.ts';
+import { freePort } from '../support/api-on-port.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
 import { pollUntil } from '../support/poll.ts';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('metrics of a workers-only process', () => {
   let namespace: TestNamespace | undefined;

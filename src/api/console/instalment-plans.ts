@@ -9,6 +9,7 @@ import { filterList, readFilter, type FilterQuery, type ListFilter } from './fil
 import {
   badge,
   button,
+  facts,
   html,
   money,
   actOnRecord,
@@ -78,15 +79,15 @@ function planPage(plan: InstalmentPlan, token: string): string {
       : '';
   return page(
     `Instalment plan ${plan.id}`,
-    `<div class="table-wrap"><table class="facts">
-<tr><th>status</th><td>${badge(plan.status)}${plan.reason ? ` (${text(plan.reason)})` : ''}</td></tr>
-<tr><th>method</th><td>${text(plan.method)}</td></tr>
-<tr><th>total</th><td>${money(plan.amount, plan.currency)}</td></tr>
-<tr><th>capture</th><td>${text(plan.captureMode)}</td></tr>
-<tr><th>days between instalments</th><td>${text(plan.intervalDays)}</td></tr>
-<tr><th>order / customer</th><td>${text(plan.merchant.orderId)} / ${text(plan.merchant.customerId)}</td></tr>
-<tr><th>created / updated</th><td>${when(plan.createdAt)} / ${when(plan.updatedAt)}</td></tr>
-</table></div>
+    `${facts([
+      ['status', `${badge(plan.status)}${plan.reason ? ` (${text(plan.reason)})` : ''}`],
+      ['method', text(plan.method)],
+      ['total', money(plan.amount, plan.currency)],
+      ['capture', text(plan.captureMode)],
+      ['days between instalments', text(plan.intervalDays)],
+      ['order / customer', `${text(plan.merchant.orderId)} / ${text(plan.merchant.customerId)}`],
+      ['created / updated', `${when(plan.createdAt)} / ${when(plan.updatedAt)}`],
+    ])}
 ${cancel ? `<div class="actions">${cancel}</div>` : ''}
 <h2>Instalments</h2>
 ${table(['#', 'date', 'due', 'amount', 'status', 'payment', 'transactionReference'], instalments, 'None.')}`,
@@ -111,7 +112,7 @@ export const instalmentPlanPages: FastifyPluginAsync<ConsoleOptions> = async (ap
         missing: 'plan_not_found',
       },
       (id) => instalmentPlans.get(id),
-      (plan) => planPage(plan, options.formToken(request)),
+      (plan) => planPage(plan, options.sessions.formToken(request)),
     ),
   );
 

@@ -65,7 +65,10 @@ export const logoutPages: FastifyPluginAsync<ConsoleOptions & LoginOptions> = as
   options,
 ) => {
   app.get('/ops/logout', async (request, reply) =>
-    html(reply, page('Log out', button('/ops/logout', 'Log out', options.formToken(request)))),
+    html(
+      reply,
+      page('Log out', button('/ops/logout', 'Log out', options.sessions.formToken(request))),
+    ),
   );
 
   app.post('/ops/logout', async (request, reply) => {

@@ -102,7 +102,7 @@ ${table(['runs at', 'kind', 'for', 'detail', 'job'], rows, items.length === 0 ? 
         `<p>The janitor settles payments stuck in a status that should not last (a call in flight,
 an unknown outcome, a customer who never came back, an authorisation past its remittance date).
 It runs on its schedule; this runs one pass now.</p>
-${janitorForm(options.formToken(request))}`,
+${janitorForm(options.sessions.formToken(request))}`,
       ),
     );
   });
@@ -111,7 +111,10 @@ ${janitorForm(options.formToken(request))}`,
     const report = await ops.runJanitor();
     return html(
       reply,
-      page('Janitor run', `${janitorReport(report)}\n${janitorForm(options.formToken(request))}`),
+      page(
+        'Janitor run',
+        `${janitorReport(report)}\n${janitorForm(options.sessions.formToken(request))}`,
+      ),
     );
   });
 };

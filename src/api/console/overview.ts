@@ -14,7 +14,6 @@ import {
 import type { PaymentView } from '../../orchestrator.ts';
 import type { ReviewItem } from '../../payments/review.ts';
 import { escapeHtml } from '../../platform/html.ts';
-import { formatMoney } from '../../platform/money.ts';
 import type { OutcomeFigure } from '../../service/operations.ts';
 import type { GoLiveFigures } from '../metrics.ts';
 import {
@@ -30,6 +29,7 @@ import {
   facts,
   html,
   merchantFilter,
+  money,
   page,
   paymentLink,
   row,
@@ -137,7 +137,7 @@ ${table(
 }
 
 function paymentPage(payment: PaymentView): string {
-  const amount = (value: number) => text(formatMoney(value, payment.currency));
+  const amount = (value: number) => money(value, payment.currency);
   const { amounts } = payment;
   return page(
     `Payment ${payment.id}`,
@@ -158,9 +158,20 @@ function paymentPage(payment: PaymentView): string {
 <h2>Captures, cancellations and refunds</h2>
 ${table(
   ['id', 'type', 'amount', 'status', 'carried out as', 'failure', 'asked'],
-  payment.operations.map(
-    (operation) =>
-      `<tr><td><code>${text(operation.id)}</code></td><td>${text(operation.type)}</td><td>${amount(operation.amount)}</td><td>${badge(operation.status)}</td><td>${text(operation.performedAs)}</td><td>${text(operation.failure ? `${operation.failure.reason}${operation.failure.responseCode ? ` (${operation.failure.responseCode})` : ''}` : '')}</td><td>${operation.createdAt ? when(operation.createdAt) : ''}</td></tr>`,
+  payment.operations.map((operation) =>
+    row([
+      `<code>${text(operation.id)}</code>`,
+      text(operation.type),
+      amount(operation.amount),
+      badge(operation.status),
+      text(operation.performedAs),
+      text(
+        operation.failure
+          ? `${operation.failure.reason}${operation.failure.responseCode ? ` (${operation.failure.responseCode})` : ''}`
+          : '',
+      ),
+      operation.createdAt ? when(operation.createdAt) : '',
+    ]),
   ),
   'None asked.',
 )}

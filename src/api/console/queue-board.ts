@@ -23,7 +23,7 @@ const SYSTEM_FONTS = {
 const REMOTE_STYLESHEET = /<link\b[^>]*href="https?:\/\/[^"]*"[^>]*rel="stylesheet"[^>]*>\s*/gi;
 
 /** Bull Board's page without its links to stylesheets of other sites. */
-export function withoutRemoteFonts(html: string): string {
+function withoutRemoteFonts(html: string): string {
   return html.replace(REMOTE_STYLESHEET, '');
 }
 

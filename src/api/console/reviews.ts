@@ -4,7 +4,7 @@
  * mark a status Sips confirms, or force a mark with a reason). A decision is
  * recorded under the name of the key logged in to the console.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { CommandError } from '../../engine/errors.ts';
 import { parseCommand } from '../../payments/commands.ts';
 import { MARK_STATUSES, type ReviewItem } from '../../payments/review.ts';
@@ -12,11 +12,6 @@ import { escapeHtml } from '../../platform/html.ts';
 import { ResolveReviewBody } from '../../service/reviews.ts';
 import { evidenceSection } from './evidence.ts';
 import { badge, html, page, tokenField, type ConsoleOptions } from './shared.ts';
-
-/** The name of the API key whose session made the request: never anything the request carries. */
-function actorOf(options: ConsoleOptions, request: FastifyRequest): string {
-  return options.sessions.keyName(request);
-}
 
 const statusOptions = (): string =>
   MARK_STATUSES.map((status) => `<option>${status}</option>`).join('');
@@ -78,7 +73,7 @@ export const reviewPages: FastifyPluginAsync<ConsoleOptions> = async (app, optio
       page(
         `Review ${item.jobId}`,
         `<p>Payment <a href="/ops/payments/${encodeURIComponent(item.paymentId)}">${escapeHtml(item.paymentId)}</a>, reason <strong>${escapeHtml(item.reason)}</strong>, ${badge(item.state)} since ${escapeHtml(new Date(item.enqueuedAt).toISOString())}</p>
-<div class="actions">${decisionForms(item, options.formToken(request))}</div>
+<div class="actions">${decisionForms(item, options.sessions.formToken(request))}</div>
 <h2>Evidence</h2>
 ${evidenceSection(item.evidence)}`,
       ),
@@ -96,7 +91,8 @@ ${evidenceSection(item.evidence)}`,
       try {
         const result = await reviews.resolve(jobId, {
           ...parsed.value,
-          by: actorOf(options, request),
+          // The key whose session made the request: never anything the request carries.
+          by: options.sessions.keyName(request),
         });
         return reply.redirect(`/ops/payments/${encodeURIComponent(result.payment.id)}`, 303);
       } catch (error) {

@@ -16,11 +16,11 @@ import type { ApiKey, Auth } from '../auth.ts';
 import { requireAllMerchants } from '../auth.ts';
 import { ApiError } from '../problems.ts';
 
-export const SESSION_COOKIE = 'sogenactif_ops';
+const SESSION_COOKIE = 'sogenactif_ops';
 export const LOGIN_PATH = '/ops/login';
 const COOKIE_PATH = '/ops';
 /** How long a session lasts after its login. @defaultValue 8 h */
-export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
 
 interface Session {
   keyName: string;

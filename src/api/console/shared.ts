@@ -23,10 +23,11 @@ export interface ConsoleOptions {
   >;
   ports: Pick<ApiPorts, 'paymentsInStatusSince' | 'shards' | 'shardQueues' | 'recentOutcomes'>;
   metrics?: Metrics | undefined;
-  /** The console's login: a session for every page, its form token on every action. */
+  /**
+   * The console's login: a session for every page, its form token on every
+   * action (`sessions.formToken(request)`: the hidden field `formToken`).
+   */
   sessions: ConsoleSessions;
-  /** The form token the console's forms carry (hidden field `formToken`), for the request's session. */
-  formToken(request: FastifyRequest): string;
   /** Answers an error thrown by the session checks (for routes whose plugin has its own error handler). */
   sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply;
   /** A payment not final after this long is listed as stuck. @defaultValue 5 min */
@@ -148,13 +149,16 @@ export function notFound(reply: FastifyReply, what: string, id: string): Fastify
   );
 }
 
+/** What an id must look like: a regular expression, or any check of the same shape. */
+type IdPattern = Pick<RegExp, 'test'>;
+
 /**
  * Renders the page of one record, or the console's 404 for an id of the
  * wrong shape or a record that does not exist (`missing`).
  */
 export async function pageOfRecord<T>(
   reply: FastifyReply,
-  lookup: { what: string; id: string; pattern: RegExp; missing: CommandErrorCode },
+  lookup: { what: string; id: string; pattern: IdPattern; missing: CommandErrorCode },
   read: (id: string) => Promise<T>,
   render: (record: T) => string,
 ): Promise<FastifyReply> {
@@ -176,7 +180,7 @@ export async function pageOfRecord<T>(
  */
 export async function actOnRecord(
   reply: FastifyReply,
-  record: { what: string; id: string; pattern: RegExp; page: string },
+  record: { what: string; id: string; pattern: IdPattern; page: string },
   act: (id: string) => Promise<unknown>,
 ): Promise<FastifyReply> {
   const { what, id, pattern, page } = record;

@@ -10,6 +10,7 @@ import { filterList, readFilter, type FilterQuery, type ListFilter } from './fil
 import {
   badge,
   button,
+  facts,
   html,
   money,
   actOnRecord,
@@ -103,18 +104,21 @@ function subscriptionPage(subscription: SubscriptionView, token: string): string
   const { merchant } = subscription;
   return page(
     `Subscription ${subscription.id}`,
-    `<div class="table-wrap"><table class="facts">
-<tr><th>status</th><td>${badge(subscription.status)}${subscription.reason ? ` (${text(subscription.reason)})` : ''}</td></tr>
-<tr><th>method</th><td>${text(subscription.method)}</td></tr>
-<tr><th>amount</th><td>${money(subscription.amount, subscription.currency)}</td></tr>
-<tr><th>capture</th><td>${text(subscription.captureMode)}, day ${text(subscription.captureDay)}</td></tr>
-<tr><th>schedule</th><td>${scheduleOf(subscription)}</td></tr>
-<tr><th>next run</th><td>${when(subscription.nextRunAt)}</td></tr>
-<tr><th>retry on decline (days)</th><td>${text(subscription.retryOnDeclineDays.join(', ') || '—')}</td></tr>
-<tr><th>first payment</th><td>${paymentLink(subscription.firstPaymentId)}</td></tr>
-<tr><th>order / customer</th><td>${text(merchant.orderId)} / ${text(merchant.customerId)}</td></tr>
-<tr><th>created / updated</th><td>${when(subscription.createdAt)} / ${when(subscription.updatedAt)}</td></tr>
-</table></div>
+    `${facts([
+      [
+        'status',
+        `${badge(subscription.status)}${subscription.reason ? ` (${text(subscription.reason)})` : ''}`,
+      ],
+      ['method', text(subscription.method)],
+      ['amount', money(subscription.amount, subscription.currency)],
+      ['capture', `${text(subscription.captureMode)}, day ${text(subscription.captureDay)}`],
+      ['schedule', scheduleOf(subscription)],
+      ['next run', when(subscription.nextRunAt)],
+      ['retry on decline (days)', text(subscription.retryOnDeclineDays.join(', ') || '—')],
+      ['first payment', paymentLink(subscription.firstPaymentId)],
+      ['order / customer', `${text(merchant.orderId)} / ${text(merchant.customerId)}`],
+      ['created / updated', `${when(subscription.createdAt)} / ${when(subscription.updatedAt)}`],
+    ])}
 <div class="actions">${actionButtons(subscription, token) || '<span class="muted">No action left.</span>'}</div>
 <h2>Occurrences (newest first)</h2>
 ${table(['period', 'scheduled', 'amount', 'status', 'payments (attempts)', 'next retry'], occurrences, 'None yet.')}`,
@@ -139,7 +143,7 @@ export const subscriptionPages: FastifyPluginAsync<ConsoleOptions> = async (app,
         missing: 'subscription_not_found',
       },
       (id) => subscriptions.get(id),
-      (subscription) => subscriptionPage(subscription, options.formToken(request)),
+      (subscription) => subscriptionPage(subscription, options.sessions.formToken(request)),
     ),
   );
 

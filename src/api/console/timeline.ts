@@ -59,7 +59,7 @@ const str = (value: unknown): string | undefined =>
   typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 
 /** `response code 05, refused`. */
-export function responseCodeText(code: string): string {
+function responseCodeText(code: string): string {
   const meaning = RESPONSE_CODES[code];
   return meaning ? `response code ${code}, ${meaning}` : `response code ${code}`;
 }
@@ -204,7 +204,7 @@ function genericSentence(kind: string, detail: Detail | undefined, currency: str
 }
 
 /** The sentence of one timeline entry. */
-export function sentenceOf(entry: Entry, context: TimelineContext): string {
+function sentenceOf(entry: Entry, context: TimelineContext): string {
   const detail = entry.detail ?? {};
   switch (entry.kind) {
     case 'created': {

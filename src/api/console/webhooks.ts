@@ -9,11 +9,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import type { EndpointBacklog } from '../../orchestrator-webhooks.ts';
 import type { DeliveryView, WebhookEndpointView } from '../../service/webhook-endpoints.ts';
-import { ALL_EVENT_TYPES } from '../../webhooks/endpoints.ts';
+import { ALL_EVENT_TYPES, isEndpointId } from '../../webhooks/endpoints.ts';
 import { filterList, readFilter, type FilterQuery, type ListFilter } from './filters.ts';
 import {
   actOnRecord,
   button,
+  facts,
   html,
   notFound,
   page,
@@ -30,8 +31,8 @@ export interface WebhookConsoleOptions extends ConsoleOptions {
   orchestrator: ConsoleOptions['orchestrator'] & Pick<Orchestrator, 'webhooks'>;
 }
 
-/** Endpoint ids as the endpoint store issues them (`isEndpointId`). */
-const ENDPOINT_ID = /^we_[A-Za-z0-9]{1,64}$/;
+/** Endpoint ids as the endpoint store issues them. */
+const ENDPOINT_ID = { test: isEndpointId };
 /** Message ids are event ids (UUIDs); anything else is not looked up. */
 const MESSAGE_ID = /^[A-Za-z0-9_-]{1,100}$/;
 /** Deliveries listed on an endpoint's page, newest first. */
@@ -153,16 +154,16 @@ function endpointPage(
   const headings = ['message', 'event', 'subject', 'status', 'attempts', 'last outcome'];
   return page(
     `Webhook endpoint ${endpoint.id}`,
-    `<div class="table-wrap"><table class="facts">
-<tr><th>merchant</th><td>${text(endpoint.merchant)}</td></tr>
-<tr><th>url</th><td><code>${text(endpoint.url)}</code></td></tr>
-<tr><th>description</th><td>${text(endpoint.description)}</td></tr>
-<tr><th>events</th><td>${eventTypesOf(endpoint)}</td></tr>
-<tr><th>state</th><td>${stateOf(endpoint)}</td></tr>
-<tr><th>failing since</th><td>${when(endpoint.failingSince)}</td></tr>
-<tr><th>previous secret signs until</th><td>${when(endpoint.previousSecretExpiresAt)}</td></tr>
-<tr><th>created / updated</th><td>${when(endpoint.createdAt)} / ${when(endpoint.updatedAt)}</td></tr>
-</table></div>
+    `${facts([
+      ['merchant', text(endpoint.merchant)],
+      ['url', `<code>${text(endpoint.url)}</code>`],
+      ['description', text(endpoint.description)],
+      ['events', eventTypesOf(endpoint)],
+      ['state', stateOf(endpoint)],
+      ['failing since', when(endpoint.failingSince)],
+      ['previous secret signs until', when(endpoint.previousSecretExpiresAt)],
+      ['created / updated', `${when(endpoint.createdAt)} / ${when(endpoint.updatedAt)}`],
+    ])}
 <div class="actions">${toggle}</div>
 <h2>Latest deliveries (newest first)</h2>
 ${table([...headings, 'next attempt', 'created', ''], deliveryRows(endpoint.id, deliveries, token), 'None yet.')}`,
@@ -194,7 +195,8 @@ export const webhookPages: FastifyPluginAsync<WebhookConsoleOptions> = async (ap
         endpoint: await endpoints.get(id, 'all'),
         deliveries: await endpoints.deliveries(id, 'all', { limit: DELIVERIES_SHOWN }),
       }),
-      ({ endpoint, deliveries }) => endpointPage(endpoint, deliveries, options.formToken(request)),
+      ({ endpoint, deliveries }) =>
+        endpointPage(endpoint, deliveries, options.sessions.formToken(request)),
     ),
   );
 

@@ -4,6 +4,7 @@ import {
   action,
   captureMode,
   create,
+  instant,
   json,
   list,
   merchant,
@@ -11,9 +12,6 @@ import {
   schemaOf,
   versioned,
 } from './shared.ts';
-
-/** An instant: RFC 3339, UTC. */
-const instant = { type: 'string', format: 'date-time' } as const;
 
 export function instalmentPlanCommandSchemas() {
   return { CreateInstalmentPlan: schemaOf(CreateInstalmentPlanCommand) };

@@ -34,7 +34,7 @@ export const idempotencyKey = (required: boolean) => ({
 });
 
 /** Set on the answer to a replay: the same key and body as an earlier request. */
-export const replayedHeader = {
+const replayedHeader = {
   'Idempotent-Replayed': {
     description:
       '`true` when this answers again a request made before with the same Idempotency-Key',
@@ -62,6 +62,9 @@ export const keyReused = {
   ...problem,
   description: 'idempotency_key_reused: the Idempotency-Key was used for another request',
 };
+
+/** An instant: RFC 3339, UTC. */
+export const instant = { type: 'string', format: 'date-time' } as const;
 
 export const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
@@ -135,8 +138,8 @@ export function list(summary: string, item: string) {
 export const versioned = {
   id: { type: 'string' },
   version: { type: 'integer' },
-  createdAt: { type: 'string', format: 'date-time' },
-  updatedAt: { type: 'string', format: 'date-time' },
+  createdAt: instant,
+  updatedAt: instant,
 };
 
 export const merchant = {

@@ -6,6 +6,7 @@ import {
   captureMode,
   create,
   id,
+  instant,
   json,
   list,
   merchant,
@@ -14,9 +15,6 @@ import {
   schemaOf,
   versioned,
 } from './shared.ts';
-
-/** An instant: RFC 3339, UTC. */
-const instant = { type: 'string', format: 'date-time' } as const;
 
 export function subscriptionCommandSchemas() {
   return {

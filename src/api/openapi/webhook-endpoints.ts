@@ -6,14 +6,13 @@ import {
   Replay,
   RotateSecret,
 } from '../../webhooks/endpoint-input.ts';
-import { id, items, json, problem, ref, schemaOf, type Json } from './shared.ts';
+import { id, instant, items, json, problem, ref, schemaOf, type Json } from './shared.ts';
 
 const secured = { security: [{ apiKey: [] }] };
 const body = (name: string, required = true) => ({
   required,
   content: { 'application/json': { schema: ref(name) } },
 });
-const time = { type: 'string', format: 'date-time' };
 
 export function webhookEndpointSchemas(): Record<string, Json> {
   const endpoint = {
@@ -34,13 +33,13 @@ export function webhookEndpointSchemas(): Record<string, Json> {
         enum: ['gone', 'failing'],
         description: 'why delivery stopped on its own: 410 Gone, or failing for too long',
       },
-      failingSince: { ...time, description: 'the first failed attempt since the last delivery' },
+      failingSince: { ...instant, description: 'the first failed attempt since the last delivery' },
       previousSecretExpiresAt: {
-        ...time,
+        ...instant,
         description: 'while a rotation overlaps: until when the replaced secret still signs',
       },
-      createdAt: time,
-      updatedAt: time,
+      createdAt: instant,
+      updatedAt: instant,
     },
   };
   const withSecret = {
@@ -77,7 +76,7 @@ export function webhookEndpointSchemas(): Record<string, Json> {
       subject: { type: 'string' },
       sequence: { type: 'integer' },
       status: { enum: ['pending', 'delivered', 'failed'] },
-      createdAt: time,
+      createdAt: instant,
       attemptCount: { type: 'integer' },
       attempts: {
         type: 'array',
@@ -85,7 +84,7 @@ export function webhookEndpointSchemas(): Record<string, Json> {
           type: 'object',
           required: ['at', 'durationMs'],
           properties: {
-            at: time,
+            at: instant,
             durationMs: { type: 'integer' },
             statusCode: { type: 'integer' },
             error: { type: 'string' },
@@ -93,8 +92,8 @@ export function webhookEndpointSchemas(): Record<string, Json> {
           },
         },
       },
-      nextAttemptAt: time,
-      deliveredAt: time,
+      nextAttemptAt: instant,
+      deliveredAt: instant,
       failedReason: {
         enum: ['retries_exhausted', 'gone', 'endpoint_disabled', 'endpoint_deleted'],
       },
@@ -189,7 +188,7 @@ export function webhookEndpointPaths() {
             name: 'before',
             in: 'query',
             required: false,
-            schema: time,
+            schema: instant,
             description: 'the next page: messages created before it',
           },
         ],

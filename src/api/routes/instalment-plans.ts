@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedSchedules } from '../../service/scope.ts';
-import { commandOptions, listOptions, sendIdempotent, planId, requireJson } from '../request.ts';
+import { commandOptions, listOptions, sendIdempotent, planId } from '../request.ts';
 
 export interface InstalmentPlanRoutesOptions {
   instalmentPlans: Orchestrator['instalmentPlans'];
@@ -22,7 +22,6 @@ export const instalmentPlanRoutes: FastifyPluginAsync<InstalmentPlanRoutesOption
     scopedSchedules(options.instalmentPlans, merchantScopeOf(request), 'plan_not_found');
 
   app.post('/v1/instalment-plans', guard, async (request, reply) => {
-    requireJson(request);
     const result = await scoped(request).create(request.body, commandOptions(request, true));
     // A replay is answered 201 like the first request, with `Idempotent-Replayed: true`.
     return sendIdempotent(reply, {

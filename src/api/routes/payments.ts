@@ -7,7 +7,7 @@ import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedPayments } from '../../service/scope.ts';
 import { CommandError } from '../../engine/errors.ts';
-import { commandOptions, requireJson, sendIdempotent, watchedCommandOptions } from '../request.ts';
+import { commandOptions, sendIdempotent, watchedCommandOptions } from '../request.ts';
 
 export interface PaymentRoutesOptions {
   payments: Orchestrator['payments'];
@@ -23,7 +23,6 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
   // A replay (same key, same body) is answered 201 like the first request,
   // with `Idempotent-Replayed: true` and the payment as it is now.
   app.post('/v1/payments', guard, async (request, reply) => {
-    requireJson(request);
     const result = await scoped(request).create(request.body, commandOptions(request, true));
     return sendIdempotent(reply, {
       status: 201,
@@ -47,7 +46,6 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
       `/v1/payments/:id/${path}`,
       guard,
       async (request, reply) => {
-        requireJson(request);
         const { options, replayed } = watchedCommandOptions(request, false);
         let operationId: string | undefined;
         const payment = await scoped(request)[command](request.params.id, request.body, {
@@ -95,7 +93,6 @@ export const paymentRoutes: FastifyPluginAsync<PaymentRoutesOptions> = async (ap
     '/v1/payments/:id/duplicates',
     guard,
     async (request, reply) => {
-      requireJson(request);
       const result = await scoped(request).duplicate(
         request.params.id,
         request.body,

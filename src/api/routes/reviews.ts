@@ -9,7 +9,7 @@ import { parseCommand } from '../../payments/commands.ts';
 import { parseOrThrow } from '../../service/parse.ts';
 import { reviewItemView } from '../../service/review-views.ts';
 import { ResolveReviewBody } from '../../service/reviews.ts';
-import { merchantScopeOf, type Guard } from '../auth.ts';
+import { keyNameOf, merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedReviews } from '../../service/scope.ts';
 import { ApiError } from '../problems.ts';
 
@@ -20,21 +20,7 @@ export interface ReviewRoutesOptions {
 }
 
 export const reviewRoutes: FastifyPluginAsync<ReviewRoutesOptions> = async (app, options) => {
-  // The guard checks the key; its name is kept for the decisions of the request.
-  const keyNames = new WeakMap<FastifyRequest, string>();
-  const guard: Guard = {
-    onRequest: async (request) => {
-      const key = await options.guard.onRequest(request);
-      keyNames.set(request, key.name);
-      return key;
-    },
-  };
-  const keyNameOf = (request: FastifyRequest): string => {
-    const name = keyNames.get(request);
-    if (name === undefined) throw new Error('no guard authorised this request');
-    return name;
-  };
-
+  const { guard } = options;
   // A key bound to merchants sees the items of their payments only.
   const scoped = (request: FastifyRequest) =>
     scopedReviews(options.reviews, options.payments, merchantScopeOf(request));

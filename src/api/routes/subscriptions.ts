@@ -6,13 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 import { scopedSchedules } from '../../service/scope.ts';
-import {
-  commandOptions,
-  listOptions,
-  sendIdempotent,
-  requireJson,
-  subscriptionId,
-} from '../request.ts';
+import { commandOptions, listOptions, sendIdempotent, subscriptionId } from '../request.ts';
 
 export interface SubscriptionRoutesOptions {
   subscriptions: Orchestrator['subscriptions'];
@@ -28,7 +22,6 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
     scopedSchedules(options.subscriptions, merchantScopeOf(request), 'subscription_not_found');
 
   app.post('/v1/subscriptions', guard, async (request, reply) => {
-    requireJson(request);
     const result = await scoped(request).create(request.body, commandOptions(request, true));
     // A replay is answered 201 like the first request, with `Idempotent-Replayed: true`.
     return sendIdempotent(reply, {
@@ -48,7 +41,6 @@ export const subscriptionRoutes: FastifyPluginAsync<SubscriptionRoutesOptions> =
   });
 
   app.patch<{ Params: { id: string } }>('/v1/subscriptions/:id', guard, async (request) => {
-    requireJson(request);
     return scoped(request).changeAmount(subscriptionId(request.params.id), request.body);
   });
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Orchestrator } from '../../orchestrator.ts';
 import { parseCommand } from '../../payments/commands.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
-import { parseFailureError, requireJson } from '../request.ts';
+import { parseOrThrow } from '../../service/parse.ts';
 
 export interface WebhookEndpointRoutesOptions {
   webhooks: Orchestrator['webhooks'];
@@ -21,9 +21,7 @@ const DeliveriesQuery = z.strictObject({
 });
 
 function deliveriesQuery(query: unknown): { limit?: number; before?: number } {
-  const parsed = parseCommand(DeliveriesQuery, query ?? {});
-  if (!parsed.ok) throw parseFailureError(parsed);
-  const { limit, before } = parsed.value;
+  const { limit, before } = parseOrThrow(parseCommand(DeliveriesQuery, query ?? {}));
   return {
     ...(limit === undefined ? {} : { limit }),
     ...(before === undefined ? {} : { before: Date.parse(before) }),
@@ -41,7 +39,6 @@ export const webhookEndpointRoutes: FastifyPluginAsync<WebhookEndpointRoutesOpti
   const scope = (request: FastifyRequest) => merchantScopeOf(request);
 
   app.post('/v1/webhook-endpoints', guard, async (request, reply) => {
-    requireJson(request);
     const created = await endpoints.create(request.body, scope(request));
     reply.header('Location', `/v1/webhook-endpoints/${created.endpoint.id}`);
     return reply.code(201).send({ ...created.endpoint, secret: created.secret });
@@ -56,7 +53,6 @@ export const webhookEndpointRoutes: FastifyPluginAsync<WebhookEndpointRoutesOpti
   });
 
   app.patch<WithId>('/v1/webhook-endpoints/:id', guard, async (request) => {
-    requireJson(request);
     return endpoints.update(request.params.id, request.body, scope(request));
   });
 
@@ -66,7 +62,6 @@ export const webhookEndpointRoutes: FastifyPluginAsync<WebhookEndpointRoutesOpti
   });
 
   app.post<WithId>('/v1/webhook-endpoints/:id/rotate-secret', guard, async (request) => {
-    requireJson(request);
     const rotated = await endpoints.rotateSecret(request.params.id, request.body, scope(request));
     return { ...rotated.endpoint, secret: rotated.secret };
   });
@@ -94,7 +89,6 @@ export const webhookEndpointRoutes: FastifyPluginAsync<WebhookEndpointRoutesOpti
   );
 
   app.post<WithId>('/v1/webhook-endpoints/:id/replay', guard, async (request, reply) => {
-    requireJson(request);
     const result = await endpoints.replaySince(request.params.id, request.body, scope(request));
     return reply.code(202).send(result);
   });
