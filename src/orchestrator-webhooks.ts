@@ -5,21 +5,23 @@
  * the workers that send them.
  */
 import { hostname } from 'node:os';
-import { createEventConsumer, type EventConsumer } from './payments/event-consumer.ts';
+import { createEventConsumer } from './payments/event-consumer.ts';
 import { duplicateConnection } from './platform/redis.ts';
-import { createWebhookQueues, startWebhookWorkers } from './queues/webhooks.ts';
+import { createWebhookQueues, startWebhookWorkers, type WebhookQueues } from './queues/webhooks.ts';
 import {
   createWebhookEndpointCommands,
   type WebhookEndpointCommands,
 } from './service/webhook-endpoints.ts';
 import { attemptDelivery, type DeliveryDeps } from './webhooks/deliver.ts';
-import type { WebhookEndpoint } from './webhooks/endpoints.ts';
+import type { DestinationPolicy } from './webhooks/address-guard.ts';
+import type { EndpointStore, WebhookEndpoint } from './webhooks/endpoints.ts';
 import { DEFAULT_RETRY_SCHEDULE_MS } from './webhooks/options.ts';
 import { createEndpointStore } from './webhooks/endpoints.ts';
 import { createFanOut } from './webhooks/fan-out.ts';
+import { createFirstAttempts } from './webhooks/first-attempts.ts';
 import { createWebhookSender } from './webhooks/http-sender.ts';
-import { createMessageLog } from './webhooks/messages.ts';
-import { createSecretBox } from './webhooks/secret-box.ts';
+import { createMessageLog, type MessageLog } from './webhooks/messages.ts';
+import { createSecretBox, type SecretBox } from './webhooks/secret-box.ts';
 import { defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
 
 export interface EndpointBacklog {
@@ -87,9 +89,7 @@ export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webho
     merchants: () => parts.merchants.ids(),
     secretOverlapMs: settings.secretOverlapMs ?? 86_400_000,
   });
-  let running:
-    | { consumer: EventConsumer; workers: { close(): Promise<void> }; closeSender(): void }
-    | undefined;
+  let running: { close(): Promise<void> } | undefined;
 
   return {
     endpoints: commands,
@@ -112,79 +112,133 @@ export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webho
     },
     async start() {
       if (running || !(settings.deliver ?? options.workers !== false)) return;
-      const retryScheduleMs = settings.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
-      const sender = createWebhookSender({
+      running = await startDelivery({
+        parts,
+        options,
         policy,
-        ...defined({
-          connectTimeoutMs: settings.connectTimeoutMs,
-          responseTimeoutMs: settings.responseTimeoutMs,
-        }),
-      });
-      const deliveryDeps: DeliveryDeps = {
-        endpoints,
-        messages,
-        sender,
-        secrets,
         now,
-        retryScheduleMs,
-        disableAfterMs: settings.disableAfterMs ?? 5 * 86_400_000,
-        logger: parts.logger,
-        ...defined({ onAttempt: settings.onAttempt }),
-        async onEndpointDisabled(endpoint, reason) {
-          await parts.alerts.raise(parts.keyspace.shardForText(endpoint.id), {
-            kind: 'webhook_endpoint_disabled',
-            subject: endpoint.id,
-            message: disabledMessage(endpoint, reason),
-          });
-        },
-      };
-      const workers = startWebhookWorkers({
-        connection: parts.redis,
-        keyspace: parts.keyspace,
-        logger: parts.logger,
-        closeGraceMs: (settings.responseTimeoutMs ?? 15_000) + 5_000,
-        ...defined({
-          concurrency: settings.concurrency,
-          stalledIntervalMs: options.stalledIntervalMs,
-          lockDurationMs: options.lockDurationMs,
-        }),
-        attempt: (job) => attemptDelivery(deliveryDeps, job),
+        stores: { endpoints, messages, queues, secrets },
       });
-      const consumer = createEventConsumer({
-        redis: parts.redis,
-        keyspace: parts.keyspace,
-        group: 'webhooks',
-        consumer: `${hostname()}-${process.pid}`,
-        handler: createFanOut({
-          endpoints,
-          messages,
-          jobs: queues,
-          now,
-          firstDelayMs: retryScheduleMs[0] ?? 0,
-        }),
-        logger: parts.logger,
-        maxDeliveries: FAN_OUT_MAX_DELIVERIES,
-        ...defined({ claimIdleMs: settings.claimIdleMs, blockMs: settings.blockMs }),
-      });
-      try {
-        await consumer.start();
-      } catch (error) {
-        await consumer.close().catch(() => undefined);
-        await workers.close();
-        sender.close();
-        throw error;
-      }
-      running = { consumer, workers, closeSender: () => sender.close() };
     },
     async close() {
-      if (running) {
-        await running.consumer.close();
-        await running.workers.close();
-        running.closeSender();
-        running = undefined;
-      }
+      await running?.close();
+      running = undefined;
       await queues.close();
       redis.disconnect();
     },
   };
+}
+
+/**
+ * Delivery in this process: the sender, the workers of the delivery jobs,
+ * the pool of first attempts with its lease sweep, and the `webhooks`
+ * consumer group that feeds them. Closing ends them in that order, reading
+ * first: attempts in flight end (the sender's timeouts bound them), and what
+ * they leave unsettled keeps its lease, which a later sweep hands to a job.
+ */
+async function startDelivery(context: {
+  parts: Parts;
+  options: OrchestratorOptions;
+  policy: DestinationPolicy;
+  now: () => number;
+  stores: {
+    endpoints: EndpointStore;
+    messages: MessageLog;
+    queues: WebhookQueues;
+    secrets: SecretBox;
+  };
+}): Promise<{ close(): Promise<void> }> {
+  const { parts, options, now } = context;
+  const { endpoints, messages, queues, secrets } = context.stores;
+  const settings = options.webhooks ?? {};
+  const retryScheduleMs = settings.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
+  const connectTimeoutMs = settings.connectTimeoutMs ?? 5_000;
+  const responseTimeoutMs = settings.responseTimeoutMs ?? 15_000;
+  const sender = createWebhookSender({
+    policy: context.policy,
+    connectTimeoutMs,
+    responseTimeoutMs,
+  });
+  const deliveryDeps: DeliveryDeps = {
+    endpoints,
+    messages,
+    sender,
+    secrets,
+    now,
+    retryScheduleMs,
+    disableAfterMs: settings.disableAfterMs ?? 5 * 86_400_000,
+    logger: parts.logger,
+    ...defined({ onAttempt: settings.onAttempt }),
+    async onEndpointDisabled(endpoint, reason) {
+      await parts.alerts.raise(parts.keyspace.shardForText(endpoint.id), {
+        kind: 'webhook_endpoint_disabled',
+        subject: endpoint.id,
+        message: disabledMessage(endpoint, reason),
+      });
+    },
+  };
+  const workers = startWebhookWorkers({
+    connection: parts.redis,
+    keyspace: parts.keyspace,
+    logger: parts.logger,
+    closeGraceMs: responseTimeoutMs + 5_000,
+    ...defined({
+      concurrency: settings.concurrency,
+      stalledIntervalMs: options.stalledIntervalMs,
+      lockDurationMs: options.lockDurationMs,
+    }),
+    attempt: (job) => attemptDelivery(deliveryDeps, job),
+  });
+  const leaseMs =
+    settings.firstAttemptLeaseMs ?? 2 * (connectTimeoutMs + responseTimeoutMs) + 5_000;
+  const firstAttempts = createFirstAttempts({
+    shards: parts.keyspace.allShards,
+    concurrency: settings.concurrency ?? 50,
+    leaseMs,
+    attempt: (job, fresh) => attemptDelivery(deliveryDeps, job, fresh),
+    messages,
+    jobs: queues,
+    logger: parts.logger,
+  });
+  const sweeping = setInterval(
+    () =>
+      void firstAttempts
+        .sweep()
+        .catch((error: unknown) =>
+          parts.logger.error({ err: error }, 'webhook lease sweep failed'),
+        ),
+    Math.max(250, Math.floor(leaseMs / 4)),
+  );
+  sweeping.unref();
+  const consumer = createEventConsumer({
+    redis: parts.redis,
+    keyspace: parts.keyspace,
+    group: 'webhooks',
+    consumer: `${hostname()}-${process.pid}`,
+    handler: createFanOut({
+      endpoints,
+      messages,
+      jobs: queues,
+      now,
+      firstDelayMs: retryScheduleMs[0] ?? 0,
+      firstAttempts,
+    }),
+    logger: parts.logger,
+    maxDeliveries: FAN_OUT_MAX_DELIVERIES,
+    ...defined({ claimIdleMs: settings.claimIdleMs, blockMs: settings.blockMs }),
+  });
+  const close = async (reading: Promise<unknown>) => {
+    clearInterval(sweeping);
+    await reading;
+    await firstAttempts.drain();
+    await workers.close();
+    sender.close();
+  };
+  try {
+    await consumer.start();
+  } catch (error) {
+    await close(consumer.close().catch(() => undefined));
+    throw error;
+  }
+  return { close: () => close(consumer.close()) };
 }

@@ -1,14 +1,16 @@
 /**
  * BullMQ plumbing of webhook delivery: one `webhooks-s<n>` queue per shard,
- * one job per message (event, endpoint), retried on the delivery schedule
- * (src/webhooks/deliver.ts decides the delay; the job's backoff only
- * applies it). Completed jobs are removed: the delivery log is the record.
+ * one job per message (event, endpoint) that needs one: a retry, a replay, a
+ * first attempt the process had no room for or whose lease expired
+ * (src/webhooks/first-attempts.ts). A job is retried on the delivery
+ * schedule (src/webhooks/deliver.ts decides the delay; the job's backoff
+ * only applies it). Completed jobs are removed: the delivery log is the record.
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Keyspace } from '../payments/keys.ts';
 import { duplicateConnection, type RedisClient } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { DeliveryJob, DeliveryJobSink } from '../webhooks/fan-out.ts';
+import type { DeliveryJob, DeliveryJobSink } from '../webhooks/delivery-job.ts';
 import type { AttemptVerdict } from '../webhooks/deliver.ts';
 import { closeWorkers } from './close.ts';
 import { queueTelemetry } from '../platform/tracing.ts';

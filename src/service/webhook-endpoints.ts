@@ -15,7 +15,7 @@ import {
   parseRotateSecret,
 } from '../webhooks/endpoint-input.ts';
 import type { EndpointStore, WebhookEndpoint } from '../webhooks/endpoints.ts';
-import { deliveryJobId, type DeliveryJobSink } from '../webhooks/fan-out.ts';
+import { deliveryJobId, type DeliveryJobSink } from '../webhooks/delivery-job.ts';
 import type { LoggedMessage, MessageLog, WebhookMessage } from '../webhooks/messages.ts';
 import type { SecretBox } from '../webhooks/secret-box.ts';
 import { newSigningSecret } from '../webhooks/signature.ts';

@@ -12,9 +12,10 @@
  * series stops (its writes are refused as stale). A message that is no
  * longer pending, or gone past its retention, is not sent by a leftover job.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../platform/logger.ts';
 import type { EndpointStore, WebhookEndpoint } from './endpoints.ts';
-import type { DeliveryJob } from './fan-out.ts';
+import type { DeliveryJob } from './delivery-job.ts';
 import type { WebhookAttemptResult, WebhookSender } from './http-sender.ts';
 import type { DeliveryAttempt, MessageLog, WebhookMessage } from './messages.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -115,13 +116,25 @@ function settled(
   return { ...rest, status, ...fields };
 }
 
+/**
+ * A message as the fan-out just stored it, with the endpoint it matched in
+ * the endpoints it had just read: a first attempt made right away need not
+ * read either back.
+ */
+export interface FreshMessage {
+  message: WebhookMessage;
+  endpoint: WebhookEndpoint;
+}
+
 /** Runs the next attempt of the job's message. */
 export async function attemptDelivery(
   deps: DeliveryDeps,
   job: DeliveryJob,
+  fresh?: FreshMessage,
 ): Promise<AttemptVerdict> {
   const wanted = job.generation ?? 0;
-  const message = await deps.messages.get(job.shard, job.endpointId, job.eventId);
+  const message =
+    fresh?.message ?? (await deps.messages.get(job.shard, job.endpointId, job.eventId));
   if (!message) {
     await deps.messages.forget(job.shard, job.endpointId, job.eventId);
     return { outcome: 'skipped' };
@@ -131,7 +144,7 @@ export async function attemptDelivery(
   if (generation > wanted || message.status !== 'pending') return { outcome: 'skipped' };
   const save = (next: WebhookMessage) => deps.messages.save(next, generation);
 
-  const endpoint = (await deps.endpoints.current()).byId.get(job.endpointId);
+  const endpoint = fresh?.endpoint ?? (await deps.endpoints.current()).byId.get(job.endpointId);
   if (!endpoint || !endpoint.enabled) {
     const reason = endpoint ? 'endpoint_disabled' : 'endpoint_deleted';
     await save(settled(message, 'failed', { failedReason: reason }));
@@ -171,6 +184,27 @@ export async function attemptDelivery(
   return outcome;
 }
 
+/**
+ * When this process last cleared each endpoint's failing mark: a delivering
+ * endpoint is cleared at most once a second, not at every delivery. A failure
+ * seen here forgets it, so the next delivery clears at once; a failure marked
+ * by another process meanwhile is cleared by the next delivery after the
+ * second, long before the days it takes to disable an endpoint.
+ */
+const clearedAt = new WeakMap<EndpointStore, Map<string, number>>();
+const CLEAR_FAILING_EVERY_MS = 1_000;
+
+async function clearFailing(endpoints: EndpointStore, id: string): Promise<void> {
+  let cleared = clearedAt.get(endpoints);
+  if (!cleared) clearedAt.set(endpoints, (cleared = new Map()));
+  const at = performance.now();
+  const last = cleared.get(id);
+  if (last !== undefined && at - last < CLEAR_FAILING_EVERY_MS) return;
+  if (cleared.size >= MAX_OPENED_KEYS) cleared.clear();
+  cleared.set(id, at);
+  await endpoints.clearFailing(id);
+}
+
 /** What the answer means for the message and the endpoint. */
 async function settle(
   deps: DeliveryDeps,
@@ -182,7 +216,7 @@ async function settle(
 ): Promise<AttemptVerdict> {
   if (status !== undefined && status >= 200 && status < 300) {
     await save(settled(tried, 'delivered', { deliveredAt: deps.now() }));
-    await deps.endpoints.clearFailing(endpoint.id);
+    await clearFailing(deps.endpoints, endpoint.id);
     return { outcome: 'delivered' };
   }
   if (status === 410) {
@@ -190,6 +224,7 @@ async function settle(
     await save(settled(tried, 'failed', { failedReason: 'gone' }));
     return { outcome: 'failed' };
   }
+  clearedAt.get(deps.endpoints)?.delete(endpoint.id);
   const failingSince = await deps.endpoints.markFailing(endpoint.id, startedAt);
   if (startedAt - failingSince >= deps.disableAfterMs) {
     await disable(deps, endpoint, 'failing');

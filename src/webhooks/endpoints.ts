@@ -11,6 +11,11 @@ import type { Clock } from '../platform/clock.ts';
 import type { IdGenerator } from '../platform/ids.ts';
 import { CommandError } from '../engine/errors.ts';
 
+/** How far the clocks of two processes may differ: events newer than a check minus this make a read. */
+const CLOCK_SKEW_MS = 2_000;
+/** How long a checked copy is trusted for older events. */
+const TRUST_CHECKED_MS = 1_000;
+
 /** Every event type, in `eventTypes`. */
 export const ALL_EVENT_TYPES = '*';
 
@@ -59,8 +64,13 @@ export interface EndpointStore {
     change: (endpoint: WebhookEndpoint) => WebhookEndpoint | undefined,
   ): Promise<WebhookEndpoint | undefined>;
   remove(id: string): Promise<boolean>;
-  /** The endpoints as of the last write (one read of the version when nothing changed). */
-  current(): Promise<EndpointSnapshot>;
+  /**
+   * The endpoints as of the last write (one read of the version when nothing
+   * changed). With `asOf` (the time an event was written, ms), a copy checked
+   * well after that time, and less than a second ago, is trusted without a
+   * read: it holds every endpoint that existed when the event was written.
+   */
+  current(asOf?: number): Promise<EndpointSnapshot>;
   /**
    * When the endpoint started failing (its first failed attempt since the
    * last delivery): kept beside the record, so failures and deliveries do
@@ -145,21 +155,7 @@ export function createEndpointStore(options: {
     return texts.flatMap((text) => (text ? [JSON.parse(text) as WebhookEndpoint] : []));
   };
 
-  let snapshot: (EndpointSnapshot & { version: string | null }) | undefined;
-  let reloading: { version: string | null; done: Promise<EndpointSnapshot> } | undefined;
-  const reload = async (version: string | null): Promise<EndpointSnapshot> => {
-    const endpoints = await list();
-    const byMerchant = new Map<string, WebhookEndpoint[]>();
-    for (const endpoint of endpoints) {
-      const mine = byMerchant.get(endpoint.merchant) ?? [];
-      mine.push(endpoint);
-      byMerchant.set(endpoint.merchant, mine);
-    }
-    const loaded = { version, byId: new Map(endpoints.map((e) => [e.id, e])), byMerchant };
-    // A slower reload of an older version never replaces a newer one.
-    if (!snapshot || Number(version ?? 0) >= Number(snapshot.version ?? 0)) snapshot = loaded;
-    return loaded;
-  };
+  const current = snapshotsOf({ clock, list, readVersion: () => redis.get(keys.version) });
 
   return {
     async create(fields) {
@@ -230,18 +226,67 @@ export function createEndpointStore(options: {
     async claimDisabling(id) {
       return (await redis.set(keys.disabling(id), '1', 'PX', 60_000, 'NX')) === 'OK';
     },
-    async current() {
-      // The version is read on every call: an event written after a change
-      // is always matched against endpoints that include it.
-      const version = await redis.get(keys.version);
-      if (snapshot && snapshot.version === version) return snapshot;
-      if (reloading?.version !== version) {
-        const done = reload(version).finally(() => {
-          if (reloading?.done === done) reloading = undefined;
-        });
-        reloading = { version, done };
-      }
-      return reloading.done;
-    },
+    current,
+  };
+}
+
+/**
+ * The endpoints as a delivering process holds them: reloaded when the stored
+ * version moved, the version read per call unless `asOf` allows the copy
+ * (see EndpointStore.current).
+ */
+function snapshotsOf(source: {
+  clock: Clock;
+  list(): Promise<WebhookEndpoint[]>;
+  readVersion(): Promise<string | null>;
+}): (asOf?: number) => Promise<EndpointSnapshot> {
+  const { clock } = source;
+  let snapshot: (EndpointSnapshot & { version: string | null }) | undefined;
+  /** When the version last matched `snapshot` (clock ms). */
+  let checkedAt = Number.NEGATIVE_INFINITY;
+  let reloading: { version: string | null; done: Promise<EndpointSnapshot> } | undefined;
+  const reload = async (version: string | null, at: number): Promise<EndpointSnapshot> => {
+    const endpoints = await source.list();
+    const byMerchant = new Map<string, WebhookEndpoint[]>();
+    for (const endpoint of endpoints) {
+      const mine = byMerchant.get(endpoint.merchant) ?? [];
+      mine.push(endpoint);
+      byMerchant.set(endpoint.merchant, mine);
+    }
+    const loaded = { version, byId: new Map(endpoints.map((e) => [e.id, e])), byMerchant };
+    // A slower reload of an older version never replaces a newer one.
+    if (!snapshot || Number(version ?? 0) >= Number(snapshot.version ?? 0)) {
+      snapshot = loaded;
+      checkedAt = at;
+    }
+    return loaded;
+  };
+
+  return async (asOf) => {
+    const now = clock.now();
+    // An event is matched against endpoints that include every change
+    // written before it: the version is read unless the copy was checked
+    // after the event (by more than the clocks of two processes may
+    // differ), and recently, so a backlog does not run on old settings.
+    if (
+      snapshot &&
+      asOf !== undefined &&
+      asOf + CLOCK_SKEW_MS < checkedAt &&
+      now - checkedAt < TRUST_CHECKED_MS
+    ) {
+      return snapshot;
+    }
+    const version = await source.readVersion();
+    if (snapshot && snapshot.version === version) {
+      checkedAt = now;
+      return snapshot;
+    }
+    if (reloading?.version !== version) {
+      const done = reload(version, now).finally(() => {
+        if (reloading?.done === done) reloading = undefined;
+      });
+      reloading = { version, done };
+    }
+    return reloading.done;
   };
 }

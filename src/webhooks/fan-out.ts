@@ -2,15 +2,18 @@
  * From the event streams to messages: the `webhooks` consumer group reads
  * every shard's stream (at least once, src/payments/event-consumer.ts) and,
  * for each event, writes one message per enabled endpoint of the event's
- * merchant that takes its type, then one delivery job per message.
+ * merchant that takes its type. A new message is then sent at once from the
+ * process's pool of first attempts, under a lease written with it
+ * (first-attempts.ts); when the pool is full, or the first attempt waits
+ * (`firstDelayMs`), it gets a delivery job instead.
  *
- * A crash between the two, or before the entry is acknowledged, runs the
- * event again: the messages are written once (they exist), a job is added
- * again for each one still pending (BullMQ adds a job id once; a job whose
- * message is settled does nothing), including the messages of endpoints
- * disabled or changed meanwhile, which their job then fails. So each message
- * is sent at least once, and more than once only when a receiver's answer
- * was lost.
+ * A crash before the entry is acknowledged runs the event again: the
+ * messages are written once (they exist), and a job is added for each one
+ * still pending (BullMQ adds a job id once; a job whose message is settled
+ * does nothing), including the messages of endpoints disabled or changed
+ * meanwhile, which their job then fails. A crash after it leaves the leases
+ * of the attempts in flight, which become jobs. So each message is sent at
+ * least once, and more than once only when a receiver's answer was lost.
  *
  * An endpoint receives the events written after it was created, not older
  * ones a lagging consumer reads late.
@@ -19,29 +22,9 @@ import type { PaymentCloudEvent } from '../payments/events.ts';
 import type { Delivery } from '../payments/event-consumer.ts';
 import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import { ALL_EVENT_TYPES, type EndpointStore, type WebhookEndpoint } from './endpoints.ts';
+import { deliveryJobId, type DeliveryJobSink } from './delivery-job.ts';
+import type { FirstAttempts } from './first-attempts.ts';
 import type { MessageLog, WebhookMessage } from './messages.ts';
-
-export interface DeliveryJob {
-  shard: number;
-  endpointId: string;
-  eventId: string;
-  /** The message's generation the job delivers (0, one more per replay); absent: 0. */
-  generation?: number;
-}
-
-export interface DeliveryJobSink {
-  /** Adds each job once per `jobId`. */
-  enqueue(
-    shard: number,
-    jobs: ReadonlyArray<{ job: DeliveryJob; jobId: string }>,
-    options?: { delayMs?: number },
-  ): Promise<void>;
-}
-
-/** The id of a message's first delivery job; a replay uses another. */
-export function deliveryJobId(endpointId: string, eventId: string): string {
-  return `wh_${endpointId}_${eventId}`;
-}
 
 function takesEvent(endpoint: WebhookEndpoint, type: string): boolean {
   return (
@@ -57,38 +40,39 @@ export function createFanOut(options: {
   now: () => number;
   /** The delay before a message's first attempt. @defaultValue 0 */
   firstDelayMs?: number;
+  /** Where first attempts run in process; without it (or with a first delay) every message gets a job. */
+  firstAttempts?: FirstAttempts;
 }): (event: PaymentCloudEvent, delivery: Delivery) => Promise<void> {
   const { endpoints, messages, jobs } = options;
   const delay = options.firstDelayMs ? { delayMs: options.firstDelayMs } : {};
+  const inProcess = options.firstDelayMs ? undefined : options.firstAttempts;
   return async (event, delivery) => {
-    const snapshot = await endpoints.current();
+    const eventTime = Date.parse(event.time);
+    const snapshot = await endpoints.current(Number.isNaN(eventTime) ? undefined : eventTime);
     const mine = snapshot.byMerchant.get(event.merchant ?? DEFAULT_MERCHANT_ID) ?? [];
     if (mine.length === 0) return;
-    const eventTime = Date.parse(event.time);
     const targets = mine.filter(
       (endpoint) => takesEvent(endpoint, event.type) && !(eventTime < endpoint.createdAt),
     );
     const others = mine.filter((endpoint) => !targets.includes(endpoint));
-    const body = JSON.stringify(event);
-    const created: WebhookMessage[] = targets.map((endpoint) => ({
-      endpointId: endpoint.id,
-      eventId: event.id,
-      eventType: event.type,
-      subject: event.subject,
-      sequence: event.sequence,
-      shard: delivery.shard,
-      body,
-      createdAt: Number.isNaN(eventTime) ? options.now() : eventTime,
-      status: 'pending',
-      attemptCount: 0,
-      generation: 0,
-      seriesAttempts: 0,
-      attempts: [],
-    }));
-    const found = await messages.add(delivery.shard, created);
-    const toSend = created
-      .filter((_, index) => found[index] === 'created' || found[index] === 'pending')
-      .map((message) => message.endpointId);
+    const created = messagesOf(event, delivery.shard, targets, eventTime, options.now);
+    const places = inProcess?.reserve(delivery.shard, created.length) ?? 0;
+    const leased = created.map((_, index) => index < places);
+    const found = await messages
+      .add(delivery.shard, created, { leased, until: inProcess?.leaseDeadline() ?? 0 })
+      .catch((error: unknown) => {
+        inProcess?.unreserve(delivery.shard, places);
+        throw error;
+      });
+    const toSend: string[] = [];
+    created.forEach((message, index) => {
+      const endpoint = targets[index] as WebhookEndpoint;
+      if (found[index] === 'created' && leased[index]) {
+        return inProcess?.start({ message, endpoint });
+      }
+      if (leased[index]) inProcess?.unreserve(delivery.shard, 1);
+      if (found[index] === 'created' || found[index] === 'pending') toSend.push(message.endpointId);
+    });
     // An earlier run of this event may have written messages for endpoints
     // that no longer take it: their jobs settle them.
     if (others.length > 0) {
@@ -110,4 +94,29 @@ export function createFanOut(options: {
       delay,
     );
   };
+}
+
+function messagesOf(
+  event: PaymentCloudEvent,
+  shard: number,
+  targets: readonly WebhookEndpoint[],
+  eventTime: number,
+  now: () => number,
+): WebhookMessage[] {
+  const body = JSON.stringify(event);
+  return targets.map((endpoint) => ({
+    endpointId: endpoint.id,
+    eventId: event.id,
+    eventType: event.type,
+    subject: event.subject,
+    sequence: event.sequence,
+    shard,
+    body,
+    createdAt: Number.isNaN(eventTime) ? now() : eventTime,
+    status: 'pending',
+    attemptCount: 0,
+    generation: 0,
+    seriesAttempts: 0,
+    attempts: [],
+  }));
 }

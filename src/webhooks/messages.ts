@@ -8,7 +8,11 @@
  *   expires after the retention, with the body;
  * - `wh:log:<endpoint>` message ids by creation time, for the log and replay;
  * - `wh:pending:<endpoint>` the messages not yet delivered nor failed, by
- *   creation time: the endpoint's backlog and its oldest message.
+ *   creation time: the endpoint's backlog and its oldest message;
+ * - `wh:first` the first-attempt leases of the shard (`<endpoint> <event>`
+ *   by deadline): a message whose first attempt is made in a process, not by
+ *   a job, holds one until it is settled or handed to a job; a lease past its
+ *   deadline (the process died) is turned into a job (first-attempts.ts).
  */
 import type { Keyspace } from '../payments/keys.ts';
 import { loadScript, runScript, type RedisClient } from '../payments/lua.ts';
@@ -66,7 +70,11 @@ export interface MessageLog {
    * Adds the messages of one event (all in its shard), once: a message that
    * exists is left as it is. Answers, per message, what was found.
    */
-  add(shard: number, messages: readonly WebhookMessage[]): Promise<AddOutcome[]>;
+  add(
+    shard: number,
+    messages: readonly WebhookMessage[],
+    lease?: FirstAttemptLease,
+  ): Promise<AddOutcome[]>;
   get(shard: number, endpointId: string, eventId: string): Promise<WebhookMessage | undefined>;
   /** The message in whichever shard holds it. */
   find(endpointId: string, eventId: string): Promise<WebhookMessage | undefined>;
@@ -77,6 +85,10 @@ export interface MessageLog {
   save(message: LoggedMessage, expected: number): Promise<'ok' | 'stale' | 'missing'>;
   /** Of these endpoints, those with a pending message for the event. */
   pendingOf(shard: number, endpointIds: readonly string[], eventId: string): Promise<string[]>;
+  /** Gives up the first-attempt leases of these messages (handed to jobs, or settled). */
+  releaseLeases(shard: number, refs: readonly LeaseRef[]): Promise<void>;
+  /** Up to `limit` leases of the shard past their deadline at `now`. */
+  expiredLeases(shard: number, now: number, limit: number): Promise<LeaseRef[]>;
   /** Takes a message that no longer exists out of the backlog. */
   forget(shard: number, endpointId: string, eventId: string): Promise<void>;
   /** Newest first across shards; `before` (ms, exclusive) pages back. */
@@ -91,6 +103,21 @@ export interface MessageRef {
   shard: number;
   eventId: string;
 }
+
+/** Which messages of an event take a first-attempt lease, and until when. */
+export interface FirstAttemptLease {
+  /** Per message, in the order given to `add`. */
+  leased: readonly boolean[];
+  /** Deadline, ms. */
+  until: number;
+}
+
+export interface LeaseRef {
+  endpointId: string;
+  eventId: string;
+}
+
+const leaseMember = (ref: LeaseRef): string => `${ref.endpointId} ${ref.eventId}`;
 
 const ADD = loadScript('webhook-message-add', new URL('./lua/message-add.lua', import.meta.url));
 const SAVE = loadScript('webhook-message-save', new URL('./lua/message-save.lua', import.meta.url));
@@ -110,6 +137,7 @@ function keysOf(keyspace: Keyspace) {
     body: (shard: number, eventId: string) => `${tag(shard)}:body:${eventId}`,
     log: (shard: number, endpointId: string) => `${tag(shard)}:log:${endpointId}`,
     pending: (shard: number, endpointId: string) => `${tag(shard)}:pending:${endpointId}`,
+    leases: (shard: number) => `${tag(shard)}:first`,
   };
 }
 
@@ -138,10 +166,11 @@ export function createMessageLog(options: {
   const bodyKey = keys.body;
   const logKey = keys.log;
   const pendingKey = keys.pending;
+  const leasesKey = keys.leases;
   const ttlSeconds = Math.max(1, Math.ceil(retentionMs / 1_000));
 
   return {
-    async add(shard, messages) {
+    async add(shard, messages, lease) {
       const first = messages[0];
       if (!first) return [];
       // Index entries past the retention point at expired messages: they are
@@ -149,6 +178,7 @@ export function createMessageLog(options: {
       const trim = Math.random() < TRIM_SHARE;
       const keys = [
         bodyKey(shard, first.eventId),
+        leasesKey(shard),
         ...messages.flatMap(({ endpointId, eventId }) => [
           msgKey(shard, endpointId, eventId),
           logKey(shard, endpointId),
@@ -162,6 +192,8 @@ export function createMessageLog(options: {
         trim ? '1' : '0',
         options.now() - retentionMs,
         first.body,
+        lease?.until ?? 0,
+        messages.map((_, index) => (lease?.leased[index] ? '1' : '0')).join(''),
         ...messages.map(logged),
       ]);
       return found as AddOutcome[];
@@ -193,8 +225,15 @@ export function createMessageLog(options: {
       const result = await runScript(
         redis,
         SAVE,
-        [msgKey(shard, endpointId, eventId), pendingKey(shard, endpointId)],
-        [logged(message), expected, eventId, message.status, message.createdAt],
+        [msgKey(shard, endpointId, eventId), pendingKey(shard, endpointId), leasesKey(shard)],
+        [
+          logged(message),
+          expected,
+          eventId,
+          message.status,
+          message.createdAt,
+          leaseMember(message),
+        ],
       );
       return result as 'ok' | 'stale' | 'missing';
     },
@@ -205,6 +244,19 @@ export function createMessageLog(options: {
       return endpointIds.filter((_, index) => {
         const text = texts[index];
         return text ? (JSON.parse(text) as LoggedMessage).status === 'pending' : false;
+      });
+    },
+
+    async releaseLeases(shard, refs) {
+      if (refs.length === 0) return;
+      await redis.zrem(leasesKey(shard), ...refs.map(leaseMember));
+    },
+
+    async expiredLeases(shard, now, limit) {
+      const members = await redis.zrangebyscore(leasesKey(shard), '-inf', now, 'LIMIT', 0, limit);
+      return members.flatMap((member) => {
+        const [endpointId, eventId] = member.split(' ');
+        return endpointId && eventId ? [{ endpointId, eventId }] : [];
       });
     },
 

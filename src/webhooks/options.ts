@@ -23,6 +23,12 @@ export interface WebhookOptions {
   responseTimeoutMs?: number;
   /** Told of every attempt (metrics); must not throw. */
   onAttempt?: (report: AttemptReport) => void;
+  /**
+   * How long a first attempt made in process holds its lease before any
+   * delivering process hands the message to a job (first-attempts.ts).
+   * @defaultValue twice the connect and response timeouts, plus 5 s (45 s)
+   */
+  firstAttemptLeaseMs?: number;
   /** Event stream reads of the consumer group (tests shorten them). */
   claimIdleMs?: number;
   blockMs?: number;

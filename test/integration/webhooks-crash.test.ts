@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createOrchestrator, type Orchestrator } from '../../src/orchestrator.ts';
+import { createOrchestrator, testPortsOf, type Orchestrator } from '../../src/orchestrator.ts';
 import type { PaymentCloudEvent } from '../../src/payments/events.ts';
 import { SEED_TEST_MERCHANT_ID, SEED_TEST_SECRET_KEY } from '../../src/sips/environments.ts';
 import { SecretKey } from '../../src/sips/secret-key.ts';
@@ -84,6 +84,9 @@ describe('webhook delivery through SIGKILLs', () => {
       WEBHOOK_ALLOW_HTTP: '1',
       WEBHOOK_RETRY_SCHEDULE: '0ms,100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s,1s,1s',
       WEBHOOK_CLAIM_IDLE: '1s',
+      // First attempts of a killed process wait out their lease (2 × 2 s + 5 s).
+      WEBHOOK_CONNECT_TIMEOUT: '1s',
+      WEBHOOK_RESPONSE_TIMEOUT: '1s',
       LOG_LEVEL: 'info',
     };
     let started = 0;
@@ -149,5 +152,18 @@ describe('webhook delivery through SIGKILLs', () => {
     // Nothing was delivered that is not an event of the streams.
     const known = new Set(events.map((event) => event.id));
     for (const id of live.delivered()) expect(known.has(id)).toBe(true);
+    // The first attempts the killed processes left unsettled were handed to
+    // jobs: no lease is left, nor any message in a backlog.
+    const redis = namespace.redis();
+    const { keyspace } = testPortsOf(producer);
+    const leftOver = async () => {
+      let count = 0;
+      for (const shard of keyspace.allShards) {
+        count += await redis.zcard(`${keyspace.hashTag(shard)}:wh:first`);
+      }
+      const backlog = await producer.webhooks.backlog();
+      return count + backlog.reduce((sum, endpoint) => sum + endpoint.count, 0);
+    };
+    await expect.poll(leftOver, { timeout: 30_000, interval: 250 }).toBe(0);
   });
 });

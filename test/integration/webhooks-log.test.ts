@@ -4,6 +4,8 @@
  * one back in the backlog), a replay's generation refuses the older series'
  * writes, an expired message leaves the backlog, and a second run of the
  * fan-out adds a job for a message whose endpoint no longer takes the event.
+ * First attempts made in process hold a lease until their message is settled
+ * or handed to a job, and a lease whose process died becomes a job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../src/payments/event-consumer.ts';
@@ -12,7 +14,11 @@ import { createKeyspace } from '../../src/payments/keys.ts';
 import { createManualClock } from '../../src/platform/clock.ts';
 import { sequentialIds } from '../../src/platform/ids.ts';
 import { createEndpointStore } from '../../src/webhooks/endpoints.ts';
-import { createFanOut, type DeliveryJob } from '../../src/webhooks/fan-out.ts';
+import type { DeliveryJob } from '../../src/webhooks/delivery-job.ts';
+import { createFanOut } from '../../src/webhooks/fan-out.ts';
+import { createFirstAttempts } from '../../src/webhooks/first-attempts.ts';
+import type { AttemptVerdict, FreshMessage } from '../../src/webhooks/deliver.ts';
+import { createLogger } from '../../src/platform/logger.ts';
 import { createMessageLog, type WebhookMessage } from '../../src/webhooks/messages.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
 
@@ -26,9 +32,12 @@ afterAll(async () => {
   await ns?.close();
 });
 
-function parts() {
+let built = 0;
+
+function parts(firstAttempts?: Parameters<typeof createFanOut>[0]['firstAttempts']) {
   const redis = ns.redis();
-  const keyspace = createKeyspace({ prefix: ns.ns, shards: 2 });
+  // Each call its own prefix: endpoint ids start over with every store.
+  const keyspace = createKeyspace({ prefix: `${ns.ns}-${++built}`, shards: 2 });
   const clock = createManualClock(Date.now());
   const endpoints = createEndpointStore({
     redis,
@@ -38,18 +47,24 @@ function parts() {
     maxPerMerchant: 4,
   });
   const messages = createMessageLog({ redis, keyspace, retentionMs: 3_600_000, now: clock.now });
-  const added: Array<{ shard: number; job: DeliveryJob; jobId: string }> = [];
+  const added: Array<{ shard: number; job: DeliveryJob; jobId: string; delayMs?: number }> = [];
+  const jobs = {
+    async enqueue(
+      shard: number,
+      list: ReadonlyArray<{ job: DeliveryJob; jobId: string }>,
+      options: { delayMs?: number } = {},
+    ) {
+      for (const job of list) added.push({ shard, ...job, ...options });
+    },
+  };
   const fanOut = createFanOut({
     endpoints,
     messages,
     now: clock.now,
-    jobs: {
-      async enqueue(shard, jobs) {
-        for (const job of jobs) added.push({ shard, ...job });
-      },
-    },
+    jobs,
+    ...(firstAttempts ? { firstAttempts } : {}),
   });
-  return { redis, keyspace, clock, endpoints, messages, fanOut, added };
+  return { redis, keyspace, clock, endpoints, messages, fanOut, added, jobs };
 }
 
 function message(endpointId: string, eventId: string, createdAt: number): WebhookMessage {
@@ -160,5 +175,173 @@ describe('the fan-out run again', () => {
     });
     await fanOut({ ...event, id: 'ev-5' }, delivery);
     expect(added.some((entry) => entry.job.endpointId === other.id)).toBe(false);
+  });
+});
+
+function eventOf(id: string, at: number): PaymentCloudEvent {
+  return {
+    specversion: '1.0',
+    id,
+    source: 'test',
+    type: 'payment.authorized',
+    subject: 'pay_1_z',
+    time: new Date(at).toISOString(),
+    datacontenttype: 'application/json',
+    sequence: 2,
+    merchant: 'shop',
+    data: {},
+  } as PaymentCloudEvent;
+}
+
+describe('first attempts in process', () => {
+  /** A pool of one place whose attempts end when the test says so. */
+  function withPool(wall: { now: number }) {
+    const verdicts: Array<(verdict: AttemptVerdict) => void> = [];
+    const attempted: string[] = [];
+    const holder: { pool?: ReturnType<typeof createFirstAttempts> } = {};
+    const lazy = {
+      reserve: (shard: number, wanted: number) => holder.pool?.reserve(shard, wanted) ?? 0,
+      unreserve: (shard: number, count: number) => holder.pool?.unreserve(shard, count),
+      start: (fresh: FreshMessage) => holder.pool?.start(fresh),
+      leaseDeadline: () => holder.pool?.leaseDeadline() ?? 0,
+      sweep: async () => (await holder.pool?.sweep()) ?? 0,
+      drain: async () => holder.pool?.drain(),
+    };
+    const built = parts(lazy);
+    holder.pool = createFirstAttempts({
+      shards: built.keyspace.allShards,
+      concurrency: 1,
+      leaseMs: 1_000,
+      messages: built.messages,
+      jobs: built.jobs,
+      logger: createLogger({ level: 'silent' }),
+      wallClock: () => wall.now,
+      attempt: (job) => {
+        attempted.push(job.endpointId);
+        return new Promise<AttemptVerdict>((resolve) => verdicts.push(resolve));
+      },
+    });
+    const leases = (shard: number) =>
+      built.redis.zrange(`${built.keyspace.hashTag(shard)}:wh:first`, 0, -1);
+    return { ...built, pool: holder.pool, verdicts, attempted, leases };
+  }
+
+  async function twoEndpoints(endpoints: ReturnType<typeof parts>['endpoints']) {
+    const create = (path: string) =>
+      endpoints.create({
+        merchant: 'shop',
+        url: `https://hooks.example.com/${path}`,
+        eventTypes: ['*'],
+        enabled: true,
+        secrets: [],
+      });
+    return [await create('a'), await create('b')];
+  }
+
+  it('sends what the pool has room for under a lease, gives the rest jobs, and a retry its job', async () => {
+    const wall = { now: 1_000_000 };
+    const { endpoints, fanOut, added, clock, pool, verdicts, attempted, leases } = withPool(wall);
+    const ids = (await twoEndpoints(endpoints)).map((endpoint) => endpoint?.id);
+    clock.advance(10);
+    await fanOut(eventOf('ev-10', clock.now()), { shard: 1, streamId: '1-0', deliveries: 1 });
+    // One place: one endpoint's message is sent here, the other's gets a job at once.
+    expect(attempted).toHaveLength(1);
+    const a = { id: attempted[0] };
+    const other = ids.find((id) => id !== a.id);
+    expect(added.map((entry) => [entry.job.endpointId, entry.delayMs])).toEqual([
+      [other, undefined],
+    ]);
+    expect(await leases(1)).toEqual([`${a?.id} ev-10`]);
+    // The receiver refused: the message is handed to a job on the schedule, then the lease goes.
+    verdicts[0]?.({ outcome: 'retry', delayMs: 5_000 });
+    await pool.drain();
+    expect(added.at(-1)).toMatchObject({ jobId: `wh_${a?.id}_ev-10`, delayMs: 5_000 });
+    expect(await leases(1)).toEqual([]);
+    // The place is free again.
+    expect(pool.reserve(1, 2)).toBe(1);
+  });
+
+  it('keeps the lease of an attempt that never ended, and the sweep turns it into a job', async () => {
+    const wall = { now: 2_000_000 };
+    const { endpoints, fanOut, added, clock, pool, leases, messages, attempted } = withPool(wall);
+    await twoEndpoints(endpoints);
+    clock.advance(10);
+    await fanOut(eventOf('ev-11', clock.now()), { shard: 0, streamId: '1-0', deliveries: 1 });
+    const a = { id: attempted[0] };
+    const jobsBefore = added.length;
+    // Not yet past its deadline: a live attempt is left alone.
+    wall.now += 999;
+    expect(await pool.sweep()).toBe(0);
+    // The process died (the attempt never ends): past the deadline, the message gets its job.
+    wall.now += 2;
+    expect(await pool.sweep()).toBe(1);
+    expect(added.slice(jobsBefore)).toEqual([
+      {
+        shard: 0,
+        job: { shard: 0, endpointId: a?.id, eventId: 'ev-11' },
+        jobId: `wh_${a?.id}_ev-11`,
+      },
+    ]);
+    expect(await leases(0)).toEqual([]);
+    expect((await messages.get(0, a?.id ?? '', 'ev-11'))?.status).toBe('pending');
+    // The place is still held by the attempt that never ended: the next
+    // event's messages get jobs, and take no lease.
+    const jobsThen = added.length;
+    await fanOut(eventOf('ev-12', clock.now()), { shard: 0, streamId: '2-0', deliveries: 1 });
+    expect(added.length - jobsThen).toBe(2);
+    expect(await leases(0)).toEqual([]);
+  });
+
+  it('releases the lease when the attempt settles the message', async () => {
+    const wall = { now: 3_000_000 };
+    const { endpoints, fanOut, clock, pool, verdicts, leases, messages, attempted } =
+      withPool(wall);
+    await twoEndpoints(endpoints);
+    clock.advance(10);
+    await fanOut(eventOf('ev-13', clock.now()), { shard: 1, streamId: '1-0', deliveries: 1 });
+    const a = { id: attempted[0] };
+    expect(await leases(1)).toEqual([`${a?.id} ev-13`]);
+    const stored = await messages.get(1, a?.id ?? '', 'ev-13');
+    if (!stored) throw new Error('no message');
+    expect(await messages.save({ ...stored, status: 'delivered' }, 0)).toBe('ok');
+    expect(await leases(1)).toEqual([]);
+    verdicts[0]?.({ outcome: 'delivered' });
+    await pool.drain();
+    expect(pool.reserve(1, 1)).toBe(1);
+  });
+});
+
+describe('the endpoints a delivering process holds', () => {
+  it('reads the version for a new event, trusts a recent check for older ones, and not for long', async () => {
+    const { endpoints, clock, redis, keyspace } = parts();
+    const other = createEndpointStore({
+      redis,
+      hashTag: keyspace.hashTag(0),
+      clock,
+      ids: sequentialIds('f'),
+      maxPerMerchant: 4,
+    });
+    const before = clock.now();
+    clock.advance(5_000);
+    expect((await endpoints.current()).byId.size).toBe(0);
+    clock.advance(10);
+    // Another process adds an endpoint after the check.
+    const added = await other.create({
+      merchant: 'shop',
+      url: 'https://hooks.example.com/c',
+      eventTypes: ['*'],
+      enabled: true,
+      secrets: [],
+    });
+    // An event written before the check needs no read: the endpoint did not exist then.
+    expect((await endpoints.current(before)).byId.has(added.id)).toBe(false);
+    // An event written after the check is matched against what is stored now.
+    expect((await endpoints.current(clock.now())).byId.has(added.id)).toBe(true);
+    const removed = await other.remove(added.id);
+    expect(removed).toBe(true);
+    // A check is trusted for a second at most, whatever the event's age.
+    clock.advance(1_000);
+    expect((await endpoints.current(before)).byId.has(added.id)).toBe(false);
+    expect((await endpoints.current()).byId.size).toBe(0);
   });
 });

@@ -1,15 +1,19 @@
 -- Stores a message after an attempt or a replay, only if it is still the
 -- generation the writer read (a replay starts a new generation: an older
 -- delivery series must not overwrite it), keeping the backlog in step.
+-- A settled message (delivered or failed) also gives up its first-attempt
+-- lease, if it held one.
 --
--- KEYS: 1 the message, 2 the endpoint's backlog (pending)
+-- KEYS: 1 the message, 2 the endpoint's backlog (pending), 3 the shard's
+--       first-attempt leases
 -- ARGV: 1 message JSON, 2 expected generation, 3 event id, 4 new status,
---       5 creation time ms (the backlog score)
+--       5 creation time ms (the backlog score), 6 the lease member
 -- Returns 'ok', 'stale' (another generation is stored) or 'missing' (it
 -- expired: it leaves the backlog and is not written again).
 local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[6])
   return 'missing'
 end
 local generation = cjson.decode(current).generation or 0
@@ -21,5 +25,6 @@ if ARGV[4] == 'pending' then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
 else
   redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZREM', KEYS[3], ARGV[6])
 end
 return 'ok'
