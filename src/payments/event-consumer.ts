@@ -85,24 +85,37 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
 }
 
 /**
+ * The oldest entry of `stream` that some consumer group still needs (its
+ * oldest pending entry, or the last one delivered to it) and that group's
+ * name; undefined when the stream has no group.
+ */
+export async function slowestGroup(
+  redis: RedisClient,
+  stream: string,
+): Promise<{ group: string; needed: string } | undefined> {
+  let slowest: { group: string; needed: string } | undefined;
+  for (const group of await groupsOf(redis, stream)) {
+    const summary = (await redis.xpending(stream, group.name)) as [
+      number,
+      string | null,
+      ...unknown[],
+    ];
+    const needed = summary[0] > 0 && summary[1] ? summary[1] : group.lastDeliveredId;
+    if (!slowest || compareIds(needed, slowest.needed) < 0) slowest = { group: group.name, needed };
+  }
+  return slowest;
+}
+
+/**
  * Trims each shard's event stream below the oldest entry some group still
- * needs (its oldest pending entry, or its last delivered one), so consumers
- * lose nothing. Streams without groups are left alone. Returns entries removed.
+ * needs, so consumers lose nothing. Streams without groups are left alone.
+ * Returns entries removed.
  */
 export async function trimAcknowledged(redis: RedisClient, keyspace: Keyspace): Promise<number> {
   let removed = 0;
   for (const shard of keyspace.allShards) {
     const stream = keyspace.eventsStream(shard);
-    let floor: string | undefined;
-    for (const group of await groupsOf(redis, stream)) {
-      const summary = (await redis.xpending(stream, group.name)) as [
-        number,
-        string | null,
-        ...unknown[],
-      ];
-      const needed = summary[0] > 0 && summary[1] ? summary[1] : group.lastDeliveredId;
-      if (floor === undefined || compareIds(needed, floor) < 0) floor = needed;
-    }
+    const floor = (await slowestGroup(redis, stream))?.needed;
     if (floor !== undefined && floor !== '0-0') {
       removed += Number(await redis.xtrim(stream, 'MINID', floor));
     }

@@ -179,13 +179,17 @@ export interface PaymentStoreOptions {
   /** How long an idempotency key is remembered (IDEMPOTENCY_KEY_TTL). @defaultValue 24 h */
   idempotencyTtlMs?: number;
   /**
-   * Approximate MAXLEN of each shard's event stream (`XADD … MAXLEN ~`); `0`
-   * turns trimming off (then run `trimAcknowledged` from event-consumer.ts).
-   * Entries beyond it are dropped whether consumers read them or not.
-   * @defaultValue 1 000 000
+   * Approximate MAXLEN of each shard's event stream (`XADD … MAXLEN ~`): the
+   * hard cap. Entries beyond it are dropped whether consumers read them or
+   * not; the janitor keeps streams well below it (src/schedules/
+   * stream-retention.ts) and raises an ops alert as one nears it. `0` turns
+   * the cap off. @defaultValue {@link DEFAULT_STREAM_MAX_LEN}
    */
   streamMaxLen?: number;
 }
+
+/** The hard cap of each shard's event stream, in entries. */
+export const DEFAULT_STREAM_MAX_LEN = 1_000_000;
 
 export interface PaymentStore {
   /**

@@ -17,10 +17,16 @@
  */
 import { createPayment } from './store-create.ts';
 import { getPayment, listByStatus } from './store-reads.ts';
-import type { PaymentStore, PaymentStoreOptions, StoreContext } from './store-types.ts';
+import {
+  DEFAULT_STREAM_MAX_LEN,
+  type PaymentStore,
+  type PaymentStoreOptions,
+  type StoreContext,
+} from './store-types.ts';
 import { commitStep, readForCall, writeIntent } from './store-writes.ts';
 
 export { createRequestHasher } from './store-create.ts';
+export { DEFAULT_STREAM_MAX_LEN } from './store-types.ts';
 export type {
   CommitStep,
   CreateOptions,
@@ -49,7 +55,7 @@ export function createPaymentStore(options: PaymentStoreOptions): PaymentStore {
     keyspace: options.keyspace,
     clock: options.clock,
     idempotencyTtlMs,
-    maxLen: String(options.streamMaxLen ?? 1_000_000),
+    maxLen: String(options.streamMaxLen ?? DEFAULT_STREAM_MAX_LEN),
   };
   return {
     idempotencyTtlMs,

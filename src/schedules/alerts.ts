@@ -23,7 +23,8 @@ export interface OpsAlert {
     | 'merchant_credentials_invalid'
     | 'inquiry_conflict'
     | 'operation_failed'
-    | 'webhook_endpoint_disabled';
+    | 'webhook_endpoint_disabled'
+    | 'event_stream_near_cap';
   paymentId?: string;
   subject?: string;
   message: string;

@@ -17,6 +17,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { StepQueues } from '../queues/steps.ts';
 import type { Alerts } from './alerts.ts';
 import { createInstalmentPlans, type InstalmentPlan, type InstalmentPlans } from './instalments.ts';
+import { keepEventStreams, type StreamRetentionOptions } from './stream-retention.ts';
 import { createJanitor, type Janitor, type JanitorOptions, type JanitorReport } from './janitor.ts';
 import { createPaymentTimers, type Reauthorization } from './payment-timers.ts';
 import { createRecordStore, type WaitingCursor } from './records.ts';
@@ -56,6 +57,8 @@ export interface SchedulesOptions {
   /** See CaptureLimitOptions.maxReauthorizations. @defaultValue 6 */
   maxReauthorizations?: number;
   janitor?: JanitorOptions & { intervalMs?: number };
+  /** How the janitor keeps the event streams bounded. */
+  streamRetention?: StreamRetentionOptions;
   /** The length of a "day" in retry-on-decline and instalment schedules (shorter in tests). */
   dayMs?: number;
 }
@@ -190,7 +193,8 @@ export function createSchedules(options: SchedulesOptions): Schedules {
   async function runJanitor(): Promise<JanitorReport> {
     const report = await janitor.run();
     const noticesHandled = await handleLostNotices(notices);
-    return noticesHandled > 0 ? { ...report, noticesHandled } : report;
+    const streams = await keepEventStreams({ redis, keyspace, alerts }, options.streamRetention);
+    return { ...report, ...(noticesHandled > 0 ? { noticesHandled } : {}), streams };
   }
 
   async function handle(job: ScheduleJob, context: { job: Job<ScheduleJob> }): Promise<void> {

@@ -75,6 +75,8 @@ export interface JanitorReport {
   checked: number;
   /** Scheduled payments whose settled notice was lost (a crash before it was sent), handled now. */
   noticesHandled?: number;
+  /** The event streams: entries trimmed, shards near their cap (stream-retention.ts). */
+  streams?: { trimmed: number; nearCap: number[] };
   verdicts: Partial<Record<JanitorVerdict, number>>;
   payments: { id: string; status: PaymentStatus; verdict: JanitorVerdict; detail?: string }[];
 }

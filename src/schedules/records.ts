@@ -14,6 +14,7 @@
 import { DEFAULT_MERCHANT_ID } from '../engine/engine.ts';
 import { createHash } from 'node:crypto';
 import type { Keyspace } from '../payments/keys.ts';
+import { DEFAULT_STREAM_MAX_LEN } from '../payments/store.ts';
 import { loadScript, runScript, type RedisClient } from '../payments/lua.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { IdGenerator } from '../platform/ids.ts';
@@ -130,7 +131,7 @@ export function recordStoreContext<T extends VersionedRecord>(
   return {
     options,
     pattern: new RegExp(`^${options.idPrefix}_(\\d{1,4})_[A-Za-z0-9]{1,40}$`),
-    maxLen: String(options.streamMaxLen ?? 1_000_000),
+    maxLen: String(options.streamMaxLen ?? DEFAULT_STREAM_MAX_LEN),
   };
 }
 
