@@ -56,12 +56,17 @@ export function createFanOut(options: {
     );
     const others = mine.filter((endpoint) => !targets.includes(endpoint));
     const created = messagesOf(event, delivery.shard, targets, eventTime, options.now);
-    const places = inProcess?.reserve(delivery.shard, created.length) ?? 0;
-    const leased = created.map((_, index) => index < places);
+    const leased: boolean[] = [];
+    for (const message of created) {
+      leased.push((await inProcess?.take(delivery.shard, message.endpointId)) ?? false);
+    }
+    const giveBack = (message: WebhookMessage, index: number) => {
+      if (leased[index]) inProcess?.giveBack(delivery.shard, message.endpointId);
+    };
     const found = await messages
       .add(delivery.shard, created, { leased, until: inProcess?.leaseDeadline() ?? 0 })
       .catch((error: unknown) => {
-        inProcess?.unreserve(delivery.shard, places);
+        created.forEach(giveBack);
         throw error;
       });
     const toSend: string[] = [];
@@ -70,7 +75,7 @@ export function createFanOut(options: {
       if (found[index] === 'created' && leased[index]) {
         return inProcess?.start({ message, endpoint });
       }
-      if (leased[index]) inProcess?.unreserve(delivery.shard, 1);
+      giveBack(message, index);
       if (found[index] === 'created' || found[index] === 'pending') toSend.push(message.endpointId);
     });
     // An earlier run of this event may have written messages for endpoints

@@ -15,19 +15,21 @@
  * race a live attempt; if it ever did, the message would be sent twice with
  * the same `webhook-id`, which receivers deduplicate on.
  *
- * When the pool is full, the fan-out adds jobs as before: a slow receiver
- * holds places in the pool, never the reading of the event streams.
+ * A message gets a job at once when the pool has no place for it within a
+ * short wait (places.ts): a slow receiver's backlog stays in the event
+ * stream, and a receiver that does not answer cannot hold the pool.
  */
 import type { Logger } from '../platform/logger.ts';
 import type { AttemptVerdict, FreshMessage } from './deliver.ts';
 import { deliveryJobId, type DeliveryJob, type DeliveryJobSink } from './delivery-job.ts';
 import type { MessageLog } from './messages.ts';
+import { createPlaces } from './places.ts';
 
 export interface FirstAttempts {
-  /** Takes up to `wanted` places of the shard's pool; answers how many it took. */
-  reserve(shard: number, wanted: number): number;
-  /** Gives back places taken and not used. */
-  unreserve(shard: number, count: number): void;
+  /** A place in the shard's pool for a message to the endpoint (places.ts); false: give it a job. */
+  take(shard: number, endpointId: string): Promise<boolean>;
+  /** Gives back a place taken and not used. */
+  giveBack(shard: number, endpointId: string): void;
   /** Runs the first attempt of a message that holds a place and a lease. */
   start(fresh: FreshMessage): void;
   /** The deadline of a lease taken now (ms, real time). */
@@ -45,6 +47,8 @@ export function createFirstAttempts(options: {
   shards: readonly number[];
   /** Places per shard. */
   concurrency: number;
+  /** How long the fan-out waits for a place, at most. @defaultValue 250 ms */
+  maxWaitMs?: number;
   /** How long a lease lasts; longer than an attempt can take. */
   leaseMs: number;
   attempt(job: DeliveryJob, fresh: FreshMessage): Promise<AttemptVerdict>;
@@ -59,12 +63,17 @@ export function createFirstAttempts(options: {
 }): FirstAttempts {
   const { messages, jobs, logger } = options;
   const wallClock = options.wallClock ?? Date.now;
-  const busy = new Map<number, number>(options.shards.map((shard) => [shard, 0]));
+  const places = createPlaces({
+    concurrency: options.concurrency,
+    wallClock,
+    ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+  });
   const inFlight = new Set<Promise<void>>();
-  const taken = (shard: number) => busy.get(shard) ?? 0;
 
   const handOver = async (job: DeliveryJob, verdict: AttemptVerdict) => {
+    if (verdict.outcome === 'delivered') places.warm(job.endpointId);
     if (verdict.outcome === 'retry') {
+      places.cool(job.endpointId);
       // The job first, then the lease: a crash in between leaves the lease,
       // whose sweep adds the same job id again (BullMQ adds it once).
       await jobs.enqueue(job.shard, [{ job, jobId: deliveryJobId(job.endpointId, job.eventId) }], {
@@ -90,14 +99,8 @@ export function createFirstAttempts(options: {
   };
 
   return {
-    reserve(shard, wanted) {
-      const places = Math.max(0, Math.min(wanted, options.concurrency - taken(shard)));
-      busy.set(shard, taken(shard) + places);
-      return places;
-    },
-    unreserve(shard, count) {
-      busy.set(shard, Math.max(0, taken(shard) - count));
-    },
+    take: (shard, endpointId) => places.take(shard, endpointId),
+    giveBack: (shard, endpointId) => places.give(shard, endpointId),
     start(fresh) {
       const { message } = fresh;
       const job: DeliveryJob = {
@@ -106,7 +109,7 @@ export function createFirstAttempts(options: {
         eventId: message.eventId,
       };
       const run = attemptAndHandOver(job, fresh).finally(() => {
-        busy.set(job.shard, Math.max(0, taken(job.shard) - 1));
+        places.give(job.shard, job.endpointId);
         inFlight.delete(run);
       });
       inFlight.add(run);

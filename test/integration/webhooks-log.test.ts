@@ -200,8 +200,9 @@ describe('first attempts in process', () => {
     const attempted: string[] = [];
     const holder: { pool?: ReturnType<typeof createFirstAttempts> } = {};
     const lazy = {
-      reserve: (shard: number, wanted: number) => holder.pool?.reserve(shard, wanted) ?? 0,
-      unreserve: (shard: number, count: number) => holder.pool?.unreserve(shard, count),
+      take: async (shard: number, endpointId: string) =>
+        (await holder.pool?.take(shard, endpointId)) ?? false,
+      giveBack: (shard: number, endpointId: string) => holder.pool?.giveBack(shard, endpointId),
       start: (fresh: FreshMessage) => holder.pool?.start(fresh),
       leaseDeadline: () => holder.pool?.leaseDeadline() ?? 0,
       sweep: async () => (await holder.pool?.sweep()) ?? 0,
@@ -211,6 +212,7 @@ describe('first attempts in process', () => {
     holder.pool = createFirstAttempts({
       shards: built.keyspace.allShards,
       concurrency: 1,
+      maxWaitMs: 20,
       leaseMs: 1_000,
       messages: built.messages,
       jobs: built.jobs,
@@ -244,7 +246,8 @@ describe('first attempts in process', () => {
     const ids = (await twoEndpoints(endpoints)).map((endpoint) => endpoint?.id);
     clock.advance(10);
     await fanOut(eventOf('ev-10', clock.now()), { shard: 1, streamId: '1-0', deliveries: 1 });
-    // One place: one endpoint's message is sent here, the other's gets a job at once.
+    // One place: one endpoint's message is sent here, the other's gets a job
+    // once no place freed within the wait.
     expect(attempted).toHaveLength(1);
     const a = { id: attempted[0] };
     const other = ids.find((id) => id !== a.id);
@@ -257,8 +260,10 @@ describe('first attempts in process', () => {
     await pool.drain();
     expect(added.at(-1)).toMatchObject({ jobId: `wh_${a?.id}_ev-10`, delayMs: 5_000 });
     expect(await leases(1)).toEqual([]);
-    // The place is free again.
-    expect(pool.reserve(1, 2)).toBe(1);
+    // The place is free again, but not for the endpoint that just failed:
+    // its next messages get jobs for a while.
+    expect(await pool.take(1, a.id ?? '')).toBe(false);
+    expect(await pool.take(1, other ?? '')).toBe(true);
   });
 
   it('keeps the lease of an attempt that never ended, and the sweep turns it into a job', async () => {
@@ -307,7 +312,7 @@ describe('first attempts in process', () => {
     expect(await leases(1)).toEqual([]);
     verdicts[0]?.({ outcome: 'delivered' });
     await pool.drain();
-    expect(pool.reserve(1, 1)).toBe(1);
+    expect(await pool.take(1, a.id ?? '')).toBe(true);
   });
 });
 
