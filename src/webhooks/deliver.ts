@@ -12,7 +12,6 @@
  * series stops (its writes are refused as stale). A message that is no
  * longer pending, or gone past its retention, is not sent by a leftover job.
  */
-import { performance } from 'node:perf_hooks';
 import type { Logger } from '../platform/logger.ts';
 import type { EndpointStore, WebhookEndpoint } from './endpoints.ts';
 import type { DeliveryJob } from './delivery-job.ts';
@@ -184,27 +183,6 @@ export async function attemptDelivery(
   return outcome;
 }
 
-/**
- * When this process last cleared each endpoint's failing mark: a delivering
- * endpoint is cleared at most once a second, not at every delivery. A failure
- * seen here forgets it, so the next delivery clears at once; a failure marked
- * by another process meanwhile is cleared by the next delivery after the
- * second, long before the days it takes to disable an endpoint.
- */
-const clearedAt = new WeakMap<EndpointStore, Map<string, number>>();
-const CLEAR_FAILING_EVERY_MS = 1_000;
-
-async function clearFailing(endpoints: EndpointStore, id: string): Promise<void> {
-  let cleared = clearedAt.get(endpoints);
-  if (!cleared) clearedAt.set(endpoints, (cleared = new Map()));
-  const at = performance.now();
-  const last = cleared.get(id);
-  if (last !== undefined && at - last < CLEAR_FAILING_EVERY_MS) return;
-  if (cleared.size >= MAX_OPENED_KEYS) cleared.clear();
-  cleared.set(id, at);
-  await endpoints.clearFailing(id);
-}
-
 /** What the answer means for the message and the endpoint. */
 async function settle(
   deps: DeliveryDeps,
@@ -215,8 +193,11 @@ async function settle(
   save: (message: WebhookMessage) => Promise<unknown>,
 ): Promise<AttemptVerdict> {
   if (status !== undefined && status >= 200 && status < 300) {
-    await save(settled(tried, 'delivered', { deliveredAt: deps.now() }));
-    await clearFailing(deps.endpoints, endpoint.id);
+    // One round trip for both: the two commands leave in the same pipeline.
+    await Promise.all([
+      save(settled(tried, 'delivered', { deliveredAt: deps.now() })),
+      deps.endpoints.clearFailing(endpoint.id),
+    ]);
     return { outcome: 'delivered' };
   }
   if (status === 410) {
@@ -224,7 +205,6 @@ async function settle(
     await save(settled(tried, 'failed', { failedReason: 'gone' }));
     return { outcome: 'failed' };
   }
-  clearedAt.get(deps.endpoints)?.delete(endpoint.id);
   const failingSince = await deps.endpoints.markFailing(endpoint.id, startedAt);
   if (startedAt - failingSince >= deps.disableAfterMs) {
     await disable(deps, endpoint, 'failing');

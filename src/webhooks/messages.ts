@@ -233,6 +233,7 @@ export function createMessageLog(options: {
           message.status,
           message.createdAt,
           leaseMember(message),
+          message.generation ?? 0,
         ],
       );
       return result as 'ok' | 'stale' | 'missing';

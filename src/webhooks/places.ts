@@ -5,7 +5,10 @@
  *
  * - a full pool makes the fan-out wait, up to `maxWaitMs`, for a place to
  *   free: a receiver that is slow but answers keeps its backlog in the event
- *   stream, where it costs nothing, not in jobs;
+ *   stream, where it costs nothing, not in jobs. After a wait that found no
+ *   place, the next messages do not wait until a place frees again, so a
+ *   pool held by receivers slow to answer costs the stream one wait, not
+ *   one per message;
  * - an endpoint holds at most `perEndpoint` places, and one whose first
  *   attempt just failed gets jobs for `coolMs`: a receiver that does not
  *   answer cannot hold the pool, nor the reading of the streams.
@@ -39,6 +42,8 @@ export function createPlaces(options: {
   const byEndpoint = new Map<string, number>();
   const coolingUntil = new Map<string, number>();
   const waiters = new Map<number, Array<() => void>>();
+  /** Shards whose last wait found no place, until one frees. */
+  const starved = new Set<number>();
   const placesTaken = (shard: number) => taken.get(shard) ?? 0;
   const heldBy = (key: string) => byEndpoint.get(key) ?? 0;
 
@@ -72,12 +77,17 @@ export function createPlaces(options: {
           return true;
         }
         const left = deadline - wallClock();
-        if (left <= 0 || !(await placeFreed(shard, left))) return false;
+        if (starved.has(shard) || left <= 0) return false;
+        if (!(await placeFreed(shard, left))) {
+          starved.add(shard);
+          return false;
+        }
       }
     },
     give(shard, endpointId) {
       const key = `${shard} ${endpointId}`;
       taken.set(shard, Math.max(0, placesTaken(shard) - 1));
+      starved.delete(shard);
       const held = heldBy(key) - 1;
       if (held > 0) byEndpoint.set(key, held);
       else byEndpoint.delete(key);

@@ -100,6 +100,20 @@ describe('the delivery log', () => {
     expect((await messages.backlog('we_a')).count).toBe(0);
   });
 
+  it('keeps a delivered message delivered when an attempt of the same series fails late', async () => {
+    const { messages, clock } = parts();
+    const first = message('we_d', 'ev-6', clock.now());
+    await messages.add(1, [first]);
+    expect(await messages.save({ ...first, status: 'delivered' }, 0)).toBe('ok');
+    // Another attempt of generation 0 (a job run beside a first attempt) failed meanwhile.
+    expect(await messages.save({ ...first, attemptCount: 1, nextAttemptAt: 1 }, 0)).toBe('stale');
+    expect((await messages.get(1, 'we_d', 'ev-6'))?.status).toBe('delivered');
+    expect((await messages.backlog('we_d')).count).toBe(0);
+    // A replay (a new generation) makes it pending again.
+    expect(await messages.save({ ...first, generation: 1, status: 'pending' }, 0)).toBe('ok');
+    expect((await messages.backlog('we_d')).count).toBe(1);
+  });
+
   it("refuses an older generation's write after a replay", async () => {
     const { messages, clock } = parts();
     const first = message('we_b', 'ev-2', clock.now());

@@ -29,6 +29,15 @@ describe('the places of the first-attempt pool', () => {
     expect(await small.take(0, 'we_a')).toBe(true);
     expect(await small.take(0, 'we_b')).toBe(false);
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    // After a wait that found nothing, the next ones do not wait, until a place frees.
+    const again = Date.now();
+    expect(await small.take(0, 'we_c')).toBe(false);
+    expect(Date.now() - again).toBeLessThan(25);
+    small.give(0, 'we_a');
+    expect(await small.take(0, 'we_c')).toBe(true);
+    const waitsAgain = Date.now();
+    expect(await small.take(0, 'we_d')).toBe(false);
+    expect(Date.now() - waitsAgain).toBeGreaterThanOrEqual(25);
     // Shards have pools of their own.
     expect(await small.take(1, 'we_b')).toBe(true);
   });
