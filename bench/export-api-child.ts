@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { buildApi, parseApiKeys } from '../src/api/app.ts';
 import { createOrchestrator } from '../src/orchestrator.ts';
-import { seedShopAt } from './pipeline.ts';
+import { mb, seedShopAt } from './pipeline.ts';
 
 const env = process.env;
 const redis = new Redis(env.BENCH_REDIS_URL as string, {
@@ -32,7 +32,6 @@ const orchestrator = await createOrchestrator({
 const app = buildApi({ orchestrator, apiKeys: parseApiKeys('bench:bench-secret:payments|ops') });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 
-const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
 
 const input = createInterface({ input: process.stdin });

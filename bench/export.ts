@@ -18,7 +18,7 @@ import { createKeyspace } from '../src/payments/keys.ts';
 import { createPaymentStore } from '../src/payments/store.ts';
 import { sequentialIds } from '../src/platform/ids.ts';
 import { jsonLine, startTsChild, type BenchChild } from './children.ts';
-import { deleteRunKeys } from './pipeline.ts';
+import { deleteRunKeys, mb } from './pipeline.ts';
 
 export interface ExportOptions {
   redisUrl: string;
@@ -58,7 +58,7 @@ async function exportCsv(api: BenchChild, url: string, filters: string) {
     rows: lines - 1,
     seconds: Number(seconds.toFixed(2)),
     rowsPerSecond: Math.round((lines - 1) / seconds),
-    csvMb: Number((bytes / 2 ** 20).toFixed(1)),
+    csvMb: mb(bytes),
     mbPerSecond: Number((bytes / 2 ** 20 / seconds).toFixed(1)),
     peakMb: Number(peak.toFixed(1)),
   };

@@ -164,7 +164,8 @@ export interface RedisUse {
   commandsPerPayment: Record<string, { calls: number; usec: number }>;
 }
 
-const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
+/** Bytes as MiB, one decimal. */
+export const mb = (bytes: number): number => Number((bytes / 2 ** 20).toFixed(1));
 const round1 = (value: number): number => Number(value.toFixed(1));
 
 /** CPU seconds Redis used so far (INFO cpu: main thread and children, user + system). */

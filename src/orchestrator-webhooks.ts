@@ -7,7 +7,12 @@
 import { hostname } from 'node:os';
 import { createEventConsumer } from './payments/event-consumer.ts';
 import { duplicateConnection } from './platform/redis.ts';
-import { createWebhookQueues, startWebhookWorkers, type WebhookQueues } from './queues/webhooks.ts';
+import {
+  createWebhookQueues,
+  DEFAULT_WEBHOOK_CONCURRENCY,
+  startWebhookWorkers,
+  type WebhookQueues,
+} from './queues/webhooks.ts';
 import {
   createWebhookEndpointCommands,
   type WebhookEndpointCommands,
@@ -15,11 +20,16 @@ import {
 import { attemptDelivery, type DeliveryDeps } from './webhooks/deliver.ts';
 import type { DestinationPolicy } from './webhooks/address-guard.ts';
 import type { EndpointStore, WebhookEndpoint } from './webhooks/endpoints.ts';
-import { DEFAULT_RETRY_SCHEDULE_MS } from './webhooks/options.ts';
+import { DEFAULT_RETRY_SCHEDULE_MS } from './config/config.ts';
+import type { WebhookOptions } from './webhooks/options.ts';
 import { createEndpointStore } from './webhooks/endpoints.ts';
 import { createFanOut } from './webhooks/fan-out.ts';
 import { createFirstAttempts } from './webhooks/first-attempts.ts';
-import { createWebhookSender } from './webhooks/http-sender.ts';
+import {
+  createWebhookSender,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_RESPONSE_TIMEOUT_MS,
+} from './webhooks/http-sender.ts';
 import { createMessageLog, type MessageLog } from './webhooks/messages.ts';
 import { createSecretBox, type SecretBox } from './webhooks/secret-box.ts';
 import { defined, type OrchestratorOptions, type Parts } from './orchestrator-parts.ts';
@@ -115,6 +125,7 @@ export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webho
       running = await startDelivery({
         parts,
         options,
+        settings,
         policy,
         now,
         stores: { endpoints, messages, queues, secrets },
@@ -139,6 +150,7 @@ export function buildWebhooks(parts: Parts, options: OrchestratorOptions): Webho
 async function startDelivery(context: {
   parts: Parts;
   options: OrchestratorOptions;
+  settings: WebhookOptions;
   policy: DestinationPolicy;
   now: () => number;
   stores: {
@@ -150,10 +162,11 @@ async function startDelivery(context: {
 }): Promise<{ close(): Promise<void> }> {
   const { parts, options, now } = context;
   const { endpoints, messages, queues, secrets } = context.stores;
-  const settings = options.webhooks ?? {};
+  const { settings } = context;
   const retryScheduleMs = settings.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
-  const connectTimeoutMs = settings.connectTimeoutMs ?? 5_000;
-  const responseTimeoutMs = settings.responseTimeoutMs ?? 15_000;
+  const connectTimeoutMs = settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const responseTimeoutMs = settings.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+  const concurrency = settings.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
   const sender = createWebhookSender({
     policy: context.policy,
     connectTimeoutMs,
@@ -183,7 +196,7 @@ async function startDelivery(context: {
     logger: parts.logger,
     closeGraceMs: responseTimeoutMs + 5_000,
     ...defined({
-      concurrency: settings.concurrency,
+      concurrency,
       stalledIntervalMs: options.stalledIntervalMs,
       lockDurationMs: options.lockDurationMs,
     }),
@@ -193,7 +206,7 @@ async function startDelivery(context: {
     settings.firstAttemptLeaseMs ?? 2 * (connectTimeoutMs + responseTimeoutMs) + 5_000;
   const firstAttempts = createFirstAttempts({
     shards: parts.keyspace.allShards,
-    concurrency: settings.concurrency ?? 50,
+    concurrency,
     leaseMs,
     attempt: (job, fresh) => attemptDelivery(deliveryDeps, job, fresh),
     messages,

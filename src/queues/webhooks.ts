@@ -20,6 +20,9 @@ export interface WebhookQueues extends DeliveryJobSink {
   close(): Promise<void>;
 }
 
+/** Deliveries in flight per shard and process (WEBHOOK_CONCURRENCY). */
+export const DEFAULT_WEBHOOK_CONCURRENCY = 50;
+
 export function webhookQueueName(shard: number): string {
   return `webhooks-s${shard}`;
 }
@@ -113,7 +116,7 @@ export function startWebhookWorkers(options: WebhookWorkerOptions): { close(): P
       connection,
       ...queueTelemetry(),
       prefix: options.keyspace.bullmqPrefix(shard),
-      concurrency: options.concurrency ?? 50,
+      concurrency: options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY,
       lockDuration: options.lockDurationMs ?? 30_000,
       stalledInterval: options.stalledIntervalMs ?? 30_000,
       maxStalledCount: 1_000,

@@ -243,11 +243,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 15_000;
+
 export function createWebhookSender(options: WebhookSenderOptions): WebhookSender {
   const now = options.now ?? (() => performance.now());
   const limits: Limits = {
-    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-    responseTimeoutMs: options.responseTimeoutMs ?? 15_000,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    responseTimeoutMs: options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
     maxResponseBytes: options.maxResponseBytes ?? 4_096,
   };
   // Idle sockets are closed after a while (sooner when the receiver says so).

@@ -193,8 +193,10 @@ export function createMessageLog(options: {
         options.now() - retentionMs,
         first.body,
         lease?.until ?? 0,
-        messages.map((_, index) => (lease?.leased[index] ? '1' : '0')).join(''),
-        ...messages.map(logged),
+        ...messages.flatMap((message, index) => [
+          logged(message),
+          lease?.leased[index] ? leaseMember(message) : '',
+        ]),
       ]);
       return found as AddOutcome[];
     },

@@ -33,6 +33,3 @@ export interface WebhookOptions {
   claimIdleMs?: number;
   blockMs?: number;
 }
-
-/** The WEBHOOK_RETRY_SCHEDULE default (src/config/config.ts). */
-export { DEFAULT_RETRY_SCHEDULE_MS } from '../config/config.ts';

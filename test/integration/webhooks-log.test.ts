@@ -17,7 +17,7 @@ import { createEndpointStore } from '../../src/webhooks/endpoints.ts';
 import type { DeliveryJob } from '../../src/webhooks/delivery-job.ts';
 import { createFanOut } from '../../src/webhooks/fan-out.ts';
 import { createFirstAttempts } from '../../src/webhooks/first-attempts.ts';
-import type { AttemptVerdict, FreshMessage } from '../../src/webhooks/deliver.ts';
+import type { AttemptVerdict } from '../../src/webhooks/deliver.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { createMessageLog, type WebhookMessage } from '../../src/webhooks/messages.ts';
 import { openTestNamespace, type TestNamespace } from '../support/namespace.ts';
@@ -34,7 +34,7 @@ afterAll(async () => {
 
 let built = 0;
 
-function parts(firstAttempts?: Parameters<typeof createFanOut>[0]['firstAttempts']) {
+function parts() {
   const redis = ns.redis();
   // Each call its own prefix: endpoint ids start over with every store.
   const keyspace = createKeyspace({ prefix: `${ns.ns}-${++built}`, shards: 2 });
@@ -57,13 +57,7 @@ function parts(firstAttempts?: Parameters<typeof createFanOut>[0]['firstAttempts
       for (const job of list) added.push({ shard, ...job, ...options });
     },
   };
-  const fanOut = createFanOut({
-    endpoints,
-    messages,
-    now: clock.now,
-    jobs,
-    ...(firstAttempts ? { firstAttempts } : {}),
-  });
+  const fanOut = createFanOut({ endpoints, messages, now: clock.now, jobs });
   return { redis, keyspace, clock, endpoints, messages, fanOut, added, jobs };
 }
 
@@ -139,6 +133,21 @@ describe('the delivery log', () => {
   });
 });
 
+function eventOf(id: string, at: number): PaymentCloudEvent {
+  return {
+    specversion: '1.0',
+    id,
+    source: 'test',
+    type: 'payment.authorized',
+    subject: 'pay_1_z',
+    time: new Date(at).toISOString(),
+    datacontenttype: 'application/json',
+    sequence: 2,
+    merchant: 'shop',
+    data: {},
+  } as PaymentCloudEvent;
+}
+
 describe('the fan-out run again', () => {
   it('adds a job for a pending message whose endpoint was disabled meanwhile', async () => {
     const { endpoints, fanOut, added, clock, messages } = parts();
@@ -150,18 +159,7 @@ describe('the fan-out run again', () => {
       secrets: [],
     });
     clock.advance(10);
-    const event = {
-      specversion: '1.0',
-      id: 'ev-4',
-      source: 'test',
-      type: 'payment.authorized',
-      subject: 'pay_1_y',
-      time: new Date(clock.now()).toISOString(),
-      datacontenttype: 'application/json',
-      sequence: 2,
-      merchant: 'shop',
-      data: {},
-    } as PaymentCloudEvent;
+    const event = eventOf('ev-4', clock.now());
     const delivery: Delivery = { shard: 1, streamId: '1-0', deliveries: 1 };
     await fanOut(event, delivery);
     expect(added.map((entry) => entry.job.endpointId)).toEqual([endpoint.id]);
@@ -192,38 +190,13 @@ describe('the fan-out run again', () => {
   });
 });
 
-function eventOf(id: string, at: number): PaymentCloudEvent {
-  return {
-    specversion: '1.0',
-    id,
-    source: 'test',
-    type: 'payment.authorized',
-    subject: 'pay_1_z',
-    time: new Date(at).toISOString(),
-    datacontenttype: 'application/json',
-    sequence: 2,
-    merchant: 'shop',
-    data: {},
-  } as PaymentCloudEvent;
-}
-
 describe('first attempts in process', () => {
   /** A pool of one place whose attempts end when the test says so. */
   function withPool(wall: { now: number }) {
     const verdicts: Array<(verdict: AttemptVerdict) => void> = [];
     const attempted: string[] = [];
-    const holder: { pool?: ReturnType<typeof createFirstAttempts> } = {};
-    const lazy = {
-      take: async (shard: number, endpointId: string) =>
-        (await holder.pool?.take(shard, endpointId)) ?? false,
-      giveBack: (shard: number, endpointId: string) => holder.pool?.giveBack(shard, endpointId),
-      start: (fresh: FreshMessage) => holder.pool?.start(fresh),
-      leaseDeadline: () => holder.pool?.leaseDeadline() ?? 0,
-      sweep: async () => (await holder.pool?.sweep()) ?? 0,
-      drain: async () => holder.pool?.drain(),
-    };
-    const built = parts(lazy);
-    holder.pool = createFirstAttempts({
+    const built = parts();
+    const pool = createFirstAttempts({
       shards: built.keyspace.allShards,
       concurrency: 1,
       maxWaitMs: 20,
@@ -239,7 +212,14 @@ describe('first attempts in process', () => {
     });
     const leases = (shard: number) =>
       built.redis.zrange(`${built.keyspace.hashTag(shard)}:wh:first`, 0, -1);
-    return { ...built, pool: holder.pool, verdicts, attempted, leases };
+    const fanOut = createFanOut({
+      endpoints: built.endpoints,
+      messages: built.messages,
+      now: built.clock.now,
+      jobs: built.jobs,
+      firstAttempts: pool,
+    });
+    return { ...built, fanOut, pool, verdicts, attempted, leases };
   }
 
   async function twoEndpoints(endpoints: ReturnType<typeof parts>['endpoints']) {

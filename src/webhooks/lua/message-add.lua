@@ -6,9 +6,9 @@
 --       backlog (pending)
 -- ARGV: 1 retention in seconds, 2 creation time ms (the score), 3 event id,
 --       4 '1' to also drop log entries older than ARGV[5], 5 cutoff ms,
---       6 the body, 7 the lease deadline ms, 8 per message '1' when its
---       first attempt is made in process (a lease is taken), else '0', then
---       one message JSON per message
+--       6 the body, 7 the lease deadline ms, then per message two: its JSON
+--       and its lease member when its first attempt is made in process (a
+--       lease is taken), else ''
 -- Returns, per message: 'created', or the status of the message that was
 -- already there ('pending', 'delivered', 'failed'): an event fanned out
 -- again after a crash neither resets a message nor puts a settled one back
@@ -17,7 +17,6 @@
 local ttl = ARGV[1]
 local score = ARGV[2]
 local eventId = ARGV[3]
-local leased = ARGV[8]
 local out = {}
 local created = false
 for i = 1, (#KEYS - 2) / 3 do
@@ -26,8 +25,7 @@ for i = 1, (#KEYS - 2) / 3 do
   if existing then
     out[i] = cjson.decode(existing).status
   else
-    local json = ARGV[8 + i]
-    redis.call('SET', message, json, 'EX', ttl)
+    redis.call('SET', message, ARGV[6 + 2 * i], 'EX', ttl)
     created = true
     redis.call('ZADD', log, score, eventId)
     redis.call('ZADD', pending, score, eventId)
@@ -37,8 +35,9 @@ for i = 1, (#KEYS - 2) / 3 do
     if ARGV[4] == '1' then
       redis.call('ZREMRANGEBYSCORE', log, '-inf', '(' .. ARGV[5])
     end
-    if string.sub(leased, i, i) == '1' then
-      redis.call('ZADD', KEYS[2], ARGV[7], cjson.decode(json).endpointId .. ' ' .. eventId)
+    local lease = ARGV[7 + 2 * i]
+    if lease ~= '' then
+      redis.call('ZADD', KEYS[2], ARGV[7], lease)
     end
     out[i] = 'created'
   end
