@@ -385,9 +385,9 @@ export function sendHeldRefund(here: 'captured' | 'partially_refunded') {
   return {
     guard: (args: Found) => {
       const held = heldRefund(args.context);
+      if (held === undefined) return false;
       const settlement = inquirySettlement(args);
       return (
-        held !== undefined &&
         remittedView(args.event.view) &&
         settlement.type === 'position' &&
         isUnchanged(args.context, here, settlement.position) &&

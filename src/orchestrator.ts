@@ -17,7 +17,7 @@ import { type Keyspace } from './payments/keys.ts';
 import { type RedisClient } from './platform/redis.ts';
 import type { ReviewQueues } from './payments/review.ts';
 
-import { createRequestHasher, type PaymentStore } from './payments/store.ts';
+import { createRequestHasher, merchantIdOf, type PaymentStore } from './payments/store.ts';
 
 import { type SipsClient } from './sips/client.ts';
 
@@ -211,7 +211,7 @@ function serviceContext(parts: Parts, engine: PaymentEngine, options: Orchestrat
     merchantDefaults: (merchant) => parts.merchants.settings(merchant)?.defaults ?? {},
     clientOf: (record) => {
       // The engine's rule: a shop no longer served has no client (never another shop's).
-      const shop = record.merchant.id ?? 'default';
+      const shop = merchantIdOf(record.merchant);
       const client =
         parts.merchants.clientFor(shop) ?? (shop === 'default' ? parts.client : undefined);
       if (!client) {

@@ -26,6 +26,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { findCardNumber, PAN_MIN_DIGITS } from '../payments/pan-detect.ts';
 import { ApiError } from './problems.ts';
 import { PAYMENT_ID_PATTERN } from '../payments/keys.ts';
+import { paymentIdOfReviewJob } from '../payments/review.ts';
 import { OPERATION_ID } from '../service/operations-views.ts';
 import { isEndpointId } from '../webhooks/endpoints.ts';
 import { PLAN_ID, SUBSCRIPTION_ID } from './params.ts';
@@ -55,7 +56,7 @@ const mayHoldCardNumber = (text: string): boolean =>
  * refusing them here would make some records unreachable.
  */
 function isOurId(_place: Place | undefined, value: string): boolean {
-  const id = /^review-(.+)-\d+$/.exec(value)?.[1] ?? value;
+  const id = paymentIdOfReviewJob(value) ?? value;
   return (
     PAYMENT_ID_PATTERN.test(id) ||
     SUBSCRIPTION_ID.test(id) ||

@@ -45,7 +45,7 @@ export interface GoLiveFigures {
 
 /** Where the queue depths, the review backlog and the webhook backlog are read. */
 export type MetricsSource = Pick<ApiPorts, 'shards' | 'stepJobCounts' | 'openReviewCount'> & {
-  scheduleJobCounts?: ApiPorts['scheduleJobCounts'];
+  scheduleJobCounts: ApiPorts['scheduleJobCounts'];
   webhookBacklog?(): Promise<EndpointBacklog[]>;
   consumerGroups?(): Promise<ConsumerGroupFigures[]>;
 };
@@ -194,16 +194,19 @@ export function createMetrics(): Metrics {
       http.duration.observe(labels, report.seconds);
     },
     async render(source) {
-      for (const shard of source.shards()) {
-        const counts = await source.stepJobCounts(shard, COUNTED_JOB_STATES);
-        for (const [state, count] of Object.entries(counts)) {
+      const shards = source.shards();
+      const [steps, schedules] = await Promise.all([
+        Promise.all(shards.map((shard) => source.stepJobCounts(shard, COUNTED_JOB_STATES))),
+        Promise.all(shards.map((shard) => source.scheduleJobCounts(shard, COUNTED_JOB_STATES))),
+      ]);
+      shards.forEach((shard, index) => {
+        for (const [state, count] of Object.entries(steps[index] ?? {})) {
           queueJobs.set({ shard: String(shard), state }, count);
         }
-        const schedules = await source.scheduleJobCounts?.(shard, COUNTED_JOB_STATES);
-        for (const [state, count] of Object.entries(schedules ?? {})) {
+        for (const [state, count] of Object.entries(schedules[index] ?? {})) {
           scheduleJobs.set({ shard: String(shard), state }, count);
         }
-      }
+      });
       reviewBacklog.set(await source.openReviewCount());
       if (source.webhookBacklog) webhooks.setBacklog(await source.webhookBacklog());
       if (source.consumerGroups) streams.set(await source.consumerGroups());

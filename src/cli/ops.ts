@@ -40,22 +40,29 @@ only when an inquiry at Sips confirms it; --force --reason TEXT applies it witho
 confirmation, recorded as forced with the reason.
 `;
 
-interface Parsed {
+export interface Parsed {
   positional: string[];
   options: Record<string, string>;
 }
 
-/** `flags` take no value: present, they read as `true`. */
-function parse(
+/**
+ * The flag parser of the CLI commands. `flags` take no value: present, they
+ * read as `'true'`. With `positional: false` (a command of options only)
+ * anything that is not one of its options, a bare argument included, is
+ * refused as `unknown argument ARG`, at the first one met.
+ */
+export function parse(
   args: readonly string[],
   allowed: readonly string[],
   flags: readonly string[] = [],
+  { positional: acceptPositional = true }: { positional?: boolean } = {},
 ): Parsed {
   const positional: string[] = [];
   const options: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (!arg.startsWith('--')) {
+      if (!acceptPositional) throw new UsageError(`unknown argument ${arg}`);
       positional.push(arg);
       continue;
     }
@@ -64,7 +71,11 @@ function parse(
       options[name] = 'true';
       continue;
     }
-    if (!allowed.includes(name)) throw new UsageError(`unknown option --${name}`);
+    if (!allowed.includes(name)) {
+      throw new UsageError(
+        acceptPositional ? `unknown option --${name}` : `unknown argument ${arg}`,
+      );
+    }
     const value = args[i + 1];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
     options[name] = value;

@@ -9,7 +9,7 @@
 import type { ReconciliationReport } from '../service/reconciliation.ts';
 import { describeFailure } from './failure.ts';
 import { EXIT_FAILURE, EXIT_OK, UsageError, type CliIo } from './io.ts';
-import { call } from './ops.ts';
+import { call, parse } from './ops.ts';
 
 export const RECONCILE_USAGE = `usage: sogenactif reconcile --date YYYY-MM-DD [--json] [--api URL] [--key KEY]
 
@@ -21,23 +21,10 @@ or a refusal of the API.
 `;
 
 function parseArgs(args: readonly string[]): { options: Record<string, string>; json: boolean } {
-  const options: Record<string, string> = {};
-  let json = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const name = arg.startsWith('--') ? arg.slice(2) : '';
-    if (!['date', 'api', 'key'].includes(name)) throw new UsageError(`unknown argument ${arg}`);
-    const value = args[i + 1];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    options[name] = value;
-    i++;
-  }
+  const parsed = parse(args, ['date', 'api', 'key'], ['json'], { positional: false });
+  const { json, ...options } = parsed.options;
   if (!options.date) throw new UsageError('--date is required');
-  return { options, json };
+  return { options, json: json === 'true' };
 }
 
 const amountsLine = (label: string, a: ReconciliationReport['totals'][number]['ours']) =>

@@ -3,6 +3,7 @@
  * schedule in force, and the engine data already parsed per record object.
  * The engine's functions take it as their first argument.
  */
+import { DEFAULT_MERCHANT_ID } from '../payments/store-types.ts';
 import type { PaymentRecord } from '../payments/store.ts';
 import type { SipsClient } from '../sips/client.ts';
 import type { EngineDeps } from './contract.ts';
@@ -69,4 +70,4 @@ export function sipsClientOf(engine: EngineContext, record: PaymentRecord): Sips
   throw new UnknownMerchantError(`merchant ${merchant} is not configured (MERCHANTS_FILE)`);
 }
 
-export const DEFAULT_MERCHANT_ID = 'default';
+export { DEFAULT_MERCHANT_ID };

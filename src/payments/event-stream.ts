@@ -108,3 +108,25 @@ export async function groupsOf(redis: RedisClient, stream: string): Promise<Grou
     ];
   });
 }
+
+/**
+ * The oldest entry of `stream` that some consumer group still needs (its
+ * oldest pending entry, or the last one delivered to it) and that group's
+ * name; undefined when the stream has no group.
+ */
+export async function slowestGroup(
+  redis: RedisClient,
+  stream: string,
+): Promise<{ group: string; needed: string } | undefined> {
+  let slowest: { group: string; needed: string } | undefined;
+  for (const group of await groupsOf(redis, stream)) {
+    const summary = (await redis.xpending(stream, group.name)) as [
+      number,
+      string | null,
+      ...unknown[],
+    ];
+    const needed = summary[0] > 0 && summary[1] ? summary[1] : group.lastDeliveredId;
+    if (!slowest || compareIds(needed, slowest.needed) < 0) slowest = { group: group.name, needed };
+  }
+  return slowest;
+}

@@ -104,6 +104,13 @@ export function reviewJobId(paymentId: string, version: number): string {
   return `review-${paymentId}-${version}`;
 }
 
+const REVIEW_JOB_ID = /^review-(pay_\d+_[A-Za-z0-9_-]+)-\d+$/;
+
+/** The payment id inside a review item's id ({@link reviewJobId}), if it is one. */
+export function paymentIdOfReviewJob(jobId: string): string | undefined {
+  return REVIEW_JOB_ID.exec(jobId)?.[1];
+}
+
 /**
  * Fields evidence never holds, compared case-insensitively: card numbers,
  * security codes, card tokens and containers, 3-D Secure blobs, and seals.

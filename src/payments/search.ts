@@ -19,7 +19,7 @@
 import { writableServers, type RedisClient } from '../platform/redis.ts';
 import type { Keyspace } from './keys.ts';
 import type { Amounts, CaptureMode, PaymentKind, PaymentStatus } from '../../machines/contract.ts';
-import type { MerchantRef, PaymentRecord } from './store-types.ts';
+import { merchantIdOf, type MerchantRef, type PaymentRecord } from './store-types.ts';
 
 /** Where a listing stands: the last payment seen. */
 export interface IndexPosition {
@@ -262,7 +262,7 @@ export async function backfillIndexes({ redis, keyspace }: SearchContext): Promi
           const shard = keyspace.shardOf(id);
           let merchant = 'default';
           try {
-            merchant = (JSON.parse(merchantJson ?? '{}') as MerchantRef).id ?? 'default';
+            merchant = merchantIdOf(JSON.parse(merchantJson ?? '{}') as MerchantRef);
           } catch {
             // An unreadable merchant: listed under `default`, like payments made before shops.
           }

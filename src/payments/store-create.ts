@@ -18,7 +18,13 @@ import {
   invalid,
   timelineArgs,
 } from './store-codec.ts';
-import type { CreateOptions, CreateResult, NewPayment, StoreContext } from './store-types.ts';
+import {
+  merchantIdOf,
+  type CreateOptions,
+  type CreateResult,
+  type NewPayment,
+  type StoreContext,
+} from './store-types.ts';
 
 const CREATE = loadScript('payments.create', new URL('./lua/create.lua', import.meta.url));
 
@@ -118,7 +124,7 @@ export async function createPayment(
       keyspace.eventsStream(shard),
       keyspace.statusIndexKey(shard, payment.status),
       keyspace.createdIndexKey(shard),
-      keyspace.merchantIndexKey(shard, payment.merchant?.id ?? 'default'),
+      keyspace.merchantIndexKey(shard, merchantIdOf(payment.merchant)),
     ],
     [
       id,

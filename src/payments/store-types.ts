@@ -15,6 +15,14 @@ import type { PaymentCloudEvent } from './events.ts';
 import type { Keyspace } from './keys.ts';
 import type { RedisClient } from './lua.ts';
 
+/** The shop of payments made before merchants existed, and of a deployment with one shop. */
+export const DEFAULT_MERCHANT_ID = 'default';
+
+/** Our id of the shop a record belongs to. */
+export function merchantIdOf(merchant: Pick<MerchantRef, 'id'> | undefined): string {
+  return merchant?.id ?? DEFAULT_MERCHANT_ID;
+}
+
 export interface MerchantRef {
   /**
    * Our id of the shop the payment belongs to (MERCHANTS_FILE); absent on

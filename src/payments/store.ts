@@ -26,7 +26,7 @@ import {
 import { commitStep, readForCall, writeIntent } from './store-writes.ts';
 
 export { createRequestHasher } from './store-create.ts';
-export { DEFAULT_STREAM_MAX_LEN } from './store-types.ts';
+export { DEFAULT_MERCHANT_ID, DEFAULT_STREAM_MAX_LEN, merchantIdOf } from './store-types.ts';
 export type {
   CommitStep,
   CreateOptions,

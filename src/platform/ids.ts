@@ -16,15 +16,25 @@ const TOKEN_LENGTH = 20;
 const pool = Buffer.alloc(TOKEN_LENGTH * 200);
 let poolOffset = pool.length;
 
+/**
+ * 20 characters of Crockford base32 from the first 20 bytes of `bytes`, one
+ * character per byte (its low 5 bits). Operation ids derived from an
+ * Idempotency-Key depend on it: the output must never change.
+ */
+export function tokenOf(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < TOKEN_LENGTH; i++) out += ALPHABET[(bytes[i] as number) % 32];
+  return out;
+}
+
 /** 20 characters of Crockford base32: 100 random bits, URL- and Sips-safe. */
 function randomToken(): string {
   if (poolOffset + TOKEN_LENGTH > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  let out = '';
   const end = poolOffset + TOKEN_LENGTH;
-  for (let i = poolOffset; i < end; i++) out += ALPHABET[(pool[i] as number) % 32];
+  const out = tokenOf(pool.subarray(poolOffset, end));
   poolOffset = end;
   return out;
 }

@@ -33,6 +33,7 @@ import type { Keyspace } from '../payments/keys.ts';
 import type { RedisClient } from '../payments/lua.ts';
 import {
   reviewEvidence,
+  paymentIdOfReviewJob,
   reviewJobId,
   type ReviewItem,
   type ReviewJobData,
@@ -50,7 +51,6 @@ export interface ReviewQueuesOptions {
 
 const OPEN_STATES = ['waiting', 'prioritized', 'delayed'] as const;
 const DAY = 86_400_000;
-const JOB_ID = /^review-(pay_\d+_[A-Za-z0-9_-]+)-(\d+)$/;
 
 export function createReviewQueues(options: ReviewQueuesOptions): ReviewQueues {
   const { keyspace, clock, connection } = options;
@@ -71,11 +71,11 @@ export function createReviewQueues(options: ReviewQueuesOptions): ReviewQueues {
   }
 
   function locate(jobId: string): { shard: number; queue: Queue<ReviewJobData>; key: string } {
-    const match = JOB_ID.exec(jobId);
-    if (!match || !keyspace.isPaymentId(match[1] as string)) {
+    const paymentId = paymentIdOfReviewJob(jobId);
+    if (!paymentId || !keyspace.isPaymentId(paymentId)) {
       throw new PaymentsError('review_id_invalid', 'not a review item id', { details: { jobId } });
     }
-    const shard = keyspace.shardOf(match[1] as string);
+    const shard = keyspace.shardOf(paymentId);
     return { shard, queue: queueOf(shard), key: keyspace.reviewDecisionKey(shard, jobId) };
   }
 

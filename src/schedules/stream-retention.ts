@@ -13,8 +13,7 @@
  *
  * The janitor runs it on each pass.
  */
-import { slowestGroup } from '../payments/event-consumer.ts';
-import { compareIds } from '../payments/event-stream.ts';
+import { compareIds, slowestGroup } from '../payments/event-stream.ts';
 import type { Keyspace } from '../payments/keys.ts';
 import type { RedisClient } from '../payments/lua.ts';
 import { DEFAULT_STREAM_MAX_LEN } from '../payments/store.ts';
@@ -47,12 +46,12 @@ export async function keepEventStreams(
   const maxLen = options.maxLen ?? DEFAULT_STREAM_MAX_LEN;
   const alertAt = Math.floor(maxLen * (options.alertShare ?? 0.8));
   const report: StreamRetentionReport = { trimmed: 0, nearCap: [] };
+  // Entry ids carry the Redis server's time: the age is read on its clock.
+  const [seconds, micros] = await redis.time();
+  const serverNow = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+  const byAge = `${Math.max(0, serverNow - minRetentionMs)}-0`;
   for (const shard of keyspace.allShards) {
     const stream = keyspace.eventsStream(shard);
-    // Entry ids carry the Redis server's time: the age is read on its clock.
-    const [seconds, micros] = await redis.time();
-    const serverNow = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
-    const byAge = `${Math.max(0, serverNow - minRetentionMs)}-0`;
     const slowest = await slowestGroup(redis, stream);
     const floor = slowest && compareIds(slowest.needed, byAge) < 0 ? slowest.needed : byAge;
     if (floor !== '0-0') report.trimmed += Number(await redis.xtrim(stream, 'MINID', floor));

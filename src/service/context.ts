@@ -43,7 +43,7 @@ export interface ServiceContext {
    * What a refund becomes while Sips has not remitted the payment
    * (REFUND_BEFORE_REMITTANCE): a cancel of that amount, or held until it is.
    */
-  refundBeforeRemittance?: 'cancel' | 'hold';
+  refundBeforeRemittance: 'cancel' | 'hold';
 }
 
 /** Same key and same command: the same result; same key, other command: `idempotency_key_reused`. */

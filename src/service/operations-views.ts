@@ -12,14 +12,12 @@ import type {
   OperationStatus,
 } from '../../machines/operations.ts';
 import type { PaymentRecord } from '../payments/store.ts';
-import type { IdGenerator } from '../platform/ids.ts';
+import { tokenOf, type IdGenerator } from '../platform/ids.ts';
 
 const PREFIXES: Record<CommandOperation, string> = { capture: 'cap', cancel: 'cnl', refund: 'ref' };
 
 /** Our operation ids: `cap_…`, `cnl_…`, `ref_…` and 20 characters of base32. */
 export const OPERATION_ID = /^(cap|cnl|ref)_[0-9A-Z]{20}$/;
-
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /**
  * The id of the resource a command makes. Under an idempotency key it is
@@ -34,9 +32,7 @@ export function operationIdFor(
 ): string {
   if (idempotencyKey === undefined) return ids.next(PREFIXES[type]);
   const digest = createHash('sha256').update(`${paymentId}\n${type}\n${idempotencyKey}`).digest();
-  let token = '';
-  for (let i = 0; i < 20; i++) token += ALPHABET[(digest[i] as number) % 32];
-  return `${PREFIXES[type]}_${token}`;
+  return `${PREFIXES[type]}_${tokenOf(digest)}`;
 }
 
 export interface OperationView {

@@ -9,7 +9,7 @@ import { engineDataOf } from '../engine/engine.ts';
 import { emptyEngineData, type EngineData } from '../engine/engine-data.ts';
 import { PaymentsError } from '../payments/errors.ts';
 import { buildEvent } from '../payments/events.ts';
-import type { NewPayment, PaymentRecord } from '../payments/store.ts';
+import { merchantIdOf, type NewPayment, type PaymentRecord } from '../payments/store.ts';
 import { maskPan } from '../sips/mask.ts';
 import { addToLogContext } from '../platform/log-context.ts';
 import type { CommandOptions, ServiceContext } from './context.ts';
@@ -72,7 +72,7 @@ function newRecord(ctx: ServiceContext, id: string, kind: PaymentKind, fields: N
               type: effect.name,
               paymentId: id,
               sequence: 1,
-              merchant: fields.merchant.id ?? 'default',
+              merchant: merchantIdOf(fields.merchant),
               data: {
                 ...effect.data,
                 paymentId: id,
@@ -171,7 +171,7 @@ async function createPaymentOnce(
   // died between storing the payment and enqueueing its job.
   // A new record's engine data is `data`, as written.
   const written = result.created ? data : engineDataOf(record);
-  const merchant = record.merchant.id ?? 'default';
+  const merchant = merchantIdOf(record.merchant);
   addToLogContext({ paymentId: record.id, merchant });
   await ctx.engine.dispatch(record, written);
   const line = { paymentId: record.id, merchant, kind, status: record.status };

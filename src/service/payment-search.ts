@@ -9,6 +9,7 @@
  * at most a bounded number of index entries: with selective filters it may
  * hold fewer than `limit` payments while `nextCursor` says there is more.
  */
+import { merchantIdOf } from '../payments/store.ts';
 import { z } from 'zod';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../../machines/contract.ts';
 import { parseCommand } from '../payments/commands.ts';
@@ -179,7 +180,7 @@ function matcher(
   scope: MerchantScope,
 ): (listing: PaymentListing) => boolean {
   return (listing) =>
-    allows(scope, listing.merchant.id ?? 'default') &&
+    allows(scope, merchantIdOf(listing.merchant)) &&
     (filters.statuses === undefined || filters.statuses.has(listing.status)) &&
     (filters.orderId === undefined || listing.merchant.orderId === filters.orderId) &&
     (filters.customerId === undefined || listing.merchant.customerId === filters.customerId);
@@ -209,15 +210,11 @@ export function createPaymentSearch(context: SearchContext): PaymentSearch {
   // first search; a failure here is tried again by the first search.
   indexed().catch(() => undefined);
 
-  async function* all(
-    filters: SearchFilters,
-    scope: MerchantScope,
-    batch = 500,
-  ): AsyncGenerator<PaymentListing[]> {
+  /** The shops' index entries a search reads, in batches of `batch`, and the check of each record. */
+  async function positionsFor(filters: SearchFilters, scope: MerchantScope, batch: number) {
     const merchants = merchantsToRead(filters, scope);
     await indexed();
     const keep = matcher(filters, scope);
-    let ids: string[] = [];
     const positions = indexPositions(context, {
       merchants,
       createdFrom: filters.createdFrom,
@@ -225,6 +222,16 @@ export function createPaymentSearch(context: SearchContext): PaymentSearch {
       after: filters.after,
       batch,
     });
+    return { keep, positions };
+  }
+
+  async function* all(
+    filters: SearchFilters,
+    scope: MerchantScope,
+    batch = 500,
+  ): AsyncGenerator<PaymentListing[]> {
+    const { keep, positions } = await positionsFor(filters, scope, batch);
+    let ids: string[] = [];
     for await (const position of positions) {
       ids.push(position.id);
       if (ids.length < batch) continue;
@@ -235,19 +242,11 @@ export function createPaymentSearch(context: SearchContext): PaymentSearch {
   }
 
   async function page(filters: SearchFilters, scope: MerchantScope): Promise<SearchPage> {
-    const merchants = merchantsToRead(filters, scope);
-    await indexed();
-    const keep = matcher(filters, scope);
     const { limit } = filters;
+    const checksRecords = filtersRecords(filters);
+    const { keep, positions } = await positionsFor(filters, scope, checksRecords ? 200 : limit + 1);
     const budget = Math.max(1_000, limit * EXAMINED_PER_ITEM);
-    const chunkSize = filtersRecords(filters) ? 100 : limit;
-    const positions = indexPositions(context, {
-      merchants,
-      createdFrom: filters.createdFrom,
-      createdTo: filters.createdTo,
-      after: filters.after,
-      batch: filtersRecords(filters) ? 200 : limit + 1,
-    });
+    const chunkSize = checksRecords ? 100 : limit;
     const data: PaymentSummary[] = [];
     let examined = 0;
     let last: IndexPosition | undefined;

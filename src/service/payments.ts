@@ -49,7 +49,7 @@ export function createPaymentCommands(ctx: CommandDeps): PaymentCommands {
               type,
               amount,
               operationId,
-              beforeRemittance: ctx.refundBeforeRemittance ?? 'cancel',
+              beforeRemittance: ctx.refundBeforeRemittance,
             }
           : { type, amount, operationId };
       return applyCommand(ctx, id, event, options);

@@ -8,7 +8,7 @@
 import type { Amounts, CaptureMode, GatewayView } from '../../machines/contract.ts';
 import { invalidField } from './parse.ts';
 import type { PaymentListing } from '../payments/search.ts';
-import type { PaymentRecord } from '../payments/store.ts';
+import { merchantIdOf, type PaymentRecord } from '../payments/store.ts';
 import type { SipsClient } from '../sips/client.ts';
 import { inquiryAnswer } from '../sips/translate.ts';
 import type { PaymentSearch } from './payment-search.ts';
@@ -168,7 +168,7 @@ export function createReconciliation(deps: ReconciliationDeps): Reconciliation {
         const results = await pooled(batch, concurrency, (listing) => compareOne(deps, listing));
         for (const [index, listing] of batch.entries()) {
           const result = results[index] as Comparison;
-          const merchant = listing.merchant.id ?? 'default';
+          const merchant = merchantIdOf(listing.merchant);
           let total = totals.get(listing.currency);
           if (!total) {
             total = { currency: listing.currency, payments: 0, ours: zero(), sips: zero() };

@@ -9,7 +9,7 @@ import { reauthorizationFacts } from '../../machines/capture-limit.ts';
 import { engineDataOf, reauthorizationOf } from '../engine/engine.ts';
 import type { EngineData, Redirection } from '../engine/engine-data.ts';
 import { CommandError } from '../engine/errors.ts';
-import type { PaymentRecord } from '../payments/store.ts';
+import { merchantIdOf, type PaymentRecord } from '../payments/store.ts';
 import type { ServiceContext } from './context.ts';
 import { operationViews, type OperationView } from './operations-views.ts';
 
@@ -65,7 +65,7 @@ export function coreFieldsOf(record: Pick<PaymentRecord, CoreKey>): CoreFields {
     status: record.status,
     final: FINAL_STATUSES.has(record.status),
     kind: record.kind,
-    merchant: record.merchant.id ?? 'default',
+    merchant: merchantIdOf(record.merchant),
     amount: record.amount,
     currency: record.currency,
     captureMode: record.captureMode,

@@ -33,6 +33,11 @@ export interface ResponseCodeInfo {
   readonly technical?: true;
   /** Our configuration is wrong (seal, key version, contract): alert someone. */
   readonly alert?: true;
+  /**
+   * The few words the console prints after the code (`response code 05,
+   * refused`); a code without them is printed alone.
+   */
+  readonly label?: string;
 }
 
 function row(
@@ -40,44 +45,76 @@ function row(
   kind: OutcomeKind,
   action: NextAction,
   meaning: string,
-  flags: { technical?: true; alert?: true } = {},
+  flags: { technical?: true; alert?: true; label?: string } = {},
 ): ResponseCodeInfo {
   return Object.freeze({ code, kind, action, meaning, ...flags });
 }
 
 const TABLE: readonly ResponseCodeInfo[] = [
-  row('00', 'ok', 'advance', 'accepted, operation done'),
+  row('00', 'ok', 'advance', 'accepted, operation done', { label: 'accepted' }),
   row('01', 'ok', 'advance', 'partial success (token functions)'),
-  row('02', 'refused', 'final', 'authorisation must be requested by phone (card ceiling exceeded)'),
-  row('03', 'invalid', 'final', 'invalid merchant contract', { alert: true }),
+  row(
+    '02',
+    'refused',
+    'final',
+    'authorisation must be requested by phone (card ceiling exceeded)',
+    { label: 'referral' },
+  ),
+  row('03', 'invalid', 'final', 'invalid merchant contract', {
+    alert: true,
+    label: 'invalid merchant',
+  }),
   row('04', 'refused', 'final', 'unknown error reported by Sips'),
-  row('05', 'refused', 'final', 'authorisation refused'),
+  row('05', 'refused', 'final', 'authorisation refused', { label: 'refused' }),
   row('11', 'refused', 'final', 'PAN blocked'),
-  row('12', 'invalid', 'final', 'invalid transaction or request parameters'),
-  row('14', 'refused', 'final', 'invalid PAN or payment mean data'),
-  row('17', 'refused', 'final', 'cancelled by the customer'),
-  row('24', 'invalid', 'inquire', 'operation not compatible with the transaction status'),
-  row('25', 'invalid', 'final', 'transaction unknown to Sips'),
-  row('30', 'invalid', 'final', 'format error'),
-  row('34', 'invalid', 'final', 'fraud suspicion: seal or key version rejected', { alert: true }),
-  row('40', 'invalid', 'final', 'function not enabled for this merchant', { alert: true }),
-  row('51', 'refused', 'final', 'amount too high'),
-  row('54', 'refused', 'final', 'payment mean expired'),
+  row('12', 'invalid', 'final', 'invalid transaction or request parameters', {
+    label: 'invalid transaction',
+  }),
+  row('14', 'refused', 'final', 'invalid PAN or payment mean data', { label: 'invalid card' }),
+  row('17', 'refused', 'final', 'cancelled by the customer', {
+    label: 'cancelled by the customer',
+  }),
+  row('24', 'invalid', 'inquire', 'operation not compatible with the transaction status', {
+    label: 'operation not allowed',
+  }),
+  row('25', 'invalid', 'final', 'transaction unknown to Sips', { label: 'transaction not found' }),
+  row('30', 'invalid', 'final', 'format error', { label: 'format error' }),
+  row('34', 'invalid', 'final', 'fraud suspicion: seal or key version rejected', {
+    alert: true,
+    label: 'fraud suspected',
+  }),
+  row('40', 'invalid', 'final', 'function not enabled for this merchant', {
+    alert: true,
+    label: 'not supported',
+  }),
+  row('51', 'refused', 'final', 'amount too high', { label: 'insufficient funds' }),
+  row('54', 'refused', 'final', 'payment mean expired', { label: 'card expired' }),
   row('55', 'refused', 'final', 'prepaid cards not accepted'),
   row('57', 'refused', 'final', 'refund refused: original transaction was unpaid'),
   // Pending, not refused (reference §6.1: Odoo maps 60 to "pending"; 62 waits
   // for the provider's confirmation): the payment may still be authorised,
   // so ending it refused could lose a payment the customer made.
-  row('60', 'pending', 'inquire', 'transaction pending'),
+  row('60', 'pending', 'inquire', 'transaction pending', { label: 'pending' }),
   row('62', 'pending', 'inquire', 'waiting for confirmation'),
-  row('63', 'refused', 'final', 'security rules not observed, transaction stopped'),
-  row('75', 'refused', 'final', 'too many payment data entry attempts'),
-  row('90', 'retryable', 'retry', 'service temporarily unavailable', { technical: true }),
-  row('94', 'invalid', 'inquire', 'transactionReference already used'),
+  row('63', 'refused', 'final', 'security rules not observed, transaction stopped', {
+    label: 'security rules',
+  }),
+  row('75', 'refused', 'final', 'too many payment data entry attempts', {
+    label: 'too many attempts',
+  }),
+  row('90', 'retryable', 'retry', 'service temporarily unavailable', {
+    technical: true,
+    label: 'service unavailable',
+  }),
+  row('94', 'invalid', 'inquire', 'transactionReference already used', { label: 'duplicate' }),
   row('97', 'refused', 'final', 'session timed out at Sips, transaction refused', {
     technical: true,
+    label: 'timeout',
   }),
-  row('99', 'retryable', 'retry', 'temporary problem on the Sips server', { technical: true }),
+  row('99', 'retryable', 'retry', 'temporary problem on the Sips server', {
+    technical: true,
+    label: 'Sips problem',
+  }),
 ];
 
 const BY_CODE: ReadonlyMap<string, ResponseCodeInfo> = new Map(

@@ -9,6 +9,7 @@
 import type { PaymentView } from '../../orchestrator.ts';
 import { escapeHtml } from '../../platform/html.ts';
 import { formatMoney } from '../../platform/money.ts';
+import { describeResponseCode } from '../../sips/codes.ts';
 
 type Entry = PaymentView['timeline'][number];
 type Detail = Record<string, unknown>;
@@ -31,37 +32,13 @@ export interface TimelineLine {
   status: boolean;
 }
 
-const RESPONSE_CODES: Readonly<Record<string, string>> = {
-  '00': 'accepted',
-  '02': 'referral',
-  '03': 'invalid merchant',
-  '05': 'refused',
-  '12': 'invalid transaction',
-  '14': 'invalid card',
-  '17': 'cancelled by the customer',
-  '24': 'operation not allowed',
-  '25': 'transaction not found',
-  '30': 'format error',
-  '34': 'fraud suspected',
-  '40': 'not supported',
-  '51': 'insufficient funds',
-  '54': 'card expired',
-  '60': 'pending',
-  '63': 'security rules',
-  '75': 'too many attempts',
-  '90': 'service unavailable',
-  '94': 'duplicate',
-  '97': 'timeout',
-  '99': 'Sips problem',
-};
-
 const str = (value: unknown): string | undefined =>
   typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 
-/** `response code 05, refused`. */
+/** `response code 05, refused`: the label of the code's row (sips/codes.ts), else the code alone. */
 function responseCodeText(code: string): string {
-  const meaning = RESPONSE_CODES[code];
-  return meaning ? `response code ${code}, ${meaning}` : `response code ${code}`;
+  const label = describeResponseCode(code).label;
+  return label ? `response code ${code}, ${label}` : `response code ${code}`;
 }
 
 const codeSuffix = (code: string | undefined): string =>

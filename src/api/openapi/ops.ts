@@ -4,7 +4,7 @@
  */
 import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
 import { ResolveReviewBody } from '../../service/reviews.ts';
-import { items, json, list, problem, ref, schemaOf } from './shared.ts';
+import { instant, items, json, list, problem, ref, schemaOf } from './shared.ts';
 
 const fields = (description: string) => ({
   type: 'object',
@@ -23,7 +23,7 @@ const reviewItem = {
     shard: { type: 'integer' },
     reason: { enum: ['seal_mismatch', 'unknown_outcome', 'conflict'] },
     state: { enum: ['open', 'resolved'] },
-    enqueuedAt: { type: 'string', format: 'date-time' },
+    enqueuedAt: instant,
     evidence: {
       type: 'object',
       properties: {
@@ -49,7 +49,7 @@ const reviewItem = {
         action: { enum: ['adopt', 'mark', 'reinquire', 'dismiss'] },
         note: { type: 'string' },
         by: { type: 'string', description: 'The name of the API key that decided' },
-        at: { type: 'string', format: 'date-time' },
+        at: instant,
         details: fields(
           '`mark`: `status`, and `confirmed` with what Sips showed (`sips`), or `forced` and `reason`',
         ),
@@ -76,7 +76,7 @@ export function opsSchemas() {
           ],
         },
         jobId: { type: 'string' },
-        runAt: { type: 'string', format: 'date-time' },
+        runAt: instant,
         subject: { type: 'string', description: 'payment, subscription or plan id' },
         detail: { type: 'string' },
       },
@@ -85,7 +85,7 @@ export function opsSchemas() {
       type: 'object',
       properties: {
         id: { type: 'string' },
-        at: { type: 'string', format: 'date-time' },
+        at: instant,
         kind: {
           enum: [
             'capture_limit_near',

@@ -6,7 +6,7 @@ import { PAYMENT_STATUSES } from '../../../machines/contract.ts';
 import { CSV_COLUMNS } from '../../service/payment-export.ts';
 import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT } from '../../service/payment-search.ts';
 import { amountsSchema, PAYMENT_SUMMARY_REQUIRED } from './payments.ts';
-import { captureMode, json, problem, ref, type Json } from './shared.ts';
+import { captureMode, instant, json, problem, ref, type Json } from './shared.ts';
 
 const query = (name: string, description: string, schema: Json = { type: 'string' }) => ({
   name,
@@ -25,7 +25,7 @@ const filters = [
     'merchant',
     "Our id of the shop. A key bound to merchants may name only its own (another is 400 with `field` `merchant`); without it, the key's shops.",
   ),
-  query('createdFrom', 'Created at or after (RFC 3339)', { type: 'string', format: 'date-time' }),
+  query('createdFrom', 'Created at or after (RFC 3339)', instant),
   query('createdTo', 'Created before (RFC 3339, exclusive)', {
     type: 'string',
     format: 'date-time',
@@ -59,8 +59,8 @@ export function paymentSearchSchemas() {
           description:
             "The responseCode of Sips' last answer about the payment that was not a success; absent when every answer was 00",
         },
-        createdAt: { type: 'string', format: 'date-time' },
-        updatedAt: { type: 'string', format: 'date-time' },
+        createdAt: instant,
+        updatedAt: instant,
       },
     },
     PaymentPage: {
@@ -87,7 +87,7 @@ export function paymentSearchSchemas() {
       ],
       properties: {
         date: { type: 'string', format: 'date' },
-        generatedAt: { type: 'string', format: 'date-time' },
+        generatedAt: instant,
         payments: { type: 'integer', description: 'payments created that day (UTC)' },
         compared: { type: 'integer', description: 'of them, those Sips answered about' },
         totals: {

@@ -9,6 +9,7 @@ import {
   created,
   id,
   idempotencyKey,
+  instant,
   keyReused,
   payment,
   problem,
@@ -93,7 +94,7 @@ export function operationSchema() {
           responseCode: { type: 'string' },
         },
       },
-      createdAt: { type: 'string', format: 'date-time' },
+      createdAt: instant,
     },
   };
 }
@@ -209,8 +210,8 @@ export function paymentSchema() {
       },
       facts: { type: 'object', additionalProperties: { type: 'string' } },
       version: { type: 'integer' },
-      createdAt: { type: 'string', format: 'date-time' },
-      updatedAt: { type: 'string', format: 'date-time' },
+      createdAt: instant,
+      updatedAt: instant,
       operations: {
         type: 'array',
         description: 'The captures, cancellations and refunds asked for, oldest first',
@@ -222,7 +223,7 @@ export function paymentSchema() {
           type: 'object',
           required: ['at', 'kind'],
           properties: {
-            at: { type: 'string', format: 'date-time' },
+            at: instant,
             kind: { type: 'string' },
             detail: { type: 'object', additionalProperties: true },
           },

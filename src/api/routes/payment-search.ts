@@ -8,12 +8,12 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Orchestrator } from '../../orchestrator.ts';
 import type { PaymentListing } from '../../payments/search.ts';
-import { CommandError } from '../../engine/errors.ts';
 import {
   EXPORT_CONTENT_TYPES,
   exportChunks,
   exportFormatOf,
 } from '../../service/payment-export.ts';
+import { invalidField } from '../../service/parse.ts';
 import { parseSearchQuery } from '../../service/payment-search.ts';
 import { merchantScopeOf, type Guard } from '../auth.ts';
 
@@ -28,12 +28,7 @@ type Query = Record<string, string | string[] | undefined>;
 function exportFilters(request: FastifyRequest<{ Querystring: Query }>) {
   const { format, ...rest } = request.query;
   for (const field of ['limit', 'cursor'] as const) {
-    if (rest[field] !== undefined) {
-      throw new CommandError('invalid_command', `${field} is not taken by the export`, {
-        field,
-        errors: [{ field, detail: 'is not taken by the export' }],
-      });
-    }
+    if (rest[field] !== undefined) throw invalidField(field, 'is not taken by the export');
   }
   return { format: exportFormatOf(format), filters: parseSearchQuery(rest) };
 }
